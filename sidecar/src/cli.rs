@@ -1,0 +1,594 @@
+//! The `cronium` command: `serve`, and the admin commands the orchestrator, the tests and
+//! the runner use to create executions, mint tokens and inspect what scripts did.
+//!
+//! Admin commands work on the store directly (the state directory), not through a running
+//! sidecar, so they also work when none is running. A running sidecar on the same store
+//! sees their variable writes through its change-log poller.
+
+use std::io::{BufRead, Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::auth::{Scope, Scopes};
+use crate::config::{self, ConfigArgs, ConfigError, ServeArgs};
+use crate::routes::compact_json;
+use crate::store::{Actor, NewExecution, Store};
+
+/// A failed command: one line for the user and the exit code (2 = usage or config).
+#[derive(Debug)]
+pub struct CliError {
+    /// Process exit code.
+    pub code: u8,
+    /// One line saying what is wrong and how to fix it.
+    pub message: String,
+}
+
+impl CliError {
+    fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    fn failed(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        Self::usage(e.0)
+    }
+}
+
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::failed(e.to_string())
+    }
+}
+
+impl From<crate::auth::AuthConfigError> for CliError {
+    fn from(e: crate::auth::AuthConfigError) -> Self {
+        Self::usage(format!("token keys: {e}"))
+    }
+}
+
+/// The Cronium runtime: serve the script API, run scripts locally, administer executions.
+#[derive(Debug, Parser)]
+#[command(name = "cronium", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the runtime API on a Unix socket (and optionally TCP).
+    Serve(ServeArgs),
+    /// Create, inspect and list executions.
+    #[command(subcommand)]
+    Executions(ExecutionsCmd),
+    /// Mint execution tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Read and write a user's variables.
+    #[command(subcommand)]
+    Variables(VariablesCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum ExecutionsCmd {
+    /// Create an execution and print its id and token.
+    Create(CreateArgs),
+    /// Show an execution: input, output, condition, streams, audit log.
+    Show {
+        /// Execution id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List recent executions.
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an execution's output stream as NDJSON.
+    OutputStream {
+        /// Execution id.
+        id: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct CreateArgs {
+    /// Owner of the execution (variables belong to the user).
+    #[arg(long)]
+    user: String,
+    /// Event name.
+    #[arg(long)]
+    event: Option<String>,
+    /// Event id (generated when absent).
+    #[arg(long)]
+    event_id: Option<String>,
+    /// Event type, e.g. python, node, bash.
+    #[arg(long)]
+    event_type: Option<String>,
+    /// Job id.
+    #[arg(long)]
+    job_id: Option<String>,
+    /// What started it: manual, schedule, workflow, webhook...
+    #[arg(long)]
+    trigger: Option<String>,
+    /// Workflow step.
+    #[arg(long)]
+    workflow_step: Option<String>,
+    /// Attempt number.
+    #[arg(long, default_value_t = 1)]
+    attempt: u32,
+    /// Input: JSON text, @FILE, or - for stdin.
+    #[arg(long)]
+    input: Option<String>,
+    /// NDJSON file served as the input stream.
+    #[arg(long, value_name = "FILE")]
+    input_stream: Option<PathBuf>,
+    /// Extra context fields, a JSON object.
+    #[arg(long)]
+    context: Option<String>,
+    /// Maximum lifetime of the execution's tokens, e.g. 1h.
+    #[arg(long, default_value = "1h")]
+    ttl: String,
+    /// Token scopes, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    scope: Vec<String>,
+    /// Print {"id","token"} as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCmd {
+    /// Mint a token for an existing execution and print it.
+    Mint {
+        /// Execution id.
+        #[arg(long)]
+        execution: String,
+        /// Token lifetime (capped by the execution's maximum lifetime).
+        #[arg(long)]
+        ttl: Option<String>,
+        /// Scopes, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        scope: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VariablesCmd {
+    /// List a user's keys.
+    List {
+        /// User id.
+        #[arg(long)]
+        user: String,
+    },
+    /// Print a variable's value.
+    Get {
+        /// User id.
+        #[arg(long)]
+        user: String,
+        /// Key.
+        key: String,
+    },
+    /// Set a variable to a JSON value.
+    Set {
+        /// User id.
+        #[arg(long)]
+        user: String,
+        /// Key.
+        key: String,
+        /// JSON value.
+        value: String,
+    },
+    /// Delete a variable.
+    Delete {
+        /// User id.
+        #[arg(long)]
+        user: String,
+        /// Key.
+        key: String,
+    },
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Runs the parsed command; the caller turns the result into an exit code.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve(serve) => {
+            let cfg = config::serve_config(&cli.config, &serve, &env)?;
+            init_tracing(cfg.log_json);
+            let rt = runtime(cfg.workers)?;
+            rt.block_on(serve_main(cfg))
+        }
+        cmd => {
+            init_tracing(false);
+            let (core, _) = config::core_config(&cli.config, &env)?;
+            let rt = runtime(1)?;
+            rt.block_on(admin(core, cmd))
+        }
+    }
+}
+
+fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, CliError> {
+    let mut b = if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(workers);
+        b
+    };
+    b.enable_all()
+        .build()
+        .map_err(|e| CliError::failed(format!("cannot start the runtime: {e}")))
+}
+
+/// Logs go to stderr; `CRONIUM_LOG` sets the filter (default `info`).
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CRONIUM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
+    let store = crate::open_store(&cfg.core)?;
+    let auth = crate::authenticator(&cfg.core)?;
+    let mut listeners = vec![crate::server::Listener::unix(&cfg.socket)
+        .await
+        .map_err(|e| CliError::failed(format!("cannot serve on {}: {e}", cfg.socket.display())))?];
+    if let Some(addr) = cfg.listen {
+        listeners.push(
+            crate::server::Listener::tcp(addr)
+                .await
+                .map_err(|e| CliError::failed(format!("cannot listen on {addr}: {e}")))?,
+        );
+    }
+    let state = crate::app_state(store, auth, cfg.limits, cfg.core.token_ttl);
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        shutdown.cancel();
+    });
+    crate::server::serve(state, listeners).await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn parse_scopes(list: &[String]) -> Result<Option<Scopes>, CliError> {
+    if list.is_empty() {
+        return Ok(None);
+    }
+    list.iter()
+        .map(|s| {
+            Scope::parse(s.trim()).ok_or_else(|| {
+                CliError::usage(format!(
+                    "unknown scope {s:?}; use some of {}",
+                    Scope::ALL.map(Scope::as_str).join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Scopes, _>>()
+        .map(Some)
+}
+
+/// Validates and compacts JSON given on the command line (`what` names the option).
+fn json_arg(what: &str, text: &str) -> Result<String, CliError> {
+    serde_json::from_str::<&RawValue>(text)
+        .map_err(|e| CliError::usage(format!("{what} is not valid JSON: {e}")))?;
+    Ok(compact_json(text.trim()).into_owned())
+}
+
+/// `--input JSON`, `--input @file`, `--input -`.
+pub fn read_input_arg(arg: &str) -> Result<String, CliError> {
+    let text = if arg == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| CliError::failed(format!("cannot read the input from stdin: {e}")))?;
+        s
+    } else if let Some(path) = arg.strip_prefix('@') {
+        std::fs::read_to_string(path)
+            .map_err(|e| CliError::usage(format!("cannot read the input file {path}: {e}")))?
+    } else {
+        arg.to_owned()
+    };
+    json_arg("--input", &text)
+}
+
+/// Loads an NDJSON file into an execution's input stream, in blocks, checking every line.
+pub async fn load_input_stream(
+    store: &dyn Store,
+    execution_id: &str,
+    path: &std::path::Path,
+) -> Result<(), CliError> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        CliError::usage(format!("cannot read the input stream {}: {e}", path.display()))
+    })?;
+    let reader = std::io::BufReader::new(file);
+    let mut block = Vec::new();
+    let mut records = 0u64;
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| {
+            CliError::usage(format!("cannot read the input stream {}: {e}", path.display()))
+        })?;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let compact = json_arg(&format!("line {} of {}", i + 1, path.display()), line)?;
+        block.extend_from_slice(compact.as_bytes());
+        block.push(b'\n');
+        records += 1;
+        if block.len() >= 256 * 1024 {
+            store
+                .append_input_stream(execution_id, &block, records)
+                .await?;
+            block.clear();
+            records = 0;
+        }
+    }
+    if records > 0 {
+        store
+            .append_input_stream(execution_id, &block, records)
+            .await?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Created<'a> {
+    id: &'a str,
+    token: &'a str,
+    user_id: &'a str,
+    event_id: &'a str,
+    expires_at: i64,
+}
+
+async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
+    let store = crate::open_store(&core)?;
+    let out = &mut std::io::stdout().lock();
+    let w = |r: std::io::Result<()>| r.map_err(|e| CliError::failed(format!("cannot write: {e}")));
+    match cmd {
+        Command::Serve(_) => unreachable!("handled by run"),
+        Command::Executions(ExecutionsCmd::Create(a)) => {
+            let auth = crate::authenticator(&core)?;
+            let scopes = parse_scopes(&a.scope)?;
+            let ttl = config::parse_duration(&a.ttl)?;
+            let input = a.input.as_deref().map(read_input_arg).transpose()?;
+            let context = match a.context.as_deref() {
+                Some(c) => {
+                    let c = json_arg("--context", c)?;
+                    if !c.starts_with('{') {
+                        return Err(CliError::usage("--context must be a JSON object"));
+                    }
+                    Some(c)
+                }
+                None => None,
+            };
+            let new = NewExecution {
+                user_id: a.user,
+                event_id: a.event_id.unwrap_or_default(),
+                event_name: a.event,
+                event_type: a.event_type,
+                job_id: a.job_id,
+                trigger: a.trigger,
+                workflow_step: a.workflow_step,
+                attempt: a.attempt,
+                input,
+                context,
+                expires_at: crate::store::now_unix() + ttl.as_secs() as i64,
+            };
+            let (e, token) =
+                crate::create_execution(store.as_ref(), &auth, &new, core.token_ttl, scopes)
+                    .await
+                    .map_err(|e| CliError::failed(e.message))?;
+            if let Some(path) = &a.input_stream {
+                load_input_stream(store.as_ref(), &e.id, path).await?;
+            }
+            if a.json {
+                let c = Created {
+                    id: &e.id,
+                    token: &token,
+                    user_id: &e.user_id,
+                    event_id: &e.event_id,
+                    expires_at: e.expires_at,
+                };
+                w(writeln!(out, "{}", serde_json::to_string(&c).unwrap_or_default()))?;
+            } else {
+                w(writeln!(out, "execution {}\ntoken     {token}", e.id))?;
+            }
+        }
+        Command::Executions(ExecutionsCmd::Show { id, json }) => {
+            let r = store
+                .execution_report(&id)
+                .await?
+                .ok_or_else(|| CliError::failed(format!("no execution {id}; see `cronium executions list`")))?;
+            let audit = store.audit_log(&id).await?;
+            show(out, &r, &audit, json).map_err(|e| CliError::failed(e.to_string()))?;
+        }
+        Command::Executions(ExecutionsCmd::List { limit, json }) => {
+            let list = store.list_executions(limit).await?;
+            if json {
+                let v: Vec<_> = list
+                    .iter()
+                    .map(|e| serde_json::json!({"id": e.id, "userId": e.user_id, "event": e.event, "createdAt": e.created_at, "hasOutput": e.has_output}))
+                    .collect();
+                w(writeln!(out, "{}", serde_json::Value::from(v)))?;
+            } else {
+                for e in list {
+                    w(writeln!(out, "{}  {}  user={}  event={}{}", e.id, e.created_at, e.user_id, e.event, if e.has_output { "  (output)" } else { "" }))?;
+                }
+            }
+        }
+        Command::Executions(ExecutionsCmd::OutputStream { id }) => {
+            let mut after = 0;
+            while let Some((pos, block)) = store.output_stream_block(&id, after).await? {
+                w(out.write_all(&block))?;
+                after = pos;
+            }
+        }
+        Command::Token(TokenCmd::Mint { execution, ttl, scope }) => {
+            let auth = crate::authenticator(&core)?;
+            let e = store
+                .execution(&execution)
+                .await?
+                .ok_or_else(|| CliError::failed(format!("no execution {execution}")))?;
+            let ttl = match ttl {
+                Some(t) => config::parse_duration(&t)?,
+                None => core.token_ttl,
+            };
+            let token = crate::mint_for(&auth, &e, ttl, parse_scopes(&scope)?)
+                .map_err(|e| CliError::failed(e.to_string()))?;
+            w(writeln!(out, "{token}"))?;
+        }
+        Command::Variables(cmd) => variables(store, out, cmd).await?,
+    }
+    Ok(())
+}
+
+fn admin_actor(user: &str) -> Actor<'_> {
+    Actor {
+        execution_id: "admin",
+        user_id: user,
+    }
+}
+
+async fn variables(
+    store: Arc<dyn Store>,
+    out: &mut impl Write,
+    cmd: VariablesCmd,
+) -> Result<(), CliError> {
+    let w = |r: std::io::Result<()>| r.map_err(|e| CliError::failed(format!("cannot write: {e}")));
+    let key_ok = |k: &str| {
+        crate::routes::validate_key(k).map_err(|e| CliError::usage(format!("{k:?}: {}", e.message)))
+    };
+    match cmd {
+        VariablesCmd::List { user } => {
+            for k in store.variable_keys(&user).await? {
+                w(writeln!(out, "{k}"))?;
+            }
+        }
+        VariablesCmd::Get { user, key } => {
+            key_ok(&key)?;
+            let v = store
+                .variable(&user, &key)
+                .await?
+                .ok_or_else(|| CliError::failed(format!("no variable {key:?} for user {user:?}")))?;
+            w(writeln!(out, "{}", v.value))?;
+        }
+        VariablesCmd::Set { user, key, value } => {
+            key_ok(&key)?;
+            let value = json_arg("the value", &value)?;
+            let c = store.set_variable(admin_actor(&user), &key, &value, None).await?;
+            w(writeln!(out, "{key} = {value} (version {})", c.version.unwrap_or(0)))?;
+        }
+        VariablesCmd::Delete { user, key } => {
+            key_ok(&key)?;
+            let gone = store.delete_variable(admin_actor(&user), &key, None).await?;
+            w(writeln!(out, "{}", if gone.is_some() { "deleted" } else { "not found" }))?;
+        }
+    }
+    Ok(())
+}
+
+fn raw(text: Option<&str>) -> Option<Box<RawValue>> {
+    text.and_then(|t| RawValue::from_string(t.to_owned()).ok())
+}
+
+fn show(
+    out: &mut impl Write,
+    r: &crate::store::ExecutionReport,
+    audit: &[crate::store::AuditEntry],
+    json: bool,
+) -> std::io::Result<()> {
+    let e = &r.execution;
+    if json {
+        let doc = serde_json::json!({
+            "id": e.id,
+            "userId": e.user_id,
+            "eventId": e.event_id,
+            "eventName": e.event_name,
+            "createdAt": e.created_at,
+            "expiresAt": e.expires_at,
+            "input": raw(e.input.as_deref()),
+            "output": raw(r.output.as_deref()),
+            "condition": r.condition,
+            "inputStream": {"records": r.input_stream.records, "bytes": r.input_stream.bytes},
+            "outputStream": {"records": r.output_stream.records, "bytes": r.output_stream.bytes},
+            "audit": audit.iter().map(|a| serde_json::json!({"at": a.at, "action": a.action, "target": a.target})).collect::<Vec<_>>(),
+        });
+        return writeln!(out, "{doc}");
+    }
+    let pretty = |t: Option<&str>| match t {
+        None => "(none)".to_owned(),
+        Some(t) => serde_json::from_str::<serde_json::Value>(t)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| t.to_owned()),
+    };
+    writeln!(out, "execution      {}", e.id)?;
+    writeln!(out, "user           {}", e.user_id)?;
+    writeln!(out, "event          {} ({})", e.event_name.as_deref().unwrap_or("-"), e.event_id)?;
+    writeln!(out, "created        {}", e.created_at)?;
+    writeln!(out, "input          {}", pretty(e.input.as_deref()))?;
+    writeln!(out, "output         {}", pretty(r.output.as_deref()))?;
+    writeln!(out, "condition      {}", r.condition.map_or("(none)".into(), |c| c.to_string()))?;
+    writeln!(out, "input stream   {} records, {} bytes", r.input_stream.records, r.input_stream.bytes)?;
+    writeln!(out, "output stream  {} records, {} bytes", r.output_stream.records, r.output_stream.bytes)?;
+    writeln!(out, "audit          {} entries", audit.len())?;
+    for a in audit {
+        writeln!(out, "  {}  {}  {}", a.at, a.action, a.target)?;
+    }
+    Ok(())
+}
+
+/// Parses a duration option, for callers outside this module.
+pub fn duration_arg(s: &str) -> Result<Duration, CliError> {
+    Ok(config::parse_duration(s)?)
+}

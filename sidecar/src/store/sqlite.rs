@@ -1,0 +1,726 @@
+//! The embedded SQLite store: the default, a single file under the state directory.
+//!
+//! WAL journal, one writer connection and one reader connection. Calls run inline on the
+//! calling task: a cached-statement SQLite operation takes a few microseconds, far less than
+//! the thread hop `spawn_blocking` would add, and the durable-write target (p50 ≤ 100 µs)
+//! leaves no room for that hop.
+//!
+//! Durability: with `synchronous=NORMAL` (the default here) a commit is in the WAL file, in
+//! the OS page cache, before the call returns, so an acknowledged write survives a crash or
+//! `kill -9` of the sidecar; `synchronous=FULL` (`[storage] sync = "full"`) also fsyncs
+//! each commit, surviving power loss at the cost of an fsync per write.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{
+    now_rfc3339, Actor, AuditEntry, Execution, ExecutionReport, ExecutionSummary, Json,
+    NewExecution, StoreError, StoreResult, StreamStats, Variable, VariableChange,
+};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE executions (
+    id            TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL,
+    event_id      TEXT NOT NULL,
+    event_name    TEXT,
+    event_type    TEXT,
+    job_id        TEXT,
+    trigger       TEXT NOT NULL,
+    workflow_step TEXT,
+    attempt       INTEGER NOT NULL,
+    input         TEXT,
+    context       TEXT,
+    created_at    TEXT NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    output        TEXT,
+    condition     INTEGER,
+    in_records    INTEGER NOT NULL DEFAULT 0,
+    in_bytes      INTEGER NOT NULL DEFAULT 0,
+    out_records   INTEGER NOT NULL DEFAULT 0,
+    out_bytes     INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE variables (
+    user_id    TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, key)
+) WITHOUT ROWID;
+CREATE TABLE variable_changes (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id    TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    value      TEXT,
+    version    INTEGER,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE stream_blocks (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    execution_id TEXT NOT NULL,
+    direction    INTEGER NOT NULL,
+    data         BLOB NOT NULL
+);
+CREATE INDEX stream_blocks_by_execution ON stream_blocks (execution_id, direction, id);
+CREATE TABLE audit_log (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    at           TEXT NOT NULL,
+    execution_id TEXT NOT NULL,
+    user_id      TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    target       TEXT NOT NULL
+);
+CREATE INDEX audit_log_by_execution ON audit_log (execution_id, id);
+"#];
+
+/// How many change-log rows to keep; watchers only ever need the recent tail.
+const CHANGE_LOG_KEEP: i64 = 10_000;
+
+const INPUT: i64 = 0;
+const OUTPUT: i64 = 1;
+
+/// How hard a commit is pushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sync {
+    /// Survives a crash of the process (commit is in the WAL before the call returns).
+    #[default]
+    Normal,
+    /// Also survives power loss (fsync per commit).
+    Full,
+}
+
+/// SQLite implementation of [`super::Store`].
+#[derive(Debug)]
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+fn unavailable(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the store at `path`.
+    pub fn open(path: &Path, sync: Sync) -> StoreResult<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let writer = Connection::open(path).map_err(unavailable)?;
+        configure(&writer, sync)?;
+        migrate(&writer)?;
+        let reader = Connection::open(path).map_err(unavailable)?;
+        configure(&reader, sync)?;
+        Ok(Self {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        f(&self.reader.lock()).map_err(unavailable)
+    }
+
+    /// Runs `f` in an immediate transaction on the writer and commits before returning.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut conn = self.writer.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(unavailable)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(unavailable)?;
+        Ok(out)
+    }
+}
+
+fn configure(conn: &Connection, sync: Sync) -> StoreResult<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(unavailable)?;
+    let sync = match sync {
+        Sync::Normal => "NORMAL",
+        Sync::Full => "FULL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON;"
+    ))
+    .map_err(unavailable)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn migrate(conn: &Connection) -> StoreResult<()> {
+    let done: usize = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(unavailable)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;",
+            i + 1
+        ))
+        .map_err(|e| StoreError::Unavailable(format!("migration {} failed: {e}", i + 1)))?;
+    }
+    Ok(())
+}
+
+const EXECUTION_COLUMNS: &str = "id, user_id, event_id, event_name, event_type, job_id, trigger, \
+     workflow_step, attempt, input, context, created_at, expires_at";
+
+fn execution_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
+    Ok(Execution {
+        id: r.get(0)?,
+        user_id: r.get(1)?,
+        event_id: r.get(2)?,
+        event_name: r.get(3)?,
+        event_type: r.get(4)?,
+        job_id: r.get(5)?,
+        trigger: r.get(6)?,
+        workflow_step: r.get(7)?,
+        attempt: r.get(8)?,
+        input: r.get(9)?,
+        context: r.get(10)?,
+        created_at: r.get(11)?,
+        expires_at: r.get(12)?,
+    })
+}
+
+fn audit_row(
+    tx: &rusqlite::Transaction<'_>,
+    actor: Actor<'_>,
+    at: &str,
+    action: &str,
+    target: &str,
+) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO audit_log (at, execution_id, user_id, action, target) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| s.execute(params![at, actor.execution_id, actor.user_id, action, target]))
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+/// Updates one column of an execution, failing with NotFound when it does not exist.
+fn update_execution(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    execution_id: &str,
+    value: &dyn rusqlite::ToSql,
+) -> StoreResult<()> {
+    let n = tx
+        .prepare_cached(sql)
+        .and_then(|mut s| s.execute(params![value, execution_id]))
+        .map_err(unavailable)?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("execution {execution_id}")));
+    }
+    Ok(())
+}
+
+fn record_change(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: &str,
+    key: &str,
+    value: Option<&str>,
+    version: Option<u64>,
+    at: &str,
+) -> StoreResult<i64> {
+    tx.prepare_cached(
+        "INSERT INTO variable_changes (user_id, key, value, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| s.execute(params![user_id, key, value, version, at]))
+    .map_err(unavailable)?;
+    let seq = tx.last_insert_rowid();
+    if seq % 1024 == 0 {
+        tx.prepare_cached("DELETE FROM variable_changes WHERE seq <= ?1")
+            .and_then(|mut s| s.execute(params![seq - CHANGE_LOG_KEEP]))
+            .map_err(unavailable)?;
+    }
+    Ok(seq)
+}
+
+fn check_version(expected: Option<u64>, actual: u64) -> StoreResult<()> {
+    match expected {
+        Some(expected) if expected != actual => Err(StoreError::Conflict { expected, actual }),
+        _ => Ok(()),
+    }
+}
+
+fn stored_version(tx: &rusqlite::Transaction<'_>, user_id: &str, key: &str) -> StoreResult<u64> {
+    tx.prepare_cached("SELECT version FROM variables WHERE user_id = ?1 AND key = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![user_id, key], |r| r.get::<_, u64>(0))
+                .optional()
+        })
+        .map(|v| v.unwrap_or(0))
+        .map_err(unavailable)
+}
+
+fn stream_block(
+    conn: &Connection,
+    execution_id: &str,
+    direction: i64,
+    after: i64,
+) -> rusqlite::Result<Option<(i64, Vec<u8>)>> {
+    conn.prepare_cached(
+        "SELECT id, data FROM stream_blocks WHERE execution_id = ?1 AND direction = ?2 AND id > ?3 ORDER BY id LIMIT 1",
+    )?
+    .query_row(params![execution_id, direction, after], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .optional()
+}
+
+fn append_block(
+    tx: &rusqlite::Transaction<'_>,
+    execution_id: &str,
+    direction: i64,
+    block: &[u8],
+    records: u64,
+) -> StoreResult<()> {
+    let sql = if direction == INPUT {
+        "UPDATE executions SET in_records = in_records + ?1, in_bytes = in_bytes + ?2 WHERE id = ?3"
+    } else {
+        "UPDATE executions SET out_records = out_records + ?1, out_bytes = out_bytes + ?2 WHERE id = ?3"
+    };
+    let n = tx
+        .prepare_cached(sql)
+        .and_then(|mut s| s.execute(params![records, block.len() as u64, execution_id]))
+        .map_err(unavailable)?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("execution {execution_id}")));
+    }
+    tx.prepare_cached(
+        "INSERT INTO stream_blocks (execution_id, direction, data) VALUES (?1, ?2, ?3)",
+    )
+    .and_then(|mut s| s.execute(params![execution_id, direction, block]))
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+#[async_trait]
+impl super::Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+    }
+
+    async fn create_execution(&self, new: &NewExecution) -> StoreResult<Execution> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let event_id = if new.event_id.is_empty() {
+            uuid::Uuid::new_v4().to_string()
+        } else {
+            new.event_id.clone()
+        };
+        let execution = Execution {
+            id,
+            user_id: new.user_id.clone(),
+            event_id,
+            event_name: new.event_name.clone(),
+            event_type: new.event_type.clone(),
+            job_id: new.job_id.clone(),
+            trigger: new.trigger.clone().unwrap_or_else(|| "manual".into()),
+            workflow_step: new.workflow_step.clone(),
+            attempt: new.attempt.max(1),
+            input: new.input.clone(),
+            context: new.context.clone(),
+            created_at: now_rfc3339(),
+            expires_at: new.expires_at,
+        };
+        let e = &execution;
+        self.write(|tx| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO executions ({EXECUTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                ),
+                params![
+                    e.id, e.user_id, e.event_id, e.event_name, e.event_type, e.job_id, e.trigger,
+                    e.workflow_step, e.attempt, e.input, e.context, e.created_at, e.expires_at
+                ],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })?;
+        Ok(execution)
+    }
+
+    async fn execution(&self, id: &str) -> StoreResult<Option<Execution>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1"
+            ))?
+            .query_row(params![id], execution_from_row)
+            .optional()
+        })
+    }
+
+    async fn execution_report(&self, id: &str) -> StoreResult<Option<ExecutionReport>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {EXECUTION_COLUMNS}, output, condition, in_records, in_bytes, out_records, out_bytes \
+                 FROM executions WHERE id = ?1"
+            ))?
+            .query_row(params![id], |r| {
+                Ok(ExecutionReport {
+                    execution: execution_from_row(r)?,
+                    output: r.get(13)?,
+                    condition: r.get(14)?,
+                    input_stream: StreamStats {
+                        records: r.get(15)?,
+                        bytes: r.get(16)?,
+                    },
+                    output_stream: StreamStats {
+                        records: r.get(17)?,
+                        bytes: r.get(18)?,
+                    },
+                })
+            })
+            .optional()
+        })
+    }
+
+    async fn list_executions(&self, limit: u32) -> StoreResult<Vec<ExecutionSummary>> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT id, user_id, COALESCE(event_name, event_id), created_at, output IS NOT NULL \
+                 FROM executions ORDER BY id DESC LIMIT ?1",
+            )?;
+            let rows = s.query_map(params![limit], |r| {
+                Ok(ExecutionSummary {
+                    id: r.get(0)?,
+                    user_id: r.get(1)?,
+                    event: r.get(2)?,
+                    created_at: r.get(3)?,
+                    has_output: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    async fn set_output(&self, actor: Actor<'_>, value: &str) -> StoreResult<()> {
+        let at = now_rfc3339();
+        self.write(|tx| {
+            update_execution(
+                tx,
+                "UPDATE executions SET output = ?1 WHERE id = ?2",
+                actor.execution_id,
+                &value,
+            )?;
+            audit_row(tx, actor, &at, "output.set", "")
+        })
+    }
+
+    async fn output(&self, execution_id: &str) -> StoreResult<Option<Json>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT output FROM executions WHERE id = ?1")?
+                .query_row(params![execution_id], |r| r.get::<_, Option<String>>(0))
+                .optional()
+                .map(Option::flatten)
+        })
+    }
+
+    async fn set_condition(&self, actor: Actor<'_>, condition: bool) -> StoreResult<()> {
+        let at = now_rfc3339();
+        self.write(|tx| {
+            update_execution(
+                tx,
+                "UPDATE executions SET condition = ?1 WHERE id = ?2",
+                actor.execution_id,
+                &condition,
+            )?;
+            audit_row(tx, actor, &at, "condition.set", "")
+        })
+    }
+
+    async fn condition(&self, execution_id: &str) -> StoreResult<Option<bool>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT condition FROM executions WHERE id = ?1")?
+                .query_row(params![execution_id], |r| r.get::<_, Option<bool>>(0))
+                .optional()
+                .map(Option::flatten)
+        })
+    }
+
+    async fn variable(&self, user_id: &str, key: &str) -> StoreResult<Option<Variable>> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT value, version, updated_at FROM variables WHERE user_id = ?1 AND key = ?2",
+            )?
+            .query_row(params![user_id, key], |r| {
+                Ok(Variable {
+                    key: key.to_owned(),
+                    value: r.get(0)?,
+                    version: r.get(1)?,
+                    updated_at: r.get(2)?,
+                })
+            })
+            .optional()
+        })
+    }
+
+    async fn set_variable(
+        &self,
+        actor: Actor<'_>,
+        key: &str,
+        value: &str,
+        if_version: Option<u64>,
+    ) -> StoreResult<VariableChange> {
+        let at = now_rfc3339();
+        self.write(|tx| {
+            let current = stored_version(tx, actor.user_id, key)?;
+            check_version(if_version, current)?;
+            let version = current + 1;
+            tx.prepare_cached(
+                "INSERT INTO variables (user_id, key, value, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, version = excluded.version, \
+                 updated_at = excluded.updated_at",
+            )
+            .and_then(|mut s| s.execute(params![actor.user_id, key, value, version, at]))
+            .map_err(unavailable)?;
+            let seq = record_change(tx, actor.user_id, key, Some(value), Some(version), &at)?;
+            audit_row(tx, actor, &at, "variable.set", key)?;
+            Ok(VariableChange {
+                seq,
+                user_id: actor.user_id.to_owned(),
+                key: key.to_owned(),
+                value: Some(value.to_owned()),
+                version: Some(version),
+                updated_at: at.clone(),
+            })
+        })
+    }
+
+    async fn delete_variable(
+        &self,
+        actor: Actor<'_>,
+        key: &str,
+        if_version: Option<u64>,
+    ) -> StoreResult<Option<VariableChange>> {
+        let at = now_rfc3339();
+        self.write(|tx| {
+            let current = stored_version(tx, actor.user_id, key)?;
+            check_version(if_version, current)?;
+            if current == 0 {
+                return Ok(None);
+            }
+            tx.prepare_cached("DELETE FROM variables WHERE user_id = ?1 AND key = ?2")
+                .and_then(|mut s| s.execute(params![actor.user_id, key]))
+                .map_err(unavailable)?;
+            let seq = record_change(tx, actor.user_id, key, None, None, &at)?;
+            audit_row(tx, actor, &at, "variable.delete", key)?;
+            Ok(Some(VariableChange {
+                seq,
+                user_id: actor.user_id.to_owned(),
+                key: key.to_owned(),
+                value: None,
+                version: None,
+                updated_at: at.clone(),
+            }))
+        })
+    }
+
+    async fn variable_keys(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        self.read(|c| {
+            let mut s =
+                c.prepare_cached("SELECT key FROM variables WHERE user_id = ?1 ORDER BY key")?;
+            let rows = s.query_map(params![user_id], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    async fn last_change_seq(&self) -> StoreResult<i64> {
+        self.read(|c| {
+            c.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM variable_changes")?
+                .query_row([], |r| r.get(0))
+        })
+    }
+
+    async fn changes_since(&self, seq: i64, limit: u32) -> StoreResult<Vec<VariableChange>> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT seq, user_id, key, value, version, updated_at FROM variable_changes \
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = s.query_map(params![seq, limit], |r| {
+                Ok(VariableChange {
+                    seq: r.get(0)?,
+                    user_id: r.get(1)?,
+                    key: r.get(2)?,
+                    value: r.get(3)?,
+                    version: r.get(4)?,
+                    updated_at: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    async fn append_input_stream(
+        &self,
+        execution_id: &str,
+        block: &[u8],
+        records: u64,
+    ) -> StoreResult<()> {
+        self.write(|tx| append_block(tx, execution_id, INPUT, block, records))
+    }
+
+    async fn input_stream_block(
+        &self,
+        execution_id: &str,
+        after: i64,
+    ) -> StoreResult<Option<(i64, Vec<u8>)>> {
+        self.read(|c| stream_block(c, execution_id, INPUT, after))
+    }
+
+    async fn append_output_stream(
+        &self,
+        actor: Actor<'_>,
+        block: &[u8],
+        records: u64,
+    ) -> StoreResult<()> {
+        self.write(|tx| append_block(tx, actor.execution_id, OUTPUT, block, records))
+    }
+
+    async fn output_stream_block(
+        &self,
+        execution_id: &str,
+        after: i64,
+    ) -> StoreResult<Option<(i64, Vec<u8>)>> {
+        self.read(|c| stream_block(c, execution_id, OUTPUT, after))
+    }
+
+    async fn audit(&self, actor: Actor<'_>, action: &str, target: &str) -> StoreResult<()> {
+        let at = now_rfc3339();
+        self.write(|tx| audit_row(tx, actor, &at, action, target))
+    }
+
+    async fn audit_log(&self, execution_id: &str) -> StoreResult<Vec<AuditEntry>> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT at, execution_id, user_id, action, target FROM audit_log \
+                 WHERE execution_id = ?1 ORDER BY id",
+            )?;
+            let rows = s.query_map(params![execution_id], |r| {
+                Ok(AuditEntry {
+                    at: r.get(0)?,
+                    execution_id: r.get(1)?,
+                    user_id: r.get(2)?,
+                    action: r.get(3)?,
+                    target: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = SqliteStore::open(&dir.path().join("state.db"), Sync::Normal).expect("open");
+        (dir, s)
+    }
+
+    async fn execution(s: &SqliteStore, user: &str) -> Execution {
+        s.create_execution(&NewExecution {
+            user_id: user.into(),
+            input: Some(r#"{"n":12345678901234567890123}"#.into()),
+            expires_at: crate::store::now_unix() + 60,
+            ..Default::default()
+        })
+        .await
+        .expect("create")
+    }
+
+    #[tokio::test]
+    async fn variables_keep_type_version_and_change_log() {
+        let (_d, s) = store();
+        let e = execution(&s, "u1").await;
+        let actor = Actor {
+            execution_id: &e.id,
+            user_id: "u1",
+        };
+        let c1 = s.set_variable(actor, "k", "0", None).await.expect("set");
+        assert_eq!(c1.version, Some(1));
+        let c2 = s.set_variable(actor, "k", "null", Some(1)).await.expect("cas");
+        assert_eq!(c2.version, Some(2));
+        assert!(c2.seq > c1.seq);
+        let v = s.variable("u1", "k").await.expect("get").expect("exists");
+        assert_eq!((v.value.as_str(), v.version), ("null", 2));
+        match s.set_variable(actor, "k", "1", Some(1)).await {
+            Err(StoreError::Conflict { expected: 1, actual: 2 }) => {}
+            other => panic!("expected conflict, got {other:?}"),
+        }
+        assert!(matches!(
+            s.set_variable(actor, "new", "1", Some(0)).await,
+            Ok(VariableChange { version: Some(1), .. })
+        ));
+        assert!(s.variable("u2", "k").await.expect("get").is_none(), "users are isolated");
+        let del = s.delete_variable(actor, "k", None).await.expect("delete");
+        assert!(del.is_some_and(|c| c.value.is_none()));
+        assert!(s.delete_variable(actor, "k", None).await.expect("again").is_none());
+        let changes = s.changes_since(0, 100).await.expect("changes");
+        assert_eq!(changes.len(), 4);
+        assert_eq!(s.variable_keys("u1").await.expect("keys"), vec!["new"]);
+        let audit = s.audit_log(&e.id).await.expect("audit");
+        assert_eq!(audit.len(), 4);
+        assert!(audit.iter().all(|a| !a.action.is_empty()));
+    }
+
+    #[tokio::test]
+    async fn streams_and_output_survive_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let id = {
+            let s = SqliteStore::open(&path, Sync::Normal).expect("open");
+            let e = execution(&s, "u").await;
+            let actor = Actor {
+                execution_id: &e.id,
+                user_id: "u",
+            };
+            s.append_output_stream(actor, b"{\"a\":1}\n{\"a\":2}\n", 2)
+                .await
+                .expect("append");
+            s.set_output(actor, "[1,2]").await.expect("output");
+            s.set_condition(actor, true).await.expect("condition");
+            e.id
+        };
+        let s = SqliteStore::open(&path, Sync::Normal).expect("reopen");
+        let r = s.execution_report(&id).await.expect("report").expect("exists");
+        assert_eq!(r.output.as_deref(), Some("[1,2]"));
+        assert_eq!(r.condition, Some(true));
+        assert_eq!(r.output_stream, StreamStats { records: 2, bytes: 16 });
+        assert_eq!(
+            r.execution.input.as_deref(),
+            Some(r#"{"n":12345678901234567890123}"#)
+        );
+        let (pos, block) = s.output_stream_block(&id, 0).await.expect("read").expect("block");
+        assert_eq!(block, b"{\"a\":1}\n{\"a\":2}\n");
+        assert!(s.output_stream_block(&id, pos).await.expect("read").is_none());
+    }
+
+    #[tokio::test]
+    async fn writes_to_unknown_execution_are_not_found() {
+        let (_d, s) = store();
+        let actor = Actor {
+            execution_id: "nope",
+            user_id: "u",
+        };
+        assert!(matches!(
+            s.set_output(actor, "1").await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}
