@@ -411,7 +411,10 @@ impl fmt::Debug for Authenticator {
             .field("keys", &self.settings.keys)
             .field(
                 "default_kid",
-                &self.default_key.and_then(|i| self.keys.get(i)).map(|k| &k.kid),
+                &self
+                    .default_key
+                    .and_then(|i| self.keys.get(i))
+                    .map(|k| &k.kid),
             )
             .field("signing_kid", &self.settings.signing_kid)
             .field("issuers", &self.settings.issuers)
@@ -589,7 +592,9 @@ impl Authenticator {
             ));
         };
         if header_b64.is_empty() || payload_b64.is_empty() {
-            return Err(AuthError::malformed("the header or the claims part is empty"));
+            return Err(AuthError::malformed(
+                "the header or the claims part is empty",
+            ));
         }
 
         let header = jsonwebtoken::decode_header(token)
@@ -705,7 +710,7 @@ impl Authenticator {
     }
 }
 
-/// Parse the Authorization header value: "Bearer <token>" (scheme case-insensitive,
+/// Parse the Authorization header value: `Bearer <token>` (scheme case-insensitive,
 /// surrounding spaces trimmed). Missing/other scheme/empty → AuthError::Missing or Malformed.
 ///
 /// A header with another scheme (e.g. `Basic`) or a bare `Bearer` carries no bearer token,
@@ -778,7 +783,10 @@ impl<'de> Deserialize<'de> for ScopeField {
         }
         let scopes = match Raw::deserialize(d)? {
             Raw::List(list) => list.iter().filter_map(|s| Scope::parse(s)).collect(),
-            Raw::Spaced(s) => s.split_ascii_whitespace().filter_map(Scope::parse).collect(),
+            Raw::Spaced(s) => s
+                .split_ascii_whitespace()
+                .filter_map(Scope::parse)
+                .collect(),
         };
         Ok(ScopeField::Present(scopes))
     }
@@ -793,8 +801,8 @@ fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error
         return Ok(Some(i));
     }
     match n.as_f64() {
-        // Bounded well inside i64, so the cast cannot saturate.
-        Some(f) if f.is_finite() && f >= -9.0e18 && f <= 9.0e18 => Ok(Some(f.floor() as i64)),
+        // NaN and infinities fail the range; inside it the cast cannot saturate.
+        Some(f) if (-9.0e18..=9.0e18).contains(&f) => Ok(Some(f.floor() as i64)),
         _ => Err(serde::de::Error::custom("NumericDate out of range")),
     }
 }
@@ -865,8 +873,10 @@ fn build_key(spec: &KeySpec) -> Result<Key, AuthConfigError> {
             .and_then(|sig| jsonwebtoken::crypto::verify(&sig, probe, &decoding, alg))
             .unwrap_or(false),
         // A zero signature must simply not verify; an Err means the key itself is unusable.
-        None => jsonwebtoken::crypto::verify(&URL_SAFE_NO_PAD.encode([0u8; 64]), probe, &decoding, alg)
-            .is_ok(),
+        None => {
+            jsonwebtoken::crypto::verify(&URL_SAFE_NO_PAD.encode([0u8; 64]), probe, &decoding, alg)
+                .is_ok()
+        }
     };
     if !works {
         return Err(err("the key failed its signing self-test"));
@@ -996,4 +1006,911 @@ fn now_unix() -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-hs256-test-secret";
+    const SECRET_2: &[u8] = b"fedcba9876543210fedcba9876543210-second-test-secret";
+
+    // Generated with `openssl genpkey -algorithm ed25519` and `openssl pkey -pubout`.
+    const ED_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIKBH4pCsg2cbUd+2elRdpxiS1WuvLQmgF+SXj+IJysGH
+-----END PRIVATE KEY-----
+";
+    const ED_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEATVn6wrMEdeDPV+u83tOJV/fQ1bMnRRSl9ECq5nJv7p4=
+-----END PUBLIC KEY-----
+";
+    const ED_OTHER_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIEeCfuOKPcm349ezCOVSkexkl1Tb0UI7XGibOrT4eBan
+-----END PRIVATE KEY-----
+";
+    const ED_OTHER_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAZkK8zIBH8tWH1N/S8EFOOYvOXYcQpa1RjBXPBh6dEIY=
+-----END PUBLIC KEY-----
+";
+
+    fn hs(kid: &str, secret: &[u8]) -> KeySpec {
+        KeySpec {
+            kid: kid.into(),
+            material: KeyMaterial::Hs256(secret.to_vec()),
+        }
+    }
+
+    fn ed_private(kid: &str, pem: &str) -> KeySpec {
+        KeySpec {
+            kid: kid.into(),
+            material: KeyMaterial::Ed25519PrivatePem(pem.into()),
+        }
+    }
+
+    fn ed_public(kid: &str, pem: &str) -> KeySpec {
+        KeySpec {
+            kid: kid.into(),
+            material: KeyMaterial::Ed25519PublicPem(pem.into()),
+        }
+    }
+
+    fn auth_with(keys: Vec<KeySpec>) -> Authenticator {
+        Authenticator::new(AuthConfig {
+            keys,
+            ..AuthConfig::default()
+        })
+        .expect("test config is valid")
+    }
+
+    fn hs_auth() -> Authenticator {
+        auth_with(vec![hs("default", SECRET)])
+    }
+
+    fn request(exp_in: i64) -> MintRequest {
+        MintRequest {
+            execution_id: "exec-1".into(),
+            user_id: "user-1".into(),
+            event_id: "event-1".into(),
+            job_id: Some("job-1".into()),
+            scopes: None,
+            expires_at: now_unix() + exp_in,
+            not_before: None,
+        }
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A token with arbitrary header and payload bytes, HS256-signed with `secret` (or with
+    /// an empty signature when `secret` is None).
+    fn craft(header: &str, payload: &str, secret: Option<&[u8]>) -> String {
+        craft_raw(&b64(header.as_bytes()), &b64(payload.as_bytes()), secret)
+    }
+
+    fn craft_raw(header_b64: &str, payload_b64: &str, secret: Option<&[u8]>) -> String {
+        let message = format!("{header_b64}.{payload_b64}");
+        let signature = match secret {
+            Some(s) => jsonwebtoken::crypto::sign(
+                message.as_bytes(),
+                &EncodingKey::from_secret(s),
+                Algorithm::HS256,
+            )
+            .expect("HMAC signing cannot fail"),
+            None => String::new(),
+        };
+        format!("{message}.{signature}")
+    }
+
+    const HS_HEADER: &str = r#"{"alg":"HS256","typ":"JWT","kid":"default"}"#;
+
+    fn claims_json(extra: serde_json::Value) -> String {
+        let now = now_unix();
+        let mut claims = serde_json::json!({
+            "executionId": "exec-1", "userId": "user-1", "eventId": "event-1",
+            "sub": "exec-1", "iss": "cronium-runtime", "aud": "cronium-runtime",
+            "iat": now, "nbf": now, "exp": now + 600,
+        });
+        let (Some(obj), serde_json::Value::Object(extra)) = (claims.as_object_mut(), extra) else {
+            panic!("claims and extra must be JSON objects");
+        };
+        for (k, v) in extra {
+            if v.is_null() && k.starts_with('-') {
+                obj.remove(&k[1..]);
+            } else {
+                obj.insert(k, v);
+            }
+        }
+        claims.to_string()
+    }
+
+    /// HS256 token for the "default" key with the base claims changed by `extra`
+    /// (`{"-name": null}` removes a claim).
+    fn signed(extra: serde_json::Value) -> String {
+        craft(HS_HEADER, &claims_json(extra), Some(SECRET))
+    }
+
+    fn cache_len(auth: &Authenticator) -> usize {
+        auth.cache.lock().len()
+    }
+
+    #[test]
+    fn authenticator_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Authenticator>();
+    }
+
+    #[test]
+    fn valid_hs256_token_round_trips() {
+        let auth = hs_auth();
+        let mut req = request(600);
+        req.scopes = Some([Scope::InputRead, Scope::OutputWrite].into_iter().collect());
+        let token = auth.mint(&req).expect("mint");
+
+        let header = jsonwebtoken::decode_header(&token).expect("header");
+        assert_eq!(header.alg, Algorithm::HS256);
+        assert_eq!(header.kid.as_deref(), Some("default"));
+        assert_eq!(header.typ.as_deref(), Some("JWT"));
+
+        let p = auth.verify(&token).expect("valid token");
+        assert_eq!(p.execution_id, "exec-1");
+        assert_eq!(p.user_id, "user-1");
+        assert_eq!(p.event_id, "event-1");
+        assert_eq!(p.job_id.as_deref(), Some("job-1"));
+        assert_eq!(p.issuer, "cronium");
+        assert_eq!(p.expires_at, req.expires_at);
+        assert!((p.issued_at - now_unix()).abs() <= 2);
+        assert!(p.allows(Scope::InputRead) && p.allows(Scope::OutputWrite));
+        assert!(!p.allows(Scope::VariablesWrite));
+
+        let claims: serde_json::Value =
+            jsonwebtoken::dangerous::insecure_decode_claims(&token).expect("claims");
+        assert_eq!(claims["sub"], "exec-1");
+        assert_eq!(claims["aud"], "cronium-runtime");
+        assert_eq!(
+            claims["scope"],
+            serde_json::json!(["input:read", "output:write"])
+        );
+    }
+
+    #[test]
+    fn valid_eddsa_token_verifies_with_public_key_only() {
+        let minter = auth_with(vec![ed_private("ed", ED_PRIVATE)]);
+        assert!(minter.can_mint());
+        let token = minter.mint(&request(600)).expect("mint");
+        assert_eq!(
+            jsonwebtoken::decode_header(&token).expect("header").alg,
+            Algorithm::EdDSA
+        );
+        // The private-key authenticator verifies its own tokens too.
+        assert_eq!(
+            minter.verify(&token).expect("self verify").execution_id,
+            "exec-1"
+        );
+
+        let verifier = auth_with(vec![ed_public("ed", ED_PUBLIC)]);
+        assert!(!verifier.can_mint());
+        let p = verifier.verify(&token).expect("public key verifies");
+        assert_eq!(p.execution_id, "exec-1");
+        assert_eq!(p.scopes, Scopes::all());
+
+        // Same kid, another public key: the signature must not verify.
+        let wrong = auth_with(vec![ed_public("ed", ED_OTHER_PUBLIC)]);
+        assert!(matches!(
+            wrong.verify(&token),
+            Err(AuthError::InvalidSignature)
+        ));
+    }
+
+    #[test]
+    fn verify_only_authenticator_cannot_mint() {
+        let verifier = auth_with(vec![ed_public("ed", ED_PUBLIC)]);
+        assert!(matches!(
+            verifier.mint(&request(600)),
+            Err(AuthError::CannotMint)
+        ));
+        assert_eq!(verifier.config().signing_kid, None);
+    }
+
+    #[test]
+    fn missing_token() {
+        let auth = hs_auth();
+        assert!(matches!(auth.verify(""), Err(AuthError::Missing)));
+        assert!(matches!(auth.verify("   "), Err(AuthError::Missing)));
+        assert!(matches!(bearer_token(None), Err(AuthError::Missing)));
+        assert!(matches!(bearer_token(Some("")), Err(AuthError::Missing)));
+        assert!(matches!(
+            bearer_token(Some("Bearer")),
+            Err(AuthError::Missing)
+        ));
+        assert!(matches!(
+            bearer_token(Some("Bearer    ")),
+            Err(AuthError::Missing)
+        ));
+        assert!(matches!(
+            bearer_token(Some("Basic dXNlcjpwdw==")),
+            Err(AuthError::Missing)
+        ));
+        assert!(matches!(
+            bearer_token(Some("Bearerabc")),
+            Err(AuthError::Missing)
+        ));
+    }
+
+    #[test]
+    fn bearer_header_parsing() {
+        assert_eq!(
+            bearer_token(Some("Bearer abc.def.ghi")).ok(),
+            Some("abc.def.ghi")
+        );
+        assert_eq!(
+            bearer_token(Some("  bearer   abc.def.ghi  ")).ok(),
+            Some("abc.def.ghi")
+        );
+        assert_eq!(bearer_token(Some("BEARER\tabc")).ok(), Some("abc"));
+        assert!(matches!(
+            bearer_token(Some("Bearer abc def")),
+            Err(AuthError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_tokens() {
+        let auth = hs_auth();
+        let is_malformed = |t: &str| matches!(auth.verify(t), Err(AuthError::Malformed(_)));
+        let payload = b64(claims_json(serde_json::json!({})).as_bytes());
+        let header = b64(HS_HEADER.as_bytes());
+
+        // Not three parts.
+        assert!(is_malformed("not-a-jwt"));
+        assert!(is_malformed(&format!("{header}.{payload}")));
+        assert!(is_malformed(&format!(
+            "{}.x",
+            signed(serde_json::json!({}))
+        )));
+        assert!(is_malformed(&format!(".{payload}.sig")));
+        // Bad base64 in the header, in the (correctly signed) claims, in the signature.
+        assert!(is_malformed(&format!("!!!.{payload}.c2ln")));
+        assert!(is_malformed(&craft_raw(&header, "e30*", Some(SECRET))));
+        assert!(is_malformed(&format!("{header}.{payload}.$$$")));
+        // Bad JSON in the header and in the (correctly signed) claims.
+        assert!(is_malformed(&craft(
+            "{\"alg\":",
+            &claims_json(serde_json::json!({})),
+            Some(SECRET)
+        )));
+        assert!(is_malformed(&craft(HS_HEADER, "{not json", Some(SECRET))));
+        assert!(is_malformed(&craft(HS_HEADER, "[1,2,3]", Some(SECRET))));
+        // A header field of the wrong type (alg is fine) is malformed, not an alg problem.
+        assert!(is_malformed(&craft(
+            r#"{"alg":"HS256","kid":5}"#,
+            &claims_json(serde_json::json!({})),
+            Some(SECRET)
+        )));
+        // Missing required claims.
+        for claim in ["executionId", "userId", "eventId", "exp"] {
+            let token = signed(serde_json::json!({ format!("-{claim}"): null }));
+            match auth.verify(&token) {
+                Err(AuthError::Malformed(msg)) => assert!(msg.contains(claim), "{msg}"),
+                other => panic!("missing {claim}: {other:?}"),
+            }
+        }
+        // Empty id, wrong types, sub mismatch, explicit null scope, critical header.
+        assert!(is_malformed(&signed(
+            serde_json::json!({"executionId": ""})
+        )));
+        assert!(is_malformed(&signed(serde_json::json!({"executionId": 5}))));
+        assert!(is_malformed(&signed(
+            serde_json::json!({"exp": "tomorrow"})
+        )));
+        assert!(is_malformed(&signed(serde_json::json!({"sub": "exec-2"}))));
+        assert!(is_malformed(&signed(serde_json::json!({"scope": null}))));
+        assert!(is_malformed(&signed(serde_json::json!({"scope": [1, 2]}))));
+        assert!(is_malformed(&craft(
+            r#"{"alg":"HS256","crit":["b64"],"b64":false}"#,
+            &claims_json(serde_json::json!({})),
+            Some(SECRET)
+        )));
+        // Nothing malformed was cached.
+        assert_eq!(cache_len(&auth), 0);
+    }
+
+    #[test]
+    fn absent_sub_and_float_dates_are_accepted() {
+        let auth = hs_auth();
+        let exp = now_unix() + 600;
+        let token = signed(serde_json::json!({"-sub": null, "exp": exp as f64 + 0.5}));
+        let p = auth.verify(&token).expect("valid");
+        assert_eq!(p.expires_at, exp);
+    }
+
+    #[test]
+    fn bad_signature() {
+        let auth = hs_auth();
+        let token = auth.mint(&request(600)).expect("mint");
+
+        // Change one character in the middle of the signature.
+        let sig_start = token.rfind('.').expect("three parts") + 1;
+        let i = sig_start + 5;
+        let mut bytes = token.clone().into_bytes();
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(bytes).expect("ascii");
+        assert!(matches!(
+            auth.verify(&tampered),
+            Err(AuthError::InvalidSignature)
+        ));
+
+        // Changed claims under the original signature.
+        let (head, sig) = token.rsplit_once('.').expect("three parts");
+        let (header, _) = head.split_once('.').expect("three parts");
+        let forged_claims = b64(claims_json(serde_json::json!({"userId": "admin"})).as_bytes());
+        let forged = format!("{header}.{forged_claims}.{sig}");
+        assert!(matches!(
+            auth.verify(&forged),
+            Err(AuthError::InvalidSignature)
+        ));
+
+        // Signed with another secret; and with no signature at all.
+        let other = craft(
+            HS_HEADER,
+            &claims_json(serde_json::json!({})),
+            Some(SECRET_2),
+        );
+        assert!(matches!(
+            auth.verify(&other),
+            Err(AuthError::InvalidSignature)
+        ));
+        let unsigned = craft(HS_HEADER, &claims_json(serde_json::json!({})), None);
+        assert!(matches!(
+            auth.verify(&unsigned),
+            Err(AuthError::InvalidSignature)
+        ));
+        assert_eq!(cache_len(&auth), 0);
+    }
+
+    #[test]
+    fn alg_none_and_foreign_algorithms_are_rejected() {
+        let auth = hs_auth();
+        let claims = claims_json(serde_json::json!({}));
+        let rejected = |t: &str| matches!(auth.verify(t), Err(AuthError::AlgorithmRejected(_)));
+
+        match auth.verify(&craft(r#"{"alg":"none","typ":"JWT"}"#, &claims, None)) {
+            Err(AuthError::AlgorithmRejected(msg)) => assert!(msg.contains("none"), "{msg}"),
+            other => panic!("alg none: {other:?}"),
+        }
+        assert!(rejected(&craft(
+            r#"{"alg":"none","kid":"default"}"#,
+            &claims,
+            None
+        )));
+        assert!(rejected(&craft(r#"{"alg":"None"}"#, &claims, Some(SECRET))));
+        assert!(rejected(&craft(
+            r#"{"alg":"XY999"}"#,
+            &claims,
+            Some(SECRET)
+        )));
+        // Algorithms jsonwebtoken knows, but not the key's.
+        assert!(rejected(&craft(
+            r#"{"alg":"HS512"}"#,
+            &claims,
+            Some(SECRET)
+        )));
+        assert!(rejected(&craft(
+            r#"{"alg":"RS256"}"#,
+            &claims,
+            Some(SECRET)
+        )));
+        assert!(rejected(&craft(
+            r#"{"alg":"EdDSA"}"#,
+            &claims,
+            Some(SECRET)
+        )));
+    }
+
+    #[test]
+    fn hs_eddsa_confusion_is_rejected() {
+        // The attack: sign HS256 with the (public) Ed25519 key's PEM bytes as HMAC secret.
+        let header = r#"{"alg":"HS256","typ":"JWT","kid":"ed"}"#;
+        let token = craft(
+            header,
+            &claims_json(serde_json::json!({})),
+            Some(ED_PUBLIC.as_bytes()),
+        );
+
+        let verifier = auth_with(vec![ed_public("ed", ED_PUBLIC)]);
+        match verifier.verify(&token) {
+            Err(AuthError::AlgorithmRejected(msg)) => {
+                assert!(msg.contains("HS256") && msg.contains("EdDSA"), "{msg}");
+            }
+            other => panic!("confusion token: {other:?}"),
+        }
+        let with_private = auth_with(vec![ed_private("ed", ED_PRIVATE)]);
+        assert!(matches!(
+            with_private.verify(&token),
+            Err(AuthError::AlgorithmRejected(_))
+        ));
+
+        // Control: the forged token really is a valid HS256 token for that "secret", so the
+        // rejection above comes from algorithm pinning and not from a broken test token.
+        let naive = auth_with(vec![hs("ed", ED_PUBLIC.as_bytes())]);
+        assert!(naive.verify(&token).is_ok());
+    }
+
+    #[test]
+    fn expiry_and_leeway() {
+        let auth = hs_auth(); // leeway 5
+        let now = now_unix();
+
+        let expired = auth.mint(&request(-60)).expect("mint");
+        assert!(matches!(auth.verify(&expired), Err(AuthError::Expired)));
+
+        let within_leeway = auth.mint(&request(-2)).expect("mint");
+        assert!(auth.verify(&within_leeway).is_ok());
+
+        // Exact boundaries, with an injected clock: valid while now < exp + leeway.
+        let exp = now + 100;
+        let token = signed(serde_json::json!({"exp": exp, "nbf": now - 10, "iat": now - 10}));
+        let fresh = hs_auth();
+        assert!(fresh.verify_at(&token, exp + 4).is_ok());
+        let fresh = hs_auth();
+        assert!(matches!(
+            fresh.verify_at(&token, exp + 5),
+            Err(AuthError::Expired)
+        ));
+        assert_eq!(cache_len(&fresh), 0);
+    }
+
+    #[test]
+    fn not_yet_valid() {
+        let auth = hs_auth();
+        let now = now_unix();
+        let mut req = request(600);
+        req.not_before = Some(now + 60);
+        let early = auth.mint(&req).expect("mint");
+        assert!(matches!(auth.verify(&early), Err(AuthError::NotYetValid)));
+        assert_eq!(cache_len(&auth), 0);
+
+        req.not_before = Some(now + 2);
+        let within_leeway = auth.mint(&req).expect("mint");
+        assert!(auth.verify(&within_leeway).is_ok());
+
+        // Boundary: valid from nbf - leeway on.
+        let nbf = now + 100;
+        let token = signed(serde_json::json!({"nbf": nbf, "exp": nbf + 600}));
+        assert!(matches!(
+            hs_auth().verify_at(&token, nbf - 6),
+            Err(AuthError::NotYetValid)
+        ));
+        assert!(hs_auth().verify_at(&token, nbf - 5).is_ok());
+    }
+
+    #[test]
+    fn issuer_checks() {
+        let auth = hs_auth();
+        assert!(matches!(
+            auth.verify(&signed(serde_json::json!({"iss": "evil"}))),
+            Err(AuthError::WrongIssuer)
+        ));
+        assert!(matches!(
+            auth.verify(&signed(serde_json::json!({"-iss": null}))),
+            Err(AuthError::WrongIssuer)
+        ));
+        let p = auth
+            .verify(&signed(serde_json::json!({"iss": "cronium"})))
+            .expect("cronium is accepted");
+        assert_eq!(p.issuer, "cronium");
+        let p = auth
+            .verify(&signed(serde_json::json!({})))
+            .expect("cronium-runtime is accepted");
+        assert_eq!(p.issuer, "cronium-runtime");
+    }
+
+    #[test]
+    fn audience_checks() {
+        let auth = hs_auth();
+        let wrong = |extra: serde_json::Value| {
+            matches!(auth.verify(&signed(extra)), Err(AuthError::WrongAudience))
+        };
+        assert!(wrong(serde_json::json!({"aud": "someone-else"})));
+        assert!(wrong(serde_json::json!({"-aud": null})));
+        assert!(wrong(serde_json::json!({"aud": []})));
+        assert!(wrong(serde_json::json!({"aud": ["a", "b"]})));
+        assert!(auth
+            .verify(&signed(
+                serde_json::json!({"aud": ["other", "cronium-runtime"]})
+            ))
+            .is_ok());
+    }
+
+    #[test]
+    fn key_selection_by_kid() {
+        let claims = claims_json(serde_json::json!({}));
+        let two = auth_with(vec![hs("k1", SECRET), hs("k2", SECRET_2)]);
+
+        match two.verify(&craft(
+            r#"{"alg":"HS256","kid":"nope"}"#,
+            &claims,
+            Some(SECRET),
+        )) {
+            Err(AuthError::UnknownKey(kid)) => assert_eq!(kid, "nope"),
+            other => panic!("unknown kid: {other:?}"),
+        }
+        // No kid, several keys, none named "default".
+        assert!(matches!(
+            two.verify(&craft(r#"{"alg":"HS256"}"#, &claims, Some(SECRET))),
+            Err(AuthError::UnknownKey(_))
+        ));
+        // No kid and exactly one key: that key.
+        let one = auth_with(vec![hs("k1", SECRET)]);
+        assert!(one
+            .verify(&craft(r#"{"alg":"HS256"}"#, &claims, Some(SECRET)))
+            .is_ok());
+        // No kid: the key named "default", whatever its position.
+        let with_default = auth_with(vec![hs("k1", SECRET_2), hs("default", SECRET)]);
+        assert!(with_default
+            .verify(&craft(r#"{"alg":"HS256"}"#, &claims, Some(SECRET)))
+            .is_ok());
+        // A control character in a kid does not travel into the error.
+        match two.verify(&craft(
+            r#"{"alg":"HS256","kid":"a\nb"}"#,
+            &claims,
+            Some(SECRET),
+        )) {
+            Err(AuthError::UnknownKey(kid)) => assert_eq!(kid, "a?b"),
+            other => panic!("unknown kid: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn key_rotation() {
+        let keys = vec![hs("k1", SECRET), hs("k2", SECRET_2)];
+        let old = Authenticator::new(AuthConfig {
+            keys: keys.clone(),
+            signing_kid: Some("k1".into()),
+            ..AuthConfig::default()
+        })
+        .expect("config");
+        let new = Authenticator::new(AuthConfig {
+            keys: keys.clone(),
+            signing_kid: Some("k2".into()),
+            ..AuthConfig::default()
+        })
+        .expect("config");
+        let t1 = old.mint(&request(600)).expect("mint k1");
+        let t2 = new.mint(&request(600)).expect("mint k2");
+        assert_eq!(
+            jsonwebtoken::decode_header(&t1).expect("h").kid.as_deref(),
+            Some("k1")
+        );
+        assert_eq!(
+            jsonwebtoken::decode_header(&t2).expect("h").kid.as_deref(),
+            Some("k2")
+        );
+
+        let verifier = auth_with(keys);
+        assert!(verifier.verify(&t1).is_ok());
+        assert!(verifier.verify(&t2).is_ok());
+
+        // After k1 is retired, its tokens name an unknown key.
+        let retired = auth_with(vec![hs("k2", SECRET_2)]);
+        assert!(matches!(retired.verify(&t1), Err(AuthError::UnknownKey(_))));
+        assert!(retired.verify(&t2).is_ok());
+
+        // Without signing_kid, the first key that can sign is used.
+        let default_signer = auth_with(vec![ed_public("pub", ED_PUBLIC), hs("k2", SECRET_2)]);
+        assert_eq!(default_signer.config().signing_kid.as_deref(), Some("k2"));
+    }
+
+    #[test]
+    fn scope_claim_forms() {
+        let auth = hs_auth();
+        let scopes_of = |scope: serde_json::Value| {
+            auth.verify(&signed(serde_json::json!({ "scope": scope })))
+                .expect("valid")
+                .scopes
+        };
+        assert_eq!(
+            scopes_of(serde_json::json!([
+                "input:read",
+                "variables:write",
+                "bogus:scope"
+            ])),
+            [Scope::InputRead, Scope::VariablesWrite]
+                .into_iter()
+                .collect()
+        );
+        assert_eq!(
+            scopes_of(serde_json::json!("input:read  tools:execute nope")),
+            [Scope::InputRead, Scope::ToolsExecute]
+                .into_iter()
+                .collect()
+        );
+        assert_eq!(scopes_of(serde_json::json!([])), Scopes::empty());
+        assert_eq!(scopes_of(serde_json::json!("")), Scopes::empty());
+        let absent = auth.verify(&signed(serde_json::json!({}))).expect("valid");
+        assert_eq!(absent.scopes, Scopes::all());
+
+        // Minting with None writes no scope claim at all.
+        let token = auth.mint(&request(600)).expect("mint");
+        let claims: serde_json::Value =
+            jsonwebtoken::dangerous::insecure_decode_claims(&token).expect("claims");
+        assert!(claims.get("scope").is_none());
+        // Minting an empty set writes an empty array, which verifies as no scope.
+        let mut req = request(600);
+        req.scopes = Some(Scopes::empty());
+        let token = auth.mint(&req).expect("mint");
+        assert_eq!(auth.verify(&token).expect("valid").scopes, Scopes::empty());
+    }
+
+    #[test]
+    fn scope_names_and_bitset() {
+        for s in Scope::ALL {
+            assert_eq!(Scope::parse(s.as_str()), Some(s));
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        assert_eq!(Scope::ConditionWrite.as_str(), "condition:write");
+        assert_eq!(Scope::parse("Input:Read"), None);
+        let mut s = Scopes::empty();
+        assert!(s.is_empty());
+        s.insert(Scope::ToolsExecute);
+        s.insert(Scope::ToolsExecute);
+        assert!(s.contains(Scope::ToolsExecute) && !s.contains(Scope::InputRead));
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![Scope::ToolsExecute]);
+        assert_eq!(Scopes::all().iter().count(), 6);
+        assert_eq!(Scopes::default(), Scopes::empty());
+    }
+
+    #[test]
+    fn cached_token_still_expires() {
+        // Injected clock: the second call is a cache hit (the entry exists) and must fail.
+        let auth = hs_auth();
+        let now = now_unix();
+        let token = signed(serde_json::json!({"exp": now + 10}));
+        assert!(auth.verify_at(&token, now).is_ok());
+        assert_eq!(cache_len(&auth), 1);
+        assert!(auth.verify_at(&token, now + 14).is_ok());
+        assert!(matches!(
+            auth.verify_at(&token, now + 15),
+            Err(AuthError::Expired)
+        ));
+        assert_eq!(cache_len(&auth), 0, "expired entry is evicted");
+
+        // Real clock, leeway 0.
+        let auth = Authenticator::new(AuthConfig {
+            keys: vec![hs("default", SECRET)],
+            leeway_secs: 0,
+            ..AuthConfig::default()
+        })
+        .expect("config");
+        let req = request(1);
+        let token = auth.mint(&req).expect("mint");
+        assert!(auth.verify(&token).is_ok());
+        assert_eq!(cache_len(&auth), 1);
+        while now_unix() < req.expires_at {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(matches!(auth.verify(&token), Err(AuthError::Expired)));
+    }
+
+    #[test]
+    fn cached_token_not_yet_valid_stays_cached() {
+        let auth = hs_auth();
+        let now = now_unix();
+        let token = signed(serde_json::json!({"nbf": now, "exp": now + 600}));
+        assert!(auth.verify_at(&token, now).is_ok());
+        assert!(matches!(
+            auth.verify_at(&token, now - 10),
+            Err(AuthError::NotYetValid)
+        ));
+        assert_eq!(cache_len(&auth), 1);
+    }
+
+    #[test]
+    fn cache_is_bounded() {
+        let auth = hs_auth();
+        let mut req = request(600);
+        for i in 0..=CACHE_CAPACITY {
+            req.execution_id = format!("exec-{i}");
+            let token = auth.mint(&req).expect("mint");
+            assert!(auth.verify(&token).is_ok());
+            assert!(cache_len(&auth) <= CACHE_CAPACITY);
+        }
+        // The map was cleared when it reached capacity, then took the last token.
+        assert_eq!(cache_len(&auth), 1);
+    }
+
+    #[test]
+    fn error_display_never_contains_the_token() {
+        let auth = auth_with(vec![hs("default", SECRET), ed_public("ed", ED_PUBLIC)]);
+        let claims = claims_json(serde_json::json!({}));
+        let now = now_unix();
+        let tokens = vec![
+            String::new(),
+            "not-a-jwt-at-all-really".to_owned(),
+            format!("{}.{}", b64(HS_HEADER.as_bytes()), b64(claims.as_bytes())),
+            craft(HS_HEADER, "{not json at all", Some(SECRET)),
+            craft(r#"{"alg":"HS256","kid":5}"#, &claims, Some(SECRET)),
+            signed(serde_json::json!({"-executionId": null})),
+            signed(serde_json::json!({"executionId": 12345678})),
+            craft(HS_HEADER, &claims, Some(SECRET_2)),
+            craft(r#"{"alg":"none","typ":"JWT"}"#, &claims, None),
+            craft(
+                r#"{"alg":"HS256","kid":"ed"}"#,
+                &claims,
+                Some(ED_PUBLIC.as_bytes()),
+            ),
+            craft(
+                r#"{"alg":"HS256","kid":"secret-kid-name-1234"}"#,
+                &claims,
+                Some(SECRET),
+            ),
+            signed(serde_json::json!({"exp": now - 100})),
+            signed(serde_json::json!({"nbf": now + 100})),
+            signed(serde_json::json!({"iss": "issuer-that-is-wrong"})),
+            signed(serde_json::json!({"aud": "audience-that-is-wrong"})),
+        ];
+        let mut codes = std::collections::HashSet::new();
+        for token in &tokens {
+            let err = auth.verify(token).expect_err("every token here is invalid");
+            codes.insert(err.code());
+            let shown = err.to_string();
+            let chars: Vec<char> = token.chars().collect();
+            for window in chars.windows(8) {
+                let piece: String = window.iter().collect();
+                assert!(!shown.contains(&piece), "{shown:?} contains {piece:?}");
+            }
+            for secret_word in [
+                "secret-kid-name",
+                "12345678",
+                "issuer-that",
+                "audience-that",
+                "not json",
+            ] {
+                assert!(!shown.contains(secret_word), "{shown:?}");
+            }
+        }
+        assert_eq!(
+            codes.len(),
+            9,
+            "every verification error kind was covered: {codes:?}"
+        );
+        assert!(!AuthError::Missing.to_string().is_empty());
+        assert!(!AuthError::CannotMint.to_string().is_empty());
+    }
+
+    #[test]
+    fn error_codes() {
+        let all = [
+            (AuthError::Missing, "token_missing"),
+            (AuthError::Malformed("x".into()), "token_malformed"),
+            (AuthError::InvalidSignature, "token_invalid_signature"),
+            (
+                AuthError::AlgorithmRejected("x".into()),
+                "token_algorithm_rejected",
+            ),
+            (AuthError::UnknownKey("x".into()), "token_unknown_key"),
+            (AuthError::Expired, "token_expired"),
+            (AuthError::NotYetValid, "token_not_yet_valid"),
+            (AuthError::WrongIssuer, "token_wrong_issuer"),
+            (AuthError::WrongAudience, "token_wrong_audience"),
+            (AuthError::CannotMint, "token_cannot_mint"),
+        ];
+        for (err, code) in all {
+            assert_eq!(err.code(), code);
+        }
+        assert!(!AuthError::UnknownKey("kid-xyz".into())
+            .to_string()
+            .contains("kid-xyz"));
+    }
+
+    #[test]
+    fn config_errors() {
+        let build = |keys: Vec<KeySpec>, f: &dyn Fn(&mut AuthConfig)| {
+            let mut cfg = AuthConfig {
+                keys,
+                ..AuthConfig::default()
+            };
+            f(&mut cfg);
+            Authenticator::new(cfg)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let none = |_: &mut AuthConfig| {};
+        let pem_body = |pem: &str| pem.lines().nth(1).unwrap_or_default().to_owned();
+
+        assert!(build(vec![], &none).is_err());
+        let short = build(
+            vec![hs("default", b"0123456789abcdef0123456789abcde")],
+            &none,
+        )
+        .expect_err("31 bytes");
+        assert!(
+            short.contains("31") && !short.contains("0123456789"),
+            "{short}"
+        );
+        assert!(build(vec![hs("default", &[7u8; 32])], &none).is_ok());
+
+        let bad_pem = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        assert!(build(vec![ed_private("ed", bad_pem)], &none).is_err());
+        assert!(build(vec![ed_private("ed", "garbage")], &none).is_err());
+        let swapped =
+            build(vec![ed_public("ed", ED_PRIVATE)], &none).expect_err("private as public");
+        assert!(!swapped.contains(&pem_body(ED_PRIVATE)), "{swapped}");
+        assert!(build(vec![ed_private("ed", ED_PUBLIC)], &none).is_err());
+
+        assert!(build(vec![hs("a", SECRET), hs("a", SECRET_2)], &none).is_err());
+        assert!(build(vec![hs("", SECRET)], &none).is_err());
+        assert!(build(vec![hs("a", SECRET)], &|c| c.signing_kid = Some("b".into())).is_err());
+        assert!(build(vec![ed_public("a", ED_PUBLIC)], &|c| {
+            c.signing_kid = Some("a".into())
+        })
+        .is_err());
+        assert!(build(vec![hs("a", SECRET)], &|c| c.issuers.clear()).is_err());
+        assert!(build(vec![hs("a", SECRET)], &|c| c.audience.clear()).is_err());
+        assert!(build(vec![hs("a", SECRET)], &|c| {
+            c.issuers = vec!["cronium-runtime".into()]
+        })
+        .is_err());
+        // A verify-only runtime may accept only the orchestrator's issuer.
+        assert!(build(vec![ed_public("a", ED_PUBLIC)], &|c| {
+            c.issuers = vec!["cronium-runtime".into()]
+        })
+        .is_ok());
+        assert!(build(vec![ed_private("a", ED_OTHER_PRIVATE)], &none).is_ok());
+    }
+
+    #[test]
+    fn defaults() {
+        let cfg = AuthConfig::default();
+        assert!(cfg.keys.is_empty());
+        assert_eq!(cfg.signing_kid, None);
+        assert_eq!(cfg.issuers, vec!["cronium", "cronium-runtime"]);
+        assert_eq!(cfg.audience, "cronium-runtime");
+        assert_eq!(cfg.mint_issuer, "cronium");
+        assert_eq!(cfg.leeway_secs, 5);
+    }
+
+    #[test]
+    fn debug_output_has_no_key_material() {
+        let cfg = AuthConfig {
+            keys: vec![
+                hs("hs-kid", SECRET),
+                ed_private("ed-kid", ED_PRIVATE),
+                ed_public("pub-kid", ED_OTHER_PUBLIC),
+            ],
+            ..AuthConfig::default()
+        };
+        let cfg_debug = format!("{cfg:?}");
+        let auth = Authenticator::new(cfg).expect("config");
+        let auth_debug = format!("{auth:?}");
+        for shown in [&cfg_debug, &auth_debug] {
+            assert!(
+                shown.contains("hs-kid") && shown.contains("pub-kid"),
+                "{shown}"
+            );
+            assert!(!shown.contains("0123456789abcdef"), "{shown}");
+            assert!(
+                !shown.contains("MC4CAQAw") && !shown.contains("MCowBQYD"),
+                "{shown}"
+            );
+            assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+        }
+        assert!(auth_debug.contains("EdDSA") && auth_debug.contains("HS256"));
+        assert_eq!(
+            auth.config().keys,
+            vec![
+                KeyInfo {
+                    kid: "hs-kid".into(),
+                    algorithm: "HS256",
+                    can_sign: true
+                },
+                KeyInfo {
+                    kid: "ed-kid".into(),
+                    algorithm: "EdDSA",
+                    can_sign: true
+                },
+                KeyInfo {
+                    kid: "pub-kid".into(),
+                    algorithm: "EdDSA",
+                    can_sign: false
+                },
+            ]
+        );
+    }
 }

@@ -287,7 +287,10 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}
@@ -348,14 +351,20 @@ pub async fn load_input_stream(
     path: &std::path::Path,
 ) -> Result<(), CliError> {
     let file = std::fs::File::open(path).map_err(|e| {
-        CliError::usage(format!("cannot read the input stream {}: {e}", path.display()))
+        CliError::usage(format!(
+            "cannot read the input stream {}: {e}",
+            path.display()
+        ))
     })?;
     let reader = std::io::BufReader::new(file);
     let mut block = Vec::new();
     let mut records = 0u64;
     for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| {
-            CliError::usage(format!("cannot read the input stream {}: {e}", path.display()))
+            CliError::usage(format!(
+                "cannot read the input stream {}: {e}",
+                path.display()
+            ))
         })?;
         let line = line.trim();
         if line.is_empty() {
@@ -440,16 +449,19 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
                     event_id: &e.event_id,
                     expires_at: e.expires_at,
                 };
-                w(writeln!(out, "{}", serde_json::to_string(&c).unwrap_or_default()))?;
+                w(writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(&c).unwrap_or_default()
+                ))?;
             } else {
                 w(writeln!(out, "execution {}\ntoken     {token}", e.id))?;
             }
         }
         Command::Executions(ExecutionsCmd::Show { id, json }) => {
-            let r = store
-                .execution_report(&id)
-                .await?
-                .ok_or_else(|| CliError::failed(format!("no execution {id}; see `cronium executions list`")))?;
+            let r = store.execution_report(&id).await?.ok_or_else(|| {
+                CliError::failed(format!("no execution {id}; see `cronium executions list`"))
+            })?;
             let audit = store.audit_log(&id).await?;
             show(out, &r, &audit, json).map_err(|e| CliError::failed(e.to_string()))?;
         }
@@ -463,7 +475,15 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
                 w(writeln!(out, "{}", serde_json::Value::from(v)))?;
             } else {
                 for e in list {
-                    w(writeln!(out, "{}  {}  user={}  event={}{}", e.id, e.created_at, e.user_id, e.event, if e.has_output { "  (output)" } else { "" }))?;
+                    w(writeln!(
+                        out,
+                        "{}  {}  user={}  event={}{}",
+                        e.id,
+                        e.created_at,
+                        e.user_id,
+                        e.event,
+                        if e.has_output { "  (output)" } else { "" }
+                    ))?;
                 }
             }
         }
@@ -474,7 +494,11 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
                 after = pos;
             }
         }
-        Command::Token(TokenCmd::Mint { execution, ttl, scope }) => {
+        Command::Token(TokenCmd::Mint {
+            execution,
+            ttl,
+            scope,
+        }) => {
             let auth = crate::authenticator(&core)?;
             let e = store
                 .execution(&execution)
@@ -517,22 +541,37 @@ async fn variables(
         }
         VariablesCmd::Get { user, key } => {
             key_ok(&key)?;
-            let v = store
-                .variable(&user, &key)
-                .await?
-                .ok_or_else(|| CliError::failed(format!("no variable {key:?} for user {user:?}")))?;
+            let v = store.variable(&user, &key).await?.ok_or_else(|| {
+                CliError::failed(format!("no variable {key:?} for user {user:?}"))
+            })?;
             w(writeln!(out, "{}", v.value))?;
         }
         VariablesCmd::Set { user, key, value } => {
             key_ok(&key)?;
             let value = json_arg("the value", &value)?;
-            let c = store.set_variable(admin_actor(&user), &key, &value, None).await?;
-            w(writeln!(out, "{key} = {value} (version {})", c.version.unwrap_or(0)))?;
+            let c = store
+                .set_variable(admin_actor(&user), &key, &value, None)
+                .await?;
+            w(writeln!(
+                out,
+                "{key} = {value} (version {})",
+                c.version.unwrap_or(0)
+            ))?;
         }
         VariablesCmd::Delete { user, key } => {
             key_ok(&key)?;
-            let gone = store.delete_variable(admin_actor(&user), &key, None).await?;
-            w(writeln!(out, "{}", if gone.is_some() { "deleted" } else { "not found" }))?;
+            let gone = store
+                .delete_variable(admin_actor(&user), &key, None)
+                .await?;
+            w(writeln!(
+                out,
+                "{}",
+                if gone.is_some() {
+                    "deleted"
+                } else {
+                    "not found"
+                }
+            ))?;
         }
     }
     Ok(())
@@ -574,13 +613,30 @@ fn show(
     };
     writeln!(out, "execution      {}", e.id)?;
     writeln!(out, "user           {}", e.user_id)?;
-    writeln!(out, "event          {} ({})", e.event_name.as_deref().unwrap_or("-"), e.event_id)?;
+    writeln!(
+        out,
+        "event          {} ({})",
+        e.event_name.as_deref().unwrap_or("-"),
+        e.event_id
+    )?;
     writeln!(out, "created        {}", e.created_at)?;
     writeln!(out, "input          {}", pretty(e.input.as_deref()))?;
     writeln!(out, "output         {}", pretty(r.output.as_deref()))?;
-    writeln!(out, "condition      {}", r.condition.map_or("(none)".into(), |c| c.to_string()))?;
-    writeln!(out, "input stream   {} records, {} bytes", r.input_stream.records, r.input_stream.bytes)?;
-    writeln!(out, "output stream  {} records, {} bytes", r.output_stream.records, r.output_stream.bytes)?;
+    writeln!(
+        out,
+        "condition      {}",
+        r.condition.map_or("(none)".into(), |c| c.to_string())
+    )?;
+    writeln!(
+        out,
+        "input stream   {} records, {} bytes",
+        r.input_stream.records, r.input_stream.bytes
+    )?;
+    writeln!(
+        out,
+        "output stream  {} records, {} bytes",
+        r.output_stream.records, r.output_stream.bytes
+    )?;
     writeln!(out, "audit          {} entries", audit.len())?;
     for a in audit {
         writeln!(out, "  {}  {}  {}", a.at, a.action, a.target)?;

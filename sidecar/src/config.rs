@@ -279,9 +279,9 @@ pub fn serve_config(
     let workers = match serve.workers {
         Some(w) => w,
         None => match env("CRONIUM_WORKERS") {
-            Some(w) => w.parse().map_err(|_| {
-                ConfigError(format!("CRONIUM_WORKERS={w:?} is not a whole number"))
-            })?,
+            Some(w) => w
+                .parse()
+                .map_err(|_| ConfigError(format!("CRONIUM_WORKERS={w:?} is not a whole number")))?,
             None => file.workers.unwrap_or(2),
         },
     };
@@ -292,7 +292,9 @@ pub fn serve_config(
     }
     if let Some(m) = env("CRONIUM_MAX_CONNECTIONS") {
         limits.max_connections = m.parse().map_err(|_| {
-            ConfigError(format!("CRONIUM_MAX_CONNECTIONS={m:?} is not a whole number"))
+            ConfigError(format!(
+                "CRONIUM_MAX_CONNECTIONS={m:?} is not a whole number"
+            ))
         })?;
     } else if let Some(m) = fl.max_connections {
         limits.max_connections = m;
@@ -309,8 +311,8 @@ pub fn serve_config(
     if let Some(b) = fl.rate_burst {
         limits.rate_burst = b;
     }
-    if let Some(t) = fl.header_read_timeout.as_deref() {
-        limits.header_read_timeout = parse_duration(t)?;
+    if let Some(t) = env("CRONIUM_HEADER_READ_TIMEOUT").or_else(|| fl.header_read_timeout.clone()) {
+        limits.header_read_timeout = parse_duration(&t)?;
     }
     Ok(ServeConfig {
         core,
@@ -361,7 +363,10 @@ fn read_secret_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     let end = b
         .iter()
         .rposition(|c| !c.is_ascii_whitespace())
@@ -556,7 +561,11 @@ mod tests {
         };
         let c = serve_config(&args, &serve, &lookup(&env)).expect("config");
         assert_eq!(c.socket, PathBuf::from("/file.sock"), "file beats default");
-        assert_eq!(c.listen, Some("127.0.0.1:2".parse().expect("addr")), "env beats file");
+        assert_eq!(
+            c.listen,
+            Some("127.0.0.1:2".parse().expect("addr")),
+            "env beats file"
+        );
         assert_eq!(c.workers, 3, "flag beats file");
         assert_eq!(c.limits.body_bytes, 1024);
         assert_eq!(c.core.db_path, dir.path().join("cronium.db"));
@@ -581,7 +590,10 @@ mod tests {
     fn bad_values_name_the_fix() {
         let e = parse_duration("ten minutes").expect_err("bad");
         assert!(e.to_string().contains("15m"));
-        assert_eq!(parse_duration("1500ms").expect("ms"), Duration::from_millis(1500));
+        assert_eq!(
+            parse_duration("1500ms").expect("ms"),
+            Duration::from_millis(1500)
+        );
         assert_eq!(parse_size("10MiB").expect("size"), 10 << 20);
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("c.toml");

@@ -39,7 +39,11 @@ impl Histogram {
             cumulative += c;
             let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {cumulative}");
         }
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+            self.count
+        );
         let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
         let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
     }
@@ -109,9 +113,7 @@ impl Metrics {
             "cronium_open_connections {}",
             self.open_connections.load(Ordering::Relaxed)
         );
-        out.push_str(
-            "# HELP cronium_rejected_connections_total Connections refused at the cap.\n",
-        );
+        out.push_str("# HELP cronium_rejected_connections_total Connections refused at the cap.\n");
         out.push_str("# TYPE cronium_rejected_connections_total counter\n");
         let _ = writeln!(
             out,

@@ -212,11 +212,8 @@ static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The caller's `x-request-id`, else the trace id of a W3C `traceparent`, else a new id.
 fn request_id(headers: &HeaderMap) -> String {
-    let usable = |v: &str| {
-        !v.is_empty()
-            && v.len() <= 128
-            && v.bytes().all(|b| b.is_ascii_graphic())
-    };
+    let usable =
+        |v: &str| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic());
     if let Some(v) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
         if usable(v) {
             return v.to_owned();
@@ -224,7 +221,9 @@ fn request_id(headers: &HeaderMap) -> String {
     }
     if let Some(tp) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
         let mut parts = tp.split('-');
-        if let (Some(_version), Some(trace), Some(_span)) = (parts.next(), parts.next(), parts.next()) {
+        if let (Some(_version), Some(trace), Some(_span)) =
+            (parts.next(), parts.next(), parts.next())
+        {
             if trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return trace.to_owned();
             }
@@ -252,7 +251,11 @@ fn full(body: impl Into<Bytes>) -> Body {
         .boxed_unsync()
 }
 
-fn response(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+fn response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
     let mut r = Response::new(full(body));
     *r.status_mut() = status;
     r.headers_mut()
@@ -285,9 +288,12 @@ fn success(raw: Option<&str>) -> Response<Body> {
 
 /// Whether the caller asked for the bare value (`?raw`, `?raw=1`, `Accept: text/plain`).
 fn wants_raw<B>(req: &Request<B>) -> bool {
-    let query = req.uri().query().unwrap_or("").split('&').any(|p| {
-        matches!(p, "raw" | "raw=1" | "raw=true")
-    });
+    let query = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .any(|p| matches!(p, "raw" | "raw=1" | "raw=true"));
     query
         || req
             .headers()
@@ -388,7 +394,10 @@ where
         }
         (Route::Ready, &Method::GET) => {
             return match state.timed(state.store.ping()).await {
-                Ok(()) => Ok(json_response(StatusCode::OK, r#"{"status":"ready"}"#.into())),
+                Ok(()) => Ok(json_response(
+                    StatusCode::OK,
+                    r#"{"status":"ready"}"#.into(),
+                )),
                 Err(e) => Err(e.into()),
             }
         }
@@ -445,7 +454,9 @@ where
         }
         Route::Output if method == Method::GET => {
             caller.require(Scope::OutputWrite)?;
-            let out = state.timed(state.store.output(&caller.entry.execution.id)).await?;
+            let out = state
+                .timed(state.store.output(&caller.entry.execution.id))
+                .await?;
             Ok(data(out.as_deref().unwrap_or("null")))
         }
         Route::Output => {
@@ -453,7 +464,9 @@ where
             let body = read_body(state, req).await?;
             let v: DataBody<'_> = parse_json(&body)?;
             let value = compact_json(v.data.get());
-            state.timed(state.store.set_output(caller.actor(), &value)).await?;
+            state
+                .timed(state.store.set_output(caller.actor(), &value))
+                .await?;
             Ok(data("null"))
         }
         Route::OutputStream => {
@@ -462,8 +475,12 @@ where
         }
         Route::Variables => {
             caller.require(Scope::VariablesRead)?;
-            let keys = state.timed(state.store.variable_keys(caller.user())).await?;
-            Ok(data(&serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into())))
+            let keys = state
+                .timed(state.store.variable_keys(caller.user()))
+                .await?;
+            Ok(data(
+                &serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into()),
+            ))
         }
         Route::Variable(key) if method == Method::GET => {
             caller.require(Scope::VariablesRead)?;
@@ -489,7 +506,11 @@ where
             let v: ValueBody<'_> = parse_json(&body)?;
             let value = compact_json(v.value.get());
             let change = state
-                .timed(state.store.set_variable(caller.actor(), &key, &value, if_version))
+                .timed(
+                    state
+                        .store
+                        .set_variable(caller.actor(), &key, &value, if_version),
+                )
                 .await?;
             let version = change.version.unwrap_or(0);
             let mut resp = data(&format!(
@@ -504,13 +525,19 @@ where
             caller.require(Scope::VariablesWrite)?;
             let if_version = if_match(req.headers())?;
             let change = state
-                .timed(state.store.delete_variable(caller.actor(), &key, if_version))
+                .timed(
+                    state
+                        .store
+                        .delete_variable(caller.actor(), &key, if_version),
+                )
                 .await?;
             let deleted = change.is_some();
             if let Some(change) = change {
                 state.publish(change);
             }
-            Ok(data(&format!("{{\"key\":\"{key}\",\"deleted\":{deleted}}}")))
+            Ok(data(&format!(
+                "{{\"key\":\"{key}\",\"deleted\":{deleted}}}"
+            )))
         }
         Route::VariableWatch(key) => {
             caller.require(Scope::VariablesRead)?;
@@ -518,7 +545,9 @@ where
         }
         Route::Condition if method == Method::GET => {
             caller.require(Scope::ConditionWrite)?;
-            let c = state.timed(state.store.condition(&caller.entry.execution.id)).await?;
+            let c = state
+                .timed(state.store.condition(&caller.entry.execution.id))
+                .await?;
             let c = c.map_or("null", |b| if b { "true" } else { "false" });
             Ok(data(&format!("{{\"condition\":{c}}}")))
         }
@@ -526,7 +555,9 @@ where
             caller.require(Scope::ConditionWrite)?;
             let body = read_body(state, req).await?;
             let c: ConditionBody = parse_json(&body)?;
-            state.timed(state.store.set_condition(caller.actor(), c.condition)).await?;
+            state
+                .timed(state.store.set_condition(caller.actor(), c.condition))
+                .await?;
             Ok(data(&format!("{{\"condition\":{}}}", c.condition)))
         }
         Route::TokenRefresh => refresh(state, &caller).await,
@@ -554,7 +585,9 @@ where
             let body = read_body(state, req).await?;
             let v: DataBody<'_> = parse_json(&body)?;
             let value = compact_json(v.data.get());
-            state.timed(state.store.set_output(caller.actor(), &value)).await?;
+            state
+                .timed(state.store.set_output(caller.actor(), &value))
+                .await?;
             Ok(success(None))
         }
         Route::CompatCondition(id) => {
@@ -562,7 +595,9 @@ where
             caller.require(Scope::ConditionWrite)?;
             let body = read_body(state, req).await?;
             let c: ConditionBody = parse_json(&body)?;
-            state.timed(state.store.set_condition(caller.actor(), c.condition)).await?;
+            state
+                .timed(state.store.set_condition(caller.actor(), c.condition))
+                .await?;
             Ok(success(None))
         }
         Route::CompatVariable(id, key) if method == Method::GET => {
@@ -570,7 +605,9 @@ where
             caller.require(Scope::VariablesRead)?;
             let var = state.variable(caller.user(), &key).await?;
             let value = var.as_ref().map_or("null", |v| v.value.as_str());
-            Ok(success(Some(&format!("{{\"key\":\"{key}\",\"value\":{value}}}"))))
+            Ok(success(Some(&format!(
+                "{{\"key\":\"{key}\",\"value\":{value}}}"
+            ))))
         }
         Route::CompatVariable(id, key) => {
             compat_check(&caller, id)?;
@@ -702,6 +739,14 @@ fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
             "the body is empty; send a JSON object",
         ));
     }
+    // serde accepts a struct written as an array (positionally); the API only takes objects.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| matches!(b, b'[' | b'"' | b'n' | b't' | b'f' | b'-' | b'0'..=b'9')) {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "the body must be a JSON object",
+        ));
+    }
     serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
             ApiError::bad_request("invalid_body", format!("wrong body shape: {e}"))
@@ -778,7 +823,9 @@ async fn refresh(state: &AppState, caller: &Caller) -> Result<Response<Body>, Ap
         expires_at,
         not_before: None,
     })?;
-    state.timed(state.store.audit(caller.actor(), "token.refresh", "")).await?;
+    state
+        .timed(state.store.audit(caller.actor(), "token.refresh", ""))
+        .await?;
     Ok(data(&format!(
         "{{\"token\":\"{token}\",\"expiresAt\":{expires_at}}}"
     )))
@@ -806,7 +853,10 @@ fn input_stream(state: &Arc<AppState>, caller: &Caller) -> Response<Body> {
         let state = Arc::clone(&state);
         let id = id.clone();
         async move {
-            match state.timed(state.store.input_stream_block(&id, after)).await {
+            match state
+                .timed(state.store.input_stream_block(&id, after))
+                .await
+            {
                 Ok(Some((pos, bytes))) => Some((Ok(Frame::data(Bytes::from(bytes))), pos)),
                 Ok(None) => None,
                 // Ending with an error aborts the chunked body, so the client sees a failure,
@@ -931,7 +981,11 @@ async fn flush(
 ) -> Result<(), ApiError> {
     if *records > 0 {
         state
-            .timed(state.store.append_output_stream(caller.actor(), block, *records))
+            .timed(
+                state
+                    .store
+                    .append_output_stream(caller.actor(), block, *records),
+            )
             .await?;
         total.0 += *records;
         total.1 += block.len() as u64;
@@ -1020,7 +1074,9 @@ fn watch(state: &Arc<AppState>, user: String, key: String) -> Response<Body> {
 
 fn sse_event(c: &crate::store::VariableChange) -> Bytes {
     let value = c.value.as_deref().unwrap_or("null");
-    let version = c.version.map_or_else(|| "null".to_owned(), |v| v.to_string());
+    let version = c
+        .version
+        .map_or_else(|| "null".to_owned(), |v| v.to_string());
     Bytes::from(format!(
         "id: {}\nevent: change\ndata: {{\"key\":\"{}\",\"value\":{},\"version\":{},\"updatedAt\":\"{}\",\"deleted\":{}}}\n\n",
         c.seq,
@@ -1049,9 +1105,17 @@ mod tests {
 
     #[test]
     fn routes_parse_and_keys_validate() {
-        assert!(matches!(parse_route("/v1/variables/a%3Ab"), Some(Route::Variable(k)) if k == "a:b"));
-        assert!(matches!(parse_route("/v1/variables/k/watch"), Some(Route::VariableWatch(_))));
-        assert!(matches!(parse_route("/executions/e1/variables/k"), Some(Route::CompatVariable("e1", _))));
+        assert!(
+            matches!(parse_route("/v1/variables/a%3Ab"), Some(Route::Variable(k)) if k == "a:b")
+        );
+        assert!(matches!(
+            parse_route("/v1/variables/k/watch"),
+            Some(Route::VariableWatch(_))
+        ));
+        assert!(matches!(
+            parse_route("/executions/e1/variables/k"),
+            Some(Route::CompatVariable("e1", _))
+        ));
         assert!(parse_route("/v1/variables/k/watch/more").is_none());
         assert!(parse_route("/v2/input").is_none());
         assert!(validate_key("a.b:c-d_9").is_ok());

@@ -97,7 +97,10 @@ impl AppState {
     }
 
     /// Times a store call for the metrics.
-    pub async fn timed<T>(&self, f: impl std::future::Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    pub async fn timed<T>(
+        &self,
+        f: impl std::future::Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
         let start = Instant::now();
         let out = f.await;
         self.metrics.store(start.elapsed());
@@ -129,7 +132,10 @@ impl AppState {
         if let Some(c) = self.variables.lock().get(&cache_key) {
             return Ok(c.value.clone());
         }
-        let value = self.timed(self.store.variable(user, key)).await?.map(Arc::new);
+        let value = self
+            .timed(self.store.variable(user, key))
+            .await?
+            .map(Arc::new);
         let mut map = self.variables.lock();
         if map.len() >= VARIABLE_CACHE_CAP {
             map.clear();

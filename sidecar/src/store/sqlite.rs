@@ -654,23 +654,39 @@ mod tests {
         };
         let c1 = s.set_variable(actor, "k", "0", None).await.expect("set");
         assert_eq!(c1.version, Some(1));
-        let c2 = s.set_variable(actor, "k", "null", Some(1)).await.expect("cas");
+        let c2 = s
+            .set_variable(actor, "k", "null", Some(1))
+            .await
+            .expect("cas");
         assert_eq!(c2.version, Some(2));
         assert!(c2.seq > c1.seq);
         let v = s.variable("u1", "k").await.expect("get").expect("exists");
         assert_eq!((v.value.as_str(), v.version), ("null", 2));
         match s.set_variable(actor, "k", "1", Some(1)).await {
-            Err(StoreError::Conflict { expected: 1, actual: 2 }) => {}
+            Err(StoreError::Conflict {
+                expected: 1,
+                actual: 2,
+            }) => {}
             other => panic!("expected conflict, got {other:?}"),
         }
         assert!(matches!(
             s.set_variable(actor, "new", "1", Some(0)).await,
-            Ok(VariableChange { version: Some(1), .. })
+            Ok(VariableChange {
+                version: Some(1),
+                ..
+            })
         ));
-        assert!(s.variable("u2", "k").await.expect("get").is_none(), "users are isolated");
+        assert!(
+            s.variable("u2", "k").await.expect("get").is_none(),
+            "users are isolated"
+        );
         let del = s.delete_variable(actor, "k", None).await.expect("delete");
         assert!(del.is_some_and(|c| c.value.is_none()));
-        assert!(s.delete_variable(actor, "k", None).await.expect("again").is_none());
+        assert!(s
+            .delete_variable(actor, "k", None)
+            .await
+            .expect("again")
+            .is_none());
         let changes = s.changes_since(0, 100).await.expect("changes");
         assert_eq!(changes.len(), 4);
         assert_eq!(s.variable_keys("u1").await.expect("keys"), vec!["new"]);
@@ -698,17 +714,35 @@ mod tests {
             e.id
         };
         let s = SqliteStore::open(&path, Sync::Normal).expect("reopen");
-        let r = s.execution_report(&id).await.expect("report").expect("exists");
+        let r = s
+            .execution_report(&id)
+            .await
+            .expect("report")
+            .expect("exists");
         assert_eq!(r.output.as_deref(), Some("[1,2]"));
         assert_eq!(r.condition, Some(true));
-        assert_eq!(r.output_stream, StreamStats { records: 2, bytes: 16 });
+        assert_eq!(
+            r.output_stream,
+            StreamStats {
+                records: 2,
+                bytes: 16
+            }
+        );
         assert_eq!(
             r.execution.input.as_deref(),
             Some(r#"{"n":12345678901234567890123}"#)
         );
-        let (pos, block) = s.output_stream_block(&id, 0).await.expect("read").expect("block");
+        let (pos, block) = s
+            .output_stream_block(&id, 0)
+            .await
+            .expect("read")
+            .expect("block");
         assert_eq!(block, b"{\"a\":1}\n{\"a\":2}\n");
-        assert!(s.output_stream_block(&id, pos).await.expect("read").is_none());
+        assert!(s
+            .output_stream_block(&id, pos)
+            .await
+            .expect("read")
+            .is_none());
     }
 
     #[tokio::test]

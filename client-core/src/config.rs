@@ -1,0 +1,482 @@
+//! Where the runtime is and how to talk to it.
+//!
+//! A script gets its configuration from the environment the sidecar (or `cronium run`)
+//! sets; bindings call [`Config::from_env`]. Tests and embedders use
+//! [`Config::from_lookup`] (the same rules over any name → value function) or the
+//! [`ConfigBuilder`].
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Env var naming the sidecar's Unix socket.
+pub const ENV_SOCKET: &str = "CRONIUM_RUNTIME_SOCKET";
+/// Env var naming the sidecar's `http://host:port` base URL (TCP fallback).
+pub const ENV_API: &str = "CRONIUM_RUNTIME_API";
+/// Env var holding the execution's bearer token.
+pub const ENV_TOKEN: &str = "CRONIUM_EXECUTION_TOKEN";
+/// Env var holding the execution id.
+pub const ENV_EXECUTION_ID: &str = "CRONIUM_EXECUTION_ID";
+/// Socket path used when [`ENV_SOCKET`] is not set: where containers mount the sidecar.
+pub const DEFAULT_SOCKET: &str = "/run/cronium/runtime.sock";
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_MAX_RETRIES: u32 = 2;
+const DEFAULT_RETRY_BASE: Duration = Duration::from_millis(50);
+const DEFAULT_RETRY_CAP: Duration = Duration::from_secs(1);
+const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
+const DEFAULT_MAX_IDLE: usize = 8;
+
+/// How to reach the sidecar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// The Unix socket (the preferred transport: no network needed in the container).
+    Unix(PathBuf),
+    /// Plain HTTP over TCP (SSH hosts, through a reverse tunnel).
+    Tcp {
+        /// Host as written in the URL (IPv6 literals keep their brackets).
+        host: String,
+        /// Port (80 when the URL has none).
+        port: u16,
+    },
+}
+
+impl Endpoint {
+    /// Parses `http://host[:port][/]`: the only URL form the runtime serves today.
+    pub fn parse_url(url: &str) -> Result<Endpoint> {
+        let bad = |why: &str| {
+            Error::new(
+                ErrorKind::Config,
+                "not_configured",
+                format!("{ENV_API} must look like http://host:port ({why}): {url:?}"),
+            )
+        };
+        let uri: http::Uri = url.trim().parse().map_err(|_| bad("not a URL"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => return Err(bad("https is not supported yet")),
+            _ => return Err(bad("the scheme must be http")),
+        }
+        let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(bad("credentials in the URL are not supported"));
+        }
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(bad("a path prefix is not supported"));
+        }
+        let host = authority.host();
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        Ok(Endpoint::Tcp {
+            host: host.to_owned(),
+            port: authority.port_u16().unwrap_or(80),
+        })
+    }
+
+    /// The `Host` header value for this endpoint (`localhost` for the socket).
+    pub(crate) fn host_header(&self) -> String {
+        match self {
+            Endpoint::Unix(_) => "localhost".to_owned(),
+            Endpoint::Tcp { host, port } => format!("{host}:{port}"),
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Unix(path) => write!(f, "unix:{}", path.display()),
+            Endpoint::Tcp { host, port } => write!(f, "http://{host}:{port}"),
+        }
+    }
+}
+
+/// A string that must never be printed: `Debug` shows a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Retry behaviour of idempotent calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RetryPolicy {
+    pub(crate) max_retries: u32,
+    pub(crate) base: Duration,
+    pub(crate) cap: Duration,
+    pub(crate) max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: DEFAULT_MAX_RETRIES,
+            base: DEFAULT_RETRY_BASE,
+            cap: DEFAULT_RETRY_CAP,
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+        }
+    }
+}
+
+/// Everything a [`Client`](crate::Client) needs; validated, so building a client cannot
+/// fail later for configuration reasons.
+///
+/// `Debug` never shows the token.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) token: Secret,
+    pub(crate) execution_id: Option<String>,
+    pub(crate) timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) max_idle: usize,
+}
+
+impl Config {
+    /// Reads the environment a script is started with (see the crate docs for the
+    /// variables). Fails with code `not_configured` naming the variables to set.
+    pub fn from_env() -> Result<Config> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The rules of [`Config::from_env`] over any lookup function, so they can be tested
+    /// with a map instead of the process environment.
+    ///
+    /// The socket (`CRONIUM_RUNTIME_SOCKET`, default `/run/cronium/runtime.sock`) is used
+    /// when that path exists, else the URL in `CRONIUM_RUNTIME_API`.
+    pub fn from_lookup<F>(lookup: F) -> Result<Config>
+    where
+        F: Fn(&str) -> Option<String>,
+    {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let socket_var = get(ENV_SOCKET);
+        let socket = PathBuf::from(socket_var.as_deref().unwrap_or(DEFAULT_SOCKET));
+        let endpoint = if socket.exists() {
+            Endpoint::Unix(socket)
+        } else if let Some(url) = get(ENV_API) {
+            Endpoint::parse_url(&url)?
+        } else {
+            let which = if socket_var.is_some() {
+                format!("{ENV_SOCKET} names {} which does not exist", socket.display())
+            } else {
+                format!("{ENV_SOCKET} is not set and {DEFAULT_SOCKET} does not exist")
+            };
+            return Err(Error::not_configured(format!(
+                "no Cronium runtime to talk to: {which}, and {ENV_API} is not set; set \
+                 {ENV_SOCKET} to the sidecar's socket path or {ENV_API} to http://host:port \
+                 (scripts started by Cronium or `cronium run` get these automatically)"
+            )));
+        };
+        let token = get(ENV_TOKEN).ok_or_else(|| {
+            Error::not_configured(format!(
+                "{ENV_TOKEN} is not set: the runtime needs the execution's token (scripts \
+                 started by Cronium or `cronium run` get it automatically)"
+            ))
+        })?;
+        let mut builder = ConfigBuilder::default().token(token);
+        builder.endpoint = Some(endpoint);
+        if let Some(id) = get(ENV_EXECUTION_ID) {
+            builder = builder.execution_id(id);
+        }
+        builder.build()
+    }
+
+    /// Starts an explicit configuration (no environment involved).
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// Where the client connects.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The execution id from `CRONIUM_EXECUTION_ID`, when given (the token names it too).
+    pub fn execution_id(&self) -> Option<&str> {
+        self.execution_id.as_deref()
+    }
+
+    /// The per-call timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// How many times an idempotent call is retried after the first attempt.
+    pub fn max_retries(&self) -> u32 {
+        self.retry.max_retries
+    }
+}
+
+/// Explicit configuration, for embedders and tests.
+///
+/// When both a socket and a URL are given the socket wins if it exists, as with the
+/// environment.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigBuilder {
+    socket: Option<PathBuf>,
+    url: Option<String>,
+    endpoint: Option<Endpoint>,
+    token: Option<Secret>,
+    execution_id: Option<String>,
+    timeout: Option<Duration>,
+    retry: RetryPolicy,
+    max_idle: Option<usize>,
+}
+
+impl ConfigBuilder {
+    /// Connect over this Unix socket.
+    pub fn socket(mut self, path: impl AsRef<Path>) -> Self {
+        self.socket = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Connect over TCP to this `http://host:port` URL.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// The execution's bearer token (surrounding whitespace is ignored).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(Secret(token.into().trim().to_owned()));
+        self
+    }
+
+    /// The execution id, for callers that want to show it.
+    pub fn execution_id(mut self, id: impl Into<String>) -> Self {
+        self.execution_id = Some(id.into());
+        self
+    }
+
+    /// Per-call timeout, retries included (default 30 s). Streams and watches are not
+    /// limited as a whole, only their opening.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// How many times an idempotent call is retried after the first attempt (default 2).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.retry.max_retries = retries;
+        self
+    }
+
+    /// First backoff delay of retries (default 50 ms; doubles each retry, jittered).
+    pub fn retry_base_delay(mut self, delay: Duration) -> Self {
+        self.retry.base = delay;
+        self
+    }
+
+    /// Longest backoff delay between retries (default 1 s).
+    pub fn retry_max_delay(mut self, delay: Duration) -> Self {
+        self.retry.cap = delay;
+        self
+    }
+
+    /// Longest `Retry-After` of a 429 the client waits out itself (default 5 s); a longer
+    /// one is returned to the caller as a `rate_limited` error.
+    pub fn max_retry_after(mut self, delay: Duration) -> Self {
+        self.retry.max_retry_after = delay;
+        self
+    }
+
+    /// How many idle keep-alive connections are kept for reuse (default 8).
+    pub fn max_idle_connections(mut self, n: usize) -> Self {
+        self.max_idle = Some(n);
+        self
+    }
+
+    /// Validates and builds. Errors have code `not_configured`.
+    pub fn build(self) -> Result<Config> {
+        let endpoint = match (self.endpoint, self.socket, self.url) {
+            (Some(endpoint), _, _) => endpoint,
+            (None, Some(socket), Some(url)) => {
+                if socket.exists() {
+                    Endpoint::Unix(socket)
+                } else {
+                    Endpoint::parse_url(&url)?
+                }
+            }
+            (None, Some(socket), None) => Endpoint::Unix(socket),
+            (None, None, Some(url)) => Endpoint::parse_url(&url)?,
+            (None, None, None) => {
+                return Err(Error::not_configured(
+                    "no runtime endpoint: give a socket path or an http://host:port URL",
+                ))
+            }
+        };
+        let token = match self.token {
+            Some(t) if !t.expose().is_empty() => t,
+            _ => return Err(Error::not_configured("no execution token given")),
+        };
+        if http::HeaderValue::from_str(token.expose()).is_err() {
+            // Never echo the token: it is a secret even when malformed.
+            return Err(Error::not_configured(
+                "the execution token contains characters not allowed in an HTTP header",
+            ));
+        }
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        if timeout.is_zero() {
+            return Err(Error::not_configured("the timeout must be greater than zero"));
+        }
+        Ok(Config {
+            endpoint,
+            token,
+            execution_id: self.execution_id,
+            timeout,
+            retry: self.retry,
+            max_idle: self.max_idle.unwrap_or(DEFAULT_MAX_IDLE),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn socket_is_preferred_when_it_exists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sock = dir.path().join("runtime.sock");
+        std::fs::write(&sock, b"").expect("create file");
+        let sock_str = sock.to_str().expect("utf-8 path");
+        let config = Config::from_lookup(lookup(&[
+            (ENV_SOCKET, sock_str),
+            (ENV_API, "http://127.0.0.1:8089"),
+            (ENV_TOKEN, "tok"),
+            (ENV_EXECUTION_ID, "exec-1"),
+        ]))
+        .expect("config");
+        assert_eq!(config.endpoint(), &Endpoint::Unix(sock.clone()));
+        assert_eq!(config.execution_id(), Some("exec-1"));
+        assert_eq!(config.timeout(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn url_is_used_when_socket_is_missing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sock = dir.path().join("absent.sock");
+        let config = Config::from_lookup(lookup(&[
+            (ENV_SOCKET, sock.to_str().expect("utf-8 path")),
+            (ENV_API, "http://127.0.0.1:8089"),
+            (ENV_TOKEN, "tok"),
+        ]))
+        .expect("config");
+        assert_eq!(
+            config.endpoint(),
+            &Endpoint::Tcp {
+                host: "127.0.0.1".into(),
+                port: 8089
+            }
+        );
+    }
+
+    #[test]
+    fn nothing_configured_names_the_variables() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sock = dir.path().join("absent.sock");
+        let err = Config::from_lookup(lookup(&[
+            (ENV_SOCKET, sock.to_str().expect("utf-8 path")),
+            (ENV_TOKEN, "tok"),
+        ]))
+        .expect_err("must fail");
+        assert_eq!(err.code(), "not_configured");
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.message().contains(ENV_SOCKET), "{}", err.message());
+        assert!(err.message().contains(ENV_API), "{}", err.message());
+    }
+
+    #[test]
+    fn missing_token_is_an_error() {
+        let err = Config::from_lookup(lookup(&[(ENV_API, "http://localhost:1")]))
+            .expect_err("must fail");
+        assert_eq!(err.code(), "not_configured");
+        assert!(err.message().contains(ENV_TOKEN), "{}", err.message());
+        let err = Config::from_lookup(lookup(&[(ENV_API, "http://localhost:1"), (ENV_TOKEN, " ")]))
+            .expect_err("blank token must fail");
+        assert_eq!(err.code(), "not_configured");
+    }
+
+    #[test]
+    fn urls_are_validated() {
+        assert_eq!(
+            Endpoint::parse_url("http://localhost:9000/").expect("valid"),
+            Endpoint::Tcp {
+                host: "localhost".into(),
+                port: 9000
+            }
+        );
+        assert_eq!(
+            Endpoint::parse_url("http://[::1]:9000").expect("valid"),
+            Endpoint::Tcp {
+                host: "[::1]".into(),
+                port: 9000
+            }
+        );
+        for bad in [
+            "https://h:1",
+            "localhost:1",
+            "http://h:1/prefix",
+            "ftp://h",
+            "",
+        ] {
+            let err = Endpoint::parse_url(bad).expect_err(bad);
+            assert_eq!(err.code(), "not_configured", "{bad}");
+        }
+    }
+
+    #[test]
+    fn builder_applies_settings() {
+        let config = Config::builder()
+            .url("http://127.0.0.1:1")
+            .token("abc")
+            .timeout(Duration::from_secs(2))
+            .max_retries(5)
+            .build()
+            .expect("config");
+        assert_eq!(config.timeout(), Duration::from_secs(2));
+        assert_eq!(config.max_retries(), 5);
+        assert!(Config::builder().url("http://h:1").build().is_err());
+        assert!(Config::builder().token("t").build().is_err());
+        assert!(Config::builder()
+            .url("http://h:1")
+            .token("bad\ntoken")
+            .build()
+            .is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let config = Config::builder()
+            .url("http://127.0.0.1:1")
+            .token("super-secret-token")
+            .build()
+            .expect("config");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("super-secret-token"), "{shown}");
+        let builder = Config::builder().token("super-secret-token");
+        assert!(!format!("{builder:?}").contains("super-secret-token"));
+    }
+}

@@ -1,0 +1,401 @@
+//! A real `cronium serve` process on a temp socket and TCP port, and a minimal HTTP/1.1
+//! client over std sockets, so tests see exactly the bytes a script's client would.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The HS256 secret every test sidecar verifies with.
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+/// An Ed25519 key pair the sidecar trusts under kid "ed" (verify only: it holds the public key).
+pub const ED_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIGtgk2b8+IYe+vdOoPfXcauyXSS+m4upQKOLxcR2jJNu\n-----END PRIVATE KEY-----\n";
+/// The public half of [`ED_PRIVATE`].
+pub const ED_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEARBSzBRecdYfRfMRxvMiF10+ozNesiytRjODHzy2hkYM=\n-----END PUBLIC KEY-----\n";
+
+pub fn cronium() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cronium"));
+    c.env("CRONIUM_TOKEN_SECRET", SECRET)
+        .env_remove("CRONIUM_CONFIG")
+        .env_remove("CRONIUM_RUNTIME_SOCKET")
+        .env("CRONIUM_LOG", "warn");
+    c
+}
+
+/// A running sidecar; killed (SIGTERM, then SIGKILL) on drop.
+pub struct Sidecar {
+    pub dir: PathBuf,
+    pub socket: PathBuf,
+    pub tcp: SocketAddr,
+    pub child: Option<Child>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+pub fn free_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+impl Sidecar {
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a sidecar in a new state dir with extra env vars.
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut s = Self::start_in(&dir, "rt.sock", env);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts a sidecar on an existing state dir (a second process on one store).
+    pub fn start_in(dir: &Path, socket_name: &str, env: &[(&str, &str)]) -> Self {
+        std::fs::write(dir.join("ed.pub"), ED_PUBLIC).expect("key");
+        std::fs::write(
+            dir.join("cronium.toml"),
+            format!(
+                "[[auth.keys]]\nkid = \"ed\"\nalg = \"EdDSA\"\npublic_key_file = \"{}\"\n",
+                dir.join("ed.pub").display()
+            ),
+        )
+        .expect("config");
+        let socket = dir.join("run").join(socket_name);
+        let tcp = free_port();
+        let mut cmd = cronium();
+        cmd.arg("--state-dir")
+            .arg(dir)
+            .arg("--config")
+            .arg(dir.join("cronium.toml"))
+            .arg("serve")
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--listen")
+            .arg(tcp.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::File::create(dir.join(format!("{socket_name}.log"))).expect("log file"),
+            );
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn cronium serve");
+        let s = Sidecar {
+            dir: dir.to_path_buf(),
+            socket,
+            tcp,
+            child: Some(child),
+            _tmp: None,
+        };
+        s.wait_ready();
+        s
+    }
+
+    /// Everything the sidecar logged so far.
+    pub fn log(&self) -> String {
+        let name = self
+            .socket
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
+    }
+
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if UnixStream::connect(&self.socket).is_ok() && TcpStream::connect(self.tcp).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!(
+            "sidecar did not start listening on {}: {}",
+            self.socket.display(),
+            self.log()
+        );
+    }
+
+    /// `cronium executions create --json` on this sidecar's state dir.
+    pub fn create(&self, args: &[&str]) -> Execution {
+        let out = cronium()
+            .arg("--state-dir")
+            .arg(&self.dir)
+            .args(["executions", "create", "--json"])
+            .args(args)
+            .output()
+            .expect("run create");
+        assert!(
+            out.status.success(),
+            "create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("create json");
+        Execution {
+            id: v["id"].as_str().expect("id").to_owned(),
+            token: v["token"].as_str().expect("token").to_owned(),
+            user: v["userId"].as_str().expect("user").to_owned(),
+            event_id: v["eventId"].as_str().expect("event").to_owned(),
+        }
+    }
+
+    /// Runs an admin command on this state dir and returns stdout.
+    pub fn admin(&self, args: &[&str]) -> String {
+        let out = cronium()
+            .arg("--state-dir")
+            .arg(&self.dir)
+            .args(args)
+            .output()
+            .expect("run admin");
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf8")
+    }
+
+    pub fn req(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Resp {
+        let mut headers = vec![];
+        let auth;
+        if let Some(t) = token {
+            auth = format!("Bearer {t}");
+            headers.push(("Authorization", auth.as_str()));
+        }
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        self.request(method, path, &headers, body.map(str::as_bytes))
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Resp {
+        let s = UnixStream::connect(&self.socket).expect("connect");
+        http(s, method, path, headers, body)
+    }
+
+    pub fn request_tcp(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Resp {
+        let s = TcpStream::connect(self.tcp).expect("connect");
+        http(s, method, path, headers, body)
+    }
+
+    /// SIGTERM and wait; returns whether it exited cleanly.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        signal(&child, libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn signal(child: &Child, sig: i32) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status();
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub struct Execution {
+    pub id: String,
+    pub token: String,
+    pub user: String,
+    pub event_id: String,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// The v1 error code.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code in {}", self.text()))
+            .to_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    /// Asserts a v1 error: status, code, JSON shape.
+    pub fn expect_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code().as_str()),
+            (status, code),
+            "body: {}",
+            self.text()
+        );
+        assert!(self.json()["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+    }
+}
+
+/// One request on a fresh connection (`Connection: close`).
+pub fn http<S: Read + Write>(
+    mut s: S,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Resp {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("write");
+    if let Some(b) = body {
+        // The server may answer (413) and close before reading everything.
+        let _ = s.write_all(b);
+    }
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    parse_response(&raw)
+}
+
+pub fn parse_response(raw: &[u8]) -> Resp {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+    let head = std::str::from_utf8(&raw[..end]).expect("head utf8");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[end + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(nl) = b.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size = usize::from_str_radix(
+            std::str::from_utf8(&b[..nl])
+                .expect("size")
+                .split(';')
+                .next()
+                .expect("size"),
+            16,
+        )
+        .expect("hex size");
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[nl + 2..nl + 2 + size]);
+        b = &b[nl + 2 + size + 2..];
+    }
+    out
+}
+
+/// Signs arbitrary claims with the test HS256 secret.
+pub fn hs_token(claims: &Value, kid: Option<&str>) -> String {
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    h.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(
+        &h,
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("encode")
+}
+
+/// Standard claims for an execution, valid for a minute.
+pub fn claims(e: &Execution) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs() as i64;
+    serde_json::json!({
+        "executionId": e.id, "userId": e.user, "eventId": e.event_id, "sub": e.id,
+        "iss": "cronium", "aud": "cronium-runtime", "iat": now, "nbf": now, "exp": now + 60,
+    })
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs() as i64
+}

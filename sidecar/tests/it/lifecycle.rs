@@ -1,0 +1,330 @@
+//! The process around the API: the socket file, signals, limits, durability across a
+//! crash, and watches across processes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+#[test]
+fn socket_permissions_and_stale_or_live_sockets() {
+    let mut s = Sidecar::start();
+    let run = s.socket.parent().expect("dir");
+    assert_eq!(
+        std::fs::metadata(run).expect("dir").permissions().mode() & 0o777,
+        0o750
+    );
+    assert_eq!(
+        std::fs::metadata(&s.socket)
+            .expect("sock")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o660
+    );
+
+    // A second sidecar on a live socket is refused with one clear line.
+    let out = cronium()
+        .arg("--state-dir")
+        .arg(&s.dir)
+        .args(["serve", "--socket"])
+        .arg(&s.socket)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another process is serving"), "{err}");
+    assert_eq!(
+        s.req("GET", "/health", None, None).status,
+        200,
+        "the live one is untouched"
+    );
+
+    // After a crash the socket file is stale: the next start replaces it.
+    s.kill9();
+    assert!(std::fs::symlink_metadata(&s.socket)
+        .expect("left behind")
+        .file_type()
+        .is_socket());
+    let s2 = Sidecar::start_in(&s.dir, "rt.sock", &[]);
+    assert_eq!(s2.req("GET", "/health", None, None).status, 200);
+
+    // A path that is not a socket is never deleted.
+    let file = s.dir.join("precious.txt");
+    std::fs::write(&file, "keep me").expect("write");
+    let out = cronium()
+        .arg("--state-dir")
+        .arg(&s.dir)
+        .args(["serve", "--socket"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a socket"));
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "keep me");
+}
+
+#[test]
+fn sigterm_finishes_in_flight_requests_then_removes_the_socket() {
+    let mut s = Sidecar::start();
+    let e = s.create(&["--user", "u"]);
+    // Start an output-stream upload, half of it sent.
+    let mut conn = UnixStream::connect(&s.socket).expect("connect");
+    write!(conn, "POST /v1/output/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nTransfer-Encoding: chunked\r\n\r\n", e.token).expect("w");
+    let chunk =
+        |c: &mut UnixStream, data: &str| write!(c, "{:x}\r\n{data}\r\n", data.len()).expect("w");
+    chunk(&mut conn, "{\"part\":1}\n");
+    std::thread::sleep(Duration::from_millis(200));
+    let child = s.child.take().expect("child");
+    signal(&child, libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(300));
+    // New connections are refused while the old one drains.
+    assert!(
+        UnixStream::connect(&s.socket).is_err(),
+        "still accepting after SIGTERM"
+    );
+    chunk(&mut conn, "{\"part\":2}\n");
+    conn.write_all(b"0\r\n\r\n").expect("end");
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Read until the full response arrived (the connection stays open for keep-alive until shutdown closes it).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        conn.set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("timeout");
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(_) if !raw.is_empty() => break,
+            Err(_) => {}
+        }
+    }
+    let r = parse_response(&raw);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["records"], 2);
+    let mut child = child;
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "clean exit after draining: {status:?}");
+    assert!(!s.socket.exists(), "socket removed at shutdown");
+    let shown = s.admin(&["executions", "show", &e.id, "--json"]);
+    assert!(shown.contains("\"records\":2"), "{shown}");
+}
+
+#[test]
+fn connection_cap_rate_limit_and_header_timeout() {
+    let s = Sidecar::start_with(&[
+        ("CRONIUM_MAX_CONNECTIONS", "2"),
+        ("CRONIUM_RATE_LIMIT", "5"),
+        ("CRONIUM_HEADER_READ_TIMEOUT", "1s"),
+    ]);
+    let e = s.create(&["--user", "u"]);
+    // Rate limit: a burst of 5, then 429 with Retry-After.
+    let mut codes = vec![];
+    for _ in 0..8 {
+        let r = s.req("GET", "/v1/input", Some(&e.token), None);
+        if r.status == 429 {
+            r.expect_error(429, "rate_limited");
+            assert!(r
+                .header("retry-after")
+                .is_some_and(|v| v.parse::<u64>().is_ok()));
+        }
+        codes.push(r.status);
+    }
+    assert_eq!(codes.iter().filter(|c| **c == 200).count(), 5, "{codes:?}");
+    assert!(codes.contains(&429));
+    // Header timeout: a client that never finishes its headers is cut off.
+    let mut slow = UnixStream::connect(&s.socket).expect("connect");
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .expect("w");
+    slow.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("t");
+    let start = Instant::now();
+    let mut sink = Vec::new();
+    let _ = slow.read_to_end(&mut sink);
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "header-read timeout did not close the connection"
+    );
+    // Connection cap: two idle connections held open, the third gets 503 overloaded.
+    std::thread::sleep(Duration::from_millis(100));
+    let _a = UnixStream::connect(&s.socket).expect("a");
+    let _b = UnixStream::connect(&s.socket).expect("b");
+    std::thread::sleep(Duration::from_millis(100));
+    let r = http(
+        UnixStream::connect(&s.socket).expect("c"),
+        "GET",
+        "/health",
+        &[],
+        None,
+    );
+    r.expect_error(503, "overloaded");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    drop((_a, _b));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        s.req("GET", "/health", None, None).status,
+        200,
+        "slots come back"
+    );
+}
+
+/// `kill -9` in the middle of a write loop: every write the sidecar acknowledged is there
+/// after a restart on the same state directory.
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let mut s = Sidecar::start_with(&[("CRONIUM_RATE_LIMIT", "0")]);
+    let e = s.create(&["--user", "u", "--ttl", "1h"]);
+    let socket = s.socket.clone();
+    let token = e.token.clone();
+    let writer = std::thread::spawn(move || {
+        let mut acked = Vec::new();
+        let mut conn = UnixStream::connect(&socket).expect("connect");
+        for i in 0.. {
+            let body = format!("{{\"value\":{i}}}");
+            let req = format!("PUT /v1/variables/k{} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", i % 50, body.len());
+            if conn.write_all(req.as_bytes()).is_err() {
+                break;
+            }
+            // Read exactly one response (content-length framed).
+            match read_one(&mut conn) {
+                Some(200) => acked.push(i),
+                _ => break,
+            }
+        }
+        acked
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    s.kill9();
+    let acked = writer.join().expect("writer");
+    assert!(acked.len() > 20, "the loop made progress: {}", acked.len());
+    let s2 = Sidecar::start_in(&s.dir, "rt2.sock", &[]);
+    // The last acknowledged value of each key is stored (a later unacknowledged one may be too).
+    let mut last = std::collections::HashMap::new();
+    for i in &acked {
+        last.insert(i % 50, *i);
+    }
+    for (k, v) in last {
+        let r = s2.req(
+            "GET",
+            &format!("/v1/variables/k{k}?raw"),
+            Some(&e.token),
+            None,
+        );
+        let got: i64 = r
+            .text()
+            .parse()
+            .unwrap_or_else(|_| panic!("k{k}: {}", r.text()));
+        assert!(got >= v, "k{k}: acknowledged {v}, found {got}");
+    }
+}
+
+fn read_one(conn: &mut UnixStream) -> Option<u16> {
+    let mut r = BufReader::new(conn);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let status = line.split(' ').nth(1)?.parse().ok()?;
+    let mut len = 0;
+    loop {
+        line.clear();
+        r.read_line(&mut line).ok()?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some(status)
+}
+
+/// Opens a watch and returns a reader of its SSE `data:` lines.
+fn watch(socket: &Path, token: &str, key: &str) -> std::sync::mpsc::Receiver<serde_json::Value> {
+    let mut conn = UnixStream::connect(socket).expect("connect");
+    write!(conn, "GET /v1/variables/{key}/watch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n").expect("w");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut reader = BufReader::new(conn);
+    let mut first = String::new();
+    reader.read_line(&mut first).expect("status");
+    assert!(first.contains(" 200 "), "{first}");
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+            if let Some(data) = line.trim_end().strip_prefix("data: ") {
+                if let Ok(v) = serde_json::from_str(data) {
+                    if tx.send(v).is_err() {
+                        return;
+                    }
+                }
+            }
+            line.clear();
+        }
+    });
+    // Wait until the watch is live (its first comment has been sent).
+    std::thread::sleep(Duration::from_millis(100));
+    rx
+}
+
+#[test]
+fn watch_sees_local_changes_at_once_and_other_processes_within_a_second() {
+    let a = Sidecar::start();
+    let b = Sidecar::start_in(&a.dir, "b.sock", &[]);
+    let e = a.create(&["--user", "u"]);
+    let other_user = a.create(&["--user", "v"]);
+    let t = Some(e.token.as_str());
+    let rx = watch(&a.socket, &e.token, "counter");
+    // Noise that must not arrive: another key, another user's same key.
+    a.req("PUT", "/v1/variables/other", t, Some(r#"{"value":1}"#));
+    a.req(
+        "PUT",
+        "/v1/variables/counter",
+        Some(&other_user.token),
+        Some(r#"{"value":"not yours"}"#),
+    );
+    // A change through the same sidecar.
+    let start = Instant::now();
+    a.req(
+        "PUT",
+        "/v1/variables/counter",
+        t,
+        Some(r#"{"value":{"n":1}}"#),
+    );
+    let ev = rx
+        .recv_timeout(Duration::from_secs(2))
+        .expect("local change");
+    assert!(
+        start.elapsed() < Duration::from_millis(150),
+        "local change took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        ev,
+        serde_json::json!({"key":"counter","value":{"n":1},"version":1,"updatedAt":ev["updatedAt"],"deleted":false})
+    );
+    // A change through the other process on the same store.
+    let start = Instant::now();
+    b.req("PUT", "/v1/variables/counter", t, Some(r#"{"value":2}"#));
+    let ev = rx
+        .recv_timeout(Duration::from_secs(2))
+        .expect("remote change");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "remote change took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        (ev["value"].clone(), ev["version"].clone()),
+        (serde_json::json!(2), serde_json::json!(2))
+    );
+    // A delete, from the admin command (a third process).
+    a.admin(&["variables", "delete", "--user", "u", "counter"]);
+    let ev = rx.recv_timeout(Duration::from_secs(2)).expect("delete");
+    assert_eq!(ev["deleted"], true);
+    assert!(ev["value"].is_null());
+    // Nothing else arrived: not the other key, not the other user's write.
+    assert!(rx.recv_timeout(Duration::from_millis(400)).is_err());
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the sidecar: a real `cronium serve` process on a temp socket and
+//! TCP port, driven through raw HTTP and through client-core. One binary for the crate.
+
+mod api;
+mod bad_input;
+mod harness;
+mod lifecycle;
+mod tokens;

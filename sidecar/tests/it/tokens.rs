@@ -1,0 +1,212 @@
+//! The token matrix: every way a token can be wrong gets 401/403 with its own code.
+
+use crate::harness::*;
+use base64::Engine;
+use serde_json::json;
+
+fn b64(v: &serde_json::Value) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+#[test]
+fn token_matrix() {
+    let s = Sidecar::start();
+    let e = s.create(&["--user", "u", "--input", "7"]);
+    let get = |token: &str| s.req("GET", "/v1/input", Some(token), None);
+
+    // Valid tokens: minted by the sidecar, hand-made HS256, EdDSA under its kid.
+    assert_eq!(get(&e.token).status, 200);
+    assert_eq!(get(&hs_token(&claims(&e), None)).status, 200);
+    let ed_key = jsonwebtoken::EncodingKey::from_ed_pem(ED_PRIVATE.as_bytes()).expect("ed key");
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    h.kid = Some("ed".into());
+    let ed = jsonwebtoken::encode(&h, &claims(&e), &ed_key).expect("ed token");
+    assert_eq!(get(&ed).status, 200, "{}", get(&ed).text());
+
+    // Missing or not a bearer token.
+    s.req("GET", "/v1/input", None, None)
+        .expect_error(401, "token_missing");
+    let r = s.request("GET", "/v1/input", &[("Authorization", "Basic dTpw")], None);
+    assert_eq!(r.status, 401);
+    // Malformed.
+    for bad in [
+        "abc",
+        "a.b.c",
+        "a.b",
+        &format!("{}.{}.", b64(&json!({"alg":"HS256"})), "!!!"),
+    ] {
+        let r = get(bad);
+        assert_eq!(r.status, 401, "{bad}: {}", r.text());
+        assert!(r.code().starts_with("token_"), "{}", r.code());
+    }
+    // Claims missing.
+    let mut c = claims(&e);
+    c.as_object_mut().expect("obj").remove("executionId");
+    get(&hs_token(&c, None)).expect_error(401, "token_malformed");
+    // Bad signature.
+    let mut tampered = e.token.clone();
+    let last = tampered.pop().expect("char");
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    get(&tampered).expect_error(401, "token_invalid_signature");
+    let forged = hs_token(
+        &json!({"executionId": e.id, "userId": "someone-else"}),
+        None,
+    );
+    assert_eq!(get(&forged).status, 401);
+    // alg: none.
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT"})),
+        b64(&claims(&e))
+    );
+    get(&none).expect_error(401, "token_algorithm_rejected");
+    // HS/EdDSA confusion: an HS256 token "signed" with the EdDSA public key, naming its kid.
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    h.kid = Some("ed".into());
+    let confused = jsonwebtoken::encode(
+        &h,
+        &claims(&e),
+        &jsonwebtoken::EncodingKey::from_secret(ED_PUBLIC.as_bytes()),
+    )
+    .expect("encode");
+    get(&confused).expect_error(401, "token_algorithm_rejected");
+    // Unknown kid.
+    get(&hs_token(&claims(&e), Some("nope"))).expect_error(401, "token_unknown_key");
+    // Time.
+    let mut c = claims(&e);
+    c["exp"] = json!(now() - 120);
+    get(&hs_token(&c, None)).expect_error(401, "token_expired");
+    let mut c = claims(&e);
+    c["exp"] = json!(now() - 2);
+    assert_eq!(
+        get(&hs_token(&c, None)).status,
+        200,
+        "within the 5 s leeway"
+    );
+    let mut c = claims(&e);
+    c["nbf"] = json!(now() + 120);
+    get(&hs_token(&c, None)).expect_error(401, "token_not_yet_valid");
+    // Issuer and audience.
+    let mut c = claims(&e);
+    c["iss"] = json!("evil");
+    get(&hs_token(&c, None)).expect_error(401, "token_wrong_issuer");
+    let mut c = claims(&e);
+    c["aud"] = json!("other-service");
+    get(&hs_token(&c, None)).expect_error(401, "token_wrong_audience");
+    // A valid token for an execution this store does not know.
+    let mut c = claims(&e);
+    c["executionId"] = json!("ghost");
+    c["sub"] = json!("ghost");
+    get(&hs_token(&c, None)).expect_error(401, "execution_unknown");
+    // A token whose user does not own the execution.
+    let mut c = claims(&e);
+    c["userId"] = json!("mallory");
+    get(&hs_token(&c, None)).expect_error(403, "execution_mismatch");
+}
+
+#[test]
+fn scopes_limit_routes_and_orchestrator_tokens_have_all() {
+    let s = Sidecar::start();
+    let e = s.create(&["--user", "u", "--scope", "input:read,variables:read"]);
+    let t = Some(e.token.as_str());
+    assert_eq!(s.req("GET", "/v1/input", t, None).status, 200);
+    assert_eq!(s.req("GET", "/v1/context", t, None).status, 200);
+    s.req("GET", "/v1/variables/k", t, None)
+        .expect_error(404, "variable_not_found");
+    let denied: &[(&str, &str, Option<&str>, &str)] = &[
+        (
+            "PUT",
+            "/v1/variables/k",
+            Some(r#"{"value":1}"#),
+            "variables:write",
+        ),
+        ("DELETE", "/v1/variables/k", None, "variables:write"),
+        ("PUT", "/v1/output", Some(r#"{"data":1}"#), "output:write"),
+        ("POST", "/v1/output/stream", Some("{}\n"), "output:write"),
+        (
+            "PUT",
+            "/v1/condition",
+            Some(r#"{"condition":true}"#),
+            "condition:write",
+        ),
+        (
+            "POST",
+            "/v1/tool-actions/execute",
+            Some(r#"{"tool":"slack","action":"send","params":{}}"#),
+            "tools:execute",
+        ),
+    ];
+    for (m, p, b, scope) in denied {
+        let r = s.req(m, p, t, *b);
+        r.expect_error(403, "scope_insufficient");
+        assert!(r.text().contains(scope), "{}", r.text());
+    }
+    // Refresh keeps the scopes.
+    let fresh = s.req("POST", "/v1/token/refresh", t, None).json()["data"]["token"]
+        .as_str()
+        .expect("t")
+        .to_owned();
+    s.req("PUT", "/v1/output", Some(&fresh), Some(r#"{"data":1}"#))
+        .expect_error(403, "scope_insufficient");
+    // Space-separated scope claim (OAuth style).
+    let mut c = claims(&e);
+    c["scope"] = json!("output:write condition:write");
+    let oauth = hs_token(&c, None);
+    assert_eq!(
+        s.req("PUT", "/v1/output", Some(&oauth), Some(r#"{"data":1}"#))
+            .status,
+        200
+    );
+    s.req("GET", "/v1/input", Some(&oauth), None)
+        .expect_error(403, "scope_insufficient");
+    // Cronium orchestrator token: iss cronium-runtime, no scope claim → everything.
+    let mut c = claims(&e);
+    c["iss"] = json!("cronium-runtime");
+    let orch = hs_token(&c, None);
+    assert_eq!(
+        s.req(
+            "PUT",
+            "/v1/variables/k",
+            Some(&orch),
+            Some(r#"{"value":1}"#)
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        s.req(
+            "PUT",
+            "/v1/condition",
+            Some(&orch),
+            Some(r#"{"condition":false}"#)
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
+fn tokens_never_reach_the_logs() {
+    let s = Sidecar::start_with(&[("CRONIUM_LOG", "trace")]);
+    let e = s.create(&["--user", "u"]);
+    let t = Some(e.token.as_str());
+    s.req("GET", "/v1/input", t, None);
+    s.req("PUT", "/v1/variables/k", t, Some(r#"{"value":1}"#));
+    s.req("PUT", "/v1/variables/bad*key", t, Some("{"));
+    let mut tampered = e.token.clone();
+    tampered.push('x');
+    s.req("GET", "/v1/input", Some(&tampered), None);
+    let refreshed = s.req("POST", "/v1/token/refresh", t, None).json()["data"]["token"]
+        .as_str()
+        .expect("t")
+        .to_owned();
+    let log = s.log();
+    assert!(log.contains("request"), "the log is being written: {log}");
+    let sig = e.token.rsplit('.').next().expect("sig");
+    for secret in [e.token.as_str(), sig, refreshed.as_str(), SECRET] {
+        assert!(
+            !log.contains(secret),
+            "a token or secret leaked into the log"
+        );
+    }
+}
