@@ -1,0 +1,60 @@
+# The same targets a person runs and CI runs. `make help` lists them.
+# Every target installs what it needs (scripts/ensure-tools.sh), so a fresh machine needs
+# only Rust, Python, Node, gcc, curl and git.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+# One target directory for the whole workspace: every artefact is built once.
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+CARGO ?= cargo
+BIN := $(CARGO_TARGET_DIR)/debug/cronium
+RELEASE_BIN := $(CARGO_TARGET_DIR)/release/cronium
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build the cronium binary (debug)
+	$(CARGO) build -p cronium-sidecar --bin cronium
+
+.PHONY: release
+release: ## Build the cronium binary (release)
+	$(CARGO) build --release -p cronium-sidecar --bin cronium
+
+.PHONY: demo
+demo: build ## Run the main job: a sidecar, an execution and a few API calls, shown step by step
+	CRONIUM=$(BIN) ./examples/demo.sh
+
+.PHONY: test
+test: ## Run every test (Rust unit + integration against a real sidecar, doc tests)
+	@./scripts/ensure-tools.sh test
+	$(CARGO) build --workspace --all-targets
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --no-fail-fast; \
+	fi
+	$(CARGO) test --workspace --doc
+
+.PHONY: lint
+lint: ## Lints: clippy (deny warnings), rustfmt, OpenAPI document validity
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	python3 -c 'import json,sys; d=json.load(open("sidecar/openapi.json")); sys.exit(0 if d.get("openapi","").startswith("3.1") else "openapi.json is not OpenAPI 3.1")'
+
+.PHONY: bench
+bench: ## Benchmarks: every figure as a ratio to a baseline measured in the same run
+	$(CARGO) build --release -p cronium-sidecar --bin cronium -p cronium-bench
+	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN)
+
+.PHONY: bench-quick
+bench-quick: ## The benchmarks once, briefly (CI runs this so the harness cannot rot)
+	$(CARGO) build --release -p cronium-sidecar --bin cronium -p cronium-bench
+	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN) --quick
+
+.PHONY: clean
+clean: ## Remove build output
+	$(CARGO) clean

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what a target needs and a fresh machine lacks. Idempotent and quiet when
+# everything is there. Usage: ensure-tools.sh test|demo|bench
+set -euo pipefail
+
+need_apt=()
+have() { command -v "$1" >/dev/null 2>&1; }
+
+case "${1:-test}" in
+  test|demo|bench)
+    have curl || need_apt+=(curl)
+    ;;
+esac
+
+if ((${#need_apt[@]})); then
+  if [ "$(id -u)" -eq 0 ] && have apt-get; then
+    echo "installing: ${need_apt[*]}" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "missing tools: ${need_apt[*]}; install them with your package manager" >&2
+    exit 1
+  fi
+fi
