@@ -28,8 +28,16 @@ release: ## Build the cronium binary (release)
 demo: build ## Run the main job: a sidecar, an execution and a few API calls, shown step by step
 	CRONIUM=$(BIN) ./examples/demo.sh
 
+# Each binding adds its own targets in bindings/<name>/binding.mk and appends its test
+# target to BINDING_TESTS, so `make test` runs every language without this file knowing them.
+BINDING_TESTS :=
+include $(sort $(wildcard bindings/*/binding.mk))
+
 .PHONY: test
-test: ## Run every test (Rust unit + integration against a real sidecar, doc tests)
+test: test-rust $(BINDING_TESTS) ## Run every test: Rust unit + integration, then every binding's suite
+
+.PHONY: test-rust
+test-rust: ## Rust unit and integration tests against a real sidecar, and doc tests
 	@./scripts/ensure-tools.sh test
 	$(CARGO) build --workspace --all-targets
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \

@@ -170,7 +170,10 @@ impl Config {
             Endpoint::parse_url(&url)?
         } else {
             let which = if socket_var.is_some() {
-                format!("{ENV_SOCKET} names {} which does not exist", socket.display())
+                format!(
+                    "{ENV_SOCKET} names {} which does not exist",
+                    socket.display()
+                )
             } else {
                 format!("{ENV_SOCKET} is not set and {DEFAULT_SOCKET} does not exist")
             };
@@ -330,7 +333,9 @@ impl ConfigBuilder {
         }
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if timeout.is_zero() {
-            return Err(Error::not_configured("the timeout must be greater than zero"));
+            return Err(Error::not_configured(
+                "the timeout must be greater than zero",
+            ));
         }
         Ok(Config {
             endpoint,
@@ -410,8 +415,8 @@ mod tests {
 
     #[test]
     fn missing_token_is_an_error() {
-        let err = Config::from_lookup(lookup(&[(ENV_API, "http://localhost:1")]))
-            .expect_err("must fail");
+        let err =
+            Config::from_lookup(lookup(&[(ENV_API, "http://localhost:1")])).expect_err("must fail");
         assert_eq!(err.code(), "not_configured");
         assert!(err.message().contains(ENV_TOKEN), "{}", err.message());
         let err = Config::from_lookup(lookup(&[(ENV_API, "http://localhost:1"), (ENV_TOKEN, " ")]))

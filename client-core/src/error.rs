@@ -141,11 +141,6 @@ impl Error {
         self.request_id.as_deref()
     }
 
-    pub(crate) fn with_status(mut self, status: u16) -> Self {
-        self.status = Some(status);
-        self
-    }
-
     // ----- constructors for client-side failures -------------------------------------
 
     pub(crate) fn not_configured(message: impl Into<String>) -> Self {
@@ -235,7 +230,10 @@ impl Error {
                 let text = String::from_utf8_lossy(body);
                 let text = text.trim();
                 let message = if text.is_empty() {
-                    status.canonical_reason().unwrap_or("unexpected status").to_owned()
+                    status
+                        .canonical_reason()
+                        .unwrap_or("unexpected status")
+                        .to_owned()
                 } else {
                     let mut t: String = text.chars().take(300).collect();
                     if t.len() < text.len() {

@@ -807,7 +807,8 @@ mod tests {
 
     #[test]
     fn sse_events_survive_any_chunking() {
-        let text: &[u8] = b": keep-alive\n\nid: 42\nevent: change\ndata: {\"key\":\"k\",\"version\":3}\n\n\
+        let text: &[u8] =
+            b": keep-alive\n\nid: 42\nevent: change\ndata: {\"key\":\"k\",\"version\":3}\n\n\
 retry: 2500\r\ndata: first\r\ndata:second\r\n\r\nid: 43\ndata\n\n";
         let expected = vec![
             SseEvent {

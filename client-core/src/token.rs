@@ -78,7 +78,8 @@ pub(crate) struct TokenState {
 impl TokenState {
     /// Builds the header for a token; `None` when the token cannot be a header value.
     pub(crate) fn new(token: &str) -> Option<TokenState> {
-        let mut header = HeaderValue::from_maybe_shared(bytes::Bytes::from(format!("Bearer {token}"))).ok()?;
+        let mut header =
+            HeaderValue::from_maybe_shared(bytes::Bytes::from(format!("Bearer {token}"))).ok()?;
         header.set_sensitive(true);
         let claims = decode_claims(token).unwrap_or_default();
         let refresh_at = match (claims.exp, refresh_margin(claims)) {

@@ -84,7 +84,9 @@ impl Body for ReqBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             ReqBody::Empty => SizeHint::with_exact(0),
-            ReqBody::Full(data) => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+            ReqBody::Full(data) => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
             ReqBody::Channel { .. } => SizeHint::default(),
         }
     }
@@ -172,7 +174,9 @@ impl Pool {
                     .rposition(|c| c.runtime == runtime)
                     .map(|i| idle.remove(i))
             };
-            let Some(mut candidate) = candidate else { break };
+            let Some(mut candidate) = candidate else {
+                break;
+            };
             if candidate.sender.ready().await.is_ok() {
                 return Ok(Conn {
                     sender: candidate.sender,
