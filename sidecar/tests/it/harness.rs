@@ -125,7 +125,13 @@ impl Sidecar {
 
     /// `cronium executions create --json` on this sidecar's state dir.
     pub fn create(&self, args: &[&str]) -> Execution {
+        self.create_with_env(args, &[])
+    }
+
+    /// [`Sidecar::create`] with extra environment for the admin command.
+    pub fn create_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Execution {
         let out = cronium()
+            .envs(env.iter().copied())
             .arg("--state-dir")
             .arg(&self.dir)
             .args(["executions", "create", "--json"])

@@ -3,6 +3,7 @@
 
 mod api;
 mod bad_input;
+mod client;
 mod harness;
 mod lifecycle;
 mod tokens;
