@@ -303,6 +303,48 @@ fn http_sizes(socket: &Path, token: &str) -> std::io::Result<(usize, usize)> {
     Ok((req.len(), resp.len()))
 }
 
+/// A raw HTTP/1.1 client on one keep-alive Unix socket: prebuilt request bytes, response
+/// read by Content-Length. What the sidecar costs, without any client library.
+struct RawHttp {
+    conn: UnixStream,
+    req: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+impl RawHttp {
+    fn new(socket: &Path, token: &str) -> std::io::Result<Self> {
+        Ok(Self {
+            conn: UnixStream::connect(socket)?,
+            req: format!("GET /v1/variables/bench HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {token}\r\n\r\n").into_bytes(),
+            buf: vec![0u8; 8192],
+        })
+    }
+
+    fn once(&mut self) -> std::io::Result<()> {
+        self.conn.write_all(&self.req)?;
+        let mut have = 0;
+        loop {
+            let n = self.conn.read(&mut self.buf[have..])?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            have += n;
+            let data = &self.buf[..have];
+            if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = std::str::from_utf8(&data[..end]).unwrap_or("");
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if have >= end + 4 + len {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
 fn main() {
     let args = match args() {
         Ok(a) => a,
@@ -326,9 +368,20 @@ fn run(args: &Args) -> Result<(), String> {
     // Exec → socket accepting, next to exec of /bin/true until it exits.
     let mut start_series = Series::default();
     let mut true_series = Series::default();
+    let mut idle_rss = None;
     for i in 0..starts {
         let d = dir.join(format!("start{i}"));
         let (sc, took) = start_sidecar(&args.cronium, &d, "s", None)?;
+        if i == 0 {
+            // Idle: started, one request answered, nothing else.
+            let _ = UnixStream::connect(&sc.socket).and_then(|mut s| {
+                s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")?;
+                let mut sink = Vec::new();
+                s.read_to_end(&mut sink).map(|_| ())
+            });
+            std::thread::sleep(Duration::from_millis(100));
+            idle_rss = rss_kib(sc.child.id());
+        }
         drop(sc);
         start_series.add_round(vec![took]);
         let t = Instant::now();
@@ -344,6 +397,18 @@ fn run(args: &Args) -> Result<(), String> {
         baseline: Some(("exec of /bin/true to exit".into(), us(true_series.median()))),
         target: Some(Target::Max(5000.0)),
     });
+
+    if let Some(kib) = idle_rss {
+        rows.push(Row {
+            figure: "sidecar idle RSS (started, one request answered)".into(),
+            unit: "MiB",
+            median: kib / 1024.0,
+            p99: None,
+            spread: None,
+            baseline: None,
+            target: Some(Target::Max(8.0)),
+        });
+    }
 
     for (label, cpu) in [("pinned to one CPU", Some(0usize)), ("unpinned", None)] {
         pin_self(cpu);
@@ -362,17 +427,23 @@ fn run(args: &Args) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         let (req_len, resp_len) = http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
         let mut floor = Floor::new(dir, req_len, resp_len, cpu).map_err(|e| e.to_string())?;
+        let mut raw = RawHttp::new(&sc.socket, &token).map_err(|e| e.to_string())?;
+        let mut raw_s = Series::default();
         let mut floor_s = Series::default();
         let mut get_s = Series::default();
         let mut set_s = Series::default();
         // Warm up both paths (connections, caches, branch predictors).
         for _ in 0..200 {
             floor.once().map_err(|e| e.to_string())?;
+            raw.once().map_err(|e| e.to_string())?;
             let _ = client.get_variable::<serde_json::Value>("bench");
         }
         for _ in 0..rounds {
             floor_s.add_round(time_n(per_round, || {
                 let _ = floor.once();
+            }));
+            raw_s.add_round(time_n(per_round, || {
+                let _ = raw.once();
             }));
             get_s.add_round(time_n(per_round, || {
                 let _ = client.get_variable::<serde_json::Value>("bench");
@@ -398,6 +469,15 @@ fn run(args: &Args) -> Result<(), String> {
             target: None,
         });
         rows.push(Row {
+            figure: format!("raw HTTP/1.1 keep-alive client → sidecar, cached read, {label}"),
+            unit: "µs",
+            median: us(raw_s.median()),
+            p99: Some(us(raw_s.p99())),
+            spread: spread(&raw_s),
+            baseline: Some(("floor".into(), floor_med)),
+            target: None,
+        });
+        rows.push(Row {
             figure: format!("client-core cached get_variable, {label}"),
             unit: "µs",
             median: us(get_s.median()),
@@ -420,13 +500,13 @@ fn run(args: &Args) -> Result<(), String> {
             std::thread::sleep(Duration::from_millis(200));
             if let Some(kib) = rss_kib(sc.child.id()) {
                 rows.push(Row {
-                    figure: "sidecar RSS after the latency runs (idle)".into(),
+                    figure: "sidecar RSS after the latency runs".into(),
                     unit: "MiB",
                     median: kib / 1024.0,
                     p99: None,
                     spread: None,
                     baseline: None,
-                    target: Some(Target::Max(8.0)),
+                    target: None,
                 });
             }
         }

@@ -263,18 +263,29 @@ fn init_tracing(json: bool) {
 }
 
 async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
-    let store = crate::open_store(&cfg.core)?;
-    let auth = crate::authenticator(&cfg.core)?;
+    // Bind first: a script started at the same time can connect while the store opens
+    // (its connection waits in the backlog), and a busy socket fails fast.
     let mut listeners = vec![crate::server::Listener::unix(&cfg.socket)
         .await
         .map_err(|e| CliError::failed(format!("cannot serve on {}: {e}", cfg.socket.display())))?];
-    if let Some(addr) = cfg.listen {
-        listeners.push(
-            crate::server::Listener::tcp(addr)
-                .await
-                .map_err(|e| CliError::failed(format!("cannot listen on {addr}: {e}")))?,
-        );
+    let opened = async {
+        if let Some(addr) = cfg.listen {
+            listeners.push(
+                crate::server::Listener::tcp(addr)
+                    .await
+                    .map_err(|e| CliError::failed(format!("cannot listen on {addr}: {e}")))?,
+            );
+        }
+        Ok::<_, CliError>((crate::open_store(&cfg.core)?, crate::authenticator(&cfg.core)?))
     }
+    .await;
+    let (store, auth) = match opened {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_file(&cfg.socket);
+            return Err(e);
+        }
+    };
     let state = crate::app_state(store, auth, cfg.limits, cfg.core.token_ttl);
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {

@@ -229,8 +229,11 @@ fn request_id(headers: &HeaderMap) -> String {
             }
         }
     }
+    // The process id makes ids unique across sidecars; read once, it costs a syscall.
+    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let pid = *PREFIX.get_or_init(std::process::id);
     let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{:08x}-{n}", std::process::id())
+    format!("{pid:08x}-{n}")
 }
 
 fn error_response(e: &ApiError, family: Family) -> Response<Body> {

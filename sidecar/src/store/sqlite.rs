@@ -113,9 +113,9 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let writer = Connection::open(path).map_err(unavailable)?;
+        let mut writer = Connection::open(path).map_err(unavailable)?;
         configure(&writer, sync)?;
-        migrate(&writer)?;
+        migrate(&mut writer)?;
         let reader = Connection::open(path).map_err(unavailable)?;
         configure(&reader, sync)?;
         Ok(Self {
@@ -158,16 +158,22 @@ fn configure(conn: &Connection, sync: Sync) -> StoreResult<()> {
     Ok(())
 }
 
-fn migrate(conn: &Connection) -> StoreResult<()> {
-    let done: usize = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(unavailable)?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;",
-            i + 1
-        ))
-        .map_err(|e| StoreError::Unavailable(format!("migration {} failed: {e}", i + 1)))?;
+/// Applies the migrations not yet applied. Several processes may open a fresh store at
+/// once (a sidecar and an admin command), so each step re-reads the version inside its
+/// write transaction: exactly one process applies it, the others see it done.
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(unavailable)?;
+        let done: usize = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(unavailable)?;
+        if done <= i {
+            tx.execute_batch(&format!("{sql}; PRAGMA user_version = {};", i + 1))
+                .map_err(|e| StoreError::Unavailable(format!("migration {} failed: {e}", i + 1)))?;
+        }
+        tx.commit().map_err(unavailable)?;
     }
     Ok(())
 }
@@ -743,6 +749,21 @@ mod tests {
             .await
             .expect("read")
             .is_none());
+    }
+
+    #[test]
+    fn concurrent_opens_of_a_fresh_store_migrate_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || SqliteStore::open(&path, Sync::Normal).map(|_| ()))
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("join").expect("every open succeeds");
+        }
     }
 
     #[tokio::test]
