@@ -55,12 +55,12 @@ lint: ## Lints: clippy (deny warnings), rustfmt, OpenAPI document validity
 
 .PHONY: bench
 bench: ## Benchmarks: every figure as a ratio to a baseline measured in the same run
-	$(CARGO) build --release -p cronium-sidecar --bin cronium -p cronium-bench
+	$(CARGO) build --release -p cronium-sidecar -p cronium-bench --bins
 	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN)
 
 .PHONY: bench-quick
 bench-quick: ## The benchmarks once, briefly (CI runs this so the harness cannot rot)
-	$(CARGO) build --release -p cronium-sidecar --bin cronium -p cronium-bench
+	$(CARGO) build --release -p cronium-sidecar -p cronium-bench --bins
 	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN) --quick
 
 .PHONY: clean
