@@ -259,11 +259,22 @@ pub fn serve_config(
         .or_else(|| env("CRONIUM_LISTEN"))
         .or_else(|| file.listen.clone())
     {
-        Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
-            ConfigError(format!(
-                "--listen {a:?} is not HOST:PORT with an IP address, e.g. 127.0.0.1:8089"
-            ))
-        })?),
+        Some(a) => {
+            let addr = a.parse::<SocketAddr>().map_err(|_| {
+                ConfigError(format!(
+                    "--listen {a:?} is not HOST:PORT with an IP address, e.g. 127.0.0.1:8089"
+                ))
+            })?;
+            // Tokens travel in plain HTTP on this listener: only loopback (reached through
+            // an SSH tunnel) keeps them off the network. TLS for wider listeners is not
+            // implemented yet.
+            if !addr.ip().is_loopback() {
+                return err(format!(
+                    "--listen {addr} is not a loopback address; the TCP listener speaks plain HTTP, so use 127.0.0.1 (behind an SSH tunnel)"
+                ));
+            }
+            Some(addr)
+        }
         None => None,
     };
     let log_format = serve
@@ -569,6 +580,25 @@ mod tests {
         assert_eq!(c.workers, 3, "flag beats file");
         assert_eq!(c.limits.body_bytes, 1024);
         assert_eq!(c.core.db_path, dir.path().join("cronium.db"));
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut env = HashMap::new();
+        env.insert("CRONIUM_STATE_DIR", dir.path().display().to_string());
+        env.insert("CRONIUM_TOKEN_SECRET", "x".repeat(32));
+        for (addr, ok) in [("127.0.0.1:1", true), ("[::1]:1", true), ("0.0.0.0:1", false), ("10.1.2.3:1", false)] {
+            let serve = ServeArgs {
+                listen: Some(addr.into()),
+                ..Default::default()
+            };
+            let r = serve_config(&ConfigArgs::default(), &serve, &lookup(&env));
+            assert_eq!(r.is_ok(), ok, "{addr}");
+            if let Err(e) = r {
+                assert!(e.to_string().contains("loopback"));
+            }
+        }
     }
 
     #[test]
