@@ -14,7 +14,7 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/release/cronium
 
 .PHONY: help
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: ## Build the cronium binary (debug)
@@ -25,8 +25,13 @@ release: ## Build the cronium binary (release)
 	$(CARGO) build --release -p cronium-sidecar --bin cronium
 
 .PHONY: demo
-demo: build ## Run the main job: a sidecar, an execution and a few API calls, shown step by step
+demo: build ## The main job: cronium run on examples/ in every language available, with summaries
+	@./scripts/ensure-tools.sh demo || echo "(the demo skips what is missing)"
 	CRONIUM=$(BIN) ./examples/demo.sh
+
+.PHONY: demo-api
+demo-api: build ## The HTTP API underneath: a sidecar, an execution and curl calls, step by step
+	CRONIUM=$(BIN) ./examples/api-tour.sh
 
 # Each binding adds its own targets in bindings/<name>/binding.mk and appends its test
 # target to BINDING_TESTS, so `make test` runs every language without this file knowing them.

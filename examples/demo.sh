@@ -1,64 +1,86 @@
 #!/usr/bin/env bash
-# The demo: start the sidecar on a private socket, create an execution the way the
-# orchestrator does, call the API the way a script's client does (curl --unix-socket), and
-# show what the platform recorded. Everything lives in a temp dir removed at the end.
+# The demo (`make demo`): `cronium run` on the examples in every language this machine can
+# run, as a person at a terminal would, then what the store kept. Everything lives in a
+# temp state dir removed at the end. `make demo-api` shows the HTTP API underneath.
 set -euo pipefail
 
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
 CRONIUM=${CRONIUM:-cronium}
 work=$(mktemp -d)
-sidecar_pid=
-cleanup() {
-  [ -n "$sidecar_pid" ] && kill "$sidecar_pid" 2>/dev/null && wait "$sidecar_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'rm -rf "$work"' EXIT
+export CRONIUM_LOG=error
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*" | sed "s|$work|\$WORK|g; s|Bearer [A-Za-z0-9._-]*|Bearer \$TOKEN|"; }
-
-socket="$work/run/runtime.sock"
-step "cronium serve: the sidecar, on a Unix socket in a private directory"
-show "cronium serve --socket $socket"
-CRONIUM_LOG=warn "$CRONIUM" --state-dir "$work/state" serve --socket "$socket" &
-sidecar_pid=$!
-for _ in $(seq 100); do [ -S "$socket" ] && break; sleep 0.05; done
-ls -l "$socket" | sed "s|$work|\$WORK|"
-
-step "cronium executions create: what the orchestrator does before starting a script"
-created=$("$CRONIUM" --state-dir "$work/state" executions create --user ada \
-  --event nightly-report --input '{"orders": [120, 80, 310]}' --json)
-id=$(sed -E 's/.*"id":"([^"]+)".*/\1/' <<<"$created")
-token=$(sed -E 's/.*"token":"([^"]+)".*/\1/' <<<"$created")
-echo "execution $id (token kept in \$TOKEN, never printed)"
-
-api() {
-  local method=$1 path=$2 body=${3:-}
-  show "curl --unix-socket \$SOCK -X $method http://cronium$path ${body:+-d '$body'}"
-  if [ -n "$body" ]; then
-    curl -sS --unix-socket "$socket" -X "$method" -H "Authorization: Bearer $token" \
-      -H 'Content-Type: application/json' -d "$body" "http://cronium$path"
-  else
-    curl -sS --unix-socket "$socket" -X "$method" -H "Authorization: Bearer $token" "http://cronium$path"
-  fi
-  echo
+note() { printf '(%s)\n' "$*"; }
+# run ARGS...: shows the command, runs it; a non-zero exit is part of the show.
+run() {
+  local shown=() a
+  for a in "$@"; do
+    if [[ $a =~ ^[A-Za-z0-9_./:=@-]+$ ]]; then shown+=("$a"); else shown+=("'$a'"); fi
+  done
+  printf '$ cronium run %s\n' "${shown[*]}"
+  "$CRONIUM" --state-dir "$work/state" run "$@" || true
 }
 
-step "A script's calls: input, variables, condition, output"
-api GET /v1/input
-api GET '/v1/input?raw'
-api GET /v1/context
-api PUT /v1/variables/orders_seen '{"value": 3}'
-api GET /v1/variables/orders_seen
-api PUT /v1/condition '{"condition": true}'
-api PUT /v1/output '{"data": {"total": 510, "ok": true}}'
+step "Bash: no source line; the cronium_* helpers are there when the script starts"
+run examples/hello.sh --input '{"name":"Ada"}'
 
-step "Bad input gets a JSON error with a stable code"
-api PUT /v1/variables/bad%20key '{"value": 1}'
-api PUT /v1/output '{"data": '
+step "Again: variables belong to the user, so the count goes on and the condition flips (--json for machines)"
+run examples/hello.sh --input '{"name":"Grace"}' --json
 
-step "cronium executions show: what the platform recorded"
-"$CRONIUM" --state-dir "$work/state" executions show "$id" | sed "s|$work|\$WORK|g"
+step "A script that fails or runs too long still reports what it wrote"
+cat >"$work/slow.sh" <<'SCRIPT'
+cronium_set_variable progress 50
+cronium_output '{"partial": true}'
+echo "working..."
+sleep 30
+SCRIPT
+run "$work/slow.sh" --timeout 1s
 
-step "Stopping the sidecar (SIGTERM drains and removes the socket)"
-kill -TERM "$sidecar_pid"; wait "$sidecar_pid" || true; sidecar_pid=
-[ -e "$socket" ] && echo "socket still there!" || echo "socket removed"
+step "--isolate: like a container (no network, read-only root, private /tmp, only /run/cronium)"
+if command -v bwrap >/dev/null; then
+  cat >"$work/isolated.sh" <<'SCRIPT'
+echo "socket: $CRONIUM_RUNTIME_SOCKET"
+if (exec 3<>/dev/tcp/1.1.1.1/53) 2>/dev/null; then echo "network: reachable"; else echo "network: none"; fi
+if touch /usr/probe 2>/dev/null; then echo "root: writable"; else echo "root: read-only"; fi
+echo "input: $(cronium_input)"
+cronium_output '{"isolated": true}'
+SCRIPT
+  run "$work/isolated.sh" --isolate --input '[1,2,3]'
+else
+  note "skipped: bubblewrap is not installed (apt-get install bubblewrap)"
+fi
+
+step "Python: import cronium"
+python=${CRONIUM_PYTHON:-python3}
+if [[ -z ${CRONIUM_PYTHONPATH:-} && -d bindings/python/python/cronium ]]; then
+  export CRONIUM_PYTHONPATH=$root/bindings/python/python
+fi
+if command -v "$python" >/dev/null &&
+  PYTHONPATH=${CRONIUM_PYTHONPATH:-} "$python" -c 'import cronium; cronium.input' 2>/dev/null; then
+  run examples/hello.py --input '{"name":"Ada"}'
+else
+  note "skipped: the Python binding is not importable (build it: see bindings/python; or set CRONIUM_PYTHONPATH)"
+fi
+
+step "Node.js: require('cronium')"
+node=${CRONIUM_NODE:-node}
+if [[ -z ${CRONIUM_NODE_PATH:-} && -f bindings/node/package.json ]]; then
+  mkdir -p "$work/node_modules"
+  ln -s "$root/bindings/node" "$work/node_modules/cronium"
+  export CRONIUM_NODE_PATH=$work/node_modules
+fi
+if command -v "$node" >/dev/null &&
+  NODE_PATH=${CRONIUM_NODE_PATH:-} "$node" -e "if (typeof require('cronium').input !== 'function') process.exit(1)" 2>/dev/null; then
+  run examples/hello.js --input '{"name":"Ada"}'
+else
+  note "skipped: the Node binding is not loadable (build it: see bindings/node; or set CRONIUM_NODE_PATH)"
+fi
+
+step "What the store kept: cronium executions list, and the user's variables"
+"$CRONIUM" --state-dir "$work/state" executions list
+"$CRONIUM" --state-dir "$work/state" variables list --user "${USER:-local}" |
+  while read -r key; do
+    printf '%-12s %s\n' "$key" "$("$CRONIUM" --state-dir "$work/state" variables get --user "${USER:-local}" "$key")"
+  done

@@ -11,6 +11,19 @@ case "${1:-test}" in
     have curl || need_apt+=(curl)
     ;;
 esac
+# `cronium run --isolate` (bubblewrap) and `--ssh` (a real sshd on loopback) are tested for
+# real, and the Bash helpers are linted; the demo shows --isolate.
+case "${1:-test}" in
+  test)
+    have bwrap || need_apt+=(bubblewrap)
+    [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+    have ssh || need_apt+=(openssh-client)
+    have shellcheck || need_apt+=(shellcheck)
+    ;;
+  demo)
+    have bwrap || need_apt+=(bubblewrap)
+    ;;
+esac
 
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" -eq 0 ] && have apt-get; then

@@ -75,6 +75,9 @@ pub struct Cli {
 enum Command {
     /// Serve the runtime API on a Unix socket (and optionally TCP).
     Serve(ServeArgs),
+    /// Run a script the way Cronium would, with the runtime in this process, and show what
+    /// it did (exit code: the script's; 124 on --timeout).
+    Run(Box<crate::run::RunArgs>),
     /// Create, inspect and list executions.
     #[command(subcommand)]
     Executions(ExecutionsCmd),
@@ -84,12 +87,84 @@ enum Command {
     /// Read and write a user's variables.
     #[command(subcommand)]
     Variables(VariablesCmd),
+    /// Manage the tool credentials scripts use (Slack, Discord, webhook, email); secrets
+    /// are sealed in the store and never printed.
+    #[command(subcommand)]
+    Tools(ToolsCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum ToolsCmd {
+    /// Add (or replace) a user's credential for a tool.
+    ///
+    /// The configuration is JSON from a file or stdin, never from the command line where
+    /// `ps` would show it:
+    /// slack/discord {"webhook_url"}; webhook {"base_url", "headers"?, "allowed_paths"?,
+    /// "methods"?}; email {"host", "port"?, "security"? (starttls|tls|none), "username"?,
+    /// "password"?, "from"}.
+    Add {
+        /// Owner: only this user's executions can use it.
+        #[arg(long)]
+        user: String,
+        /// slack, discord, webhook or email.
+        #[arg(long)]
+        tool: String,
+        /// Name a script picks with "credential".
+        #[arg(long, default_value = crate::tools::DEFAULT_CREDENTIAL)]
+        name: String,
+        /// @FILE or - (stdin): the JSON configuration.
+        #[arg(long, value_name = "@FILE|-")]
+        config: String,
+    },
+    /// List credentials (every user's without --user): where they point, never a secret.
+    List {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a user's credential.
+    Remove {
+        /// Owner.
+        #[arg(long)]
+        user: String,
+        /// Tool.
+        #[arg(long)]
+        tool: String,
+        /// Name.
+        #[arg(long, default_value = crate::tools::DEFAULT_CREDENTIAL)]
+        name: String,
+    },
+    /// Check a credential without sending anything (with --params: run the action).
+    ///
+    /// It must open with this sidecar's key and its endpoint must answer: connect and TLS,
+    /// for email also the login. With --params the action runs for real and its result is
+    /// printed.
+    Test {
+        /// Owner.
+        #[arg(long)]
+        user: String,
+        /// Tool.
+        #[arg(long)]
+        tool: String,
+        /// Name.
+        #[arg(long, default_value = crate::tools::DEFAULT_CREDENTIAL)]
+        name: String,
+        /// Action to run with --params (default: the tool's only action).
+        #[arg(long)]
+        action: Option<String>,
+        /// Params of a real call, JSON (sends a message!).
+        #[arg(long)]
+        params: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum ExecutionsCmd {
     /// Create an execution and print its id and token.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Show an execution: input, output, condition, streams, audit log.
     Show {
         /// Execution id.
@@ -225,6 +300,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let rt = runtime(cfg.workers)?;
             rt.block_on(serve_main(cfg))
         }
+        Command::Run(args) => {
+            let code = crate::run::run(&cli.config, *args, &env)?;
+            if code != 0 {
+                // The script's exit code is ours; everything the runner holds is released.
+                std::process::exit(i32::from(code));
+            }
+            Ok(())
+        }
         cmd => {
             init_tracing(false);
             let (core, _) = config::core_config(&cli.config, &env)?;
@@ -276,7 +359,10 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
                     .map_err(|e| CliError::failed(format!("cannot listen on {addr}: {e}")))?,
             );
         }
-        Ok::<_, CliError>((crate::open_store(&cfg.core)?, crate::authenticator(&cfg.core)?))
+        Ok::<_, CliError>((
+            crate::open_store(&cfg.core)?,
+            crate::authenticator(&cfg.core)?,
+        ))
     }
     .await;
     let (store, auth) = match opened {
@@ -287,6 +373,7 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
         }
     };
     let state = crate::app_state(store, auth, cfg.limits, cfg.core.token_ttl);
+    state.set_tools(crate::tools_engine(&cfg.core).map_err(CliError::failed)?);
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -417,7 +504,7 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
     let out = &mut std::io::stdout().lock();
     let w = |r: std::io::Result<()>| r.map_err(|e| CliError::failed(format!("cannot write: {e}")));
     match cmd {
-        Command::Serve(_) => unreachable!("handled by run"),
+        Command::Serve(_) | Command::Run(_) => unreachable!("handled by run"),
         Command::Executions(ExecutionsCmd::Create(a)) => {
             let auth = crate::authenticator(&core)?;
             let scopes = parse_scopes(&a.scope)?;
@@ -525,6 +612,7 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
             w(writeln!(out, "{token}"))?;
         }
         Command::Variables(cmd) => variables(store, out, cmd).await?,
+        Command::Tools(cmd) => tools(&core, store, out, cmd).await?,
     }
     Ok(())
 }
@@ -584,6 +672,166 @@ async fn variables(
                     "not found"
                 }
             ))?;
+        }
+    }
+    Ok(())
+}
+
+fn tool_arg(name: &str) -> Result<crate::tools::Tool, CliError> {
+    crate::tools::Tool::parse(name).ok_or_else(|| {
+        CliError::usage(format!(
+            "unknown tool {name:?}; use one of {}",
+            crate::tools::Tool::ALL
+                .map(crate::tools::Tool::as_str)
+                .join(", ")
+        ))
+    })
+}
+
+/// Reads a credential configuration from `@FILE` or `-`; inline JSON is refused because
+/// argv is visible to every user of the machine.
+fn secret_json_arg(arg: &str) -> Result<serde_json::Value, CliError> {
+    let text = if arg == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(|e| {
+            CliError::failed(format!("cannot read the configuration from stdin: {e}"))
+        })?;
+        s
+    } else if let Some(path) = arg.strip_prefix('@') {
+        std::fs::read_to_string(path).map_err(|e| {
+            CliError::usage(format!("cannot read the configuration file {path}: {e}"))
+        })?
+    } else {
+        return Err(CliError::usage(
+            "--config takes @FILE or - (stdin): secrets never go on the command line",
+        ));
+    };
+    serde_json::from_str(&text)
+        .map_err(|e| CliError::usage(format!("the configuration is not valid JSON: {e}")))
+}
+
+async fn tools(
+    core: &config::CoreConfig,
+    store: Arc<dyn Store>,
+    out: &mut impl Write,
+    cmd: ToolsCmd,
+) -> Result<(), CliError> {
+    let w = |r: std::io::Result<()>| r.map_err(|e| CliError::failed(format!("cannot write: {e}")));
+    let engine = crate::tools_engine(core).map_err(CliError::failed)?;
+    match cmd {
+        ToolsCmd::Add {
+            user,
+            tool,
+            name,
+            config,
+        } => {
+            let tool = tool_arg(&tool)?;
+            let cfg = secret_json_arg(&config)?;
+            let (replaced, warning) = engine
+                .add_credential(store.as_ref(), admin_actor(&user), tool, &name, &cfg)
+                .await
+                .map_err(|e| {
+                    CliError::usage(format!("{} credential {name:?}: {e}", tool.as_str()))
+                })?;
+            if let Some(warning) = warning {
+                eprintln!("warning: {warning}");
+            }
+            w(writeln!(
+                out,
+                "{} {} credential {name:?} for user {user:?}",
+                if replaced { "replaced" } else { "added" },
+                tool.as_str()
+            ))?;
+        }
+        ToolsCmd::List { user, json } => {
+            let rows = store.list_credentials(user.as_deref()).await?;
+            let mut listed = Vec::new();
+            for row in rows {
+                let target = match crate::tools::Tool::parse(&row.tool) {
+                    Some(tool) => match store.credential(&row.user_id, &row.tool, &row.name).await?
+                    {
+                        Some(sealed) => match engine.open(&sealed, tool) {
+                            Ok(c) => c.describe(),
+                            Err(e) => format!("(cannot open: {})", e.message),
+                        },
+                        None => "(removed)".into(),
+                    },
+                    None => "(unknown tool)".into(),
+                };
+                listed.push((row, target));
+            }
+            if json {
+                let v: Vec<_> = listed
+                    .iter()
+                    .map(|(r, target)| serde_json::json!({"user": r.user_id, "tool": r.tool, "name": r.name, "target": target, "keyId": r.key_id, "createdAt": r.created_at, "updatedAt": r.updated_at}))
+                    .collect();
+                w(writeln!(out, "{}", serde_json::Value::from(v)))?;
+            } else {
+                for (r, target) in &listed {
+                    w(writeln!(
+                        out,
+                        "{}  {}  {}  {}  (updated {})",
+                        r.user_id, r.tool, r.name, target, r.updated_at
+                    ))?;
+                }
+            }
+        }
+        ToolsCmd::Remove { user, tool, name } => {
+            let tool = tool_arg(&tool)?;
+            let gone = store
+                .delete_credential(admin_actor(&user), tool.as_str(), &name)
+                .await?;
+            if !gone {
+                return Err(CliError::failed(format!(
+                    "user {user:?} has no {} credential {name:?}; see `cronium tools list --user {user}`",
+                    tool.as_str()
+                )));
+            }
+            w(writeln!(
+                out,
+                "removed {} credential {name:?} of user {user:?}",
+                tool.as_str()
+            ))?;
+        }
+        ToolsCmd::Test {
+            user,
+            tool,
+            name,
+            action,
+            params,
+        } => {
+            let t = tool_arg(&tool)?;
+            let cred = engine
+                .credential(store.as_ref(), &user, t, &name)
+                .await
+                .map_err(|e| CliError::failed(e.message))?;
+            match params {
+                None => {
+                    let ok = engine.probe(&cred).await.map_err(CliError::failed)?;
+                    w(writeln!(out, "ok: {ok}"))?;
+                }
+                Some(p) => {
+                    let params = json_arg("--params", &p)?;
+                    let default_action = match t {
+                        crate::tools::Tool::Slack | crate::tools::Tool::Discord => "send-message",
+                        crate::tools::Tool::Webhook => "request",
+                        crate::tools::Tool::Email => "send-email",
+                    };
+                    let body = serde_json::json!({
+                        "tool": t.as_str(),
+                        "action": action.as_deref().unwrap_or(default_action),
+                        "credential": name,
+                        "params": serde_json::from_str::<serde_json::Value>(&params).unwrap_or_default(),
+                    });
+                    let call = crate::tools::parse_call(body.to_string().as_bytes())
+                        .map_err(|e| CliError::usage(e.message))?;
+                    let reply = engine
+                        .execute(store.as_ref(), admin_actor(&user), &call, None)
+                        .await
+                        .map_err(|e| CliError::failed(format!("{}: {}", e.code, e.message)))?;
+                    w(writeln!(out, "{}", reply.result))?;
+                }
+            }
         }
     }
     Ok(())

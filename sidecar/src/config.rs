@@ -7,12 +7,14 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::auth::{AuthConfig, KeyMaterial, KeySpec};
 use crate::store::sqlite::Sync;
+use crate::tools::crypto::CredentialKey;
 
 /// Where the sidecar listens by default, as DESIGN.md fixes it.
 pub const DEFAULT_SOCKET: &str = "/run/cronium/runtime.sock";
@@ -75,6 +77,8 @@ pub struct FileConfig {
     storage: FileStorage,
     #[serde(default)]
     auth: FileAuth,
+    #[serde(default)]
+    tools: FileTools,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +109,18 @@ struct FileAuth {
     signing_kid: Option<String>,
     #[serde(default)]
     keys: Vec<FileKey>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTools {
+    key_file: Option<PathBuf>,
+    rate_limit: Option<f64>,
+    rate_burst: Option<f64>,
+    timeout: Option<String>,
+    retries: Option<u32>,
+    retry_backoff: Option<String>,
+    deadline: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,6 +160,127 @@ impl Default for Limits {
     }
 }
 
+/// Where the key that seals stored tool credentials comes from.
+#[derive(Debug, Clone)]
+pub enum CredentialsKeySource {
+    /// Given by the operator (`CRONIUM_CREDENTIALS_KEY`, `CRONIUM_CREDENTIALS_KEY_FILE` or
+    /// `[tools] key_file`).
+    Configured {
+        /// The key.
+        key: Arc<CredentialKey>,
+        /// The setting that gave it, named in messages.
+        setting: String,
+    },
+    /// Nothing configured: a key generated on first use in this file (0600, in a 0700
+    /// directory), outside the database, like the generated token secret.
+    Generated(PathBuf),
+}
+
+impl CredentialsKeySource {
+    /// The key. A generated key is created when `create` (adding a credential) and only
+    /// read otherwise, so reading never invents a key that cannot open anything.
+    pub fn load(&self, create: bool) -> Result<Arc<CredentialKey>, String> {
+        match self {
+            CredentialsKeySource::Configured { key, .. } => Ok(Arc::clone(key)),
+            CredentialsKeySource::Generated(path) => {
+                let text = match std::fs::read(path) {
+                    Ok(t) => t,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+                        create_key_file(path)?
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(format!(
+                            "no credentials key: {} does not exist and CRONIUM_CREDENTIALS_KEY_FILE is not set; add a credential with `cronium tools add`, or point CRONIUM_CREDENTIALS_KEY_FILE at the key it was added with",
+                            path.display()
+                        ))
+                    }
+                    Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+                };
+                CredentialKey::parse(&text)
+                    .map(Arc::new)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            }
+        }
+    }
+
+    /// The setting to name when the key is wrong or missing.
+    pub fn describe(&self) -> String {
+        match self {
+            CredentialsKeySource::Configured { setting, .. } => setting.clone(),
+            CredentialsKeySource::Generated(path) => {
+                format!("the generated key {}", path.display())
+            }
+        }
+    }
+}
+
+fn create_key_file(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let text = CredentialKey::generate_text()?;
+    // create_new: when two processes race, one key wins and both use it.
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(mut f) => {
+            f.write_all(text.as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(text.into_bytes())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::thread::sleep(Duration::from_millis(20));
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        }
+        Err(e) => Err(format!("cannot create {}: {e}", path.display())),
+    }
+}
+
+/// Tool actions: the credentials key, timeouts, retries and the per-execution call limit.
+#[derive(Debug, Clone)]
+pub struct ToolsConfig {
+    /// The key sealing stored credentials.
+    pub key: CredentialsKeySource,
+    /// Tool calls per minute per execution (token-bucket refill); 0 disables the limit.
+    pub rate_per_min: f64,
+    /// Calls an execution may make at once before the per-minute rate applies.
+    pub rate_burst: f64,
+    /// Time one attempt (connect, send, answer) may take.
+    pub attempt_timeout: Duration,
+    /// Retries after the first attempt, for connect errors and 5xx answers only.
+    pub retries: u32,
+    /// Wait before the first retry; doubles for each further one.
+    pub retry_backoff: Duration,
+    /// Time a whole call, retries included, may take; kept below client-core's 30 s call
+    /// timeout so the script sees the sidecar's answer, not its own timeout.
+    pub deadline: Duration,
+}
+
+impl ToolsConfig {
+    /// Defaults, with the generated key under `state_dir`.
+    pub fn defaults(state_dir: &Path) -> Self {
+        Self {
+            key: CredentialsKeySource::Generated(state_dir.join("keys").join("credentials.key")),
+            rate_per_min: 60.0,
+            rate_burst: 10.0,
+            attempt_timeout: Duration::from_secs(10),
+            retries: 3,
+            retry_backoff: Duration::from_millis(250),
+            deadline: Duration::from_secs(25),
+        }
+    }
+}
+
 /// What everything that touches the store needs: where it is and how to sign tokens.
 #[derive(Debug)]
 pub struct CoreConfig {
@@ -157,6 +294,8 @@ pub struct CoreConfig {
     pub auth: AuthConfig,
     /// Lifetime of a minted (or refreshed) token; never past the execution's maximum.
     pub token_ttl: Duration,
+    /// Tool actions and their credentials.
+    pub tools: ToolsConfig,
 }
 
 /// Everything `cronium serve` needs.
@@ -228,6 +367,7 @@ pub fn core_config(
         Some(t) => parse_duration(&t)?,
         None => Duration::from_secs(15 * 60),
     };
+    let tools = tools_config(env, &file.tools, &state_dir)?;
     Ok((
         CoreConfig {
             state_dir,
@@ -235,9 +375,86 @@ pub fn core_config(
             sync,
             auth,
             token_ttl,
+            tools,
         },
         file,
     ))
+}
+
+fn tools_config(
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &FileTools,
+    state_dir: &Path,
+) -> Result<ToolsConfig, ConfigError> {
+    let mut t = ToolsConfig::defaults(state_dir);
+    let key_file = env("CRONIUM_CREDENTIALS_KEY_FILE")
+        .filter(|s| !s.is_empty())
+        .map(|p| (PathBuf::from(p), "CRONIUM_CREDENTIALS_KEY_FILE"))
+        .or_else(|| file.key_file.clone().map(|p| (p, "[tools] key_file")));
+    if let Some(text) = env("CRONIUM_CREDENTIALS_KEY").filter(|s| !s.is_empty()) {
+        let key = CredentialKey::parse(text.as_bytes())
+            .map_err(|e| ConfigError(format!("CRONIUM_CREDENTIALS_KEY is {e}")))?;
+        t.key = CredentialsKeySource::Configured {
+            key: Arc::new(key),
+            setting: "CRONIUM_CREDENTIALS_KEY".into(),
+        };
+    } else if let Some((path, setting)) = key_file {
+        let text = std::fs::read(&path).map_err(|e| {
+            ConfigError(format!(
+                "{setting}: cannot read the credentials key {}: {e}",
+                path.display()
+            ))
+        })?;
+        let key = CredentialKey::parse(&text)
+            .map_err(|e| ConfigError(format!("{setting}: {} is {e}", path.display())))?;
+        t.key = CredentialsKeySource::Configured {
+            key: Arc::new(key),
+            setting: format!("{setting} ({})", path.display()),
+        };
+    }
+    if let Some(r) = env("CRONIUM_TOOLS_RATE_LIMIT") {
+        t.rate_per_min = r.parse().map_err(|_| {
+            ConfigError(format!(
+                "CRONIUM_TOOLS_RATE_LIMIT={r:?} is not a number (tool calls per minute)"
+            ))
+        })?;
+    } else if let Some(r) = file.rate_limit {
+        t.rate_per_min = r;
+    }
+    if t.rate_per_min < 0.0 || !t.rate_per_min.is_finite() {
+        return err("the tool rate limit must be 0 (off) or a positive number of calls per minute");
+    }
+    if let Some(b) = env("CRONIUM_TOOLS_RATE_BURST") {
+        t.rate_burst = b
+            .parse()
+            .map_err(|_| ConfigError(format!("CRONIUM_TOOLS_RATE_BURST={b:?} is not a number")))?;
+    } else if let Some(b) = file.rate_burst {
+        t.rate_burst = b;
+    }
+    t.rate_burst = t.rate_burst.max(1.0);
+    if let Some(d) = env("CRONIUM_TOOLS_TIMEOUT").or_else(|| file.timeout.clone()) {
+        t.attempt_timeout = parse_duration(&d)?;
+    }
+    if let Some(r) = env("CRONIUM_TOOLS_RETRIES") {
+        t.retries = r.parse().map_err(|_| {
+            ConfigError(format!("CRONIUM_TOOLS_RETRIES={r:?} is not a whole number"))
+        })?;
+    } else if let Some(r) = file.retries {
+        t.retries = r;
+    }
+    if t.retries > 10 {
+        return err("tool retries are capped at 10; a failing endpoint should fail the call");
+    }
+    if let Some(d) = env("CRONIUM_TOOLS_RETRY_BACKOFF").or_else(|| file.retry_backoff.clone()) {
+        t.retry_backoff = parse_duration(&d)?;
+    }
+    if let Some(d) = env("CRONIUM_TOOLS_DEADLINE").or_else(|| file.deadline.clone()) {
+        t.deadline = parse_duration(&d)?;
+    }
+    if t.attempt_timeout.is_zero() || t.deadline.is_zero() {
+        return err("tool timeouts must be longer than 0");
+    }
+    Ok(t)
 }
 
 /// Resolves the full `serve` configuration.
@@ -588,7 +805,12 @@ mod tests {
         let mut env = HashMap::new();
         env.insert("CRONIUM_STATE_DIR", dir.path().display().to_string());
         env.insert("CRONIUM_TOKEN_SECRET", "x".repeat(32));
-        for (addr, ok) in [("127.0.0.1:1", true), ("[::1]:1", true), ("0.0.0.0:1", false), ("10.1.2.3:1", false)] {
+        for (addr, ok) in [
+            ("127.0.0.1:1", true),
+            ("[::1]:1", true),
+            ("0.0.0.0:1", false),
+            ("10.1.2.3:1", false),
+        ] {
             let serve = ServeArgs {
                 listen: Some(addr.into()),
                 ..Default::default()
@@ -614,6 +836,67 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn tools_settings_and_credentials_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut env = HashMap::new();
+        env.insert("CRONIUM_STATE_DIR", dir.path().display().to_string());
+        env.insert("CRONIUM_TOKEN_SECRET", "x".repeat(32));
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("defaults");
+        assert_eq!((c.tools.rate_per_min, c.tools.retries), (60.0, 3));
+        let CredentialsKeySource::Generated(path) = &c.tools.key else {
+            panic!("no key configured: generated")
+        };
+        assert_eq!(path, &dir.path().join("keys/credentials.key"));
+        // Reading never invents a key; adding creates it, private, once.
+        assert!(c.tools.key.load(false).is_err());
+        let a = c.tools.key.load(true).expect("create");
+        let b = c.tools.key.load(false).expect("read");
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        env.insert("CRONIUM_CREDENTIALS_KEY", "A".repeat(43));
+        env.insert("CRONIUM_TOOLS_RATE_LIMIT", "0".into());
+        env.insert("CRONIUM_TOOLS_TIMEOUT", "2s".into());
+        env.insert("CRONIUM_TOOLS_RETRIES", "1".into());
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("env");
+        assert!(matches!(
+            c.tools.key,
+            CredentialsKeySource::Configured { .. }
+        ));
+        assert_eq!(c.tools.rate_per_min, 0.0);
+        assert_eq!(c.tools.attempt_timeout, Duration::from_secs(2));
+        assert_eq!(c.tools.retries, 1);
+        for (k, v, needle) in [
+            (
+                "CRONIUM_CREDENTIALS_KEY",
+                "short",
+                "CRONIUM_CREDENTIALS_KEY",
+            ),
+            ("CRONIUM_TOOLS_RETRIES", "99", "capped"),
+            ("CRONIUM_TOOLS_RATE_LIMIT", "-1", "rate limit"),
+        ] {
+            let mut bad = env.clone();
+            bad.insert(k, v.into());
+            let e = core_config(&ConfigArgs::default(), &lookup(&bad)).expect_err(k);
+            assert!(e.to_string().contains(needle), "{e}");
+            assert!(
+                !e.to_string().contains("short"),
+                "the key is not echoed: {e}"
+            );
+        }
+        let mut missing = env.clone();
+        missing.remove("CRONIUM_CREDENTIALS_KEY");
+        missing.insert("CRONIUM_CREDENTIALS_KEY_FILE", "/nonexistent/key".into());
+        let e = core_config(&ConfigArgs::default(), &lookup(&missing)).expect_err("missing file");
+        assert!(
+            e.to_string().contains("CRONIUM_CREDENTIALS_KEY_FILE"),
+            "{e}"
+        );
     }
 
     #[test]

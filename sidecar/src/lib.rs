@@ -9,7 +9,9 @@
 //! - [`state`]: the shared state with the per-execution cache and the change hub;
 //! - [`routes`]: the HTTP API itself, callable without a socket;
 //! - [`server`]: listeners, connection cap, graceful shutdown;
+//! - [`tools`]: tool actions (Slack, Discord, webhook, email) with sealed credentials;
 //! - [`config`]: flags, environment and file;
+//! - [`run`]: `cronium run`, the local runner (in-process sidecar, isolation, SSH);
 //! - [`cli`]: the `cronium` command.
 //!
 //! The wire contract is `docs/API.md`.
@@ -22,9 +24,11 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod routes;
+pub mod run;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod tools;
 
 use std::sync::Arc;
 
@@ -53,6 +57,12 @@ pub fn app_state(
     let state = AppState::new(store, auth, limits, token_ttl);
     state.start_poller();
     state
+}
+
+/// Builds the tool-actions engine of the configuration; install it with
+/// [`AppState::set_tools`] so `POST /v1/tool-actions/execute` can run.
+pub fn tools_engine(core: &CoreConfig) -> Result<Arc<tools::ToolEngine>, String> {
+    Ok(Arc::new(tools::ToolEngine::new(core.tools.clone())?))
 }
 
 /// Creates an execution and mints its first token (lifetime: the token TTL, capped by the

@@ -564,14 +564,8 @@ where
             Ok(data(&format!("{{\"condition\":{}}}", c.condition)))
         }
         Route::TokenRefresh => refresh(state, &caller).await,
-        Route::ToolActions | Route::CompatToolActions => {
-            caller.require(Scope::ToolsExecute)?;
-            Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "tool_actions_unavailable",
-                "tool actions are not available in this sidecar yet",
-            ))
-        }
+        Route::ToolActions => tool_action(state, &caller, req, Family::V1).await,
+        Route::CompatToolActions => tool_action(state, &caller, req, Family::Compat).await,
         Route::CompatInput(id) => {
             compat_check(&caller, id)?;
             caller.require(Scope::InputRead)?;
@@ -628,6 +622,51 @@ where
             Err(ApiError::route_not_found(""))
         }
     }
+}
+
+/// `POST /v1/tool-actions/execute` and its compatibility route (which answers
+/// `{"success":true,"data":<result>}`); both take `params` or the older `config`.
+async fn tool_action<B>(
+    state: &AppState,
+    caller: &Caller,
+    req: Request<B>,
+    family: Family,
+) -> Result<Response<Body>, ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    caller.require(Scope::ToolsExecute)?;
+    let Some(tools) = state.tools() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "tool_actions_unavailable",
+            "this sidecar was started without tool actions",
+        ));
+    };
+    let key = crate::tools::idempotency_key(req.headers())?;
+    let body = read_body(state, req).await?;
+    let call = match crate::tools::parse_call(&body) {
+        Ok(c) => c,
+        Err(e) => {
+            tools
+                .audit_rejected(state.store.as_ref(), caller.actor(), &e)
+                .await;
+            return Err(e);
+        }
+    };
+    let reply = tools
+        .execute(state.store.as_ref(), caller.actor(), &call, key.as_deref())
+        .await?;
+    let mut resp = match family {
+        Family::Compat => success(Some(&reply.result)),
+        _ => data(&reply.result),
+    };
+    if reply.replayed {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
 }
 
 fn variable_not_found(key: &str) -> ApiError {
@@ -735,7 +774,9 @@ fn too_large(cap: usize) -> ApiError {
     )
 }
 
-fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+/// Parses a JSON object body into `T`: `invalid_json` for bad JSON, `invalid_body` for the
+/// wrong shape.
+pub(crate) fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "invalid_json",

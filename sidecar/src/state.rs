@@ -19,6 +19,7 @@ use crate::auth::Authenticator;
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::store::{Execution, Store, StoreError, StoreResult, Variable, VariableChange};
+use crate::tools::ToolEngine;
 
 /// How often the poller reads the store's change log for changes made by other processes.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -47,6 +48,9 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     executions: Mutex<HashMap<String, Arc<ExecEntry>>>,
     variables: Mutex<HashMap<(String, String), CachedVar>>,
+    /// Set once by whoever has the configuration (`serve`, the runner); until then tool
+    /// actions answer 501, so building the state needs no tools configuration.
+    tools: std::sync::OnceLock<Arc<ToolEngine>>,
 }
 
 /// An execution as the API needs it, prepared once: the input and context are immutable for
@@ -93,7 +97,18 @@ impl AppState {
             shutdown: CancellationToken::new(),
             executions: Mutex::new(HashMap::new()),
             variables: Mutex::new(HashMap::new()),
+            tools: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Installs the tool-actions engine; `false` if one was already installed.
+    pub fn set_tools(&self, engine: Arc<ToolEngine>) -> bool {
+        self.tools.set(engine).is_ok()
+    }
+
+    /// The tool-actions engine, if installed.
+    pub fn tools(&self) -> Option<&Arc<ToolEngine>> {
+        self.tools.get()
     }
 
     /// Times a store call for the metrics.

@@ -188,6 +188,58 @@ pub struct ExecutionSummary {
     pub has_output: bool,
 }
 
+/// A tool credential as stored: sealed with the credentials key (see `tools::crypto`).
+/// Only the row's names are in plaintext; every URL, token and password is in `sealed`.
+#[derive(Clone)]
+pub struct SealedCredential {
+    /// Owner: only this user's executions can use it.
+    pub user_id: String,
+    /// Tool (`slack`, `discord`, `webhook`, `email`).
+    pub tool: String,
+    /// Name a script may pick (`default` when it names none).
+    pub name: String,
+    /// Fingerprint of the key that sealed it.
+    pub key_id: String,
+    /// `version || nonce || AES-256-GCM ciphertext and tag`.
+    pub sealed: Vec<u8>,
+    /// When it was first added, RFC 3339.
+    pub created_at: String,
+    /// When it was last replaced, RFC 3339.
+    pub updated_at: String,
+}
+
+// The ciphertext is not secret, but a dump of it helps nobody reading a log.
+impl std::fmt::Debug for SealedCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedCredential")
+            .field("user_id", &self.user_id)
+            .field("tool", &self.tool)
+            .field("name", &self.name)
+            .field("key_id", &self.key_id)
+            .field("sealed", &format_args!("<{} bytes>", self.sealed.len()))
+            .finish()
+    }
+}
+
+/// What happened when a call claimed its idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The key was free and is now held by this call, which must finish or release it.
+    Claimed,
+    /// Another call holds the key and has not finished.
+    Pending {
+        /// Fingerprint of the other call's request.
+        fingerprint: String,
+    },
+    /// A call with this key finished; its outcome is to be answered again.
+    Done {
+        /// Fingerprint of the first call's request.
+        fingerprint: String,
+        /// The first call's outcome, as recorded.
+        outcome: Json,
+    },
+}
+
 /// The storage interface of the sidecar.
 ///
 /// Every write returns only after it is committed: an acknowledged write survives a crash
@@ -271,6 +323,43 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn audit(&self, actor: Actor<'_>, action: &str, target: &str) -> StoreResult<()>;
     /// Audit rows of an execution, oldest first.
     async fn audit_log(&self, execution_id: &str) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Adds or replaces a user's tool credential; `true` when it replaced one.
+    async fn put_credential(&self, actor: Actor<'_>, c: &SealedCredential) -> StoreResult<bool>;
+    /// One credential of a user.
+    async fn credential(
+        &self,
+        user_id: &str,
+        tool: &str,
+        name: &str,
+    ) -> StoreResult<Option<SealedCredential>>;
+    /// A user's credentials (every user's with `None`), sorted by user, tool, name; the
+    /// `sealed` bytes are left empty.
+    async fn list_credentials(&self, user_id: Option<&str>) -> StoreResult<Vec<SealedCredential>>;
+    /// Removes a credential of the actor's user; `true` when it existed.
+    async fn delete_credential(
+        &self,
+        actor: Actor<'_>,
+        tool: &str,
+        name: &str,
+    ) -> StoreResult<bool>;
+
+    /// Claims an idempotency key of an execution for a request with `fingerprint`.
+    async fn claim_idempotency(
+        &self,
+        execution_id: &str,
+        key: &str,
+        fingerprint: &str,
+    ) -> StoreResult<IdempotencyClaim>;
+    /// Records the outcome of a claimed key; later claims answer [`IdempotencyClaim::Done`].
+    async fn finish_idempotency(
+        &self,
+        execution_id: &str,
+        key: &str,
+        outcome: &str,
+    ) -> StoreResult<()>;
+    /// Frees a claimed key whose call never reached the tool (so a retry may send).
+    async fn release_idempotency(&self, execution_id: &str, key: &str) -> StoreResult<()>;
 }
 
 /// The current time as RFC 3339 UTC with milliseconds, the one timestamp format of the API.

@@ -17,12 +17,14 @@ use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    now_rfc3339, Actor, AuditEntry, Execution, ExecutionReport, ExecutionSummary, Json,
-    NewExecution, StoreError, StoreResult, StreamStats, Variable, VariableChange,
+    now_rfc3339, now_unix, Actor, AuditEntry, Execution, ExecutionReport, ExecutionSummary,
+    IdempotencyClaim, Json, NewExecution, SealedCredential, StoreError, StoreResult, StreamStats,
+    Variable, VariableChange,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE executions (
     id            TEXT PRIMARY KEY,
     user_id       TEXT NOT NULL,
@@ -76,7 +78,34 @@ CREATE TABLE audit_log (
     target       TEXT NOT NULL
 );
 CREATE INDEX audit_log_by_execution ON audit_log (execution_id, id);
-"#];
+"#,
+    // 2: tool actions. Credentials are sealed (AES-256-GCM) with a key kept outside this
+    // file; only their names are plaintext. Idempotency rows hold a call's outcome, which
+    // never contains a secret.
+    r#"
+CREATE TABLE tool_credentials (
+    user_id    TEXT NOT NULL,
+    tool       TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    key_id     TEXT NOT NULL,
+    sealed     BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, tool, name)
+) WITHOUT ROWID;
+CREATE TABLE tool_idempotency (
+    execution_id TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    fingerprint  TEXT NOT NULL,
+    outcome      TEXT,
+    created_unix INTEGER NOT NULL,
+    PRIMARY KEY (execution_id, key)
+) WITHOUT ROWID;
+"#,
+];
+
+/// How long an idempotency record is kept: longer than any execution's retries.
+const IDEMPOTENCY_KEEP_SECS: i64 = 7 * 86_400;
 
 /// How many change-log rows to keep; watchers only ever need the recent tail.
 const CHANGE_LOG_KEEP: i64 = 10_000;
@@ -608,6 +637,177 @@ impl super::Store for SqliteStore {
         self.write(|tx| audit_row(tx, actor, &at, action, target))
     }
 
+    async fn put_credential(&self, actor: Actor<'_>, c: &SealedCredential) -> StoreResult<bool> {
+        let at = now_rfc3339();
+        self.write(|tx| {
+            let existed = tx
+                .prepare_cached(
+                    "SELECT 1 FROM tool_credentials WHERE user_id = ?1 AND tool = ?2 AND name = ?3",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![c.user_id, c.tool, c.name], |_| Ok(()))
+                        .optional()
+                })
+                .map_err(unavailable)?
+                .is_some();
+            tx.prepare_cached(
+                "INSERT INTO tool_credentials (user_id, tool, name, key_id, sealed, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (user_id, tool, name) DO UPDATE SET \
+                 key_id = excluded.key_id, sealed = excluded.sealed, updated_at = excluded.updated_at",
+            )
+            .and_then(|mut s| s.execute(params![c.user_id, c.tool, c.name, c.key_id, c.sealed, at]))
+            .map_err(unavailable)?;
+            audit_row(tx, actor, &at, "tool.credential.put", &format!("{}/{}", c.tool, c.name))?;
+            Ok(existed)
+        })
+    }
+
+    async fn credential(
+        &self,
+        user_id: &str,
+        tool: &str,
+        name: &str,
+    ) -> StoreResult<Option<SealedCredential>> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT key_id, sealed, created_at, updated_at FROM tool_credentials \
+                 WHERE user_id = ?1 AND tool = ?2 AND name = ?3",
+            )?
+            .query_row(params![user_id, tool, name], |r| {
+                Ok(SealedCredential {
+                    user_id: user_id.to_owned(),
+                    tool: tool.to_owned(),
+                    name: name.to_owned(),
+                    key_id: r.get(0)?,
+                    sealed: r.get(1)?,
+                    created_at: r.get(2)?,
+                    updated_at: r.get(3)?,
+                })
+            })
+            .optional()
+        })
+    }
+
+    async fn list_credentials(&self, user_id: Option<&str>) -> StoreResult<Vec<SealedCredential>> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT user_id, tool, name, key_id, created_at, updated_at FROM tool_credentials \
+                 WHERE ?1 IS NULL OR user_id = ?1 ORDER BY user_id, tool, name",
+            )?;
+            let rows = s.query_map(params![user_id], |r| {
+                Ok(SealedCredential {
+                    user_id: r.get(0)?,
+                    tool: r.get(1)?,
+                    name: r.get(2)?,
+                    key_id: r.get(3)?,
+                    sealed: Vec::new(),
+                    created_at: r.get(4)?,
+                    updated_at: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    async fn delete_credential(
+        &self,
+        actor: Actor<'_>,
+        tool: &str,
+        name: &str,
+    ) -> StoreResult<bool> {
+        let at = now_rfc3339();
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "DELETE FROM tool_credentials WHERE user_id = ?1 AND tool = ?2 AND name = ?3",
+                )
+                .and_then(|mut s| s.execute(params![actor.user_id, tool, name]))
+                .map_err(unavailable)?;
+            if n > 0 {
+                audit_row(
+                    tx,
+                    actor,
+                    &at,
+                    "tool.credential.remove",
+                    &format!("{tool}/{name}"),
+                )?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    async fn claim_idempotency(
+        &self,
+        execution_id: &str,
+        key: &str,
+        fingerprint: &str,
+    ) -> StoreResult<IdempotencyClaim> {
+        let now = now_unix();
+        self.write(|tx| {
+            let existing = tx
+                .prepare_cached(
+                    "SELECT fingerprint, outcome FROM tool_idempotency WHERE execution_id = ?1 AND key = ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![execution_id, key], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                    })
+                    .optional()
+                })
+                .map_err(unavailable)?;
+            match existing {
+                Some((fingerprint, Some(outcome))) => {
+                    return Ok(IdempotencyClaim::Done {
+                        fingerprint,
+                        outcome,
+                    })
+                }
+                Some((fingerprint, None)) => return Ok(IdempotencyClaim::Pending { fingerprint }),
+                None => {}
+            }
+            tx.prepare_cached(
+                "INSERT INTO tool_idempotency (execution_id, key, fingerprint, outcome, created_unix) \
+                 VALUES (?1, ?2, ?3, NULL, ?4)",
+            )
+            .and_then(|mut s| s.execute(params![execution_id, key, fingerprint, now]))
+            .map_err(unavailable)?;
+            // Old records go now and then; one claim in 256 pays for the sweep.
+            if rand::random::<u8>() == 0 {
+                tx.prepare_cached("DELETE FROM tool_idempotency WHERE created_unix < ?1")
+                    .and_then(|mut s| s.execute(params![now - IDEMPOTENCY_KEEP_SECS]))
+                    .map_err(unavailable)?;
+            }
+            Ok(IdempotencyClaim::Claimed)
+        })
+    }
+
+    async fn finish_idempotency(
+        &self,
+        execution_id: &str,
+        key: &str,
+        outcome: &str,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE tool_idempotency SET outcome = ?3 WHERE execution_id = ?1 AND key = ?2",
+            )
+            .and_then(|mut s| s.execute(params![execution_id, key, outcome]))
+            .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    async fn release_idempotency(&self, execution_id: &str, key: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "DELETE FROM tool_idempotency WHERE execution_id = ?1 AND key = ?2 AND outcome IS NULL",
+            )
+            .and_then(|mut s| s.execute(params![execution_id, key]))
+            .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
     async fn audit_log(&self, execution_id: &str) -> StoreResult<Vec<AuditEntry>> {
         self.read(|c| {
             let mut s = c.prepare_cached(
@@ -764,6 +964,114 @@ mod tests {
         for t in threads {
             t.join().expect("join").expect("every open succeeds");
         }
+    }
+
+    #[tokio::test]
+    async fn idempotency_claims_are_exclusive_and_durable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        {
+            let s = SqliteStore::open(&path, Sync::Normal).expect("open");
+            assert_eq!(
+                s.claim_idempotency("e1", "k", "fp").await.expect("claim"),
+                IdempotencyClaim::Claimed
+            );
+            assert_eq!(
+                s.claim_idempotency("e1", "k", "fp").await.expect("again"),
+                IdempotencyClaim::Pending {
+                    fingerprint: "fp".into()
+                }
+            );
+            // Keys belong to their execution.
+            assert_eq!(
+                s.claim_idempotency("e2", "k", "fp").await.expect("other"),
+                IdempotencyClaim::Claimed
+            );
+            s.release_idempotency("e2", "k").await.expect("release");
+            assert_eq!(
+                s.claim_idempotency("e2", "k", "fp").await.expect("freed"),
+                IdempotencyClaim::Claimed
+            );
+            s.finish_idempotency("e1", "k", r#"{"ok":true}"#)
+                .await
+                .expect("finish");
+            // A finished record is not released.
+            s.release_idempotency("e1", "k").await.expect("release");
+        }
+        let s = SqliteStore::open(&path, Sync::Normal).expect("reopen");
+        assert_eq!(
+            s.claim_idempotency("e1", "k", "other").await.expect("done"),
+            IdempotencyClaim::Done {
+                fingerprint: "fp".into(),
+                outcome: r#"{"ok":true}"#.into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn credentials_are_per_user_and_audited() {
+        let (_d, s) = store();
+        let c = |user: &str, name: &str| SealedCredential {
+            user_id: user.into(),
+            tool: "slack".into(),
+            name: name.into(),
+            key_id: "fp".into(),
+            sealed: vec![1, 2, 3],
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        let admin = |user| Actor {
+            execution_id: "admin",
+            user_id: user,
+        };
+        assert!(!s
+            .put_credential(admin("u1"), &c("u1", "default"))
+            .await
+            .expect("put"));
+        assert!(s
+            .put_credential(admin("u1"), &c("u1", "default"))
+            .await
+            .expect("replace"));
+        s.put_credential(admin("u2"), &c("u2", "ops"))
+            .await
+            .expect("put");
+        let got = s
+            .credential("u1", "slack", "default")
+            .await
+            .expect("get")
+            .expect("some");
+        assert_eq!((got.sealed, got.key_id.as_str()), (vec![1, 2, 3], "fp"));
+        assert!(s
+            .credential("u2", "slack", "default")
+            .await
+            .expect("get")
+            .is_none());
+        let all = s.list_credentials(None).await.expect("list");
+        assert_eq!(all.len(), 2);
+        assert!(
+            all.iter().all(|c| c.sealed.is_empty()),
+            "listing carries no ciphertext"
+        );
+        assert_eq!(s.list_credentials(Some("u2")).await.expect("list").len(), 1);
+        assert!(s
+            .delete_credential(admin("u1"), "slack", "default")
+            .await
+            .expect("delete"));
+        assert!(!s
+            .delete_credential(admin("u1"), "slack", "default")
+            .await
+            .expect("again"));
+        let audit = s.audit_log("admin").await.expect("audit");
+        let actions: Vec<_> = audit.iter().map(|a| a.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "tool.credential.put",
+                "tool.credential.put",
+                "tool.credential.put",
+                "tool.credential.remove"
+            ]
+        );
     }
 
     #[tokio::test]

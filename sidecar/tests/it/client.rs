@@ -9,18 +9,37 @@ use serde_json::{json, value::RawValue, Value};
 use crate::harness::*;
 
 fn blocking(s: &Sidecar, token: &str) -> BlockingClient {
-    BlockingClient::new(Config::builder().socket(&s.socket).token(token).build().expect("config"))
-        .expect("client")
+    BlockingClient::new(
+        Config::builder()
+            .socket(&s.socket)
+            .token(token)
+            .build()
+            .expect("config"),
+    )
+    .expect("client")
 }
 
 fn asynchronous(s: &Sidecar, token: &str) -> Client {
-    Client::new(Config::builder().socket(&s.socket).token(token).build().expect("config"))
+    Client::new(
+        Config::builder()
+            .socket(&s.socket)
+            .token(token)
+            .build()
+            .expect("config"),
+    )
 }
 
 #[test]
 fn blocking_client_every_operation() {
     let s = Sidecar::start();
-    let e = s.create(&["--user", "u", "--input", r#"{"total": 150, "big": 98765432109876543210}"#, "--event", "orders"]);
+    let e = s.create(&[
+        "--user",
+        "u",
+        "--input",
+        r#"{"total": 150, "big": 98765432109876543210}"#,
+        "--event",
+        "orders",
+    ]);
     let c = blocking(&s, &e.token);
     let input: Value = c.input().expect("input");
     assert_eq!(input["total"], 150);
@@ -35,26 +54,53 @@ fn blocking_client_every_operation() {
     // Compare-and-set through the client: a stale version is a Conflict error.
     c.set_variable("seen", &1, Some(1)).expect("cas");
     let err = c.set_variable("seen", &2, Some(1)).expect_err("stale");
-    assert_eq!((err.kind(), err.code(), err.status()), (ErrorKind::Conflict, "version_conflict", Some(409)));
+    assert_eq!(
+        (err.kind(), err.code(), err.status()),
+        (ErrorKind::Conflict, "version_conflict", Some(409))
+    );
     assert!(!err.retryable());
-    for (k, v) in [("zero", json!(0)), ("empty", json!("")), ("f", json!(false)), ("nil", json!(null))] {
+    for (k, v) in [
+        ("zero", json!(0)),
+        ("empty", json!("")),
+        ("f", json!(false)),
+        ("nil", json!(null)),
+    ] {
         c.set_variable(k, &v, None).expect("set");
-        assert_eq!(c.get_variable::<Value>(k).expect("get").expect("exists").value, v, "{k} keeps its type");
+        assert_eq!(
+            c.get_variable::<Value>(k)
+                .expect("get")
+                .expect("exists")
+                .value,
+            v,
+            "{k} keeps its type"
+        );
     }
-    assert_eq!(c.list_variables().expect("list"), ["empty", "f", "nil", "seen", "zero"]);
+    assert_eq!(
+        c.list_variables().expect("list"),
+        ["empty", "f", "nil", "seen", "zero"]
+    );
     assert!(c.delete_variable("zero", None).expect("delete"));
     assert!(!c.delete_variable("zero", None).expect("delete again"));
     c.set_condition(true).expect("condition");
     assert_eq!(c.get_condition().expect("condition"), Some(true));
     c.output(&json!({"ok": true})).expect("output");
-    assert_eq!(c.get_output::<Value>().expect("output"), json!({"ok": true}));
+    assert_eq!(
+        c.get_output::<Value>().expect("output"),
+        json!({"ok": true})
+    );
     let ctx: Value = c.context().expect("context");
     assert_eq!(ctx["eventName"], "orders");
     c.refresh_token().expect("refresh");
-    assert_eq!(c.input::<Value>().expect("input after refresh")["total"], 150);
+    assert_eq!(
+        c.input::<Value>().expect("input after refresh")["total"],
+        150
+    );
     // Client-side key validation: no I/O, Validation kind.
     let err = c.get_variable::<Value>("bad key").expect_err("bad key");
-    assert_eq!((err.kind(), err.code()), (ErrorKind::Validation, "invalid_key"));
+    assert_eq!(
+        (err.kind(), err.code()),
+        (ErrorKind::Validation, "invalid_key")
+    );
     // The sidecar saw one persistent connection for all of that.
     assert_eq!(c.connections_opened(), 1);
 }
@@ -65,16 +111,29 @@ fn typed_errors_from_the_server() {
     let e = s.create(&["--user", "u", "--scope", "input:read"]);
     let c = blocking(&s, &e.token);
     let err = c.set_variable("k", &1, None).expect_err("scope");
-    assert_eq!((err.kind(), err.code(), err.status()), (ErrorKind::Auth, "scope_insufficient", Some(403)));
+    assert_eq!(
+        (err.kind(), err.code(), err.status()),
+        (ErrorKind::Auth, "scope_insufficient", Some(403))
+    );
     let bad = blocking(&s, "not-a-token");
     let err = bad.input::<Value>().expect_err("token");
     assert_eq!((err.kind(), err.status()), (ErrorKind::Auth, Some(401)));
-    assert!(!err.to_string().contains("not-a-token"), "errors never carry the token");
-    let err = c.execute_tool_action::<Value, _>("slack", "send", &json!({}), None).expect_err("scope");
+    assert!(
+        !err.to_string().contains("not-a-token"),
+        "errors never carry the token"
+    );
+    let err = c
+        .execute_tool_action::<Value, _>("slack", "send", &json!({}), None)
+        .expect_err("scope");
     assert_eq!(err.code(), "scope_insufficient");
     // Nothing listening: a retryable Unavailable error, quickly.
     let gone = BlockingClient::new(
-        Config::builder().socket(s.dir.join("nobody.sock")).token(&e.token).max_retries(1).build().expect("config"),
+        Config::builder()
+            .socket(s.dir.join("nobody.sock"))
+            .token(&e.token)
+            .max_retries(1)
+            .build()
+            .expect("config"),
     )
     .expect("client");
     let err = gone.input::<Value>().expect_err("no sidecar");
@@ -96,7 +155,13 @@ fn tcp_transport_and_env_configuration() {
         _ => None,
     })
     .expect("config");
-    assert!(cfg.endpoint().to_string().contains(&s.tcp.port().to_string()), "{}", cfg.endpoint());
+    assert!(
+        cfg.endpoint()
+            .to_string()
+            .contains(&s.tcp.port().to_string()),
+        "{}",
+        cfg.endpoint()
+    );
     let c = BlockingClient::new(cfg).expect("client");
     assert_eq!(c.input::<Value>().expect("input"), json!([1, 2, 3]));
     assert_eq!(c.execution_id(), Some(e.id.as_str()));
@@ -110,7 +175,11 @@ fn async_streams_and_concurrency() {
     let lines: String = (0..20_000).map(|i| format!("{{\"i\":{i}}}\n")).collect();
     std::fs::write(&path, lines).expect("write");
     let e = s.create(&["--user", "u", "--input-stream", path.to_str().expect("p")]);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
     rt.block_on(async {
         let c = asynchronous(&s, &e.token);
         // Records in → transformed → records out, streaming both ways.
@@ -119,7 +188,9 @@ fn async_streams_and_concurrency() {
         let mut n = 0u64;
         while let Some(r) = input.next().await {
             let r = r.expect("record");
-            out.write(&json!({"double": r["i"].as_i64().expect("i") * 2})).await.expect("write");
+            out.write(&json!({"double": r["i"].as_i64().expect("i") * 2}))
+                .await
+                .expect("write");
             n += 1;
         }
         let summary = out.close().await.expect("close");
@@ -129,8 +200,14 @@ fn async_streams_and_concurrency() {
             .map(|i| {
                 let c = c.clone();
                 tokio::spawn(async move {
-                    c.set_variable(&format!("k{i}"), &i, None).await.expect("set");
-                    c.get_variable::<i64>(&format!("k{i}")).await.expect("get").expect("some").value
+                    c.set_variable(&format!("k{i}"), &i, None)
+                        .await
+                        .expect("set");
+                    c.get_variable::<i64>(&format!("k{i}"))
+                        .await
+                        .expect("get")
+                        .expect("some")
+                        .value
                 })
             })
             .collect();
@@ -152,10 +229,19 @@ fn blocking_watch_sees_changes_from_another_process() {
     let writer = blocking(&b, &e.token);
     let mut changes = watcher.watch_variable::<Value>("flag").expect("watch");
     let start = Instant::now();
-    writer.set_variable("flag", &json!({"on": true}), None).expect("set");
+    writer
+        .set_variable("flag", &json!({"on": true}), None)
+        .expect("set");
     let ch = changes.next().expect("a change").expect("ok");
-    assert!(start.elapsed() < Duration::from_secs(1), "took {:?}", start.elapsed());
-    assert_eq!((ch.key.as_str(), ch.value, ch.version, ch.deleted), ("flag", Some(json!({"on": true})), Some(1), false));
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        (ch.key.as_str(), ch.value, ch.version, ch.deleted),
+        ("flag", Some(json!({"on": true})), Some(1), false)
+    );
     writer.delete_variable("flag", None).expect("delete");
     let ch = changes.next().expect("a change").expect("ok");
     assert!(ch.deleted);
@@ -166,7 +252,10 @@ fn short_lived_tokens_are_refreshed_before_they_expire() {
     // Tokens live 3 s; the client refreshes them ahead of expiry, so a 6 s stream of calls
     // never sees a 401.
     let s = Sidecar::start_with(&[("CRONIUM_TOKEN_TTL", "3s"), ("CRONIUM_TOKEN_LEEWAY", "0")]);
-    let e = s.create_with_env(&["--user", "u", "--ttl", "1h"], &[("CRONIUM_TOKEN_TTL", "3s")]);
+    let e = s.create_with_env(
+        &["--user", "u", "--ttl", "1h"],
+        &[("CRONIUM_TOKEN_TTL", "3s")],
+    );
     let c = blocking(&s, &e.token);
     let first = c.token_expires_at().expect("exp");
     let deadline = Instant::now() + Duration::from_secs(6);
@@ -174,5 +263,8 @@ fn short_lived_tokens_are_refreshed_before_they_expire() {
         c.input::<Value>().expect("every call succeeds");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(c.token_expires_at().expect("exp") > first + 2, "the token was replaced");
+    assert!(
+        c.token_expires_at().expect("exp") > first + 2,
+        "the token was replaced"
+    );
 }

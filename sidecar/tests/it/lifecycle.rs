@@ -333,12 +333,22 @@ fn watch_sees_local_changes_at_once_and_other_processes_within_a_second() {
 fn json_logs_carry_the_request_id() {
     let s = Sidecar::start_with(&[("CRONIUM_LOG_FORMAT", "json"), ("CRONIUM_LOG", "debug")]);
     let e = s.create(&["--user", "u"]);
-    s.request("GET", "/v1/input", &[("Authorization", &format!("Bearer {}", e.token)), ("x-request-id", "req-42")], None);
+    s.request(
+        "GET",
+        "/v1/input",
+        &[
+            ("Authorization", &format!("Bearer {}", e.token)),
+            ("x-request-id", "req-42"),
+        ],
+        None,
+    );
     std::thread::sleep(Duration::from_millis(100));
     let log = s.log();
     let lines: Vec<serde_json::Value> = log
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|err| panic!("not a JSON log line ({err}): {l}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|err| panic!("not a JSON log line ({err}): {l}"))
+        })
         .collect();
     assert!(!lines.is_empty());
     let req = lines

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016 # code for child shells is single-quoted on purpose
+# The Bash helpers against a real sidecar: `cronium serve` on a temp socket and a TCP port,
+# executions made with `cronium executions create --json`, every helper called for real.
+# Ends with a line "N passed, N failed"; exits non-zero when anything failed.
+#
+#   bindings/bash/tests/run.sh            (CRONIUM=path/to/cronium to pick the binary)
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+helpers=$here/../cronium.sh
+CRONIUM=${CRONIUM:-$root/target/debug/cronium}
+if [[ ! -x $CRONIUM ]]; then
+  echo "no cronium binary at $CRONIUM; run cargo build -p cronium-sidecar first" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+work=$(mktemp -d)
+sidecar_pid=
+cleanup() {
+  if [[ -n $sidecar_pid ]]; then
+    kill "$sidecar_pid" 2>/dev/null
+    wait "$sidecar_pid" 2>/dev/null
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+pass=0
+fail=0
+ok() {
+  pass=$((pass + 1))
+  printf 'ok    %s\n' "$1"
+}
+bad() {
+  fail=$((fail + 1))
+  printf 'FAIL  %s: %s\n' "$1" "$2"
+}
+# eq NAME ACTUAL EXPECTED
+eq() {
+  if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1" "expected [$3], got [$2]"; fi
+}
+# has NAME TEXT NEEDLE
+has() {
+  if [[ $2 == *"$3"* ]]; then ok "$1"; else bad "$1" "[$3] not in [$2]"; fi
+}
+
+export CRONIUM_LOG=error
+state=$work/state
+socket=$work/run/rt.sock
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$CRONIUM" --state-dir "$state" serve --socket "$socket" --listen "127.0.0.1:$port" 2>"$work/sidecar.log" &
+sidecar_pid=$!
+for _ in $(seq 200); do [[ -S $socket ]] && break; sleep 0.05; done
+if [[ ! -S $socket ]]; then
+  echo "the sidecar did not start:" >&2
+  cat "$work/sidecar.log" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+# new_execution [ARGS...]: prints "ID TOKEN".
+new_execution() {
+  local created re='"id":"([^"]+)".*"token":"([^"]+)"'
+  created=$("$CRONIUM" --state-dir "$state" executions create --json "$@") || return 1
+  [[ $created =~ $re ]] || return 1
+  printf '%s %s\n' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+}
+show() { "$CRONIUM" --state-dir "$state" executions show "$1" --json; }
+
+read -r ID TOKEN < <(new_execution --user ada --event nightly --input '{"name":"Ada","n":[1,2]}' \
+  --context '{"region":"eu","deep":{"a":[1,{"b":"}"}]},"quote":"say \"hi\""}')
+echo '{"r":1}' >"$work/in.ndjson"
+echo '{"r":2}' >>"$work/in.ndjson"
+read -r _ TOKEN2 < <(new_execution --user ada --input-stream "$work/in.ndjson")
+read -r _ TOKEN_RO < <(new_execution --user ada --scope input:read)
+
+# in_script [ENV=VALUE...] -- CODE: runs CODE in a fresh bash with the helpers sourced and
+# the first execution's environment, under set -euo pipefail. stdout to $out, stderr to
+# $err, status to $rc.
+in_script() {
+  local envs=(CRONIUM_RUNTIME_SOCKET="$socket" CRONIUM_EXECUTION_TOKEN="$TOKEN" CRONIUM_EXECUTION_ID="$ID")
+  while [[ $1 != -- ]]; do
+    envs+=("$1")
+    shift
+  done
+  shift
+  out=$(env -u CRONIUM_RUNTIME_API -u CRONIUM_EXECUTION_TOKEN_FILE "${envs[@]}" \
+    bash -c 'set -euo pipefail; source "$0"; '"$1" "$helpers" 2>"$work/err")
+  rc=$?
+  err=$(<"$work/err")
+}
+
+# --- sourcing -------------------------------------------------------------------------
+out=$(env -i PATH="$PATH" bash -c 'set -euo pipefail; source "$0"; echo sourced; cronium_input; echo after' "$helpers" 2>"$work/err")
+rc=$?
+err=$(<"$work/err")
+eq "sourcing without any environment does not exit" "$out" "sourced"
+eq "a call without a token fails under set -e" "$rc" "1"
+eq "  with one line naming the code" "$err" "cronium_input: token_missing: CRONIUM_EXECUTION_TOKEN is not set; run the script with 'cronium run'"
+out=$(sh -c '. "$0"; echo still-here' "$helpers" 2>&1)
+eq "sourcing from sh (not bash) breaks nothing" "$out" "still-here"
+out=$(bash -c 'set -u; source "$0"; source "$0"; type -t cronium_output cronium_getVariable cronium_watch_variable' "$helpers" 2>&1)
+eq "sourcing twice defines every function" "$out" $'function\nfunction\nfunction'
+
+# --- input, event ---------------------------------------------------------------------
+in_script -- 'cronium_input'
+eq "cronium_input prints the raw input" "$out" '{"name":"Ada","n":[1,2]}'
+in_script CRONIUM_EXECUTION_TOKEN="$TOKEN2" -- 'cronium_input'
+eq "cronium_input prints null without input" "$out" 'null'
+in_script -- 'cronium_event name; cronium_event eventName; cronium_event region; cronium_event deep; cronium_event quote; cronium_event attempt; cronium_event jobId'
+eq "cronium_event FIELD: strings bare, others as JSON" "$out" $'nightly\nnightly\neu\n{"a":[1,{"b":"}"}]}\nsay "hi"\n1\nnull'
+in_script -- 'cronium_event'
+has "cronium_event prints the whole context" "$out" "\"executionId\":\"$ID\""
+in_script -- 'cronium_event nope'
+eq "cronium_event of a missing field fails" "$rc:$err" "1:cronium_event: field_not_found: the event context has no field 'nope'"
+
+# --- variables ------------------------------------------------------------------------
+in_script -- 'cronium_get_variable counter; cronium_get_variable counter 0'
+eq "a missing variable is null, or the default" "$out" $'null\n0'
+in_script -- 'cronium_set_variable counter 12345678901234567890123; cronium_get_variable counter'
+eq "set then get keeps big integers exact" "$out" '12345678901234567890123'
+in_script -- 'cronium_set_variable who "\"Ada Lovelace\""; cronium_set_variable obj "{\"a\": [1, 2]}"; cronium_get_variable who; cronium_get_variable obj'
+eq "strings and objects round-trip" "$out" $'"Ada Lovelace"\n{"a":[1,2]}'
+in_script -- 'cronium_list_variables'
+eq "cronium_list_variables lists keys sorted" "$out" $'counter\nobj\nwho'
+in_script -- 'cronium_delete_variable obj; cronium_delete_variable obj; cronium_get_variable obj gone'
+eq "delete, delete again, then it is gone" "$out" 'gone'
+in_script -- 'cronium_get_variable "bad key"'
+eq "an invalid key fails with invalid_key" "$rc:${err%%:*}:$(cut -d: -f2 <<<"$err")" "1:cronium_get_variable: invalid_key"
+in_script -- 'cronium_set_variable k "not json"'
+has "invalid JSON fails naming the API code" "$rc:$err" "1:cronium_set_variable: invalid_json: "
+in_script -- 'cronium_set_variable k'
+has "a missing value is a usage error" "$rc:$err" "1:cronium_set_variable: invalid_argument"
+in_script -- 'cronium_get_variable "bad key"; echo survived'
+eq "under set -e a failed call stops the script" "$rc:$out" "1:"
+in_script -- 'if cronium_get_variable "bad key" 2>/dev/null; then echo yes; else echo handled; fi'
+eq "a failed call can be handled with if" "$rc:$out" "0:handled"
+
+# --- condition, output, streams -------------------------------------------------------
+in_script -- 'cronium_get_condition; cronium_set_condition true; cronium_get_condition; cronium_set_condition false; cronium_get_condition'
+eq "condition: unset, true, false" "$out" $'null\ntrue\nfalse'
+in_script -- 'cronium_set_condition maybe'
+has "a condition other than true/false is refused" "$rc:$err" "1:cronium_set_condition: invalid_argument"
+in_script -- 'cronium_output "{\"total\": 510}"'
+has "cronium_output JSON sets the output" "$rc:$(show "$ID")" '0:{"id":'
+has "  and the store has it" "$(show "$ID")" '"output":{"total":510}'
+in_script -- 'printf "%s" "{\"from\":\"stdin\"}" | cronium_output'
+has "cronium_output reads stdin" "$(show "$ID")" '"output":{"from":"stdin"}'
+in_script -- 'cronium_output </dev/null'
+has "cronium_output with nothing fails" "$rc:$err" "1:cronium_output: invalid_argument"
+in_script -- 'printf "{\"i\":1}\n{\"i\":2}\n\n{\"i\":3}\n" | cronium_stream_output'
+has "cronium_stream_output appends NDJSON records" "$rc:$(show "$ID")" '0:'
+has "  three records stored" "$(show "$ID")" '"outputStream":{"records":3,'
+in_script -- 'printf "{\"i\":4}\nnope\n" | cronium_stream_output'
+has "a bad stream line fails naming invalid_ndjson" "$rc:$err" "1:cronium_stream_output: invalid_ndjson"
+in_script CRONIUM_EXECUTION_TOKEN="$TOKEN2" -- 'cronium_stream_input'
+eq "cronium_stream_input prints the input stream" "$out" $'{"r":1}\n{"r":2}'
+
+# --- watch ----------------------------------------------------------------------------
+in_script -- '(sleep 0.5; cronium_set_variable watched 1; cronium_delete_variable watched) & cronium_watch_variable watched 2; wait'
+re='^\{"key":"watched","value":1,"version":1,.*"deleted":false\}'$'\n''\{"key":"watched","value":null,.*"deleted":true\}$'
+if [[ $out =~ $re ]]; then ok "cronium_watch_variable prints one line per change"; else bad "cronium_watch_variable prints one line per change" "$out"; fi
+
+# --- tool actions, info ---------------------------------------------------------------
+in_script -- 'cronium_execute_tool_action slack send-message "{\"channel\":\"#a\",\"text\":\"hi\"}"'
+# No credential is configured for this user, so the platform refuses; the line names its code.
+re='^1:cronium_execute_tool_action: (tool_actions_unavailable|tool_not_configured): [^\\]+$'
+if [[ "$rc:$err" =~ $re ]]; then ok "a refused tool action fails with one line naming the code"; else bad "a refused tool action fails with one line naming the code" "$rc:$err"; fi
+in_script -- 'cronium_execute_tool_action "bad tool" x "{}"'
+has "a bad tool name is a usage error" "$rc:$err" "1:cronium_execute_tool_action: invalid_argument"
+in_script -- 'cronium_info'
+has "cronium_info names the transport" "$out" "transport  unix:$socket"
+has "  and the runtime answers" "$out" 'runtime    {"status":"ok"}'
+if [[ $out == *"$TOKEN"* ]]; then bad "cronium_info never prints the token" "it did"; else ok "cronium_info never prints the token"; fi
+
+# --- transports and tokens ------------------------------------------------------------
+in_script CRONIUM_RUNTIME_SOCKET="$work/none.sock" CRONIUM_RUNTIME_API="http://127.0.0.1:$port" -- 'cronium_input; cronium_set_variable tcp true; cronium_get_variable tcp'
+eq "TCP when the socket does not exist" "$out" $'{"name":"Ada","n":[1,2]}\ntrue'
+in_script CRONIUM_RUNTIME_SOCKET="$work/none.sock" -- 'cronium_input'
+has "no socket and no URL: runtime_unreachable" "$rc:$err" "1:cronium_input: runtime_unreachable"
+in_script CRONIUM_RUNTIME_SOCKET= CRONIUM_RUNTIME_API="http://127.0.0.1:1" -- 'cronium_set_variable x 1'
+has "a refused connection: runtime_unreachable" "$rc:$err" "1:cronium_set_variable: runtime_unreachable"
+printf '%s\n' "$TOKEN" >"$work/token"
+chmod 600 "$work/token"
+in_script CRONIUM_EXECUTION_TOKEN=stale.token.value CRONIUM_EXECUTION_TOKEN_FILE="$work/token" -- 'cronium_input'
+eq "the token file wins over the variable" "$out" '{"name":"Ada","n":[1,2]}'
+in_script CRONIUM_EXECUTION_TOKEN=not-a-jwt -- 'cronium_get_variable counter'
+eq "a malformed token: token_malformed" "$rc:${err%%:*}:$(cut -d: -f2 <<<"$err" | tr -d ' ')" "1:cronium_get_variable:token_malformed"
+in_script CRONIUM_EXECUTION_TOKEN="$TOKEN_RO" -- 'cronium_input; cronium_set_variable counter 1'
+has "a token without the scope: scope_insufficient" "$rc:$out:$err" '1:null:cronium_set_variable: scope_insufficient'
+in_script -- 'cronium_watch_variable argv-check 1 >/dev/null & sleep 0.5; cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" " "; cronium_set_variable argv-check 1; wait'
+has "  (a helper's curl was running)" "$out" "curl"
+if [[ $out == *"$TOKEN"* ]]; then bad "the token is in no process's argv" "found it"; else ok "the token is in no process's argv"; fi
+
+# --- names older Cronium scripts use --------------------------------------------------
+in_script -- 'cronium_setVariable greeting "hello world"; cronium_getVariable greeting; cronium_get_variable greeting; cronium_setVariable n 42; cronium_get_variable n; cronium_setCondition true; cronium_getCondition'
+eq "legacy names keep plain strings plain" "$out" $'hello world\n"hello world"\n42\ntrue'
+
+# --- the file itself --------------------------------------------------------------------
+if command -v shellcheck >/dev/null; then
+  if sc=$(shellcheck "$helpers" "$here/run.sh" 2>&1); then ok "shellcheck finds nothing"; else bad "shellcheck finds nothing" "$sc"; fi
+else
+  bad "shellcheck finds nothing" "shellcheck is not installed (scripts/ensure-tools.sh test installs it)"
+fi
+
+echo "$pass passed, $fail failed"
+((fail == 0))

@@ -1,0 +1,207 @@
+"""The exceptions of ``cronium``: one class per kind of failure.
+
+Every error the runtime client raises is a :class:`CroniumError` with
+
+- ``code``: a stable snake_case code, the sidecar's (``variable_not_found``,
+  ``version_conflict``, ``token_expired``, ...) or the client's (``not_configured``,
+  ``connection_failed``, ``timeout``, ``invalid_key``, ...);
+- ``status``: the HTTP status when the sidecar answered, else ``None``;
+- ``retryable``: whether the same call may succeed later (the client already retried
+  what is safe to retry before raising);
+- ``message``, ``kind``, ``request_id`` (to find the call in the sidecar's log) and
+  ``retry_after`` (seconds the sidecar asked to wait, for rate limits).
+
+Values that JSON cannot hold (NaN, objects of other types) raise the builtin
+``TypeError`` before anything is sent.
+
+``CroniumTimeoutError`` is also a builtin ``TimeoutError``, so ``except TimeoutError``
+catches it; it is not named ``TimeoutError`` to avoid shadowing the builtin.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, Dict, Optional, Tuple, Type
+
+__all__ = [
+    "CroniumError",
+    "AuthError",
+    "NotFoundError",
+    "ConflictError",
+    "ValidationError",
+    "RateLimitedError",
+    "UnavailableError",
+    "CroniumTimeoutError",
+    "ToolActionError",
+    "ConfigError",
+    "ProtocolError",
+    "InternalError",
+]
+
+
+class CroniumError(Exception):
+    """Base class of every error raised by the runtime client."""
+
+    #: Coarse class of the failure (client-core's ``ErrorKind``).
+    kind: str = "internal"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "error",
+        status: Optional[int] = None,
+        retryable: bool = False,
+        request_id: Optional[str] = None,
+        retry_after: Optional[float] = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.message = message
+        self.code = code
+        self.status = status
+        self.retryable = retryable
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        # Keyword-only fields: rebuild explicitly so errors survive pickling
+        # (multiprocessing, concurrent.futures).
+        return (
+            _rebuild,
+            (
+                type(self),
+                self.message,
+                self.code,
+                self.status,
+                self.retryable,
+                self.request_id,
+                self.retry_after,
+            ),
+        )
+
+
+def _rebuild(
+    cls: Type[CroniumError],
+    message: str,
+    code: str,
+    status: Optional[int],
+    retryable: bool,
+    request_id: Optional[str],
+    retry_after: Optional[float],
+) -> CroniumError:
+    return cls(
+        message,
+        code=code,
+        status=status,
+        retryable=retryable,
+        request_id=request_id,
+        retry_after=retry_after,
+    )
+
+
+class AuthError(CroniumError):
+    """The token is missing, invalid or expired (401), or lacks the scope (403)."""
+
+    kind = "auth"
+
+
+class NotFoundError(CroniumError):
+    """What was asked for does not exist (404)."""
+
+    kind = "not_found"
+
+
+class ConflictError(CroniumError):
+    """A compare-and-set lost: the stored version differs (409 ``version_conflict``)."""
+
+    kind = "conflict"
+
+
+class ValidationError(CroniumError):
+    """The request was rejected as malformed (400, 413, 415), e.g. ``invalid_key``."""
+
+    kind = "validation"
+
+
+class RateLimitedError(CroniumError):
+    """The sidecar asked to slow down (429); see ``retry_after``."""
+
+    kind = "rate_limited"
+
+
+class UnavailableError(CroniumError):
+    """The sidecar or its storage is unreachable or overloaded (503, connection errors)."""
+
+    kind = "unavailable"
+
+
+class CroniumTimeoutError(CroniumError, builtins.TimeoutError):
+    """The call did not finish within the client's timeout (also a ``TimeoutError``)."""
+
+    kind = "timeout"
+
+
+class ToolActionError(CroniumError):
+    """A tool action failed (codes starting with ``tool_``)."""
+
+    kind = "tool_action"
+
+
+class ConfigError(CroniumError):
+    """The client is not configured (``CRONIUM_*`` environment missing or invalid)."""
+
+    kind = "config"
+
+
+class ProtocolError(CroniumError):
+    """The sidecar answered something this client does not understand."""
+
+    kind = "protocol"
+
+
+class InternalError(CroniumError):
+    """A bug in the sidecar (500) or an unexpected status."""
+
+    kind = "internal"
+
+
+_BY_KIND: Dict[str, Type[CroniumError]] = {
+    cls.kind: cls
+    for cls in (
+        AuthError,
+        NotFoundError,
+        ConflictError,
+        ValidationError,
+        RateLimitedError,
+        UnavailableError,
+        CroniumTimeoutError,
+        ToolActionError,
+        ConfigError,
+        ProtocolError,
+        InternalError,
+    )
+}
+
+
+def _from_native(
+    kind: str,
+    code: str,
+    message: str,
+    status: Optional[int],
+    retryable: bool,
+    request_id: Optional[str],
+    retry_after: Optional[float],
+) -> CroniumError:
+    """Builds the exception for a client-core error (called by ``cronium._native``)."""
+    cls = _BY_KIND.get(kind, CroniumError)
+    exc = cls(
+        message,
+        code=code,
+        status=status,
+        retryable=retryable,
+        request_id=request_id,
+        retry_after=retry_after,
+    )
+    if cls is CroniumError:
+        exc.kind = kind
+    return exc

@@ -1,0 +1,475 @@
+//! `Client` (sync) and `AsyncClient` (asyncio): every operation of client-core, with
+//! values and errors converted and nothing else.
+//!
+//! Sync calls run on client-core's `BlockingClient` (a current-thread runtime driven by
+//! the calling thread: the fastest path for one request) with the interpreter released,
+//! so other Python threads run meanwhile. Async calls run the same `Client` on the shared
+//! multi-threaded runtime and resolve an asyncio future.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cronium_client::{
+    BlockingClient, Client as CoreClient, Config, Error, ErrorKind, DEFAULT_SOCKET, ENV_API,
+    ENV_EXECUTION_ID, ENV_SOCKET, ENV_TOKEN,
+};
+use pyo3::prelude::*;
+use serde_json::value::RawValue;
+
+use crate::convert::to_raw;
+use crate::errors::to_pyerr;
+use crate::out::{spawn, Out};
+use crate::streams::{InputStream, OutputStream, Watch};
+
+type Raw = Box<RawValue>;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The configuration for `Client(...)`: the environment when nothing is given, else the
+/// arguments, each missing one taken from its environment variable.
+fn config(
+    socket: Option<PathBuf>,
+    url: Option<String>,
+    token: Option<String>,
+    execution_id: Option<String>,
+    timeout: Option<f64>,
+    max_retries: Option<u32>,
+) -> cronium_client::Result<Config> {
+    let nothing_given = socket.is_none()
+        && url.is_none()
+        && token.is_none()
+        && execution_id.is_none()
+        && timeout.is_none()
+        && max_retries.is_none();
+    if nothing_given {
+        return Config::from_env();
+    }
+    let mut b = Config::builder();
+    if socket.is_none() && url.is_none() {
+        let socket = PathBuf::from(env(ENV_SOCKET).unwrap_or_else(|| DEFAULT_SOCKET.into()));
+        let url = env(ENV_API);
+        if !socket.exists() && url.is_none() {
+            // The environment's own explanation of what is missing.
+            Config::from_env()?;
+        }
+        b = b.socket(socket);
+        if let Some(url) = url {
+            b = b.url(url);
+        }
+    } else {
+        if let Some(socket) = socket {
+            b = b.socket(socket);
+        }
+        if let Some(url) = url {
+            b = b.url(url);
+        }
+    }
+    if let Some(token) = token.or_else(|| env(ENV_TOKEN)) {
+        b = b.token(token);
+    }
+    if let Some(id) = execution_id.or_else(|| env(ENV_EXECUTION_ID)) {
+        b = b.execution_id(id);
+    }
+    if let Some(secs) = timeout {
+        if !(secs.is_finite() && secs > 0.0) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "not_configured",
+                format!("timeout must be a positive number of seconds, not {secs}"),
+            ));
+        }
+        b = b.timeout(Duration::from_secs_f64(secs));
+    }
+    if let Some(retries) = max_retries {
+        b = b.max_retries(retries);
+    }
+    b.build()
+}
+
+/// The synchronous client (`cronium.Cronium` is its Python subclass).
+#[pyclass(frozen, subclass, module = "cronium._native", name = "Client")]
+pub(crate) struct Client {
+    blocking: BlockingClient,
+}
+
+impl Client {
+    pub(crate) fn core(&self) -> &CoreClient {
+        self.blocking.client()
+    }
+}
+
+#[pymethods]
+impl Client {
+    #[new]
+    #[pyo3(signature = (socket=None, url=None, token=None, *, execution_id=None, timeout=None, max_retries=None))]
+    fn new(
+        py: Python<'_>,
+        socket: Option<PathBuf>,
+        url: Option<String>,
+        token: Option<String>,
+        execution_id: Option<String>,
+        timeout: Option<f64>,
+        max_retries: Option<u32>,
+    ) -> PyResult<Self> {
+        config(socket, url, token, execution_id, timeout, max_retries)
+            .and_then(BlockingClient::new)
+            .map(|blocking| Client { blocking })
+            .map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// Where the client connects: `unix:/path` or `http://host:port`.
+    #[getter]
+    fn endpoint(&self) -> String {
+        self.blocking.endpoint().to_string()
+    }
+
+    /// `CRONIUM_EXECUTION_ID` (or the `execution_id` given), if any.
+    #[getter]
+    fn execution_id(&self) -> Option<String> {
+        self.blocking.execution_id().map(str::to_owned)
+    }
+
+    /// Expiry (Unix seconds) of the token in use, when it is a JWT.
+    #[getter]
+    fn token_expires_at(&self) -> Option<u64> {
+        self.blocking.token_expires_at()
+    }
+
+    /// Connections opened so far (a sequential caller keeps one alive).
+    #[getter]
+    fn connections_opened(&self) -> u64 {
+        self.blocking.connections_opened()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<cronium client {}>", self.blocking.endpoint())
+    }
+
+    fn health(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.blocking.health())
+            .map_err(|e| to_pyerr(py, &e))
+    }
+
+    fn input(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let r = py.detach(|| self.blocking.input::<Raw>());
+        Out::from(r, Out::Json).into_py(py)
+    }
+
+    fn output(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let raw = to_raw(data)?;
+        py.detach(|| self.blocking.output(&*raw))
+            .map_err(|e| to_pyerr(py, &e))
+    }
+
+    fn get_output(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let r = py.detach(|| self.blocking.get_output::<Raw>());
+        Out::from(r, Out::Json).into_py(py)
+    }
+
+    #[pyo3(signature = (key, default=None))]
+    fn get_variable(
+        &self,
+        py: Python<'_>,
+        key: String,
+        default: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let r = py.detach(|| self.blocking.get_variable::<Raw>(&key));
+        Out::from(r, |v| Out::OrDefault(v.map(|v| v.value), default)).into_py(py)
+    }
+
+    fn get_variable_info(&self, py: Python<'_>, key: String) -> PyResult<Py<PyAny>> {
+        let r = py.detach(|| self.blocking.get_variable::<Raw>(&key));
+        Out::from(r, Out::Info).into_py(py)
+    }
+
+    #[pyo3(signature = (key, value, *, if_version=None))]
+    fn set_variable(
+        &self,
+        py: Python<'_>,
+        key: String,
+        value: &Bound<'_, PyAny>,
+        if_version: Option<u64>,
+    ) -> PyResult<u64> {
+        let raw = to_raw(value)?;
+        py.detach(|| self.blocking.set_variable(&key, &*raw, if_version))
+            .map(|meta| meta.version)
+            .map_err(|e| to_pyerr(py, &e))
+    }
+
+    #[pyo3(signature = (key, *, if_version=None))]
+    fn delete_variable(
+        &self,
+        py: Python<'_>,
+        key: String,
+        if_version: Option<u64>,
+    ) -> PyResult<bool> {
+        py.detach(|| self.blocking.delete_variable(&key, if_version))
+            .map_err(|e| to_pyerr(py, &e))
+    }
+
+    fn list_variables(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        py.detach(|| self.blocking.list_variables())
+            .map_err(|e| to_pyerr(py, &e))
+    }
+
+    fn set_condition(&self, py: Python<'_>, condition: bool) -> PyResult<()> {
+        py.detach(|| self.blocking.set_condition(condition))
+            .map_err(|e| to_pyerr(py, &e))
+    }
+
+    fn get_condition(&self, py: Python<'_>) -> PyResult<Option<bool>> {
+        py.detach(|| self.blocking.get_condition())
+            .map_err(|e| to_pyerr(py, &e))
+    }
+
+    fn context(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let r = py.detach(|| self.blocking.context::<Raw>());
+        Out::from(r, Out::Json).into_py(py)
+    }
+
+    fn refresh_token(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.blocking.refresh_token())
+            .map_err(|e| to_pyerr(py, &e))
+    }
+
+    #[pyo3(signature = (tool, action, params=None, *, idempotency_key=None))]
+    fn execute_tool_action(
+        &self,
+        py: Python<'_>,
+        tool: String,
+        action: String,
+        params: Option<&Bound<'_, PyAny>>,
+        idempotency_key: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let params = tool_params(params)?;
+        let r = py.detach(|| {
+            self.blocking.execute_tool_action::<Raw, _>(
+                &tool,
+                &action,
+                &*params,
+                idempotency_key.as_deref(),
+            )
+        });
+        Out::from(r, Out::Json).into_py(py)
+    }
+
+    /// Opens a watch of `key` now (changes after this call are reported).
+    fn watch_variable(&self, py: Python<'_>, key: String) -> PyResult<Watch> {
+        let core = self.core().clone();
+        let key2 = key.clone();
+        let opened = crate::out::wait(py, async move { core.watch_variable::<Raw>(&key2).await })?;
+        opened
+            .map(|stream| Watch::new(key, stream))
+            .map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// The input stream; opened on first iteration (`for` or `async for`).
+    fn stream_input(&self) -> InputStream {
+        InputStream::new(self.core().clone())
+    }
+
+    /// A new output stream writer; the request starts with the first record.
+    fn stream_output(&self) -> OutputStream {
+        OutputStream::new(self.core().clone())
+    }
+}
+
+fn tool_params(params: Option<&Bound<'_, PyAny>>) -> PyResult<Raw> {
+    match params {
+        Some(p) if !p.is_none() => to_raw(p),
+        _ => RawValue::from_string("{}".to_owned())
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string())),
+    }
+}
+
+/// The asyncio client: the same operations as coroutines' awaitables, sharing a
+/// `Client`'s configuration and token.
+#[pyclass(frozen, subclass, module = "cronium._native", name = "AsyncClient")]
+pub(crate) struct AsyncClient {
+    client: CoreClient,
+}
+
+#[pymethods]
+impl AsyncClient {
+    #[new]
+    fn new(client: &Bound<'_, Client>) -> Self {
+        AsyncClient {
+            client: client.get().core().clone(),
+        }
+    }
+
+    /// Where the client connects: `unix:/path` or `http://host:port`.
+    #[getter]
+    fn endpoint(&self) -> String {
+        self.client.endpoint().to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<cronium async client {}>", self.client.endpoint())
+    }
+
+    fn health<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let c = self.client.clone();
+        spawn(
+            py,
+            async move { Out::from(c.health().await, |()| Out::Nothing) },
+        )
+    }
+
+    fn input<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let c = self.client.clone();
+        spawn(
+            py,
+            async move { Out::from(c.input::<Raw>().await, Out::Json) },
+        )
+    }
+
+    fn output<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let raw = to_raw(data)?;
+        let c = self.client.clone();
+        spawn(py, async move {
+            Out::from(c.output(&*raw).await, |()| Out::Nothing)
+        })
+    }
+
+    fn get_output<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let c = self.client.clone();
+        spawn(py, async move {
+            Out::from(c.get_output::<Raw>().await, Out::Json)
+        })
+    }
+
+    #[pyo3(signature = (key, default=None))]
+    fn get_variable<'py>(
+        &self,
+        py: Python<'py>,
+        key: String,
+        default: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let c = self.client.clone();
+        spawn(py, async move {
+            Out::from(c.get_variable::<Raw>(&key).await, |v| {
+                Out::OrDefault(v.map(|v| v.value), default)
+            })
+        })
+    }
+
+    fn get_variable_info<'py>(&self, py: Python<'py>, key: String) -> PyResult<Bound<'py, PyAny>> {
+        let c = self.client.clone();
+        spawn(py, async move {
+            Out::from(c.get_variable::<Raw>(&key).await, Out::Info)
+        })
+    }
+
+    #[pyo3(signature = (key, value, *, if_version=None))]
+    fn set_variable<'py>(
+        &self,
+        py: Python<'py>,
+        key: String,
+        value: &Bound<'py, PyAny>,
+        if_version: Option<u64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let raw = to_raw(value)?;
+        let c = self.client.clone();
+        spawn(py, async move {
+            Out::from(c.set_variable(&key, &*raw, if_version).await, |m| {
+                Out::Int(m.version)
+            })
+        })
+    }
+
+    #[pyo3(signature = (key, *, if_version=None))]
+    fn delete_variable<'py>(
+        &self,
+        py: Python<'py>,
+        key: String,
+        if_version: Option<u64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let c = self.client.clone();
+        spawn(py, async move {
+            Out::from(c.delete_variable(&key, if_version).await, Out::Bool)
+        })
+    }
+
+    fn list_variables<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let c = self.client.clone();
+        spawn(
+            py,
+            async move { Out::from(c.list_variables().await, Out::Keys) },
+        )
+    }
+
+    fn set_condition<'py>(&self, py: Python<'py>, condition: bool) -> PyResult<Bound<'py, PyAny>> {
+        let c = self.client.clone();
+        spawn(py, async move {
+            Out::from(c.set_condition(condition).await, |()| Out::Nothing)
+        })
+    }
+
+    fn get_condition<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let c = self.client.clone();
+        spawn(py, async move {
+            Out::from(c.get_condition().await, Out::OptBool)
+        })
+    }
+
+    fn context<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let c = self.client.clone();
+        spawn(
+            py,
+            async move { Out::from(c.context::<Raw>().await, Out::Json) },
+        )
+    }
+
+    fn refresh_token<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let c = self.client.clone();
+        spawn(py, async move {
+            Out::from(c.refresh_token().await, |()| Out::Nothing)
+        })
+    }
+
+    #[pyo3(signature = (tool, action, params=None, *, idempotency_key=None))]
+    fn execute_tool_action<'py>(
+        &self,
+        py: Python<'py>,
+        tool: String,
+        action: String,
+        params: Option<&Bound<'py, PyAny>>,
+        idempotency_key: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let params = tool_params(params)?;
+        let c = self.client.clone();
+        spawn(py, async move {
+            let r = c
+                .execute_tool_action::<Raw, _>(&tool, &action, &*params, idempotency_key.as_deref())
+                .await;
+            Out::from(r, Out::Json)
+        })
+    }
+
+    /// Opens a watch of `key`; resolves once it is open (changes after that are reported).
+    fn watch_variable<'py>(&self, py: Python<'py>, key: String) -> PyResult<Bound<'py, PyAny>> {
+        let c = self.client.clone();
+        spawn(py, async move {
+            Out::from(c.watch_variable::<Raw>(&key).await, |stream| {
+                Out::Watch(Watch::new(key, stream))
+            })
+        })
+    }
+
+    /// The input stream; opened on first iteration.
+    fn stream_input(&self) -> InputStream {
+        InputStream::new(self.client.clone())
+    }
+
+    /// A new output stream writer; the request starts with the first record.
+    fn stream_output(&self) -> OutputStream {
+        OutputStream::new(self.client.clone())
+    }
+}

@@ -1,0 +1,42 @@
+//! client-core's one error type → the exception classes of `cronium._errors`.
+//!
+//! The classes live in Python (so they can carry attributes, pickle, and
+//! `CroniumTimeoutError` can also be a builtin `TimeoutError`); this side only hands
+//! over the fields. Building the exception needs the interpreter, so async calls carry
+//! the client error to the point where the result is converted (see `Out`).
+
+use cronium_client::Error;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+
+/// `cronium._errors._from_native(kind, code, message, status, retryable, request_id,
+/// retry_after)`.
+fn factory(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static FACTORY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    FACTORY
+        .get_or_try_init(py, || {
+            py.import("cronium._errors")?
+                .getattr("_from_native")
+                .map(Bound::unbind)
+        })
+        .map(|f| f.bind(py))
+}
+
+/// The Python exception for a client error.
+pub(crate) fn to_pyerr(py: Python<'_>, error: &Error) -> PyErr {
+    let exc = factory(py).and_then(|f| {
+        f.call1((
+            error.kind().as_str(),
+            error.code(),
+            error.message(),
+            error.status(),
+            error.retryable(),
+            error.request_id(),
+            error.retry_after().map(|d| d.as_secs_f64()),
+        ))
+    });
+    match exc {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(e) => e,
+    }
+}

@@ -1,0 +1,264 @@
+"""Every sync operation against a real sidecar, through the module-level functions (the
+environment) and through an explicitly configured `Cronium`."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+import pytest
+
+import cronium
+
+from conftest import Execution, Sidecar
+
+
+def test_import_is_cheap_and_side_effect_free(sidecar: Sidecar) -> None:
+    from conftest import run_python
+
+    out = run_python(
+        "import sys, threading, cronium\n"
+        "assert 'asyncio' not in sys.modules, 'asyncio imported'\n"
+        "assert threading.active_count() == 1, threading.enumerate()\n"
+        "assert cronium._default is None\n"
+        "print('ok')\n",
+        {},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_input_output_condition_context(execution: Execution, sidecar: Sidecar) -> None:
+    assert cronium.input() == {"n": 2, "name": "Ada"}
+    assert cronium.get_output() is None
+    cronium.output({"ok": True, "n": 0})
+    assert cronium.get_output() == {"ok": True, "n": 0}
+    cronium.output([1, 2])  # last write wins
+    assert cronium.get_output() == [1, 2]
+
+    assert cronium.get_condition() is None
+    cronium.set_condition(True)
+    assert cronium.get_condition() is True
+    cronium.set_condition(False)
+    assert cronium.get_condition() is False
+    with pytest.raises(TypeError):
+        cronium.set_condition(1)  # type: ignore[arg-type]
+
+    ctx = cronium.event()
+    assert ctx["executionId"] == execution.id
+    assert ctx["userId"] == execution.user
+    assert ctx["eventName"] == "py-test"
+    assert cronium.context() == ctx
+
+    shown = sidecar.show(execution)
+    assert (shown["output"], shown["condition"]) == ([1, 2], False)
+
+
+def test_variables(execution: Execution) -> None:
+    assert cronium.get_variable("missing") is None
+    assert cronium.get_variable("missing", 7) == 7
+    assert cronium.get_variable_info("missing") is None
+
+    v1 = cronium.set_variable("runs", 1)
+    assert v1 == 1
+    assert cronium.get_variable("runs") == 1
+    assert cronium.set_variable("runs", 2) == 2
+    info = cronium.get_variable_info("runs")
+    assert info is not None
+    assert (info.key, info.value, info.version) == ("runs", 2, 2)
+    assert info.updated_at.endswith("Z")
+
+    cronium.set_variable("other", "x")
+    assert cronium.list_variables() == ["other", "runs"]
+    assert cronium.delete_variable("other") is True
+    assert cronium.delete_variable("other") is False
+    assert cronium.list_variables() == ["runs"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, "", False, None, [], {}, 0.0, 12345678901234567890123, -(2**70), 1e-7, "😀\u2028",
+     {"nested": [1, {"x": [None, True, 1.25]}], "big": 2**80}],
+    ids=repr,
+)
+def test_stored_values_come_back_as_stored(execution: Execution, value: Any) -> None:
+    cronium.set_variable("v", value)
+    # A stored falsy value is the value, never the default.
+    got = cronium.get_variable("v", "DEFAULT")
+    assert got == value
+    assert type(got) is type(value)
+    cronium.output(value)
+    assert cronium.get_output() == value
+
+
+def test_unserialisable_values_are_type_errors_before_any_request(execution: Execution) -> None:
+    with pytest.raises(TypeError, match="Object of type set"):
+        cronium.set_variable("v", {1, 2})
+    with pytest.raises(TypeError, match="not JSON compliant"):
+        cronium.output({"x": float("nan")})
+    assert cronium.get_variable("v") is None
+
+
+def test_compare_and_set(execution: Execution) -> None:
+    assert cronium.set_variable("cas", "a", if_version=0) == 1
+    with pytest.raises(cronium.ConflictError) as err:
+        cronium.set_variable("cas", "b", if_version=0)
+    assert err.value.code == "version_conflict"
+    assert err.value.status == 409
+    assert err.value.retryable is False
+    assert cronium.set_variable("cas", "b", if_version=1) == 2
+    with pytest.raises(cronium.ConflictError):
+        cronium.delete_variable("cas", if_version=1)
+    assert cronium.delete_variable("cas", if_version=2) is True
+
+
+def test_variable_handle(execution: Execution) -> None:
+    runs = cronium.variable("runs")
+    assert runs.key == "runs"
+    assert runs.get() is None
+    assert runs.get(0) == 0
+    assert runs.set((runs.get(0)) + 1) == 1
+    assert runs.get() == 1
+    info = runs.info()
+    assert info is not None and info.version == 1
+    with pytest.raises(cronium.ConflictError):
+        runs.set(5, if_version=7)
+    assert runs.delete() is True
+    assert runs.get() is None
+    assert repr(runs) == "Variable('runs')"
+
+
+def test_variables_belong_to_the_user(sidecar: Sidecar, execution: Execution) -> None:
+    cronium.set_variable("shared", {"by": execution.id})
+    later = sidecar.create(user=execution.user)
+    other_user = sidecar.create()
+    same = cronium.Cronium(socket=str(sidecar.socket), token=later.token)
+    other = cronium.Cronium(socket=str(sidecar.socket), token=other_user.token)
+    assert same.get_variable("shared") == {"by": execution.id}
+    assert other.get_variable("shared") is None
+
+
+def test_invalid_keys_fail_before_any_request(execution: Execution) -> None:
+    for bad in ["", "a b", "a/b", "k" * 257, "ключ"]:
+        with pytest.raises(cronium.ValidationError) as err:
+            cronium.get_variable(bad)
+        assert err.value.code == "invalid_key"
+        assert err.value.status is None
+
+
+def test_tool_actions_report_their_error(execution: Execution) -> None:
+    calls = [
+        lambda: cronium.execute_tool_action("slack", "slack-send-message", {"text": "hi"}),
+        lambda: cronium.execute_tool_action("slack", "send-message", idempotency_key="k-1"),
+        lambda: cronium.send_slack_message("hi", channel="#alerts"),
+        lambda: cronium.send_discord_message("hi", username="bot"),
+        lambda: cronium.send_email(["a@example.com"], "subject", "body", cc=["b@example.com"]),
+    ]
+    for call in calls:
+        try:
+            call()
+        except cronium.ToolActionError as e:
+            # Until the tool-actions work lands the sidecar answers 501.
+            if e.code != "tool_actions_unavailable":
+                assert e.code.startswith("tool_"), e
+            else:
+                assert e.status == 501
+        else:  # pragma: no cover - once tools are configured for this user
+            pytest.fail("no tool is configured for this user, the call cannot succeed")
+
+
+def test_tool_action_validates_idempotency_key(execution: Execution) -> None:
+    with pytest.raises(cronium.ValidationError) as err:
+        cronium.execute_tool_action("slack", "send-message", {}, idempotency_key="bad\nkey")
+    assert err.value.code == "invalid_header"
+
+
+def test_explicit_client_over_socket_and_tcp(sidecar: Sidecar, execution: Execution) -> None:
+    over_socket = cronium.Cronium(socket=str(sidecar.socket), token=execution.token)
+    over_tcp = cronium.Cronium(url=sidecar.url, token=execution.token, timeout=5, max_retries=0)
+    assert over_socket.endpoint == f"unix:{sidecar.socket}"
+    assert over_tcp.endpoint == sidecar.url
+    over_socket.set_variable("both", 1)
+    assert over_tcp.get_variable("both") == 1
+    assert over_tcp.input() == {"n": 2, "name": "Ada"}
+    assert over_tcp.event()["executionId"] == execution.id
+    assert execution.token not in repr(over_tcp)
+    # Sequential calls reuse one keep-alive connection.
+    for _ in range(20):
+        over_socket.get_variable("both")
+    assert over_socket.connections_opened == 1
+
+
+def test_environment_with_tcp_fallback(sidecar: Sidecar, execution: Execution,
+                                       clean_env: pytest.MonkeyPatch) -> None:
+    for k, v in execution.env(sidecar, tcp=True).items():
+        clean_env.setenv(k, v)
+    assert cronium.client().endpoint == sidecar.url
+    assert cronium.client().execution_id == execution.id
+    assert cronium.input() == {"n": 2, "name": "Ada"}
+
+
+def test_explicit_arguments_fall_back_to_the_environment(sidecar: Sidecar, execution: Execution) -> None:
+    # Token from CRONIUM_EXECUTION_TOKEN, endpoint given.
+    c = cronium.Cronium(url=sidecar.url)
+    assert c.input() == {"n": 2, "name": "Ada"}
+    # Endpoint from the environment, token given.
+    other = sidecar.create("--input", "7")
+    assert cronium.Cronium(token=other.token).input() == 7
+    assert cronium.Cronium(timeout=3).token_expires_at is not None
+
+
+def test_bad_configuration(sidecar: Sidecar, clean_env: pytest.MonkeyPatch) -> None:
+    with pytest.raises(cronium.ConfigError) as err:
+        cronium.input()
+    assert err.value.code == "not_configured"
+    assert "CRONIUM_RUNTIME_SOCKET" in err.value.message
+    with pytest.raises(cronium.ConfigError):
+        cronium.Cronium(url="ftp://x", token="t")
+    with pytest.raises(cronium.ConfigError):
+        cronium.Cronium(url=sidecar.url, token="t", timeout=0)
+    with pytest.raises(cronium.ConfigError):
+        cronium.Cronium(url=sidecar.url)  # no token anywhere
+    # Not cached: configuring the environment later works.
+    e = sidecar.create("--input", '"later"')
+    for k, v in e.env(sidecar).items():
+        clean_env.setenv(k, v)
+    assert cronium.input() == "later"
+
+
+def test_refresh_token_and_health(execution: Execution) -> None:
+    before = cronium.client().token_expires_at
+    assert before is not None
+    cronium.refresh_token()
+    assert cronium.client().token_expires_at is not None
+    cronium.client().health()
+
+
+def test_old_helper_names(execution: Execution) -> None:
+    cronium.setVariable("old", {"a": 1})
+    assert cronium.getVariable("old") == {"a": 1}
+    cronium.setCondition(True)
+    assert cronium.getCondition() is True
+    assert cronium.input()["name"] == "Ada"
+    assert cronium.event()["executionId"] == execution.id
+
+
+def test_fork_child_configures_anew(execution: Execution) -> None:
+    cronium.set_variable("fork", 1)
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about fork() in a process with threads (the child only
+        # makes a call of its own, with a fresh client).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 0
+        try:
+            assert cronium._default is None
+            cronium.set_variable("fork", 2)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert cronium.get_variable("fork") == 2
