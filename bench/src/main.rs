@@ -152,7 +152,12 @@ fn cronium_cmd(bin: &Path, dir: &Path) -> Command {
     c
 }
 
-fn start_sidecar(bin: &Path, dir: &Path, name: &str, cpu: Option<usize>) -> Result<(Sidecar, Duration), String> {
+fn start_sidecar(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    cpu: Option<usize>,
+) -> Result<(Sidecar, Duration), String> {
     let socket = dir.join(format!("{name}.sock"));
     let mut cmd = match cpu {
         Some(cpu) => {
@@ -174,7 +179,9 @@ fn start_sidecar(bin: &Path, dir: &Path, name: &str, cpu: Option<usize>) -> Resu
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     let start = Instant::now();
-    let child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
     loop {
         if UnixStream::connect(&socket).is_ok() {
             break;
@@ -197,7 +204,17 @@ fn start_sidecar(bin: &Path, dir: &Path, name: &str, cpu: Option<usize>) -> Resu
 
 fn create_execution(bin: &Path, dir: &Path) -> Result<(String, String), String> {
     let out = cronium_cmd(bin, dir)
-        .args(["executions", "create", "--user", "bench", "--ttl", "2h", "--json", "--input", "{\"n\":1}"])
+        .args([
+            "executions",
+            "create",
+            "--user",
+            "bench",
+            "--ttl",
+            "2h",
+            "--json",
+            "--input",
+            "{\"n\":1}",
+        ])
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
@@ -244,13 +261,23 @@ struct Floor {
 }
 
 impl Floor {
-    fn new(dir: &Path, req_len: usize, resp_len: usize, cpu: Option<usize>) -> std::io::Result<Self> {
-        let path = dir.join(format!("floor-{}.sock", cpu.map_or("any".into(), |c| c.to_string())));
+    fn new(
+        dir: &Path,
+        req_len: usize,
+        resp_len: usize,
+        cpu: Option<usize>,
+    ) -> std::io::Result<Self> {
+        let path = dir.join(format!(
+            "floor-{}.sock",
+            cpu.map_or("any".into(), |c| c.to_string())
+        ));
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path)?;
         let server = std::thread::spawn(move || {
             pin_self(cpu);
-            let Ok((mut s, _)) = listener.accept() else { return };
+            let Ok((mut s, _)) = listener.accept() else {
+                return;
+            };
             let mut buf = vec![0u8; req_len];
             let resp = vec![b'r'; resp_len];
             while s.read_exact(&mut buf).is_ok() {
@@ -362,7 +389,11 @@ fn main() {
 fn run(args: &Args) -> Result<(), String> {
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let dir = tmp.path();
-    let (rounds, per_round, starts) = if args.quick { (1, 200, 3) } else { (5, 3000, 30) };
+    let (rounds, per_round, starts) = if args.quick {
+        (1, 200, 3)
+    } else {
+        (5, 3000, 30)
+    };
     let mut rows = Vec::new();
 
     // Exec → socket accepting, next to exec of /bin/true until it exits.
@@ -412,7 +443,12 @@ fn run(args: &Args) -> Result<(), String> {
 
     for (label, cpu) in [("pinned to one CPU", Some(0usize)), ("unpinned", None)] {
         pin_self(cpu);
-        let (sc, _) = start_sidecar(&args.cronium, &dir.join(format!("lat-{}", cpu.is_some())), "lat", cpu)?;
+        let (sc, _) = start_sidecar(
+            &args.cronium,
+            &dir.join(format!("lat-{}", cpu.is_some())),
+            "lat",
+            cpu,
+        )?;
         let (_id, token) = create_execution(&args.cronium, &sc.dir)?;
         let client = cronium_client::BlockingClient::new(
             cronium_client::Config::builder()
@@ -460,7 +496,9 @@ fn run(args: &Args) -> Result<(), String> {
             Some((us(a), us(b)))
         };
         rows.push(Row {
-            figure: format!("floor: raw Unix-socket ping-pong ({req_len} B / {resp_len} B), {label}"),
+            figure: format!(
+                "floor: raw Unix-socket ping-pong ({req_len} B / {resp_len} B), {label}"
+            ),
             unit: "µs",
             median: floor_med,
             p99: Some(us(floor_s.p99())),
@@ -525,11 +563,15 @@ fn print_table(rows: &[Row], quick: bool) {
         if quick { " (quick: one brief round, figures are noisy)" } else { "" }
     );
     println!();
-    println!("| figure | median | p99 | spread of round medians | baseline | ratio | target | met |");
+    println!(
+        "| figure | median | p99 | spread of round medians | baseline | ratio | target | met |"
+    );
     println!("|---|---:|---:|---|---|---:|---|---|");
     for r in rows {
         let p99 = r.p99.map_or("—".into(), |p| format!("{p:.1} {}", r.unit));
-        let spread = r.spread.map_or("—".into(), |(a, b)| format!("{a:.1}–{b:.1}"));
+        let spread = r
+            .spread
+            .map_or("—".into(), |(a, b)| format!("{a:.1}–{b:.1}"));
         let baseline = r
             .baseline
             .as_ref()
