@@ -463,13 +463,7 @@ where
             Ok(data(out.as_deref().unwrap_or("null")))
         }
         Route::Output => {
-            caller.require(Scope::OutputWrite)?;
-            let body = read_body(state, req).await?;
-            let v: DataBody<'_> = parse_json(&body)?;
-            let value = compact_json(v.data.get());
-            state
-                .timed(state.store.set_output(caller.actor(), &value))
-                .await?;
+            write_output(state, &caller, req).await?;
             Ok(data("null"))
         }
         Route::OutputStream => {
@@ -503,25 +497,13 @@ where
             Ok(resp)
         }
         Route::Variable(key) if method == Method::PUT => {
-            caller.require(Scope::VariablesWrite)?;
             let if_version = if_match(req.headers())?;
-            let body = read_body(state, req).await?;
-            let v: ValueBody<'_> = parse_json(&body)?;
-            let value = compact_json(v.value.get());
-            let change = state
-                .timed(
-                    state
-                        .store
-                        .set_variable(caller.actor(), &key, &value, if_version),
-                )
-                .await?;
-            let version = change.version.unwrap_or(0);
+            let (version, updated_at) =
+                write_variable(state, &caller, req, &key, if_version).await?;
             let mut resp = data(&format!(
-                "{{\"key\":\"{key}\",\"version\":{version},\"updatedAt\":\"{}\"}}",
-                change.updated_at
+                "{{\"key\":\"{key}\",\"version\":{version},\"updatedAt\":\"{updated_at}\"}}"
             ));
             set_etag(&mut resp, version);
-            state.publish(change);
             Ok(resp)
         }
         Route::Variable(key) => {
@@ -555,13 +537,8 @@ where
             Ok(data(&format!("{{\"condition\":{c}}}")))
         }
         Route::Condition => {
-            caller.require(Scope::ConditionWrite)?;
-            let body = read_body(state, req).await?;
-            let c: ConditionBody = parse_json(&body)?;
-            state
-                .timed(state.store.set_condition(caller.actor(), c.condition))
-                .await?;
-            Ok(data(&format!("{{\"condition\":{}}}", c.condition)))
+            let condition = write_condition(state, &caller, req).await?;
+            Ok(data(&format!("{{\"condition\":{condition}}}")))
         }
         Route::TokenRefresh => refresh(state, &caller).await,
         Route::ToolActions => tool_action(state, &caller, req, Family::V1).await,
@@ -578,23 +555,12 @@ where
         }
         Route::CompatOutput(id) => {
             compat_check(&caller, id)?;
-            caller.require(Scope::OutputWrite)?;
-            let body = read_body(state, req).await?;
-            let v: DataBody<'_> = parse_json(&body)?;
-            let value = compact_json(v.data.get());
-            state
-                .timed(state.store.set_output(caller.actor(), &value))
-                .await?;
+            write_output(state, &caller, req).await?;
             Ok(success(None))
         }
         Route::CompatCondition(id) => {
             compat_check(&caller, id)?;
-            caller.require(Scope::ConditionWrite)?;
-            let body = read_body(state, req).await?;
-            let c: ConditionBody = parse_json(&body)?;
-            state
-                .timed(state.store.set_condition(caller.actor(), c.condition))
-                .await?;
+            write_condition(state, &caller, req).await?;
             Ok(success(None))
         }
         Route::CompatVariable(id, key) if method == Method::GET => {
@@ -608,14 +574,7 @@ where
         }
         Route::CompatVariable(id, key) => {
             compat_check(&caller, id)?;
-            caller.require(Scope::VariablesWrite)?;
-            let body = read_body(state, req).await?;
-            let v: ValueBody<'_> = parse_json(&body)?;
-            let value = compact_json(v.value.get());
-            let change = state
-                .timed(state.store.set_variable(caller.actor(), &key, &value, None))
-                .await?;
-            state.publish(change);
+            write_variable(state, &caller, req, &key, None).await?;
             Ok(success(None))
         }
         Route::Health | Route::Ready | Route::Metrics | Route::OpenApi => {
@@ -667,6 +626,73 @@ where
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)
+}
+
+// The writes shared by the v1 routes and the compatibility routes: scope, body, store,
+// cache. Each family only wraps the result in its own envelope.
+
+/// `{"data": any}` → the execution's output.
+async fn write_output<B>(state: &AppState, caller: &Caller, req: Request<B>) -> Result<(), ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    caller.require(Scope::OutputWrite)?;
+    let body = read_body(state, req).await?;
+    let v: DataBody<'_> = parse_json(&body)?;
+    let value = compact_json(v.data.get());
+    state
+        .timed(state.store.set_output(caller.actor(), &value))
+        .await?;
+    Ok(())
+}
+
+/// `{"condition": bool}` → the execution's condition; returns it.
+async fn write_condition<B>(
+    state: &AppState,
+    caller: &Caller,
+    req: Request<B>,
+) -> Result<bool, ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    caller.require(Scope::ConditionWrite)?;
+    let body = read_body(state, req).await?;
+    let c: ConditionBody = parse_json(&body)?;
+    state
+        .timed(state.store.set_condition(caller.actor(), c.condition))
+        .await?;
+    Ok(c.condition)
+}
+
+/// `{"value": any}` → the user's variable `key` (compare-and-set with `if_version`), then
+/// the cache and watchers; returns the new version and time.
+async fn write_variable<B>(
+    state: &AppState,
+    caller: &Caller,
+    req: Request<B>,
+    key: &str,
+    if_version: Option<u64>,
+) -> Result<(u64, String), ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    caller.require(Scope::VariablesWrite)?;
+    let body = read_body(state, req).await?;
+    let v: ValueBody<'_> = parse_json(&body)?;
+    let value = compact_json(v.value.get());
+    let change = state
+        .timed(
+            state
+                .store
+                .set_variable(caller.actor(), key, &value, if_version),
+        )
+        .await?;
+    let out = (change.version.unwrap_or(0), change.updated_at.clone());
+    state.publish(change);
+    Ok(out)
 }
 
 fn variable_not_found(key: &str) -> ApiError {

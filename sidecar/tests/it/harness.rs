@@ -311,7 +311,9 @@ pub fn http<S: Read + Write>(
         req.push_str(&format!("Content-Length: {}\r\n", b.len()));
     }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes()).expect("write");
+    // A server that refuses the connection (503 at the connection cap) may answer and
+    // close before the request is written; its answer is still there to read.
+    let _ = s.write_all(req.as_bytes());
     if let Some(b) = body {
         // The server may answer (413) and close before reading everything.
         let _ = s.write_all(b);
