@@ -1,0 +1,625 @@
+'use strict';
+// `cronium`: the Cronium runtime for Node.js scripts.
+//
+// A small facade over the native addon (cronium.<platform>.node, built from src/ with
+// napi-rs over the Rust client-core). The facade converts values (JSON text <-> JS
+// values, see json.js) and errors (native -> CroniumError, see error.js); every behaviour
+// (transport, auth, retries, streams, watches) lives in client-core. index.d.ts is the
+// documented API.
+
+const path = require('node:path');
+const fs = require('node:fs');
+const { CroniumError, NativeFailure, fromNative } = require('./error.js');
+const { parse, stringify } = require('./json.js');
+
+// ----- the native addon ---------------------------------------------------------------
+
+let native = null;
+
+/** Loads the addon on first use, so requiring the package costs nothing until a call. */
+function loadNative() {
+  if (native !== null) return native;
+  const { platform, arch } = process;
+  const names =
+    platform === 'linux'
+      ? [`cronium.linux-${arch}-gnu.node`, `cronium.linux-${arch}-musl.node`]
+      : [`cronium.${platform}-${arch}.node`];
+  for (const name of names) {
+    const file = path.join(__dirname, name);
+    if (fs.existsSync(file)) {
+      native = require(file);
+      return native;
+    }
+  }
+  throw new CroniumError(
+    `the Cronium native addon is not built for ${platform}-${arch}: looked for ${names.join(' or ')} in ${__dirname}; run \`make node\` in the cronium-runtime repository`,
+    { code: 'not_configured', kind: 'config' },
+  );
+}
+
+// ----- calls in flight ----------------------------------------------------------------
+//
+// An async native call takes an id and returns at once; its outcome comes back through
+// `dispatch(id, ok, value)` on the JS thread (see src/exec.rs). The addon's channel does
+// not keep Node alive, so a timer that never fires is ref'ed exactly while calls are in
+// flight: a script awaiting a call does not exit early, an idle one exits when done.
+
+/** id -> { resolve, reject } of the Promise of each call in flight. */
+const calls = new Map();
+let lastId = 0;
+let keepAlive = null;
+
+function dispatch(id, ok, value) {
+  const call = calls.get(id);
+  if (call === undefined) return;
+  calls.delete(id);
+  if (calls.size === 0) keepAlive.unref();
+  if (ok) call.resolve(value);
+  else call.reject(new NativeFailure(value));
+}
+
+/**
+ * Starts one native call (`start(id)`) and returns the Promise of its outcome. Rejects
+ * with a NativeFailure: callers await it and map the error with fromNative.
+ */
+function submit(start) {
+  return new Promise((resolve, reject) => {
+    lastId = (lastId + 1) >>> 0;
+    const id = lastId;
+    start(id); // throws synchronously for bad arguments: the Promise rejects
+    calls.set(id, { resolve, reject });
+    if (calls.size === 1) {
+      if (keepAlive === null) keepAlive = setInterval(() => {}, 0x7fffffff);
+      keepAlive.ref();
+    }
+  });
+}
+
+/** `submit`, with the failure as a CroniumError thrown where the caller awaits. */
+async function settle(start) {
+  try {
+    return await submit(start);
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+// ----- argument checks ----------------------------------------------------------------
+
+function checkKey(key) {
+  if (typeof key !== 'string') {
+    throw new CroniumError(`a variable key must be a string, got ${typeof key}`, {
+      code: 'invalid_key',
+      kind: 'validation',
+    });
+  }
+  return key;
+}
+
+function ifVersionOf(options) {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== 'object') {
+    throw new CroniumError('options must be an object such as { ifVersion: 3 }', {
+      code: 'invalid_body',
+      kind: 'validation',
+    });
+  }
+  const v = options.ifVersion;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v !== 'number') {
+    throw new CroniumError(`ifVersion must be a number, got ${typeof v}`, {
+      code: 'invalid_header',
+      kind: 'validation',
+    });
+  }
+  return v;
+}
+
+/** `undefined` for a missing variable (the addon answers `null`), else the parsed JSON. */
+function parseFound(text) {
+  return text === null ? undefined : parse(text);
+}
+
+function checkCondition(condition) {
+  if (typeof condition !== 'boolean') {
+    throw new CroniumError(`the condition must be a boolean, got ${typeof condition}`, {
+      code: 'invalid_body',
+      kind: 'validation',
+    });
+  }
+}
+
+/** The native arguments of a tool action call. */
+function toolCall(request, options) {
+  const { tool, action, params = {} } = request ?? {};
+  if (typeof tool !== 'string' || typeof action !== 'string') {
+    throw new CroniumError('a tool action needs { tool, action } strings', {
+      code: 'invalid_body',
+      kind: 'validation',
+    });
+  }
+  const key = options?.idempotencyKey ?? undefined;
+  if (key !== undefined && typeof key !== 'string') {
+    throw new CroniumError('idempotencyKey must be a string', { code: 'invalid_header', kind: 'validation' });
+  }
+  return { tool, action, json: stringify(params, 'the tool action params'), key };
+}
+
+// ----- variables ----------------------------------------------------------------------
+
+/**
+ * One variable of the user: get, set and subscribe to changes.
+ * @template T
+ */
+class CroniumVariable {
+  #client;
+
+  /**
+   * @param {Cronium} client
+   * @param {string} key
+   */
+  constructor(client, key) {
+    this.#client = client;
+    this.key = checkKey(key);
+  }
+
+  /** The value, `undefined` when the variable does not exist. */
+  get() {
+    return this.#client.getVariable(this.key);
+  }
+
+  /** The value with its version, `undefined` when the variable does not exist. */
+  getEntry() {
+    return this.#client.getVariableEntry(this.key);
+  }
+
+  /** Stores a value (`{ ifVersion }` for compare-and-set). */
+  set(value, options) {
+    return this.#client.setVariable(this.key, value, options);
+  }
+
+  /** Deletes the variable; whether it existed. */
+  delete(options) {
+    return this.#client.deleteVariable(this.key, options);
+  }
+
+  /**
+   * Calls `callback(value, change)` on every change from now on; returns the function
+   * that stops it. While subscribed the process stays alive (like a timer).
+   */
+  subscribe(callback, options) {
+    if (typeof callback !== 'function') throw new TypeError('subscribe needs a callback function');
+    const { signal, onError } = options ?? {};
+    const watch = this.#client._nativeClient().watchVariable(this.key);
+    let stopped = false;
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      signal?.removeEventListener('abort', stop);
+      watch.close();
+    };
+    if (signal?.aborted) {
+      stop();
+      return stop;
+    }
+    signal?.addEventListener('abort', stop, { once: true });
+    const run = async () => {
+      for (;;) {
+        let text;
+        try {
+          text = await settle((id) => watch.next(id));
+        } catch (err) {
+          stopped = true;
+          throw err;
+        }
+        if (text === null) return;
+        const change = parse(text);
+        if (change.deleted) change.value = undefined;
+        try {
+          callback(change.value, change);
+        } catch (err) {
+          stop();
+          throw err;
+        }
+      }
+    };
+    run().catch((err) => {
+      if (typeof onError === 'function') onError(err);
+      else
+        process.nextTick(() => {
+          throw err;
+        });
+    });
+    return stop;
+  }
+}
+
+// ----- the client ---------------------------------------------------------------------
+
+/** Output records are sent to the addon in NDJSON batches of about this many bytes. */
+const FLUSH_BYTES = 256 * 1024;
+
+/**
+ * A client of the Cronium runtime for one execution. Configured from `options`, then the
+ * environment (`CRONIUM_RUNTIME_SOCKET` / `CRONIUM_RUNTIME_API`,
+ * `CRONIUM_EXECUTION_TOKEN`), on first use.
+ */
+class Cronium {
+  #options;
+  #client = null;
+
+  /** @param {import('./index').ClientOptions} [options] */
+  constructor(options) {
+    if (options !== undefined && options !== null && typeof options !== 'object') {
+      throw new TypeError('Cronium options must be an object');
+    }
+    this.#options = options ?? undefined;
+    /** Blocking variants of the simple calls, for scripts written for the old helpers. */
+    this.sync = new CroniumSync(this);
+  }
+
+  /** The native client, created on first use. @internal */
+  _nativeClient() {
+    if (this.#client === null) {
+      const addon = loadNative();
+      try {
+        this.#client = new addon.NativeClient(this.#options, dispatch);
+      } catch (err) {
+        throw fromNative(err);
+      }
+    }
+    return this.#client;
+  }
+
+  /** Where this client connects: `unix:/path` or `http://host:port`. */
+  get endpoint() {
+    return this._nativeClient().endpoint;
+  }
+
+  /** The execution's input (`null` when it has none). */
+  async input() {
+    const n = this._nativeClient();
+    return parse(await settle((id) => n.input(id)));
+  }
+
+  /** Sets the execution's output (last write wins). */
+  async output(data) {
+    const json = stringify(data, 'the output');
+    const n = this._nativeClient();
+    await settle((id) => n.output(id, json));
+  }
+
+  /** The output set so far (`null` when none). */
+  async getOutput() {
+    const n = this._nativeClient();
+    return parse(await settle((id) => n.getOutput(id)));
+  }
+
+  /** A variable's value; `undefined` when it does not exist. */
+  async getVariable(key) {
+    checkKey(key);
+    const n = this._nativeClient();
+    return parseFound(await settle((id) => n.getVariable(id, key)));
+  }
+
+  /** A variable with its version (`{ key, value, version, updatedAt }`), or `undefined`. */
+  async getVariableEntry(key) {
+    checkKey(key);
+    const n = this._nativeClient();
+    return parseFound(await settle((id) => n.getVariableEntry(id, key)));
+  }
+
+  /** Stores a variable; `{ ifVersion }` makes it a compare-and-set (0: only if absent). */
+  async setVariable(key, value, options) {
+    checkKey(key);
+    const json = stringify(value, `the value of ${key}`);
+    const ifVersion = ifVersionOf(options);
+    const n = this._nativeClient();
+    return JSON.parse(await settle((id) => n.setVariable(id, key, json, ifVersion)));
+  }
+
+  /** Deletes a variable; whether it existed. */
+  async deleteVariable(key, options) {
+    checkKey(key);
+    const ifVersion = ifVersionOf(options);
+    const n = this._nativeClient();
+    return settle((id) => n.deleteVariable(id, key, ifVersion));
+  }
+
+  /** The keys of the user's variables, sorted. */
+  async listVariables() {
+    const n = this._nativeClient();
+    return settle((id) => n.listVariables(id));
+  }
+
+  /** One variable as an object with get / set / subscribe. */
+  variable(key) {
+    return new CroniumVariable(this, key);
+  }
+
+  /** Sets the workflow condition. */
+  async setCondition(condition) {
+    checkCondition(condition);
+    const n = this._nativeClient();
+    await settle((id) => n.setCondition(id, condition));
+  }
+
+  /** The condition set so far, `null` when none. */
+  async getCondition() {
+    const n = this._nativeClient();
+    return settle((id) => n.getCondition(id));
+  }
+
+  /** The event context: execution, user, event, trigger, attempt, ... */
+  async getEventContext() {
+    const n = this._nativeClient();
+    return parse(await settle((id) => n.context(id)));
+  }
+
+  /** Alias of getEventContext (the old helpers' name). */
+  event() {
+    return this.getEventContext();
+  }
+
+  /** Asks for a fresh token now (calls refresh on their own before it expires). */
+  async refreshToken() {
+    const n = this._nativeClient();
+    await settle((id) => n.refreshToken(id));
+  }
+
+  /**
+   * The input as a stream of records: `for await (const record of streamInput())`.
+   * Records arrive as they are read; memory stays bounded whatever the input's size.
+   */
+  async *streamInput() {
+    const reader = this._nativeClient().streamInput();
+    try {
+      for (;;) {
+        const batch = await settle((id) => reader.nextBatch(id));
+        if (batch === null) return;
+        // One line at a time: memory holds one batch of text plus one record.
+        for (const line of batch.split('\n')) yield parse(line);
+      }
+    } finally {
+      reader.close();
+    }
+  }
+
+  /**
+   * The output stream as a WHATWG WritableStream of records (any JSON value each).
+   * `await stream.close()` ends it; `stream.summary` resolves to what the server stored.
+   */
+  streamOutput() {
+    const writer = this._nativeClient().streamOutput();
+    let pending = '';
+    let settleSummary;
+    const summary = new Promise((resolve, reject) => {
+      settleSummary = { resolve, reject };
+    });
+    summary.catch(() => {}); // an error only for whoever awaits it
+    const failed = (err) => {
+      settleSummary.reject(err);
+      return err;
+    };
+    const flush = async () => {
+      if (pending === '') return;
+      const batch = pending;
+      pending = '';
+      try {
+        await settle((id) => writer.writeBatch(id, batch));
+      } catch (err) {
+        throw failed(err);
+      }
+    };
+    const stream = new WritableStream({
+      async start() {
+        try {
+          await settle((id) => writer.open(id));
+        } catch (err) {
+          throw failed(err);
+        }
+      },
+      async write(record) {
+        let line;
+        try {
+          line = stringify(record, 'an output record');
+        } catch (err) {
+          writer.abort();
+          throw failed(err);
+        }
+        pending = pending === '' ? line : `${pending}\n${line}`;
+        if (pending.length >= FLUSH_BYTES) await flush();
+      },
+      async close() {
+        await flush();
+        let text;
+        try {
+          text = await settle((id) => writer.close(id));
+        } catch (err) {
+          throw failed(err);
+        }
+        settleSummary.resolve(JSON.parse(text));
+      },
+      abort(reason) {
+        pending = '';
+        writer.abort();
+        failed(
+          reason instanceof Error
+            ? reason
+            : new CroniumError('the output stream was aborted', {
+                code: 'stream_aborted',
+                kind: 'protocol',
+                cause: reason,
+              }),
+        );
+      },
+    });
+    Object.defineProperty(stream, 'summary', { value: summary, enumerable: true });
+    return stream;
+  }
+
+  /**
+   * Runs a tool action with the platform's credentials. The call carries an idempotency
+   * key (generated when not given), so retries never run it twice.
+   */
+  async executeToolAction(request, options) {
+    const { tool, action, json, key } = toolCall(request, options);
+    const n = this._nativeClient();
+    return parse(await settle((id) => n.executeToolAction(id, tool, action, json, key)));
+  }
+
+  /** Sends a Slack message through the user's Slack tool (`text`, `blocks`, `channel`, ...). */
+  sendSlackMessage(params, options) {
+    return this.executeToolAction({ tool: 'slack', action: 'slack-send-message', params }, options);
+  }
+
+  /** Sends a Discord message through the user's Discord tool (`content`, `embeds`, ...). */
+  sendDiscordMessage(params, options) {
+    return this.executeToolAction({ tool: 'discord', action: 'discord-send-message', params }, options);
+  }
+
+  /** Sends an email through the user's email tool (`to`, `subject`, `body`, ...). */
+  sendEmail(params, options) {
+    return this.executeToolAction({ tool: 'email', action: 'send-email', params }, options);
+  }
+}
+
+/**
+ * Blocking variants of the simple calls. They block the event loop for the duration of
+ * one request: use them where a script has no async code (the old synchronous helpers).
+ */
+class CroniumSync {
+  #client;
+
+  /** @param {Cronium} client */
+  constructor(client) {
+    this.#client = client;
+  }
+
+  #call(call) {
+    const n = this.#client._nativeClient();
+    try {
+      return call(n);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  input() {
+    return parse(this.#call((n) => n.inputSync()));
+  }
+
+  output(data) {
+    const json = stringify(data, 'the output');
+    this.#call((n) => n.outputSync(json));
+  }
+
+  getOutput() {
+    return parse(this.#call((n) => n.getOutputSync()));
+  }
+
+  getVariable(key) {
+    checkKey(key);
+    return parseFound(this.#call((n) => n.getVariableSync(key)));
+  }
+
+  getVariableEntry(key) {
+    checkKey(key);
+    return parseFound(this.#call((n) => n.getVariableEntrySync(key)));
+  }
+
+  setVariable(key, value, options) {
+    checkKey(key);
+    const json = stringify(value, `the value of ${key}`);
+    const ifVersion = ifVersionOf(options);
+    return JSON.parse(this.#call((n) => n.setVariableSync(key, json, ifVersion)));
+  }
+
+  deleteVariable(key, options) {
+    checkKey(key);
+    const ifVersion = ifVersionOf(options);
+    return this.#call((n) => n.deleteVariableSync(key, ifVersion));
+  }
+
+  listVariables() {
+    return this.#call((n) => n.listVariablesSync());
+  }
+
+  setCondition(condition) {
+    checkCondition(condition);
+    this.#call((n) => n.setConditionSync(condition));
+  }
+
+  getCondition() {
+    return this.#call((n) => n.getConditionSync());
+  }
+
+  getEventContext() {
+    return parse(this.#call((n) => n.contextSync()));
+  }
+
+  event() {
+    return this.getEventContext();
+  }
+
+  executeToolAction(request, options) {
+    const { tool, action, json, key } = toolCall(request, options);
+    return parse(this.#call((n) => n.executeToolActionSync(tool, action, json, key)));
+  }
+}
+
+// ----- module-level API: one client from the environment, made on first use -----------
+
+let defaultClient = null;
+
+function client() {
+  if (defaultClient === null) defaultClient = new Cronium();
+  return defaultClient;
+}
+
+/** @type {CroniumSync} */
+const sync = {
+  input: () => client().sync.input(),
+  output: (data) => client().sync.output(data),
+  getOutput: () => client().sync.getOutput(),
+  getVariable: (key) => client().sync.getVariable(key),
+  getVariableEntry: (key) => client().sync.getVariableEntry(key),
+  setVariable: (key, value, options) => client().sync.setVariable(key, value, options),
+  deleteVariable: (key, options) => client().sync.deleteVariable(key, options),
+  listVariables: () => client().sync.listVariables(),
+  setCondition: (condition) => client().sync.setCondition(condition),
+  getCondition: () => client().sync.getCondition(),
+  getEventContext: () => client().sync.getEventContext(),
+  event: () => client().sync.event(),
+  executeToolAction: (request, options) => client().sync.executeToolAction(request, options),
+};
+Object.freeze(sync);
+
+module.exports = {
+  input: () => client().input(),
+  output: (data) => client().output(data),
+  getOutput: () => client().getOutput(),
+  getVariable: (key) => client().getVariable(key),
+  getVariableEntry: (key) => client().getVariableEntry(key),
+  setVariable: (key, value, options) => client().setVariable(key, value, options),
+  deleteVariable: (key, options) => client().deleteVariable(key, options),
+  listVariables: () => client().listVariables(),
+  variable: (key) => client().variable(key),
+  setCondition: (condition) => client().setCondition(condition),
+  getCondition: () => client().getCondition(),
+  getEventContext: () => client().getEventContext(),
+  event: () => client().event(),
+  refreshToken: () => client().refreshToken(),
+  streamInput: () => client().streamInput(),
+  streamOutput: () => client().streamOutput(),
+  executeToolAction: (request, options) => client().executeToolAction(request, options),
+  sendSlackMessage: (params, options) => client().sendSlackMessage(params, options),
+  sendDiscordMessage: (params, options) => client().sendDiscordMessage(params, options),
+  sendEmail: (params, options) => client().sendEmail(params, options),
+  sync,
+  Cronium,
+  CroniumSync,
+  CroniumVariable,
+  CroniumError,
+};

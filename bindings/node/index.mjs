@@ -1,0 +1,32 @@
+// `import ... from 'cronium'`: the same module as require('cronium'), with named exports.
+import cronium from './index.js';
+
+export const {
+  input,
+  output,
+  getOutput,
+  getVariable,
+  getVariableEntry,
+  setVariable,
+  deleteVariable,
+  listVariables,
+  variable,
+  setCondition,
+  getCondition,
+  getEventContext,
+  event,
+  refreshToken,
+  streamInput,
+  streamOutput,
+  executeToolAction,
+  sendSlackMessage,
+  sendDiscordMessage,
+  sendEmail,
+  sync,
+  Cronium,
+  CroniumSync,
+  CroniumVariable,
+  CroniumError,
+} = cronium;
+
+export default cronium;

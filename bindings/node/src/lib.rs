@@ -1,0 +1,410 @@
+//! The native half of the `cronium` Node package: a thin napi-rs layer over
+//! [`cronium_client`].
+//!
+//! Nothing here is public API: `index.js` wraps these classes into the documented one
+//! (`index.d.ts`). Every behaviour (transport, auth, token refresh, retries, streams,
+//! watches) is client-core's; this crate converts arguments, answers and errors only.
+//!
+//! - Async methods take a call id from `index.js` and return at once; the work runs on
+//!   the addon's I/O thread and its result comes back through [`exec::Completer`].
+//! - `*Sync` methods use client-core's `BlockingClient` (its own current-thread runtime)
+//!   and block the JS thread: they exist for scripts written for the old synchronous
+//!   helpers.
+//! - Values cross as JSON text (see [`convert`]).
+
+// napi's generated glue and its module constructor are `unsafe` FFI; this crate writes none
+// by hand.
+#![allow(unsafe_code)]
+
+mod convert;
+mod exec;
+mod stream;
+
+use std::time::Duration;
+
+use cronium_client::{BlockingClient, Client, Config, Endpoint};
+use napi_derive::napi;
+use serde_json::value::RawValue;
+
+use crate::convert::{encode, raw, text, version, IntoNapi};
+use crate::exec::{Completer, Dispatcher};
+pub use crate::stream::{InputReader, OutputStreamWriter, VariableWatch};
+
+type Raw = Box<RawValue>;
+
+/// Explicit configuration; what is not given comes from the environment (an endpoint, `socket`
+/// or `url`, replaces both endpoint variables).
+#[napi(object)]
+#[derive(Debug, Default)]
+pub struct ClientOptions {
+    /// Unix socket of the sidecar (`CRONIUM_RUNTIME_SOCKET`).
+    pub socket: Option<String>,
+    /// `http://host:port` (`CRONIUM_RUNTIME_API`), used when the socket does not exist.
+    pub url: Option<String>,
+    /// The execution token (`CRONIUM_EXECUTION_TOKEN`).
+    pub token: Option<String>,
+    /// The execution id (`CRONIUM_EXECUTION_ID`).
+    pub execution_id: Option<String>,
+    /// Per-call timeout in milliseconds, retries included.
+    pub timeout: Option<f64>,
+    /// Retries of idempotent calls after the first attempt.
+    pub max_retries: Option<u32>,
+}
+
+/// Builds the client-core configuration: the options first, then the environment, by
+/// client-core's own rules ([`Config::from_lookup`]).
+fn config(options: ClientOptions) -> cronium_client::Result<Config> {
+    use cronium_client::{ENV_API, ENV_EXECUTION_ID, ENV_SOCKET, ENV_TOKEN};
+    // An endpoint given in the options replaces the environment's (both variables), so
+    // `{ url }` is not overridden by a socket from the environment.
+    let endpoint_given = options.socket.is_some() || options.url.is_some();
+    let lookup = |name: &str| match name {
+        ENV_SOCKET if endpoint_given => options.socket.clone(),
+        ENV_API if endpoint_given => options.url.clone(),
+        ENV_TOKEN if options.token.is_some() => options.token.clone(),
+        ENV_EXECUTION_ID if options.execution_id.is_some() => options.execution_id.clone(),
+        _ => std::env::var(name).ok(),
+    };
+    let base = Config::from_lookup(lookup)?;
+    if options.timeout.is_none() && options.max_retries.is_none() {
+        return Ok(base);
+    }
+    // client-core has no "environment, then these overrides" builder: rebuild the resolved
+    // endpoint and token with the builder, which knows timeouts and retries.
+    let mut builder = Config::builder();
+    builder = match base.endpoint() {
+        Endpoint::Unix(path) => builder.socket(path),
+        Endpoint::Tcp { host, port } => builder.url(format!("http://{host}:{port}")),
+        other => builder.url(other.to_string()),
+    };
+    if let Some(token) = lookup(ENV_TOKEN) {
+        builder = builder.token(token);
+    }
+    if let Some(id) = base.execution_id() {
+        builder = builder.execution_id(id);
+    }
+    if let Some(ms) = options.timeout {
+        if !(ms.is_finite() && ms > 0.0) {
+            return Err(cronium_client::Error::new(
+                cronium_client::ErrorKind::Config,
+                "not_configured",
+                format!("timeout must be a positive number of milliseconds, got {ms}"),
+            ));
+        }
+        builder = builder.timeout(Duration::from_secs_f64(ms / 1000.0));
+    }
+    if let Some(n) = options.max_retries {
+        builder = builder.max_retries(n);
+    }
+    builder.build()
+}
+
+/// A client of one execution: async methods run on the I/O thread and report through
+/// the dispatcher; `*Sync` methods block the JS thread. One token and one connection
+/// pool for both.
+#[napi]
+#[derive(Debug)]
+pub struct NativeClient {
+    blocking: BlockingClient,
+    client: Client,
+    completer: Completer,
+}
+
+#[napi]
+impl NativeClient {
+    /// Configures from `options`, then the environment (throws `not_configured` when there
+    /// is no runtime or token to use). `dispatcher(id, ok, value)` receives the outcome of
+    /// every async call: its value, or the error text when `ok` is false.
+    #[napi(constructor)]
+    pub fn new(options: Option<ClientOptions>, dispatcher: Dispatcher<'_>) -> napi::Result<Self> {
+        let config = config(options.unwrap_or_default()).napi()?;
+        let blocking = BlockingClient::new(config).napi()?;
+        let client = blocking.client().clone();
+        let completer = Completer::new(&dispatcher)?;
+        Ok(NativeClient {
+            blocking,
+            client,
+            completer,
+        })
+    }
+
+    /// Where the client connects (`unix:/path` or `http://host:port`).
+    #[napi(getter)]
+    pub fn endpoint(&self) -> String {
+        self.client.endpoint().to_string()
+    }
+
+    /// The execution id from the configuration, when given.
+    #[napi(getter)]
+    pub fn execution_id(&self) -> Option<String> {
+        self.client.execution_id().map(str::to_owned)
+    }
+
+    /// Connections opened so far (diagnostics and tests).
+    #[napi(getter)]
+    pub fn connections_opened(&self) -> f64 {
+        // A count of connections fits a JS number exactly.
+        #[allow(clippy::cast_precision_loss)]
+        let n = self.client.connections_opened() as f64;
+        n
+    }
+
+    // ----- async: each reports through the dispatcher under `id` -----------------------
+
+    /// `GET /health`.
+    #[napi]
+    pub fn health(&self, id: u32) -> napi::Result<()> {
+        let c = self.client.clone();
+        self.completer.spawn(id, async move { c.health().await })
+    }
+
+    /// The input as JSON text.
+    #[napi]
+    pub fn input(&self, id: u32) -> napi::Result<()> {
+        let c = self.client.clone();
+        self.completer
+            .spawn(id, async move { c.input::<Raw>().await.map(text) })
+    }
+
+    /// Sets the output from JSON text.
+    #[napi]
+    pub fn output(&self, id: u32, json: String) -> napi::Result<()> {
+        let v = raw(json)?;
+        let c = self.client.clone();
+        self.completer.spawn(id, async move { c.output(&v).await })
+    }
+
+    /// The output so far as JSON text.
+    #[napi]
+    pub fn get_output(&self, id: u32) -> napi::Result<()> {
+        let c = self.client.clone();
+        self.completer
+            .spawn(id, async move { c.get_output::<Raw>().await.map(text) })
+    }
+
+    /// A variable's value as JSON text, `null` when it does not exist.
+    #[napi]
+    pub fn get_variable(&self, id: u32, key: String) -> napi::Result<()> {
+        let c = self.client.clone();
+        self.completer.spawn(id, async move {
+            let v = c.get_variable::<Raw>(&key).await?;
+            Ok(v.map(|v| text(v.value)))
+        })
+    }
+
+    /// A variable with its version as JSON text (`{"key","value","version","updatedAt"}`),
+    /// `null` when it does not exist.
+    #[napi]
+    pub fn get_variable_entry(&self, id: u32, key: String) -> napi::Result<()> {
+        let c = self.client.clone();
+        self.completer.spawn(id, async move {
+            let v = c.get_variable::<Raw>(&key).await?;
+            v.map(|v| encode(&v)).transpose()
+        })
+    }
+
+    /// Stores a variable; answers `{"key","version","updatedAt"}` as JSON text.
+    #[napi]
+    pub fn set_variable(
+        &self,
+        id: u32,
+        key: String,
+        json: String,
+        if_version: Option<f64>,
+    ) -> napi::Result<()> {
+        let v = raw(json)?;
+        let if_version = version(if_version)?;
+        let c = self.client.clone();
+        self.completer.spawn(id, async move {
+            let meta = c.set_variable(&key, &v, if_version).await?;
+            encode(&meta)
+        })
+    }
+
+    /// Deletes a variable; whether it existed.
+    #[napi]
+    pub fn delete_variable(
+        &self,
+        id: u32,
+        key: String,
+        if_version: Option<f64>,
+    ) -> napi::Result<()> {
+        let if_version = version(if_version)?;
+        let c = self.client.clone();
+        self.completer
+            .spawn(id, async move { c.delete_variable(&key, if_version).await })
+    }
+
+    /// The keys of the user's variables.
+    #[napi]
+    pub fn list_variables(&self, id: u32) -> napi::Result<()> {
+        let c = self.client.clone();
+        self.completer
+            .spawn(id, async move { c.list_variables().await })
+    }
+
+    /// Sets the workflow condition.
+    #[napi]
+    pub fn set_condition(&self, id: u32, condition: bool) -> napi::Result<()> {
+        let c = self.client.clone();
+        self.completer
+            .spawn(id, async move { c.set_condition(condition).await })
+    }
+
+    /// The condition, `null` when none was set.
+    #[napi]
+    pub fn get_condition(&self, id: u32) -> napi::Result<()> {
+        let c = self.client.clone();
+        self.completer
+            .spawn(id, async move { c.get_condition().await })
+    }
+
+    /// The event context as JSON text.
+    #[napi]
+    pub fn context(&self, id: u32) -> napi::Result<()> {
+        let c = self.client.clone();
+        self.completer
+            .spawn(id, async move { c.context::<Raw>().await.map(text) })
+    }
+
+    /// Asks for a fresh token now.
+    #[napi]
+    pub fn refresh_token(&self, id: u32) -> napi::Result<()> {
+        let c = self.client.clone();
+        self.completer
+            .spawn(id, async move { c.refresh_token().await })
+    }
+
+    /// Runs a tool action; `params` and the answer are JSON text.
+    #[napi]
+    pub fn execute_tool_action(
+        &self,
+        id: u32,
+        tool: String,
+        action: String,
+        params: String,
+        idempotency_key: Option<String>,
+    ) -> napi::Result<()> {
+        let params = raw(params)?;
+        let c = self.client.clone();
+        self.completer.spawn(id, async move {
+            c.execute_tool_action::<Raw, _>(&tool, &action, &params, idempotency_key.as_deref())
+                .await
+                .map(text)
+        })
+    }
+
+    /// The input stream (opened by its first `nextBatch`).
+    #[napi]
+    pub fn stream_input(&self) -> InputReader {
+        InputReader::new(self.client.clone(), self.completer.clone())
+    }
+
+    /// The output stream (opened by `open`).
+    #[napi]
+    pub fn stream_output(&self) -> OutputStreamWriter {
+        OutputStreamWriter::new(self.client.clone(), self.completer.clone())
+    }
+
+    /// A watch of one variable (opened by its first `next`).
+    #[napi]
+    pub fn watch_variable(&self, key: String) -> VariableWatch {
+        VariableWatch::new(self.client.clone(), self.completer.clone(), key)
+    }
+
+    // ----- sync ----------------------------------------------------------------------
+
+    /// [`input`](Self::input), blocking.
+    #[napi]
+    pub fn input_sync(&self) -> napi::Result<String> {
+        self.blocking.input::<Raw>().map(text).napi()
+    }
+
+    /// [`output`](Self::output), blocking.
+    #[napi]
+    pub fn output_sync(&self, json: String) -> napi::Result<()> {
+        let v = raw(json)?;
+        self.blocking.output(&v).napi()
+    }
+
+    /// [`get_output`](Self::get_output), blocking.
+    #[napi]
+    pub fn get_output_sync(&self) -> napi::Result<String> {
+        self.blocking.get_output::<Raw>().map(text).napi()
+    }
+
+    /// [`get_variable`](Self::get_variable), blocking.
+    #[napi]
+    pub fn get_variable_sync(&self, key: String) -> napi::Result<Option<String>> {
+        let v = self.blocking.get_variable::<Raw>(&key).napi()?;
+        Ok(v.map(|v| text(v.value)))
+    }
+
+    /// [`get_variable_entry`](Self::get_variable_entry), blocking.
+    #[napi]
+    pub fn get_variable_entry_sync(&self, key: String) -> napi::Result<Option<String>> {
+        let v = self.blocking.get_variable::<Raw>(&key).napi()?;
+        v.map(|v| encode(&v)).transpose().napi()
+    }
+
+    /// [`set_variable`](Self::set_variable), blocking.
+    #[napi]
+    pub fn set_variable_sync(
+        &self,
+        key: String,
+        json: String,
+        if_version: Option<f64>,
+    ) -> napi::Result<String> {
+        let v = raw(json)?;
+        let if_version = version(if_version)?;
+        let meta = self.blocking.set_variable(&key, &v, if_version).napi()?;
+        encode(&meta).napi()
+    }
+
+    /// [`delete_variable`](Self::delete_variable), blocking.
+    #[napi]
+    pub fn delete_variable_sync(&self, key: String, if_version: Option<f64>) -> napi::Result<bool> {
+        let if_version = version(if_version)?;
+        self.blocking.delete_variable(&key, if_version).napi()
+    }
+
+    /// [`list_variables`](Self::list_variables), blocking.
+    #[napi]
+    pub fn list_variables_sync(&self) -> napi::Result<Vec<String>> {
+        self.blocking.list_variables().napi()
+    }
+
+    /// [`set_condition`](Self::set_condition), blocking.
+    #[napi]
+    pub fn set_condition_sync(&self, condition: bool) -> napi::Result<()> {
+        self.blocking.set_condition(condition).napi()
+    }
+
+    /// [`get_condition`](Self::get_condition), blocking.
+    #[napi]
+    pub fn get_condition_sync(&self) -> napi::Result<Option<bool>> {
+        self.blocking.get_condition().napi()
+    }
+
+    /// [`context`](Self::context), blocking.
+    #[napi]
+    pub fn context_sync(&self) -> napi::Result<String> {
+        self.blocking.context::<Raw>().map(text).napi()
+    }
+
+    /// [`execute_tool_action`](Self::execute_tool_action), blocking.
+    #[napi]
+    pub fn execute_tool_action_sync(
+        &self,
+        tool: String,
+        action: String,
+        params: String,
+        idempotency_key: Option<String>,
+    ) -> napi::Result<String> {
+        let params = raw(params)?;
+        self.blocking
+            .execute_tool_action::<Raw, _>(&tool, &action, &params, idempotency_key.as_deref())
+            .map(text)
+            .napi()
+    }
+}
