@@ -25,7 +25,7 @@ release: ## Build the cronium binary (release)
 	$(CARGO) build --release -p cronium-sidecar --bin cronium
 
 .PHONY: demo
-demo: build ## The main job: cronium run on examples/ in every language available, with summaries
+demo: build python node ## The main job: cronium run on examples/ in every language available, with summaries
 	@./scripts/ensure-tools.sh demo || echo "(the demo skips what is missing)"
 	CRONIUM=$(BIN) ./examples/demo.sh
 

@@ -40,23 +40,29 @@ run "$work/slow.sh" --timeout 1s
 
 step "--isolate: like a container (no network, read-only root, private /tmp, only /run/cronium)"
 if command -v bwrap >/dev/null; then
+  # A listener on this machine's loopback: reachable from any ordinary process here, not
+  # from inside the isolated script's own network namespace.
+  python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$work/port" &
+  listener=$!
+  for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.05; done
+  echo "a TCP listener on this machine: 127.0.0.1:$(cat "$work/port")"
   cat >"$work/isolated.sh" <<'SCRIPT'
 echo "socket: $CRONIUM_RUNTIME_SOCKET"
-if (exec 3<>/dev/tcp/1.1.1.1/53) 2>/dev/null; then echo "network: reachable"; else echo "network: none"; fi
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then echo "network: reachable"; else echo "network: none (127.0.0.1:$PORT is unreachable in here)"; fi
 if touch /usr/probe 2>/dev/null; then echo "root: writable"; else echo "root: read-only"; fi
 echo "input: $(cronium_input)"
 cronium_output '{"isolated": true}'
 SCRIPT
-  run "$work/isolated.sh" --isolate --input '[1,2,3]'
+  run "$work/isolated.sh" --isolate --input '[1,2,3]' --env "PORT=$(cat "$work/port")"
+  kill "$listener" 2>/dev/null || true
 else
   note "skipped: bubblewrap is not installed (apt-get install bubblewrap)"
 fi
 
 step "Python: import cronium"
 python=${CRONIUM_PYTHON:-python3}
-if [[ -z ${CRONIUM_PYTHONPATH:-} && -d bindings/python/python/cronium ]]; then
-  export CRONIUM_PYTHONPATH=$root/bindings/python/python
-fi
+# `make demo` installs the module into .venv and points CRONIUM_PYTHON there; the runner
+# adds CRONIUM_PYTHONPATH for a module built elsewhere.
 if command -v "$python" >/dev/null &&
   PYTHONPATH=${CRONIUM_PYTHONPATH:-} "$python" -c 'import cronium; cronium.input' 2>/dev/null; then
   run examples/hello.py --input '{"name":"Ada"}'
