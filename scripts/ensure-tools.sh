@@ -19,6 +19,10 @@ case "${1:-test}" in
     [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
     have ssh || need_apt+=(openssh-client)
     have shellcheck || need_apt+=(shellcheck)
+    # The C library's tests: leak checks, the installed cronium.pc, the Bash builtin's headers.
+    have valgrind || need_apt+=(valgrind)
+    have pkg-config || need_apt+=(pkg-config)
+    [ -f /usr/include/bash/builtins.h ] || need_apt+=(bash-builtins)
     ;;
   demo)
     have bwrap || need_apt+=(bubblewrap)

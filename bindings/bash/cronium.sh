@@ -16,6 +16,12 @@
 # The token never appears in curl's argv (where `ps` shows it): curl reads the Authorization
 # header from file descriptor 3 (`-H @/dev/fd/3`), fed by a here-string.
 #
+# Forkless mode: when CRONIUM_BUILTIN names the Bash loadable builtin built on libcronium
+# (bindings/c/builtin, `make c-builtin`), sourcing loads it and the functions below call it
+# (`cronium SUBCOMMAND ...`: no fork, no exec, one kept connection) instead of curl. Output,
+# status and error lines are the same either way; without it (or when it cannot be loaded)
+# everything runs on curl.
+#
 # Reads use the API's raw representation (`?raw`), so no jq is needed. Every function
 # returns 0 on success; on failure it returns non-zero and prints one line on stderr:
 #   FUNCTION: CODE: MESSAGE      (CODE is the API's error code, e.g. variable_not_found)
@@ -24,6 +30,14 @@
 if [ -z "${BASH_VERSION:-}" ]; then
   # shellcheck disable=SC2317 # reached only when sourced by a shell that cannot return
   return 0 2>/dev/null || true
+fi
+
+# _cronium_native: 1 when the `cronium` builtin is loaded (from $CRONIUM_BUILTIN), else 0.
+_cronium_native=0
+if [[ -n ${CRONIUM_BUILTIN-} ]] && {
+  enable cronium 2>/dev/null || enable -f "$CRONIUM_BUILTIN" cronium 2>/dev/null
+}; then
+  _cronium_native=1
 fi
 
 # _cronium_fail FUNCTION CODE MESSAGE: the one error line, and a failing status.
@@ -173,6 +187,10 @@ _cronium_unwrap() {
 
 # cronium_input: prints the execution's input (JSON; null when none).
 cronium_input() {
+  if ((_cronium_native)); then
+    cronium input
+    return
+  fi
   _cronium_get cronium_input '/v1/input?raw'
 }
 
@@ -189,6 +207,10 @@ cronium_output() {
     _cronium_fail cronium_output invalid_argument "give a JSON value, as argument or on stdin"
     return
   fi
+  if ((_cronium_native)); then
+    cronium output "$value"
+    return
+  fi
   _cronium_write cronium_output PUT /v1/output "{\"data\":$value}"
 }
 
@@ -196,6 +218,10 @@ cronium_output() {
 # exist, prints DEFAULT (or null).
 cronium_get_variable() {
   _cronium_key cronium_get_variable "${1-}" || return
+  if ((_cronium_native)); then
+    cronium get-variable "$1" "${2-null}"
+    return
+  fi
   _cronium_setup || {
     _cronium_report cronium_get_variable
     return
@@ -221,17 +247,29 @@ cronium_set_variable() {
     _cronium_fail cronium_set_variable invalid_argument "usage: cronium_set_variable KEY JSON"
     return
   fi
+  if ((_cronium_native)); then
+    cronium set-variable "$1" "$2"
+    return
+  fi
   _cronium_write cronium_set_variable PUT "/v1/variables/$1" "{\"value\":$2}"
 }
 
 # cronium_delete_variable KEY: removes a variable (removing a missing one is no error).
 cronium_delete_variable() {
   _cronium_key cronium_delete_variable "${1-}" || return
+  if ((_cronium_native)); then
+    cronium delete-variable "$1"
+    return
+  fi
   _cronium_write cronium_delete_variable DELETE "/v1/variables/$1"
 }
 
 # cronium_list_variables: prints the user's variable keys, one a line, sorted.
 cronium_list_variables() {
+  if ((_cronium_native)); then
+    cronium list-variables
+    return
+  fi
   _cronium_call cronium_list_variables GET /v1/variables || return
   local list=${_cronium_body#\{\"data\":[} key
   list=${list%]\}}
@@ -250,11 +288,19 @@ cronium_set_condition() {
       return
       ;;
   esac
+  if ((_cronium_native)); then
+    cronium set-condition "$1"
+    return
+  fi
   _cronium_write cronium_set_condition PUT /v1/condition "{\"condition\":$1}"
 }
 
 # cronium_get_condition: prints true, false, or null when not set.
 cronium_get_condition() {
+  if ((_cronium_native)); then
+    cronium get-condition
+    return
+  fi
   _cronium_call cronium_get_condition GET /v1/condition || return
   local re='"condition":(true|false|null)'
   if [[ $_cronium_body =~ $re ]]; then
@@ -269,10 +315,18 @@ cronium_get_condition() {
 # eventId, eventName and eventType. A missing field prints nothing and fails.
 cronium_event() {
   if (($# == 0)); then
-    _cronium_get cronium_event '/v1/context?raw'
+    if ((_cronium_native)); then
+      cronium event
+    else
+      _cronium_get cronium_event '/v1/context?raw'
+    fi
     return
   fi
-  _cronium_call cronium_event GET '/v1/context?raw' || return
+  if ((_cronium_native)); then
+    cronium -v _cronium_body event || return
+  else
+    _cronium_call cronium_event GET '/v1/context?raw' || return
+  fi
   local field=$1 value
   if _cronium_json_field "$_cronium_body" "$field"; then
     :
@@ -359,12 +413,20 @@ _cronium_json_field() {
 
 # cronium_stream_input: prints the input stream, one NDJSON record a line.
 cronium_stream_input() {
+  if ((_cronium_native)); then
+    cronium stream-input
+    return
+  fi
   _cronium_get cronium_stream_input /v1/input/stream 0
 }
 
 # cronium_stream_output: appends the NDJSON records read from stdin to the output stream
 # (streamed: stdin may be larger than memory).
 cronium_stream_output() {
+  if ((_cronium_native)); then
+    cronium stream-output
+    return
+  fi
   _cronium_call cronium_stream_output POST /v1/output/stream -
 }
 
@@ -411,6 +473,10 @@ cronium_execute_tool_action() {
   local re='^[A-Za-z0-9_.:-]+$'
   if (($# < 3)) || [[ ! $1 =~ $re || ! $2 =~ $re ]]; then
     _cronium_fail cronium_execute_tool_action invalid_argument "usage: cronium_execute_tool_action TOOL ACTION PARAMS_JSON"
+    return
+  fi
+  if ((_cronium_native)); then
+    cronium execute-tool-action "$1" "$2" "$3"
     return
   fi
   _cronium_call cronium_execute_tool_action POST /v1/tool-actions/execute \

@@ -93,6 +93,21 @@ in_script() {
   err=$(<"$work/err")
 }
 
+# --- the forkless builtin (make test runs this suite twice: on curl, then with it) ------
+if [[ -n ${CRONIUM_BUILTIN-} ]]; then
+  echo "# mode: builtin ($CRONIUM_BUILTIN)"
+  in_script -- 'echo "$_cronium_native"; type -t cronium'
+  eq "the cronium builtin is loaded from CRONIUM_BUILTIN" "$out" $'1\nbuiltin'
+  in_script -- 'PATH=/nonexistent; cronium_set_variable nofork "{\"a\":1}"; cronium_get_variable nofork; cronium_input >/dev/null; echo ok'
+  eq "the helpers need no curl (no fork, no exec) with the builtin" "$rc:$out" $'0:{"a":1}\nok'
+  in_script -- 'cronium -v got get-variable nofork; cronium -v absent get-variable never_set 7; cronium delete-variable nofork; echo "$got $absent"'
+  eq "cronium -v NAME assigns like printf -v" "$out" '{"a":1} 7'
+  in_script -- 'cronium get-condition extra || echo "rc=$?"; cronium nope || echo "rc=$?"'
+  has "an unknown subcommand is a usage error (status 2)" "$out:$err" 'rc=2:cronium: invalid_argument: unknown'
+else
+  echo "# mode: curl"
+fi
+
 # --- sourcing -------------------------------------------------------------------------
 out=$(env -i PATH="$PATH" bash -c 'set -euo pipefail; source "$0"; echo sourced; cronium_input; echo after' "$helpers" 2>"$work/err")
 rc=$?
