@@ -645,12 +645,15 @@ async fn create(ctx: &Ctx<'_>) -> Result<(Execution, String), CliError> {
 /// Removes every `CRONIUM_*` variable but the binding settings (a signing secret must never
 /// reach the script), then sets the script's own.
 fn script_env(cmd: &mut tokio::process::Command, vars: &[(&str, String)]) {
-    const KEEP: [&str; 5] = [
+    const KEEP: [&str; 6] = [
         "CRONIUM_PYTHON",
         "CRONIUM_PYTHONPATH",
         "CRONIUM_NODE",
         "CRONIUM_NODE_PATH",
         "CRONIUM_LOG",
+        // The forkless Bash builtin; cronium.sh falls back to curl where the path does not
+        // exist (a remote SSH host).
+        "CRONIUM_BUILTIN",
     ];
     for (k, _) in std::env::vars_os() {
         if let Some(k) = k.to_str() {

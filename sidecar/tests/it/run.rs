@@ -229,6 +229,7 @@ wait
         .args(["run", s.to_str().expect("p"), "--env", "GREETING=hi there"])
         .env("CRONIUM_TOKEN_SECRET_FILE", "/should/not/leak")
         .env("CRONIUM_PYTHON", "python3")
+        .env("CRONIUM_BUILTIN", "/opt/cronium/cronium_builtin.so")
         .output()
         .expect("run");
     assert!(out.status.success(), "{}", stderr(&out));
@@ -256,6 +257,11 @@ wait
         var("CRONIUM_PYTHON").as_deref(),
         Some("python3"),
         "binding settings stay"
+    );
+    assert_eq!(
+        var("CRONIUM_BUILTIN").as_deref(),
+        Some("/opt/cronium/cronium_builtin.so"),
+        "the Bash builtin's path stays"
     );
     assert!(
         !env.contains(SECRET),
