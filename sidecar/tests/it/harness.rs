@@ -17,11 +17,16 @@ pub const ED_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI
 /// The public half of [`ED_PRIVATE`].
 pub const ED_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEARBSzBRecdYfRfMRxvMiF10+ozNesiytRjODHzy2hkYM=\n-----END PUBLIC KEY-----\n";
 
+/// The `cronium` binary with a known secret and none of the caller's `CRONIUM_*` settings
+/// (`make` exports the bindings' paths, which tests must not depend on).
 pub fn cronium() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cronium"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CRONIUM_") {
+            c.env_remove(k);
+        }
+    }
     c.env("CRONIUM_TOKEN_SECRET", SECRET)
-        .env_remove("CRONIUM_CONFIG")
-        .env_remove("CRONIUM_RUNTIME_SOCKET")
         .env("CRONIUM_LOG", "warn");
     c
 }
