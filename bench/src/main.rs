@@ -6,6 +6,13 @@
 //! rounds, and both pinned to one CPU and unpinned.
 //!
 //! Usage: `cronium-bench --cronium PATH [--quick] [--out FILE]`
+//!
+//! Writes the table to stdout, the rows as JSON to FILE (default
+//! `bench/results/latest.json`, or `quick.json` with `--quick`) and the latency chart
+//! beside it (`latency.svg`, or `quick-latency.svg`). Clients in other languages
+//! (Python, Node, Bash, C) are spawned once per round; one that is missing or fails gets
+//! a "skipped: why" row, while a failure of the floor, client-core or the sidecar fails
+//! the run.
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -15,7 +22,26 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+mod external;
+mod load;
+mod svg;
+
 const SECRET: &str = "bench-secret-bench-secret-bench-secret!";
+
+/// The median of `a[i] / b[i]` over rounds, when both have the same rounds.
+fn paired_ratio(a: &[Duration], b: &[Duration]) -> Option<f64> {
+    if a.is_empty() || a.len() != b.len() {
+        return None;
+    }
+    let mut r: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .filter(|(_, b)| !b.is_zero())
+        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+        .collect();
+    r.sort_by(f64::total_cmp);
+    r.get(r.len() / 2).copied()
+}
 
 /// Samples of one figure in one round.
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -56,8 +82,11 @@ impl Series {
     }
 }
 
+/// An external client's row: (client, figure, baseline, target).
+type ExtRow<'a> = (&'a str, &'a str, Option<(String, f64)>, Option<Target>);
+
 /// One line of the result table.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Row {
     figure: String,
     unit: &'static str,
@@ -66,34 +95,80 @@ struct Row {
     spread: Option<(f64, f64)>,
     baseline: Option<(String, f64)>,
     target: Option<Target>,
+    /// Why the figure could not be measured (an optional client missing).
+    skipped: Option<String>,
+    /// The median of the per-round ratios (each round's median over the baseline's median
+    /// in the same round): robust to the machine drifting between rounds.
+    paired_ratio: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Target {
     /// The ratio to the baseline must be at most this.
     Ratio(f64),
+    /// The ratio to the baseline must be at least this (the baseline is the faster one).
+    MinRatio(f64),
     /// The median must be at most this many units.
     Max(f64),
+    /// The median may exceed the baseline by at most this many units.
+    Over(f64),
 }
 
 impl Row {
     fn ratio(&self) -> Option<f64> {
+        if self.skipped.is_some() {
+            return None;
+        }
+        if self.paired_ratio.is_some() {
+            return self.paired_ratio;
+        }
         self.baseline
             .as_ref()
             .map(|(_, b)| if *b > 0.0 { self.median / b } else { f64::NAN })
     }
     fn met(&self) -> Option<bool> {
+        if self.skipped.is_some() {
+            return None;
+        }
         match self.target? {
             Target::Ratio(r) => self.ratio().map(|x| x <= r),
+            Target::MinRatio(r) => self.ratio().map(|x| x >= r),
             Target::Max(m) => Some(self.median <= m),
+            Target::Over(m) => self.baseline.as_ref().map(|(_, b)| self.median - b <= m),
         }
     }
     fn target_text(&self) -> String {
         match self.target {
             Some(Target::Ratio(r)) => format!("≤ {r}×"),
+            Some(Target::MinRatio(r)) => format!("≥ {r}×"),
             Some(Target::Max(m)) => format!("≤ {m} {}", self.unit),
+            Some(Target::Over(m)) => format!("≤ baseline + {m} {}", self.unit),
             None => "—".into(),
         }
+    }
+    /// A latency row from a series, against a baseline median.
+    fn latency(
+        figure: String,
+        s: &Series,
+        baseline: Option<(String, f64)>,
+        target: Option<Target>,
+    ) -> Row {
+        let (a, b) = s.spread();
+        Row {
+            figure,
+            unit: "µs",
+            median: us(s.median()),
+            p99: Some(us(s.p99())),
+            spread: Some((us(a), us(b))),
+            baseline,
+            target,
+            skipped: None,
+            paired_ratio: None,
+        }
+    }
+    fn paired(mut self, figure_rounds: &[Duration], baseline_rounds: &[Duration]) -> Row {
+        self.paired_ratio = paired_ratio(figure_rounds, baseline_rounds);
+        self
     }
 }
 
@@ -110,17 +185,25 @@ struct Args {
 fn args() -> Result<Args, String> {
     let mut cronium = None;
     let mut quick = false;
-    let mut out = PathBuf::from("bench/results/latest.json");
+    let mut out = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--cronium" => cronium = it.next().map(PathBuf::from),
             "--quick" => quick = true,
-            "--out" => out = it.next().map(PathBuf::from).ok_or("--out needs a file")?,
+            "--out" => out = Some(it.next().map(PathBuf::from).ok_or("--out needs a file")?),
             other => return Err(format!("unknown argument {other}; usage: cronium-bench --cronium PATH [--quick] [--out FILE]")),
         }
     }
     let cronium = cronium.ok_or("--cronium PATH is required (the release binary)")?;
+    // Quick runs never overwrite the full run's results (the README's table and chart).
+    let out = out.unwrap_or_else(|| {
+        PathBuf::from(if quick {
+            "bench/results/quick.json"
+        } else {
+            "bench/results/latest.json"
+        })
+    });
     Ok(Args {
         cronium,
         quick,
@@ -158,6 +241,24 @@ fn start_sidecar(
     name: &str,
     cpu: Option<usize>,
 ) -> Result<(Sidecar, Duration), String> {
+    start_sidecar_with(bin, dir, name, cpu, None)
+}
+
+/// A free loopback TCP port (bound, then released for the sidecar to take).
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free TCP port: {e}"))
+}
+
+fn start_sidecar_with(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    cpu: Option<usize>,
+    listen: Option<u16>,
+) -> Result<(Sidecar, Duration), String> {
     let socket = dir.join(format!("{name}.sock"));
     let mut cmd = match cpu {
         Some(cpu) => {
@@ -175,6 +276,7 @@ fn start_sidecar(
     cmd.arg("serve")
         .arg("--socket")
         .arg(&socket)
+        .args(listen.map(|p| format!("--listen=127.0.0.1:{p}")))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
@@ -311,7 +413,7 @@ fn time_n(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
 }
 
 /// Request and response sizes of one cached variable read, for the floor to match.
-fn http_sizes(socket: &Path, token: &str) -> std::io::Result<(usize, usize)> {
+fn http_sizes(socket: &Path, token: &str) -> std::io::Result<(usize, usize, Vec<u8>)> {
     let req = format!("GET /v1/variables/bench HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {token}\r\n\r\n");
     let mut s = UnixStream::connect(socket)?;
     s.write_all(req.as_bytes())?;
@@ -327,7 +429,12 @@ fn http_sizes(socket: &Path, token: &str) -> std::io::Result<(usize, usize)> {
             break;
         }
     }
-    Ok((req.len(), resp.len()))
+    let body = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|e| resp[e + 4..].to_vec())
+        .unwrap_or_default();
+    Ok((req.len(), resp.len(), body))
 }
 
 /// A raw HTTP/1.1 client on one keep-alive Unix socket: prebuilt request bytes, response
@@ -427,6 +534,7 @@ fn run(args: &Args) -> Result<(), String> {
         spread: None,
         baseline: Some(("exec of /bin/true to exit".into(), us(true_series.median()))),
         target: Some(Target::Max(5000.0)),
+        ..Row::default()
     });
 
     if let Some(kib) = idle_rss {
@@ -438,16 +546,22 @@ fn run(args: &Args) -> Result<(), String> {
             spread: None,
             baseline: None,
             target: Some(Target::Max(8.0)),
+            ..Row::default()
         });
     }
 
+    let programs = external::programs(dir, per_round, args.quick);
+    let mut chart: Vec<svg::Bar> = Vec::new();
     for (label, cpu) in [("pinned to one CPU", Some(0usize)), ("unpinned", None)] {
+        // The bench process's affinity is inherited by the client programs it spawns.
         pin_self(cpu);
-        let (sc, _) = start_sidecar(
+        let port = free_port()?;
+        let (sc, _) = start_sidecar_with(
             &args.cronium,
             &dir.join(format!("lat-{}", cpu.is_some())),
             "lat",
             cpu,
+            Some(port),
         )?;
         let (_id, token) = create_execution(&args.cronium, &sc.dir)?;
         let client = cronium_client::BlockingClient::new(
@@ -461,9 +575,17 @@ fn run(args: &Args) -> Result<(), String> {
         client
             .set_variable("bench", &json!({"n": 1, "s": "payload"}), None)
             .map_err(|e| e.to_string())?;
-        let (req_len, resp_len) = http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
+        let (req_len, resp_len, _) = http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
         let mut floor = Floor::new(dir, req_len, resp_len, cpu).map_err(|e| e.to_string())?;
         let mut raw = RawHttp::new(&sc.socket, &token).map_err(|e| e.to_string())?;
+        // The same exchange against a bare hyper server answering the same body: what the
+        // HTTP stack and its runtime cost with no routing, auth or cache (its threads
+        // inherit this thread's affinity).
+        let (_, _, body) = http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
+        let bare_path = dir.join(format!("bare-lat-{}.sock", cpu.is_some()));
+        let _bare = load::BareHyper::start(&bare_path, body).map_err(|e| e.to_string())?;
+        let mut bare = RawHttp::new(&bare_path, &token).map_err(|e| e.to_string())?;
+        let mut bare_s = Series::default();
         let mut raw_s = Series::default();
         let mut floor_s = Series::default();
         let mut get_s = Series::default();
@@ -472,67 +594,238 @@ fn run(args: &Args) -> Result<(), String> {
         for _ in 0..200 {
             floor.once().map_err(|e| e.to_string())?;
             raw.once().map_err(|e| e.to_string())?;
-            let _ = client.get_variable::<serde_json::Value>("bench");
+            bare.once().map_err(|e| e.to_string())?;
+            client
+                .get_variable::<serde_json::Value>("bench")
+                .map_err(|e| e.to_string())?;
         }
+        let env = external::Env {
+            socket: sc.socket.clone(),
+            token: token.clone(),
+            api: format!("http://127.0.0.1:{port}"),
+        };
+        let mut ext_series: std::collections::BTreeMap<String, Series> = Default::default();
+        let mut ext_skip: std::collections::BTreeMap<&'static str, String> = Default::default();
+        for p in &programs {
+            if let Some(why) = &p.skipped {
+                for c in &p.clients {
+                    ext_skip.insert(c, why.clone());
+                }
+            }
+        }
+        let mut failures = 0usize;
+        // The floor of each round (its first floor measurement), for per-round ratios.
+        let mut floor_rounds = Vec::new();
         for _ in 0..rounds {
             floor_s.add_round(time_n(per_round, || {
-                let _ = floor.once();
+                if floor.once().is_err() {
+                    failures += 1;
+                }
             }));
+            floor_rounds.extend(floor_s.round_medians.last().copied());
             raw_s.add_round(time_n(per_round, || {
-                let _ = raw.once();
+                if raw.once().is_err() {
+                    failures += 1;
+                }
+            }));
+            bare_s.add_round(time_n(per_round, || {
+                if bare.once().is_err() {
+                    failures += 1;
+                }
             }));
             get_s.add_round(time_n(per_round, || {
-                let _ = client.get_variable::<serde_json::Value>("bench");
+                if client.get_variable::<serde_json::Value>("bench").is_err() {
+                    failures += 1;
+                }
             }));
             let mut i = 0u64;
             set_s.add_round(time_n(per_round / 2, || {
                 i += 1;
-                let _ = client.set_variable("bench_set", &i, None);
+                if client.set_variable("bench_set", &i, None).is_err() {
+                    failures += 1;
+                }
             }));
+            for p in &programs {
+                if p.clients.iter().any(|c| ext_skip.contains_key(c)) {
+                    continue;
+                }
+                match external::run(p, &env) {
+                    Ok(series) => {
+                        for (name, samples) in series {
+                            ext_series.entry(name).or_default().add_round(samples);
+                        }
+                    }
+                    Err(why) => {
+                        eprintln!("cronium-bench: {why}; its rows are skipped");
+                        for c in &p.clients {
+                            ext_skip.insert(c, why.clone());
+                        }
+                    }
+                }
+                // The floor again, right after each client: the same minutes of machine.
+                floor_s.add_round(time_n(per_round / 4, || {
+                    if floor.once().is_err() {
+                        failures += 1;
+                    }
+                }));
+            }
+        }
+        if failures > 0 {
+            return Err(format!(
+                "{failures} core calls failed ({label}): floor, raw HTTP or client-core"
+            ));
         }
         let floor_med = us(floor_s.median());
-        let spread = |s: &Series| {
-            let (a, b) = s.spread();
-            Some((us(a), us(b)))
+        let fl = || Some(("floor".to_owned(), floor_med));
+        rows.push(Row::latency(
+            format!("floor: raw Unix-socket ping-pong ({req_len} B / {resp_len} B), {label}"),
+            &floor_s,
+            None,
+            None,
+        ));
+        rows.push(
+            Row::latency(
+                format!("raw HTTP/1.1 keep-alive client → sidecar, cached read, {label}"),
+                &raw_s,
+                fl(),
+                None,
+            )
+            .paired(&raw_s.round_medians, &floor_rounds),
+        );
+        rows.push(
+            Row::latency(
+                format!("raw HTTP/1.1 keep-alive client → bare hyper server (same body), {label}"),
+                &bare_s,
+                fl(),
+                None,
+            )
+            .paired(&bare_s.round_medians, &floor_rounds),
+        );
+        rows.push(
+            Row::latency(
+                format!("client-core cached get_variable, {label}"),
+                &get_s,
+                fl(),
+                Some(Target::Ratio(1.3)),
+            )
+            .paired(&get_s.round_medians, &floor_rounds),
+        );
+        rows.push(
+            Row::latency(
+                format!("client-core durable set_variable, {label}"),
+                &set_s,
+                fl(),
+                Some(Target::Max(100.0)),
+            )
+            .paired(&set_s.round_medians, &floor_rounds),
+        );
+        let group = if cpu.is_some() { "pinned" } else { "unpinned" };
+        for (name, s) in [
+            ("floor (raw UDS ping-pong)", &floor_s),
+            ("raw HTTP → bare hyper", &bare_s),
+            ("raw HTTP keep-alive", &raw_s),
+            ("client-core (Rust)", &get_s),
+        ] {
+            chart.push(svg::Bar {
+                group,
+                label: name.to_owned(),
+                median_us: us(s.median()),
+            });
+        }
+        let ext_med = |c: &str| ext_series.get(c).map(|s| us(s.median()));
+        let ext_rounds = |c: &str| {
+            ext_series
+                .get(c)
+                .map(|s| s.round_medians.clone())
+                .unwrap_or_default()
         };
-        rows.push(Row {
-            figure: format!(
-                "floor: raw Unix-socket ping-pong ({req_len} B / {resp_len} B), {label}"
+        // (client, figure, baseline, target)
+        let table: [ExtRow<'_>; 10] = [
+            (
+                "python-module",
+                "Python module cronium.get_variable (Unix socket)",
+                fl(),
+                Some(Target::Ratio(1.3)),
             ),
-            unit: "µs",
-            median: floor_med,
-            p99: Some(us(floor_s.p99())),
-            spread: spread(&floor_s),
-            baseline: None,
-            target: None,
-        });
-        rows.push(Row {
-            figure: format!("raw HTTP/1.1 keep-alive client → sidecar, cached read, {label}"),
-            unit: "µs",
-            median: us(raw_s.median()),
-            p99: Some(us(raw_s.p99())),
-            spread: spread(&raw_s),
-            baseline: Some(("floor".into(), floor_med)),
-            target: None,
-        });
-        rows.push(Row {
-            figure: format!("client-core cached get_variable, {label}"),
-            unit: "µs",
-            median: us(get_s.median()),
-            p99: Some(us(get_s.p99())),
-            spread: spread(&get_s),
-            baseline: Some(("floor".into(), floor_med)),
-            target: Some(Target::Ratio(1.3)),
-        });
-        rows.push(Row {
-            figure: format!("client-core durable set_variable, {label}"),
-            unit: "µs",
-            median: us(set_s.median()),
-            p99: Some(us(set_s.p99())),
-            spread: spread(&set_s),
-            baseline: Some(("floor".into(), floor_med)),
-            target: Some(Target::Max(100.0)),
-        });
+            (
+                "python-urllib",
+                "Python urllib client (TCP, a connection per call)",
+                ext_med("python-module").map(|m| ("Python module".to_owned(), m)),
+                Some(Target::MinRatio(4.0)),
+            ),
+            (
+                "python-requests",
+                "Python requests.Session client (TCP keep-alive)",
+                ext_med("python-module").map(|m| ("Python module".to_owned(), m)),
+                Some(Target::MinRatio(10.0)),
+            ),
+            (
+                "node-sync",
+                "Node addon cronium.sync.getVariable",
+                fl(),
+                Some(Target::Ratio(1.5)),
+            ),
+            (
+                "node-async",
+                "Node addon await cronium.getVariable",
+                fl(),
+                Some(Target::Ratio(3.0)),
+            ),
+            (
+                "node-http",
+                "Node http keep-alive client (Unix socket)",
+                fl(),
+                None,
+            ),
+            (
+                "bash-helper",
+                "Bash helper cronium_get_variable (curl)",
+                ext_med("bare-curl").map(|m| ("bare curl".to_owned(), m)),
+                Some(Target::Ratio(1.1)),
+            ),
+            ("bare-curl", "bare curl --unix-socket", fl(), None),
+            (
+                "c-library",
+                "C library cronium_variable_get",
+                fl(),
+                Some(Target::Ratio(1.3)),
+            ),
+            (
+                "bash-builtin",
+                "Bash builtin (libcronium)",
+                fl(),
+                Some(Target::Max(100.0)),
+            ),
+        ];
+        for (client, figure, baseline, target) in table {
+            let figure = format!("{figure}, cached read, {label}");
+            match (ext_series.get(client), ext_skip.get(client)) {
+                (Some(s), None) => {
+                    let baseline_rounds = match baseline.as_ref().map(|(n, _)| n.as_str()) {
+                        Some("floor") => floor_rounds.clone(),
+                        Some("Python module") => ext_rounds("python-module"),
+                        Some("bare curl") => ext_rounds("bare-curl"),
+                        _ => Vec::new(),
+                    };
+                    rows.push(
+                        Row::latency(figure, s, baseline, target)
+                            .paired(&s.round_medians, &baseline_rounds),
+                    );
+                    chart.push(svg::Bar {
+                        group,
+                        label: figure_short(client),
+                        median_us: us(s.median()),
+                    });
+                }
+                (_, why) => rows.push(Row {
+                    figure,
+                    unit: "µs",
+                    target,
+                    skipped: Some(why.cloned().unwrap_or_else(|| "no samples".into())),
+                    ..Row::default()
+                }),
+            }
+        }
         if cpu.is_none() {
             // Idle RSS after this workload settled.
             std::thread::sleep(Duration::from_millis(200));
@@ -541,16 +834,24 @@ fn run(args: &Args) -> Result<(), String> {
                     figure: "sidecar RSS after the latency runs".into(),
                     unit: "MiB",
                     median: kib / 1024.0,
-                    p99: None,
-                    spread: None,
-                    baseline: None,
-                    target: None,
+                    ..Row::default()
                 });
             }
         }
     }
     pin_self(None);
 
+    load_rows(args, dir, &mut rows)?;
+    run_rows(args, dir, starts, &mut rows)?;
+
+    let svg_path = args.out.with_file_name(if args.quick {
+        "quick-latency.svg"
+    } else {
+        "latency.svg"
+    });
+    svg::write(&svg_path, &chart, args.quick)
+        .map_err(|e| format!("{}: {e}", svg_path.display()))?;
+    println!("chart written to {}", svg_path.display());
     print_table(&rows, args.quick);
     write_json(&rows, &args.out, args.quick)?;
     Ok(())
@@ -559,7 +860,7 @@ fn run(args: &Args) -> Result<(), String> {
 fn print_table(rows: &[Row], quick: bool) {
     println!();
     println!(
-        "Cronium runtime benchmarks{} — medians; ratios against a baseline measured in the same run",
+        "Cronium runtime benchmarks{} — medians; ratio: the median of per-round ratios to a baseline measured in the same round (else of the medians)",
         if quick { " (quick: one brief round, figures are noisy)" } else { "" }
     );
     println!();
@@ -568,6 +869,14 @@ fn print_table(rows: &[Row], quick: bool) {
     );
     println!("|---|---:|---:|---|---|---:|---|---|");
     for r in rows {
+        if let Some(why) = &r.skipped {
+            println!(
+                "| {} | skipped: {why} | — | — | — | — | {} | — |",
+                r.figure,
+                r.target_text()
+            );
+            continue;
+        }
         let p99 = r.p99.map_or("—".into(), |p| format!("{p:.1} {}", r.unit));
         let spread = r
             .spread
@@ -625,6 +934,7 @@ fn write_json(rows: &[Row], out: &Path, quick: bool) -> Result<(), String> {
             "ratio": r.ratio(),
             "target": r.target_text(),
             "met": r.met(),
+            "skipped": r.skipped,
         })).collect::<Vec<_>>(),
     });
     if let Some(dir) = out.parent() {
@@ -633,5 +943,173 @@ fn write_json(rows: &[Row], out: &Path, quick: bool) -> Result<(), String> {
     std::fs::write(out, serde_json::to_string_pretty(&doc).unwrap_or_default())
         .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     println!("results written to {}", out.display());
+    Ok(())
+}
+
+fn figure_short(client: &str) -> String {
+    match client {
+        "python-module" => "Python module",
+        "python-urllib" => "Python urllib (TCP)",
+        "python-requests" => "Python requests.Session (TCP)",
+        "node-sync" => "Node addon, sync",
+        "node-async" => "Node addon, async",
+        "node-http" => "Node http keep-alive",
+        "bash-helper" => "Bash helper (curl)",
+        "bare-curl" => "bare curl --unix-socket",
+        "c-library" => "C library",
+        "bash-builtin" => "Bash builtin",
+        other => other,
+    }
+    .to_owned()
+}
+
+fn median_f(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// A sidecar with an execution whose variable `bench` is set: (sidecar, token).
+fn bench_sidecar(args: &Args, dir: &Path, name: &str) -> Result<(Sidecar, String), String> {
+    let (sc, _) = start_sidecar(&args.cronium, &dir.join(name), name, None)?;
+    let (_id, token) = create_execution(&args.cronium, &sc.dir)?;
+    let client = cronium_client::BlockingClient::new(
+        cronium_client::Config::builder()
+            .socket(&sc.socket)
+            .token(token.clone())
+            .build()
+            .map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    client
+        .set_variable("bench", &json!({"n": 1, "s": "payload"}), None)
+        .map_err(|e| e.to_string())?;
+    Ok((sc, token))
+}
+
+/// Throughput with 8 connections, RSS holding 1,000 connections, the output stream.
+fn load_rows(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> Result<(), String> {
+    load::raise_nofile(8192);
+    let (rounds, dur) = if args.quick {
+        (1, Duration::from_millis(500))
+    } else {
+        (3, Duration::from_secs(2))
+    };
+
+    // Throughput, interleaved with a bare hyper server answering the same body.
+    let (sc, token) = bench_sidecar(args, dir, "load")?;
+    let (_, _, body) = http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
+    let bare_path = dir.join("bare-hyper.sock");
+    let bare = load::BareHyper::start(&bare_path, body).map_err(|e| e.to_string())?;
+    let (mut side, mut hyp) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        side.push(load::throughput(&sc.socket, &token, 8, dur)?);
+        hyp.push(load::throughput(&bare_path, &token, 8, dur)?);
+    }
+    drop(bare);
+    drop(sc);
+    rows.push(Row {
+        figure: "throughput: cached reads, 8 keep-alive connections (8 raw HTTP client threads)"
+            .into(),
+        unit: "req/s",
+        median: median_f(side),
+        baseline: Some(("bare hyper server, fixed body".into(), median_f(hyp))),
+        ..Row::default()
+    });
+
+    // RSS holding 1,000 keep-alive connections, each with one request answered.
+    let (sc, token) = bench_sidecar(args, dir, "conns")?;
+    http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(100));
+    let before = rss_kib(sc.child.id()).unwrap_or(0.0);
+    let held = load::hold_connections(&sc.socket, &token, 1000)?;
+    std::thread::sleep(Duration::from_millis(300));
+    let holding = rss_kib(sc.child.id()).unwrap_or(0.0);
+    drop(held);
+    drop(sc);
+    rows.push(Row {
+        figure: format!(
+            "sidecar RSS holding 1,000 keep-alive connections ({:.1} KiB each)",
+            (holding - before) / 1000.0
+        ),
+        unit: "MiB",
+        median: holding / 1024.0,
+        baseline: Some(("the same sidecar before them".into(), before / 1024.0)),
+        ..Row::default()
+    });
+
+    // Output stream: NDJSON into durable storage, next to writing the same bytes to a file.
+    let total: u64 = if args.quick { 64 << 20 } else { 1 << 30 };
+    let block = load::ndjson_block(64 << 10);
+    let (sc, token) = bench_sidecar(args, dir, "stream")?;
+    let r = load::output_stream(&sc.socket, &token, sc.child.id(), &block, total)?;
+    drop(sc);
+    let file_took = load::file_write(&dir.join("baseline.ndjson"), &block, r.bytes)?;
+    let mb = r.bytes as f64 / 1e6;
+    rows.push(Row {
+        figure: format!(
+            "output stream: {} MiB of NDJSON into durable storage",
+            r.bytes >> 20
+        ),
+        unit: "MB/s",
+        median: mb / r.took.as_secs_f64(),
+        baseline: Some((
+            "the same bytes to a file, fsync at the end".into(),
+            mb / file_took.as_secs_f64(),
+        )),
+        ..Row::default()
+    });
+    rows.push(Row {
+        figure: "sidecar RSS growth during the output stream (peak − before)".into(),
+        unit: "MiB",
+        median: (r.rss_peak_kib - r.rss_before_kib).max(0.0) / 1024.0,
+        baseline: Some(("RSS before".into(), r.rss_before_kib / 1024.0)),
+        ..Row::default()
+    });
+    Ok(())
+}
+
+/// `cronium run` of an empty Bash script, interleaved with bare `bash` on the same file.
+fn run_rows(args: &Args, dir: &Path, n: usize, rows: &mut Vec<Row>) -> Result<(), String> {
+    let script = dir.join("empty.sh");
+    std::fs::write(&script, "#!/usr/bin/env bash\n").map_err(|e| e.to_string())?;
+    let state = dir.join("run-state");
+    let (mut run_s, mut bash_s) = (Series::default(), Series::default());
+    for i in 0..n + 1 {
+        let t = Instant::now();
+        let st = cronium_cmd(&args.cronium, &state)
+            .arg("run")
+            .arg(&script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("cronium run: {e}"))?;
+        let took = t.elapsed();
+        if !st.success() {
+            return Err(format!("cronium run of an empty script failed: {st}"));
+        }
+        let t = Instant::now();
+        Command::new("bash")
+            .arg(&script)
+            .stdin(Stdio::null())
+            .status()
+            .map_err(|e| format!("bash: {e}"))?;
+        let bash_took = t.elapsed();
+        if i > 0 {
+            // The first of each is a warm-up (page cache, the state directory created).
+            run_s.add_round(vec![took]);
+            bash_s.add_round(vec![bash_took]);
+        }
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    rows.push(Row {
+        figure: "`cronium run` of an empty Bash script".into(),
+        unit: "ms",
+        median: ms(run_s.median()),
+        p99: Some(ms(run_s.p99())),
+        baseline: Some(("bare `bash` on the same file".into(), ms(bash_s.median()))),
+        target: Some(Target::Over(20.0)),
+        ..Row::default()
+    });
     Ok(())
 }

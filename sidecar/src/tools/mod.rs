@@ -528,7 +528,9 @@ enum Outcome {
 /// The tool-actions engine of a sidecar: configuration, TLS roots, the rate limiter.
 pub struct ToolEngine {
     cfg: ToolsConfig,
-    tls: Arc<rustls::ClientConfig>,
+    /// Built on the first call that needs it: the parsed root store costs about 2 MiB,
+    /// which an idle sidecar (most never call a tool) should not carry.
+    tls: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
     key: Mutex<Option<Arc<CredentialKey>>>,
     buckets: Mutex<HashMap<String, Bucket>>,
 }
@@ -558,14 +560,23 @@ pub struct ToolReply {
 }
 
 impl ToolEngine {
-    /// Builds the engine; fails only if TLS cannot be set up.
+    /// Builds the engine. TLS is set up on first use; a setup failure surfaces then, as
+    /// the failed call's error.
     pub fn new(cfg: ToolsConfig) -> Result<Self, String> {
         Ok(Self {
             cfg,
-            tls: http::tls_config()?,
+            tls: std::sync::OnceLock::new(),
             key: Mutex::new(None),
             buckets: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn tls(&self) -> Result<&Arc<rustls::ClientConfig>, String> {
+        if let Some(t) = self.tls.get() {
+            return Ok(t);
+        }
+        let built = http::tls_config()?;
+        Ok(self.tls.get_or_init(|| built))
     }
 
     /// The configuration.
@@ -924,19 +935,21 @@ impl ToolEngine {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let per_attempt = self.cfg.attempt_timeout.min(remaining);
             let result = match prepared {
-                Prepared::Http(out) => http::send(out, &self.tls, per_attempt, RESULT_BODY_LIMIT)
-                    .await
-                    .map(|a| {
-                        (
-                            a.status,
-                            Delivered {
-                                status: a.status,
-                                body: secrets.scrub(&a.body),
-                                truncated: a.truncated,
-                                extra: Map::new(),
-                            },
-                        )
-                    }),
+                Prepared::Http(out) => match self.tls() {
+                    Ok(tls) => http::send(out, tls, per_attempt, RESULT_BODY_LIMIT).await,
+                    Err(e) => Err(AttemptError::Fatal(e)),
+                }
+                .map(|a| {
+                    (
+                        a.status,
+                        Delivered {
+                            status: a.status,
+                            body: secrets.scrub(&a.body),
+                            truncated: a.truncated,
+                            extra: Map::new(),
+                        },
+                    )
+                }),
                 Prepared::Email(out) => email::send(out, per_attempt).await.map(|d| {
                     let d = Delivered {
                         body: secrets.scrub(&d.body),
@@ -1020,9 +1033,9 @@ impl ToolEngine {
         let timeout = self.cfg.attempt_timeout;
         let r = match cred {
             Credential::Slack(w) | Credential::Discord(w) => {
-                http::probe(&w.url, &self.tls, timeout).await
+                http::probe(&w.url, self.tls()?, timeout).await
             }
-            Credential::Webhook(w) => http::probe(w.base_url(), &self.tls, timeout).await,
+            Credential::Webhook(w) => http::probe(w.base_url(), self.tls()?, timeout).await,
             Credential::Email(e) => e.probe(timeout).await,
         };
         r.map_err(|e| secrets.scrub(&e))
