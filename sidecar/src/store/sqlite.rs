@@ -142,11 +142,23 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let mut writer = Connection::open(path).map_err(unavailable)?;
-        configure(&writer, sync)?;
-        migrate(&mut writer)?;
-        let reader = Connection::open(path).map_err(unavailable)?;
-        configure(&reader, sync)?;
+        // A fresh store opened by several processes at once (a sidecar and an admin
+        // command) can see SQLITE_BUSY without the busy handler being consulted: switching
+        // to WAL and the first migration take locks SQLite refuses rather than wait for,
+        // to avoid deadlock. Opening is rare, so retry the whole step for a while.
+        let writer = retry_busy(|| {
+            let mut conn = Connection::open(path)?;
+            configure(&conn, sync)?;
+            migrate(&mut conn)?;
+            Ok(conn)
+        })
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        let reader = retry_busy(|| {
+            let conn = Connection::open(path)?;
+            configure(&conn, sync)?;
+            Ok(conn)
+        })
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         Ok(Self {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
@@ -172,37 +184,50 @@ impl SqliteStore {
     }
 }
 
-fn configure(conn: &Connection, sync: Sync) -> StoreResult<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(unavailable)?;
+fn configure(conn: &Connection, sync: Sync) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let sync = match sync {
         Sync::Normal => "NORMAL",
         Sync::Full => "FULL",
     };
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON;"
-    ))
-    .map_err(unavailable)?;
+    ))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
+}
+
+/// Runs `f` again while it fails with SQLITE_BUSY/LOCKED, for at most ten seconds.
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut delay = std::time::Duration::from_millis(1);
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Applies the migrations not yet applied. Several processes may open a fresh store at
 /// once (a sidecar and an admin command), so each step re-reads the version inside its
 /// write transaction: exactly one process applies it, the others see it done.
-fn migrate(conn: &mut Connection) -> StoreResult<()> {
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate() {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(unavailable)?;
-        let done: usize = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(unavailable)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let done: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if done <= i {
-            tx.execute_batch(&format!("{sql}; PRAGMA user_version = {};", i + 1))
-                .map_err(|e| StoreError::Unavailable(format!("migration {} failed: {e}", i + 1)))?;
+            tx.execute_batch(&format!("{sql}; PRAGMA user_version = {};", i + 1))?;
         }
-        tx.commit().map_err(unavailable)?;
+        tx.commit()?;
     }
     Ok(())
 }
@@ -953,16 +978,29 @@ mod tests {
 
     #[test]
     fn concurrent_opens_of_a_fresh_store_migrate_once() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("state.db");
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let path = path.clone();
-                std::thread::spawn(move || SqliteStore::open(&path, Sync::Normal).map(|_| ()))
-            })
-            .collect();
-        for t in threads {
-            t.join().expect("join").expect("every open succeeds");
+        // The race is timing-dependent, so try it on several fresh stores.
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("state.db");
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let path = path.clone();
+                    let barrier = barrier.clone();
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        SqliteStore::open(&path, Sync::Normal).map(|_| ())
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().expect("join").expect("every open succeeds");
+            }
+            let conn = Connection::open(&path).expect("reopen");
+            let version: usize = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .expect("version");
+            assert_eq!(version, MIGRATIONS.len());
         }
     }
 

@@ -101,7 +101,7 @@ pub fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
 
-fn wait_for_file(p: &Path, what: &str) -> String {
+pub fn wait_for_file(p: &Path, what: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Ok(s) = std::fs::read_to_string(p) {
