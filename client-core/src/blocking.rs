@@ -21,12 +21,22 @@ use crate::stream::{OutputWriter, RecordStream, StreamSummary, VariableChange, W
 
 /// The runtime, shut down without blocking if it is dropped on a runtime thread (where a
 /// blocking shutdown would panic).
-struct OwnedRuntime(Option<Runtime>);
+///
+/// A forked child shares the parent's epoll instance: tearing the runtime down there
+/// would deregister the parent's sockets from it and hang the parent's next call. So in a
+/// child the runtime (and the connections it drives) is leaked, never dropped or driven.
+struct OwnedRuntime {
+    rt: Option<Runtime>,
+    /// The process that made it: another one is a forked child.
+    pid: u32,
+}
 
 impl Drop for OwnedRuntime {
     fn drop(&mut self) {
-        if let Some(rt) = self.0.take() {
-            if Handle::try_current().is_ok() {
+        if let Some(rt) = self.rt.take() {
+            if std::process::id() != self.pid {
+                std::mem::forget(rt);
+            } else if Handle::try_current().is_ok() {
                 rt.shutdown_background();
             } else {
                 drop(rt);
@@ -47,7 +57,13 @@ impl Driver {
                  blocking would stall it; use the async client there",
             ));
         }
-        match self.0 .0.as_ref() {
+        if std::process::id() != self.0.pid {
+            return Err(Error::runtime_context(
+                "this Cronium client was made before fork(); the child process must make \
+                 its own client",
+            ));
+        }
+        match self.0.rt.as_ref() {
             Some(rt) => Ok(rt.block_on(fut)),
             None => Err(Error::runtime_context("the client's runtime is shut down")),
         }
@@ -86,7 +102,10 @@ impl BlockingClient {
             })?;
         Ok(BlockingClient {
             client: Client::new(config),
-            driver: Driver(Arc::new(OwnedRuntime(Some(rt)))),
+            driver: Driver(Arc::new(OwnedRuntime {
+                rt: Some(rt),
+                pid: std::process::id(),
+            })),
         })
     }
 

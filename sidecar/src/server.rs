@@ -178,7 +178,10 @@ fn connection<S>(
     let svc_state = state.clone();
     let svc = service_fn(move |req| {
         let state = svc_state.clone();
-        async move { Ok::<_, std::convert::Infallible>(routes::handle(state, req).await) }
+        async move {
+            let req = req.map(Lingering::new);
+            Ok::<_, std::convert::Infallible>(routes::handle(state, req).await)
+        }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -194,6 +197,80 @@ fn connection<S>(
         state.metrics.connection(-1);
         drop(permit);
     });
+}
+
+/// Most unread request body drained after an early answer (an auth error, say).
+const LINGER_BYTES: usize = 16 << 20;
+/// Longest time spent draining it.
+const LINGER_TIME: Duration = Duration::from_secs(5);
+
+/// A request body that, dropped before its end, goes on reading (and discarding) it for a
+/// while in the background. A server that answers an upload early and closes with the
+/// body unread makes the client's next write fail (EPIPE, or a TCP reset that can destroy
+/// the answer), so the client would see "connection failed" instead of the error it was
+/// sent. Bodies read to their end (every well-formed request) cost nothing more.
+struct Lingering<B: hyper::body::Body + Send + Unpin + 'static> {
+    inner: Option<B>,
+}
+
+impl<B: hyper::body::Body + Send + Unpin + 'static> Lingering<B> {
+    fn new(inner: B) -> Self {
+        Self { inner: Some(inner) }
+    }
+}
+
+impl<B: hyper::body::Body + Send + Unpin + 'static> hyper::body::Body for Lingering<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        match self.inner.as_mut() {
+            Some(b) => std::pin::Pin::new(b).poll_frame(cx),
+            None => std::task::Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| hyper::body::SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}
+
+impl<B: hyper::body::Body + Send + Unpin + 'static> Drop for Lingering<B> {
+    fn drop(&mut self) {
+        let Some(mut body) = self.inner.take() else {
+            return;
+        };
+        if body.is_end_stream() {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        rt.spawn(async move {
+            use http_body_util::BodyExt;
+            let drain = async {
+                let mut seen = 0usize;
+                while let Some(Ok(frame)) = body.frame().await {
+                    if let Some(d) = frame.data_ref() {
+                        seen += bytes::Buf::remaining(d);
+                        if seen > LINGER_BYTES {
+                            break;
+                        }
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+        });
+    }
 }
 
 /// Answers a connection over the cap with a 503 and closes it, so the client gets a

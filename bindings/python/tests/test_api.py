@@ -262,3 +262,34 @@ def test_fork_child_configures_anew(execution: Execution) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert cronium.get_variable("fork") == 2
+
+
+def test_a_client_made_before_fork_refuses_in_the_child_and_keeps_working_in_the_parent(
+    execution: Execution,
+) -> None:
+    c = cronium.Cronium(socket=os.environ["CRONIUM_RUNTIME_SOCKET"], token=execution.token)
+    c.set_variable("forked", 1)  # a pooled connection the child inherits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 0
+        try:
+            c.set_variable("forked", 2)
+            code = 2  # it must refuse: its runtime belongs to the parent
+        except cronium.CroniumError as e:
+            if e.code != "runtime_context":
+                code = 3
+        except BaseException:
+            code = 4
+        # Dropping the inherited client must leave the parent's connections alone.
+        del c
+        import gc
+
+        gc.collect()
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    for i in range(3):
+        c.set_variable("forked", 10 + i)
+        assert c.get_variable("forked") == 10 + i

@@ -254,3 +254,42 @@ fn no_client_mistake_yields_a_5xx() {
     // Still alive and well.
     assert_eq!(s.req("GET", "/health", None, None).status, 200);
 }
+
+/// An upload refused before its body is read (here: a token without `output:write`) is
+/// still read to its end, so the client can send all of it and then read the refusal,
+/// instead of failing with a broken pipe (Unix socket) or a reset (TCP).
+#[test]
+fn a_refused_upload_is_read_so_the_client_gets_the_refusal() {
+    use std::io::{Read, Write};
+    let s = Sidecar::start();
+    let e = s.create(&["--user", "u", "--scope", "input:read"]);
+    let line = b"{\"record\":\"0123456789012345678901234567890123456789\"}\n";
+    let body: Vec<u8> = line
+        .iter()
+        .copied()
+        .cycle()
+        .take(line.len() * 40_000)
+        .collect();
+    let ask = |mut stream: Box<dyn ReadWrite>| {
+        let head = format!(
+            "POST /v1/output/stream HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/x-ndjson\r\nContent-Length: {}\r\n\r\n",
+            e.token,
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).expect("head");
+        stream
+            .write_all(&body)
+            .expect("the whole body is accepted even though the answer is a refusal");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).expect("read");
+        parse_response(&raw).expect_error(403, "scope_insufficient");
+    };
+    ask(Box::new(
+        std::os::unix::net::UnixStream::connect(&s.socket).expect("unix"),
+    ));
+    ask(Box::new(std::net::TcpStream::connect(s.tcp).expect("tcp")));
+}
+
+trait ReadWrite: std::io::Read + std::io::Write {}
+impl<T: std::io::Read + std::io::Write> ReadWrite for T {}
