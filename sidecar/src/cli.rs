@@ -296,7 +296,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(serve) => {
             let cfg = config::serve_config(&cli.config, &serve, &env)?;
-            init_tracing(cfg.log_json);
+            init_tracing(tracing::Level::INFO, cfg.log_json);
             let rt = runtime(cfg.workers)?;
             rt.block_on(serve_main(cfg))
         }
@@ -309,7 +309,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         cmd => {
-            init_tracing(false);
+            init_tracing(tracing::Level::INFO, false);
             let (core, _) = config::core_config(&cli.config, &env)?;
             let rt = runtime(1)?;
             rt.block_on(admin(core, cmd))
@@ -330,18 +330,27 @@ fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::failed(format!("cannot start the runtime: {e}")))
 }
 
-/// Logs go to stderr; `CRONIUM_LOG` sets the filter (default `info`).
-fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CRONIUM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+/// Logs go to stderr, as text or JSON. `CRONIUM_LOG` sets the filter: a level, or
+/// `target=level` directives separated by commas (`info,cronium_sidecar=debug`); unset,
+/// empty or unparsable, everything at `default` and above is logged.
+pub(crate) fn init_tracing(default: tracing::Level, json: bool) {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    // `Targets` rather than `EnvFilter`: the same directive syntax without span and field
+    // filters, and without the regex engine (a quarter MiB of resident code).
+    let filter = std::env::var("CRONIUM_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .and_then(|s| s.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(default));
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let registry = tracing_subscriber::registry();
     let _ = if json {
-        builder.json().try_init()
+        registry.with(layer.json().with_filter(filter)).try_init()
     } else {
-        builder.try_init()
+        registry.with(layer.with_filter(filter)).try_init()
     };
 }
 

@@ -166,7 +166,9 @@ pub fn run(
     args: RunArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<u8, CliError> {
-    init_tracing();
+    // Only errors unless `CRONIUM_LOG` says otherwise, so the script's own stderr stays
+    // readable.
+    crate::cli::init_tracing(tracing::Level::ERROR, false);
     let plan = prepare(config, args, env)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -174,18 +176,6 @@ pub fn run(
         .build()
         .map_err(|e| failed(format!("cannot start the runtime: {e}")))?;
     rt.block_on(execute(plan, env))
-}
-
-/// Logs go to stderr; only errors unless `CRONIUM_LOG` says otherwise, so the script's
-/// own stderr stays readable.
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CRONIUM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
 }
 
 fn prepare(
