@@ -2,13 +2,15 @@
 //! retries and error mapping.
 
 use std::fmt;
+use std::future::Future;
+use std::io::Write as _;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, IF_MATCH};
-use http::{HeaderName, HeaderValue, Method, Request, Response, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::config::{Config, Endpoint, RetryPolicy};
+use crate::direct::DirectPool;
 use crate::error::{Error, Result};
 use crate::stream::{self, OutputWriter, RecordStream, WatchStream};
 use crate::token::{now_secs, TokenCell, TokenState};
@@ -78,10 +81,49 @@ fn key_segment(key: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn variable_uri(key: &str, suffix: &str) -> Result<Uri> {
+/// `/v1/variables/{key}{suffix}` for a valid key: plain path characters only, so it is
+/// always a valid request target.
+fn variable_path(key: &str, suffix: &str) -> Result<String> {
     validate_key(key)?;
-    let path = format!("/v1/variables/{}{suffix}", key_segment(key));
+    const PREFIX: &str = "/v1/variables/";
+    let segment = key_segment(key);
+    let mut path = String::with_capacity(PREFIX.len() + segment.len() + suffix.len());
+    path.push_str(PREFIX);
+    path.push_str(&segment);
+    path.push_str(suffix);
+    Ok(path)
+}
+
+fn variable_uri(key: &str, suffix: &str) -> Result<Uri> {
+    parse_uri(variable_path(key, suffix)?)
+}
+
+fn parse_uri(path: String) -> Result<Uri> {
     Uri::try_from(path).map_err(|e| Error::protocol(format!("cannot build the request path: {e}")))
+}
+
+/// Where a request goes: a parsed `Uri`, or a path built from a validated key, which the
+/// blocking transport writes as it is and only hyper needs parsed (parsing costs as
+/// much as the rest of building a request).
+enum Target {
+    Uri(Uri),
+    Path(String),
+}
+
+impl Target {
+    fn as_str(&self) -> &str {
+        match self {
+            Target::Uri(uri) => uri.path_and_query().map_or("/", |p| p.as_str()),
+            Target::Path(path) => path,
+        }
+    }
+
+    fn uri(&self) -> Result<Uri> {
+        match self {
+            Target::Uri(uri) => Ok(uri.clone()),
+            Target::Path(path) => parse_uri(path.clone()),
+        }
+    }
 }
 
 /// Jittered exponential backoff: the delay before retry number `retry` (0-based) is
@@ -96,7 +138,7 @@ pub(crate) fn backoff_delay(base: Duration, cap: Duration, retry: u32, jitter: f
 /// One request as the client will send it, possibly several times.
 pub(crate) struct Outgoing {
     method: Method,
-    uri: Uri,
+    target: Target,
     body: Option<Bytes>,
     content_type: HeaderValue,
     extra: Vec<(HeaderName, HeaderValue)>,
@@ -106,9 +148,13 @@ pub(crate) struct Outgoing {
 
 impl Outgoing {
     pub(crate) fn new(method: Method, uri: Uri, idempotent: bool) -> Outgoing {
+        Outgoing::to(method, Target::Uri(uri), idempotent)
+    }
+
+    fn to(method: Method, target: Target, idempotent: bool) -> Outgoing {
         Outgoing {
             method,
-            uri,
+            target,
             body: None,
             content_type: HeaderValue::from_static("application/json"),
             extra: Vec::new(),
@@ -125,25 +171,73 @@ impl Outgoing {
         self.extra.push((name, value));
     }
 
-    fn request(&self, host: &HeaderValue, auth: &HeaderValue, body: ReqBody) -> Request<ReqBody> {
-        let has_body = !matches!(body, ReqBody::Empty);
-        let mut req = Request::new(body);
-        *req.method_mut() = self.method.clone();
-        *req.uri_mut() = self.uri.clone();
-        let headers = req.headers_mut();
-        headers.reserve(3 + self.extra.len());
-        headers.insert(HOST, host.clone());
-        headers.insert(AUTHORIZATION, auth.clone());
-        if has_body {
-            headers.insert(CONTENT_TYPE, self.content_type.clone());
-        }
-        for (name, value) in &self.extra {
-            headers.insert(name.clone(), value.clone());
-        }
-        req
+    /// The headers of the request (besides the framing ones), in order: the one list
+    /// both hyper's request ([`request`](Self::request)) and the blocking transport's
+    /// bytes ([`encode`](Self::encode)) are built from.
+    fn headers<'a>(
+        &'a self,
+        host: &'a HeaderValue,
+        auth: &'a HeaderValue,
+        has_body: bool,
+    ) -> impl Iterator<Item = (HeaderName, &'a HeaderValue)> + 'a {
+        [(HOST, host), (AUTHORIZATION, auth)]
+            .into_iter()
+            .chain(has_body.then_some((CONTENT_TYPE, &self.content_type)))
+            .chain(self.extra.iter().map(|(n, v)| (n.clone(), v)))
     }
 
-    fn build(&self, host: &HeaderValue, auth: &HeaderValue) -> Request<ReqBody> {
+    fn request(
+        &self,
+        host: &HeaderValue,
+        auth: &HeaderValue,
+        body: ReqBody,
+    ) -> Result<Request<ReqBody>> {
+        let has_body = !matches!(body, ReqBody::Empty);
+        let uri = self.target.uri()?;
+        let mut req = Request::new(body);
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = uri;
+        let headers = req.headers_mut();
+        headers.reserve(3 + self.extra.len());
+        for (name, value) in self.headers(host, auth, has_body) {
+            headers.insert(name, value.clone());
+        }
+        Ok(req)
+    }
+
+    /// The request head as HTTP/1.1 bytes, for the blocking transport; the body (when
+    /// there is one) goes right after it.
+    pub(crate) fn encode(&self, buf: &mut Vec<u8>, host: &HeaderValue, auth: &HeaderValue) {
+        buf.extend_from_slice(self.method.as_str().as_bytes());
+        buf.push(b' ');
+        buf.extend_from_slice(self.target.as_str().as_bytes());
+        buf.extend_from_slice(b" HTTP/1.1\r\n");
+        for (name, value) in self.headers(host, auth, self.body.is_some()) {
+            buf.extend_from_slice(name.as_str().as_bytes());
+            buf.extend_from_slice(b": ");
+            buf.extend_from_slice(value.as_bytes());
+            buf.extend_from_slice(b"\r\n");
+        }
+        // hyper frames a known-length body the same way, and announces an empty one for
+        // methods that normally carry a body.
+        let length = match &self.body {
+            Some(body) => Some(body.len()),
+            None if matches!(self.method, Method::POST | Method::PUT | Method::PATCH) => Some(0),
+            None => None,
+        };
+        if let Some(length) = length {
+            // Writing to a Vec cannot fail.
+            let _ = write!(buf, "content-length: {length}\r\n");
+        }
+        buf.extend_from_slice(b"\r\n");
+    }
+
+    /// The body bytes, for the blocking transport.
+    pub(crate) fn body(&self) -> Option<&[u8]> {
+        self.body.as_deref()
+    }
+
+    fn build(&self, host: &HeaderValue, auth: &HeaderValue) -> Result<Request<ReqBody>> {
         let body = match &self.body {
             Some(b) => ReqBody::Full(Some(b.clone())),
             None => ReqBody::Empty,
@@ -155,21 +249,47 @@ impl Outgoing {
 /// A failed attempt, and whether the request may have reached the server (if not, it is
 /// safe to send again even when not idempotent).
 pub(crate) struct Failure {
-    error: Error,
-    sent: bool,
+    pub(crate) error: Error,
+    pub(crate) sent: bool,
 }
 
 impl Failure {
-    fn sent(error: Error) -> Failure {
+    pub(crate) fn sent(error: Error) -> Failure {
         Failure { error, sent: true }
     }
-    fn unsent(error: Error) -> Failure {
+    pub(crate) fn unsent(error: Error) -> Failure {
         Failure { error, sent: false }
     }
+
+    /// A non-2xx answer, mapped to the server's error (both transports).
+    fn status(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Failure {
+        Failure::sent(Error::from_response(status, headers, body))
+    }
+}
+
+/// How the call in progress waits, and so which transport it uses.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Wait {
+    /// On the caller's Tokio runtime: hyper connections, Tokio's timer for backoff, and
+    /// `tokio::time::timeout` around the whole call.
+    Tokio,
+    /// On the calling thread ([`BlockingClient`](crate::BlockingClient)): blocking
+    /// sockets ([`DirectPool`]), `thread::sleep` for backoff, every blocking step
+    /// bounded by this deadline. The futures then never wait on a runtime.
+    Until(Instant),
+}
+
+/// Which transport the calls of one [`Client`] handle use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Async,
+    Blocking,
 }
 
 struct Inner {
     pool: Pool,
+    /// Connections of the blocking transport (used by `BlockingClient`).
+    direct: DirectPool,
     token: TokenCell,
     timeout: Duration,
     retry: RetryPolicy,
@@ -186,6 +306,7 @@ struct Inner {
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    mode: Mode,
 }
 
 impl fmt::Debug for Client {
@@ -195,6 +316,7 @@ impl fmt::Debug for Client {
             .field("execution_id", &self.inner.execution_id)
             .field("timeout", &self.inner.timeout)
             .field("pool", &self.inner.pool)
+            .field("direct", &self.inner.direct)
             .finish_non_exhaustive()
     }
 }
@@ -212,12 +334,25 @@ impl Client {
             });
         Client {
             inner: Arc::new(Inner {
+                direct: DirectPool::new(config.endpoint.clone(), config.max_idle),
                 pool: Pool::new(config.endpoint, config.max_idle),
                 token: TokenCell::new(token),
                 timeout: config.timeout,
                 retry: config.retry,
                 execution_id: config.execution_id,
             }),
+            mode: Mode::Async,
+        }
+    }
+
+    /// A handle on the same client (token, connections) whose calls run on the calling
+    /// thread over blocking sockets: `BlockingClient` drives its futures with a plain
+    /// thread-parking loop, no runtime involved. Streams and watches still need the async
+    /// handle.
+    pub(crate) fn blocking_handle(&self) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            mode: Mode::Blocking,
         }
     }
 
@@ -244,12 +379,12 @@ impl Client {
     /// How many connections this client has opened so far (for tests and diagnostics:
     /// a sequential caller should see 1).
     pub fn connections_opened(&self) -> u64 {
-        self.inner.pool.opened()
+        self.inner.pool.opened() + self.inner.direct.opened()
     }
 
     /// How many idle keep-alive connections are pooled right now.
     pub fn idle_connections(&self) -> usize {
-        self.inner.pool.idle_count()
+        self.inner.pool.idle_count() + self.inner.direct.idle_count()
     }
 
     pub(crate) fn retry_policy(&self) -> RetryPolicy {
@@ -306,8 +441,11 @@ impl Client {
         &self,
         key: &str,
     ) -> Result<Option<Variable<T>>> {
-        let uri = variable_uri(key, "")?;
-        match self.call(Outgoing::new(Method::GET, uri, true)).await {
+        let path = variable_path(key, "")?;
+        match self
+            .call(Outgoing::to(Method::GET, Target::Path(path), true))
+            .await
+        {
             Ok(body) => parse::<Variable<T>>(&body, "GET /v1/variables/{key}").map(Some),
             Err(e) if e.code() == "variable_not_found" => Ok(None),
             Err(e) => Err(e),
@@ -327,9 +465,9 @@ impl Client {
         struct Body<'a, T: ?Sized> {
             value: &'a T,
         }
-        let uri = variable_uri(key, "")?;
+        let path = variable_path(key, "")?;
         let body = to_json(&Body { value })?;
-        let mut out = Outgoing::new(Method::PUT, uri, true).json(body);
+        let mut out = Outgoing::to(Method::PUT, Target::Path(path), true).json(body);
         if let Some(v) = if_version {
             out.header(IF_MATCH, HeaderValue::from(v));
         }
@@ -344,8 +482,8 @@ impl Client {
         struct Deleted {
             deleted: bool,
         }
-        let uri = variable_uri(key, "")?;
-        let mut out = Outgoing::new(Method::DELETE, uri, true);
+        let path = variable_path(key, "")?;
+        let mut out = Outgoing::to(Method::DELETE, Target::Path(path), true);
         if let Some(v) = if_version {
             out.header(IF_MATCH, HeaderValue::from(v));
         }
@@ -395,7 +533,9 @@ impl Client {
     pub async fn refresh_token(&self) -> Result<()> {
         let _serialised = self.inner.token.refresh_lock.lock().await;
         let old = self.inner.token.current();
-        let fresh = self.with_timeout(self.fetch_token(&old.header)).await?;
+        let fresh = self
+            .with_timeout(|wait| self.fetch_token(&old.header, wait))
+            .await?;
         self.install_token(&old, fresh);
         Ok(())
     }
@@ -463,12 +603,12 @@ impl Client {
         let mut out = Outgoing::new(Method::POST, uri, false);
         out.content_type = HeaderValue::from_static("application/x-ndjson");
         let (auth, conn) = self
-            .with_timeout(async {
-                let auth = self.auth().await;
+            .with_tokio_timeout(async {
+                let auth = self.auth(Wait::Tokio).await;
                 // A fresh connection, not a pooled one: this body cannot be sent twice,
                 // so it must not meet a connection the server closed while idle.
                 let conn = self
-                    .with_retries(false, || async {
+                    .with_retries(false, Wait::Tokio, || async {
                         self.inner.pool.connect().await.map_err(Failure::unsent)
                     })
                     .await?;
@@ -481,7 +621,7 @@ impl Client {
             rx,
             finished: Arc::clone(&finished),
         };
-        let req = out.request(self.inner.pool.host(), &auth, body);
+        let req = out.request(self.inner.pool.host(), &auth, body)?;
         let client = self.clone();
         let response: stream::ResponseFuture = Box::pin(async move {
             let (conn, resp) = client
@@ -512,40 +652,120 @@ impl Client {
         parse(&body, what)
     }
 
-    async fn with_timeout<R>(
-        &self,
-        fut: impl std::future::Future<Output = Result<R>>,
-    ) -> Result<R> {
+    /// Runs one call within the configured timeout: cut off by Tokio's timer on the
+    /// async handle; on the blocking handle every blocking step is bounded by the
+    /// deadline instead (nothing can interrupt a thread blocked in `read`).
+    async fn with_timeout<R, Fut>(&self, call: impl FnOnce(Wait) -> Fut) -> Result<R>
+    where
+        Fut: Future<Output = Result<R>>,
+    {
+        match self.mode {
+            Mode::Async => self.with_tokio_timeout(call(Wait::Tokio)).await,
+            Mode::Blocking => {
+                let now = Instant::now();
+                let deadline = now
+                    .checked_add(self.inner.timeout)
+                    .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
+                call(Wait::Until(deadline)).await
+            }
+        }
+    }
+
+    async fn with_tokio_timeout<R>(&self, fut: impl Future<Output = Result<R>>) -> Result<R> {
         match tokio::time::timeout(self.inner.timeout, fut).await {
             Ok(r) => r,
             Err(_) => Err(Error::timeout(self.inner.timeout)),
         }
     }
 
+    /// Waits before a retry; on the blocking handle, a wait that would pass the deadline
+    /// ends at the deadline with the timeout error, as Tokio's timer would end it.
+    async fn pause(&self, delay: Duration, wait: Wait) -> Result<()> {
+        match wait {
+            Wait::Tokio => {
+                tokio::time::sleep(delay).await;
+                Ok(())
+            }
+            Wait::Until(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if delay >= left {
+                    std::thread::sleep(left);
+                    return Err(Error::timeout(self.inner.timeout));
+                }
+                std::thread::sleep(delay);
+                Ok(())
+            }
+        }
+    }
+
     /// One small request: retries, timeout, and the body of the 2xx answer.
     async fn call(&self, out: Outgoing) -> Result<Bytes> {
         let out = &out;
-        self.with_timeout(self.with_retries(out.idempotent, || async move {
-            let auth = self.auth().await;
-            let (conn, resp) = self.attempt(out, &auth).await?;
-            self.read_body(conn, resp).await
-        }))
+        self.with_timeout(|wait| {
+            self.with_retries(out.idempotent, wait, move || async move {
+                let auth = self.auth(wait).await;
+                self.exchange(out, &auth, wait).await
+            })
+        })
         .await
     }
 
-    /// Opens a streaming answer: retries and timeout up to a 2xx response head.
+    /// One attempt of a small request, up to the body of a 2xx answer, over the
+    /// transport `wait` calls for.
+    async fn exchange(
+        &self,
+        out: &Outgoing,
+        auth: &HeaderValue,
+        wait: Wait,
+    ) -> Result<Bytes, Failure> {
+        match wait {
+            // Boxed: hyper's futures are large, and without the box every future of the
+            // blocking handle would carry (and copy around) their space unused.
+            Wait::Tokio => {
+                Box::pin(async move {
+                    let (conn, resp) = self.attempt(out, auth).await?;
+                    self.read_body(conn, resp).await
+                })
+                .await
+            }
+            Wait::Until(deadline) => {
+                let answer = self.inner.direct.exchange(
+                    |buf| out.encode(buf, self.inner.pool.host(), auth),
+                    out.body(),
+                    deadline,
+                    self.inner.timeout,
+                )?;
+                if answer.status.is_success() {
+                    Ok(answer.body)
+                } else {
+                    let headers = answer.headers.unwrap_or_default();
+                    Err(Failure::status(answer.status, &headers, &answer.body))
+                }
+            }
+        }
+    }
+
+    /// Opens a streaming answer: retries and timeout up to a 2xx response head. Always
+    /// on Tokio (hyper), whichever handle asks.
     pub(crate) async fn open(&self, out: &Outgoing) -> Result<(Conn, Response<Incoming>)> {
-        self.with_timeout(self.with_retries(out.idempotent, || async move {
-            let auth = self.auth().await;
-            self.attempt(out, &auth).await
-        }))
+        self.with_tokio_timeout(
+            self.with_retries(out.idempotent, Wait::Tokio, || async move {
+                let auth = self.auth(Wait::Tokio).await;
+                self.attempt(out, &auth).await
+            }),
+        )
         .await
     }
 
-    async fn with_retries<R, F, Fut>(&self, idempotent: bool, mut attempt: F) -> Result<R>
+    async fn with_retries<R, F, Fut>(
+        &self,
+        idempotent: bool,
+        wait: Wait,
+        mut attempt: F,
+    ) -> Result<R>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<R, Failure>>,
+        Fut: Future<Output = Result<R, Failure>>,
     {
         let policy = self.inner.retry;
         let mut retries = 0u32;
@@ -561,11 +781,11 @@ impl Client {
             }
             let backoff = backoff_delay(policy.base, policy.cap, retries, rand::random::<f64>());
             let delay = match (error.status(), error.retry_after()) {
-                (Some(429), Some(wait)) if wait > policy.max_retry_after => return Err(error),
-                (Some(429), Some(wait)) => wait.max(backoff),
+                (Some(429), Some(asked)) if asked > policy.max_retry_after => return Err(error),
+                (Some(429), Some(asked)) => asked.max(backoff),
                 _ => backoff,
             };
-            tokio::time::sleep(delay).await;
+            self.pause(delay, wait).await?;
             retries += 1;
         }
     }
@@ -576,8 +796,10 @@ impl Client {
         out: &Outgoing,
         auth: &HeaderValue,
     ) -> Result<(Conn, Response<Incoming>), Failure> {
+        let req = out
+            .build(self.inner.pool.host(), auth)
+            .map_err(Failure::unsent)?;
         let conn = self.inner.pool.checkout().await.map_err(Failure::unsent)?;
-        let req = out.build(self.inner.pool.host(), auth);
         let (conn, resp) = self.dispatch(conn, req, Some((out, auth))).await?;
         self.check_status(conn, resp).await
     }
@@ -604,7 +826,7 @@ impl Client {
                         let again = match (unsent, rebuild) {
                             (Some(r), _) => Some(r),
                             (None, Some((out, auth))) if closed_before_answer(&error) => {
-                                Some(out.build(self.inner.pool.host(), auth))
+                                out.build(self.inner.pool.host(), auth).ok()
                             }
                             _ => None,
                         };
@@ -642,11 +864,7 @@ impl Client {
             }
             Err(_) => Bytes::new(),
         };
-        Err(Failure::sent(Error::from_response(
-            status,
-            &parts.headers,
-            &body,
-        )))
+        Err(Failure::status(status, &parts.headers, &body))
     }
 
     async fn read_body(&self, conn: Conn, resp: Response<Incoming>) -> Result<Bytes, Failure> {
@@ -664,7 +882,7 @@ impl Client {
     /// to expiry. A failed refresh is not the call's failure: the old token is used (and
     /// the server says `token_expired` if it really is), and the next refresh attempt
     /// waits a little so a sidecar that refuses refreshes is not asked on every call.
-    async fn auth(&self) -> HeaderValue {
+    async fn auth(&self, wait: Wait) -> HeaderValue {
         let now = now_secs();
         let current = self.inner.token.current();
         if !current.needs_refresh(now) {
@@ -676,7 +894,9 @@ impl Client {
             // Another caller refreshed while this one waited.
             return current.header.clone();
         }
-        match self.fetch_token(&current.header).await {
+        // Boxed: a rare path, which would otherwise make every call's future as large
+        // as a whole second call.
+        match Box::pin(self.fetch_token(&current.header, wait)).await {
             Ok(fresh) => {
                 self.install_token(&current, fresh);
                 self.inner.token.current().header.clone()
@@ -694,7 +914,7 @@ impl Client {
     }
 
     /// `POST /v1/token/refresh` with the given (current) token.
-    async fn fetch_token(&self, auth: &HeaderValue) -> Result<TokenState> {
+    async fn fetch_token(&self, auth: &HeaderValue, wait: Wait) -> Result<TokenState> {
         #[derive(Deserialize)]
         struct Fresh {
             token: String,
@@ -703,10 +923,7 @@ impl Client {
             .json(b"{}".to_vec());
         let out = &out;
         let body = self
-            .with_retries(false, || async move {
-                let (conn, resp) = self.attempt(out, auth).await?;
-                self.read_body(conn, resp).await
-            })
+            .with_retries(false, wait, || self.exchange(out, auth, wait))
             .await?;
         let fresh: Fresh = parse(&body, "POST /v1/token/refresh")?;
         TokenState::new(&fresh.token)

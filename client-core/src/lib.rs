@@ -71,10 +71,12 @@
 mod blocking;
 mod client;
 mod config;
+mod direct;
 mod error;
 mod stream;
 mod token;
 mod transport;
+mod wire;
 
 pub use blocking::{BlockingClient, BlockingOutputWriter, RecordIter, WatchIter};
 pub use client::{validate_key, Client, Variable, VariableMeta};

@@ -1,5 +1,7 @@
-//! Connections to the sidecar: connect over a Unix socket or TCP, and a small pool of
-//! keep-alive HTTP/1.1 connections.
+//! Connections to the sidecar for the async client (hyper): connect over a Unix socket
+//! or TCP, and a small pool of keep-alive HTTP/1.1 connections. The blocking client's
+//! calls use plain sockets instead ([`crate::direct`]); only its streams and watches
+//! come here.
 //!
 //! A single-threaded script reuses one persistent connection for every call; concurrent
 //! callers each get their own (the pool opens one when all are busy and keeps up to
