@@ -429,12 +429,10 @@ impl Authenticator {
     /// Parses and self-tests every key (a probe signature is made and verified), so a bad
     /// key fails startup instead of every request.
     ///
-    /// Also installs jsonwebtoken's RustCrypto provider as the process default unless one is
-    /// installed already: without it jsonwebtoken panics on first use if feature unification
-    /// ever enables a second crypto backend.
+    /// Also installs the sidecar's jsonwebtoken crypto provider ([`crate::jwt_crypto`],
+    /// on `ring`) as the process default unless one is installed already.
     pub fn new(cfg: AuthConfig) -> Result<Self, AuthConfigError> {
-        // Err only means a provider was installed first (by the embedding program): keep it.
-        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+        crate::jwt_crypto::install();
 
         let cfg_err = |msg: String| Err(AuthConfigError(msg));
         if cfg.keys.is_empty() {
@@ -845,12 +843,9 @@ fn build_key(spec: &KeySpec) -> Result<Key, AuthConfigError> {
         KeyMaterial::Ed25519PrivatePem(pem) => {
             let encoding = EncodingKey::from_ed_pem(pem.as_bytes())
                 .map_err(|_| err("not an Ed25519 private key in PKCS#8 PEM form"))?;
-            let public = (jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER
-                .key_utils
-                .ed_pub_components_from_private_key)(
-                encoding.as_bytes(), &EllipticCurve::Ed25519
-            )
-            .map_err(|_| err("not a usable Ed25519 private key"))?;
+            let public =
+                crate::jwt_crypto::ed25519_public_key(encoding.as_bytes(), &EllipticCurve::Ed25519)
+                    .map_err(|_| err("not a usable Ed25519 private key"))?;
             let decoding = DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(public))
                 .map_err(|_| err("not a usable Ed25519 private key"))?;
             (Algorithm::EdDSA, decoding, Some(encoding))

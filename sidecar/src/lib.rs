@@ -22,6 +22,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod jwt_crypto;
 pub mod metrics;
 pub mod routes;
 pub mod run;
