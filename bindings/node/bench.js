@@ -4,7 +4,7 @@
 //   CRONIUM_RUNTIME_SOCKET=... CRONIUM_EXECUTION_TOKEN=... node bench.js --n 20000 --client sync
 //
 // --client sync   cronium.sync.getVariable (blocking, client-core's BlockingClient)
-// --client async  await cronium.getVariable (napi async fn on the addon's runtime)
+// --client async  await cronium.getVariable (on Node's own event loop, src/uv.rs)
 // --client http   Node's own http module: a keep-alive Agent over the same Unix socket,
 //                 GET /v1/variables/bench, body parsed (the baseline a pure-JS client gets)
 //

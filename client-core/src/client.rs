@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::config::{Config, Endpoint, RetryPolicy};
 use crate::direct::DirectPool;
 use crate::error::{Error, Result};
+use crate::reactor::Reactor;
 use crate::stream::{self, OutputWriter, RecordStream, WatchStream};
 use crate::token::{now_secs, TokenCell, TokenState};
 use crate::transport::{Conn, Pool, ReqBody};
@@ -277,13 +278,31 @@ pub(crate) enum Wait {
     /// sockets ([`DirectPool`]), `thread::sleep` for backoff, every blocking step
     /// bounded by this deadline. The futures then never wait on a runtime.
     Until(Instant),
+    /// On the host's event loop ([`Client::with_reactor`]): the blocking transport's
+    /// sockets, with the waits for answers and backoff handed to the reactor.
+    Reactor(Instant),
+}
+
+impl Wait {
+    /// How to wait while holding the token's refresh lock: never by suspending on a
+    /// reactor. A reactor's futures are polled on its loop's thread, which may also be
+    /// the thread of a `BlockingClient` call that needs the lock: holding it across a
+    /// suspension there would deadlock that thread. A refresh is one short exchange
+    /// per token lifetime, so it blocks instead.
+    fn under_lock(self) -> Wait {
+        match self {
+            Wait::Reactor(deadline) => Wait::Until(deadline),
+            other => other,
+        }
+    }
 }
 
 /// Which transport the calls of one [`Client`] handle use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub(crate) enum Mode {
     Async,
     Blocking,
+    Reactor(Arc<dyn Reactor>),
 }
 
 struct Inner {
@@ -353,6 +372,19 @@ impl Client {
         Client {
             inner: Arc::clone(&self.inner),
             mode: Mode::Blocking,
+        }
+    }
+
+    /// A handle on the same client (token, connections) for a host with its own event
+    /// loop: its small calls run on the thread that polls them, over the blocking
+    /// transport's sockets, and only the wait for each answer (and retry backoff) is
+    /// `reactor`'s, so a call costs no thread hand-off. Poll its futures on the
+    /// reactor's thread only. Streams and watches still run on Tokio: open them from
+    /// this client's other handles.
+    pub fn with_reactor(&self, reactor: Arc<dyn Reactor>) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            mode: Mode::Reactor(reactor),
         }
     }
 
@@ -534,7 +566,7 @@ impl Client {
         let _serialised = self.inner.token.refresh_lock.lock().await;
         let old = self.inner.token.current();
         let fresh = self
-            .with_timeout(|wait| self.fetch_token(&old.header, wait))
+            .with_timeout(|wait| self.fetch_token(&old.header, wait.under_lock()))
             .await?;
         self.install_token(&old, fresh);
         Ok(())
@@ -659,15 +691,23 @@ impl Client {
     where
         Fut: Future<Output = Result<R>>,
     {
+        let deadline = || {
+            let now = Instant::now();
+            now.checked_add(self.inner.timeout)
+                .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+        };
         match self.mode {
             Mode::Async => self.with_tokio_timeout(call(Wait::Tokio)).await,
-            Mode::Blocking => {
-                let now = Instant::now();
-                let deadline = now
-                    .checked_add(self.inner.timeout)
-                    .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
-                call(Wait::Until(deadline)).await
-            }
+            Mode::Blocking => call(Wait::Until(deadline())).await,
+            Mode::Reactor(_) => call(Wait::Reactor(deadline())).await,
+        }
+    }
+
+    /// The reactor of a [`with_reactor`](Self::with_reactor) handle.
+    fn reactor(&self) -> Option<&dyn Reactor> {
+        match &self.mode {
+            Mode::Reactor(r) => Some(&**r),
+            Mode::Async | Mode::Blocking => None,
         }
     }
 
@@ -686,13 +726,20 @@ impl Client {
                 tokio::time::sleep(delay).await;
                 Ok(())
             }
-            Wait::Until(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if delay >= left {
-                    std::thread::sleep(left);
+            Wait::Until(deadline) | Wait::Reactor(deadline) => {
+                let now = Instant::now();
+                let left = deadline.saturating_duration_since(now);
+                let past = delay >= left;
+                match (wait, self.reactor()) {
+                    (Wait::Reactor(_), Some(reactor)) => {
+                        let until = if past { deadline } else { now + delay };
+                        reactor.wait(None, until).await;
+                    }
+                    _ => std::thread::sleep(if past { left } else { delay }),
+                }
+                if past {
                     return Err(Error::timeout(self.inner.timeout));
                 }
-                std::thread::sleep(delay);
                 Ok(())
             }
         }
@@ -728,13 +775,22 @@ impl Client {
                 })
                 .await
             }
-            Wait::Until(deadline) => {
-                let answer = self.inner.direct.exchange(
-                    |buf| out.encode(buf, self.inner.pool.host(), auth),
-                    out.body(),
-                    deadline,
-                    self.inner.timeout,
-                )?;
+            Wait::Until(deadline) | Wait::Reactor(deadline) => {
+                let reactor = match wait {
+                    Wait::Reactor(_) => self.reactor(),
+                    _ => None,
+                };
+                let answer = self
+                    .inner
+                    .direct
+                    .exchange(
+                        |buf| out.encode(buf, self.inner.pool.host(), auth),
+                        out.body(),
+                        deadline,
+                        self.inner.timeout,
+                        reactor,
+                    )
+                    .await?;
                 if answer.status.is_success() {
                     Ok(answer.body)
                 } else {
@@ -896,7 +952,7 @@ impl Client {
         }
         // Boxed: a rare path, which would otherwise make every call's future as large
         // as a whole second call.
-        match Box::pin(self.fetch_token(&current.header, wait)).await {
+        match Box::pin(self.fetch_token(&current.header, wait.under_lock())).await {
             Ok(fresh) => {
                 self.install_token(&current, fresh);
                 self.inner.token.current().header.clone()

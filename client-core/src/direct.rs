@@ -28,6 +28,7 @@ use http::{HeaderMap, StatusCode};
 use crate::client::Failure;
 use crate::config::Endpoint;
 use crate::error::{Error, Result};
+use crate::reactor::{RawSocket, Reactor};
 use crate::wire::{self, Chunked, Framing, Head, WireError};
 
 /// Read buffer a connection starts with; a typical answer fits many times over.
@@ -84,6 +85,23 @@ impl Stream {
             #[cfg(unix)]
             Stream::Unix(s) => s.set_write_timeout(t),
             Stream::Tcp(s) => s.set_write_timeout(t),
+        }
+    }
+
+    #[cfg(unix)]
+    fn raw(&self) -> RawSocket {
+        use std::os::fd::AsRawFd;
+        match self {
+            Stream::Unix(s) => s.as_raw_fd(),
+            Stream::Tcp(s) => s.as_raw_fd(),
+        }
+    }
+
+    #[cfg(windows)]
+    fn raw(&self) -> RawSocket {
+        use std::os::windows::io::AsRawSocket;
+        match self {
+            Stream::Tcp(s) => s.as_raw_socket(),
         }
     }
 }
@@ -449,12 +467,17 @@ impl DirectPool {
     /// `encode` writes the request head into the (cleared) buffer; `body` follows it.
     /// The call's deadline bounds every blocking step; running out is
     /// [`Error::timeout`] with `timeout` (the configured per-call timeout).
-    pub(crate) fn exchange(
+    ///
+    /// Without a reactor every step blocks the calling thread and the future never
+    /// waits. With one, the wait for the answer's first bytes is the reactor's; the
+    /// steps around it still block, briefly (see [`Reactor`]).
+    pub(crate) async fn exchange(
         &self,
         encode: impl FnOnce(&mut Vec<u8>),
         body: Option<&[u8]>,
         deadline: Instant,
         timeout: Duration,
+        reactor: Option<&dyn Reactor>,
     ) -> Result<Answer, Failure> {
         let budget = Budget { deadline, timeout };
         let pooled = self.lock().pop();
@@ -475,7 +498,12 @@ impl DirectPool {
         let mut resent = false;
         loop {
             let trip = match conn.send(extra, budget) {
-                Ok(()) => conn.receive(budget),
+                Ok(()) => {
+                    if let Some(reactor) = reactor {
+                        reactor.wait(Some(conn.stream.raw()), deadline).await;
+                    }
+                    conn.receive(budget)
+                }
                 Err(t) => Err(t),
             };
             match trip {
@@ -663,13 +691,24 @@ pub(crate) mod tests {
         )
     }
 
+    /// Drives a future of the reactor-less transport, which never waits.
+    pub(crate) fn now<T>(fut: impl std::future::Future<Output = T>) -> T {
+        let mut fut = std::pin::pin!(fut);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("the blocking transport waited"),
+        }
+    }
+
     fn get(pool: &DirectPool, timeout: Duration) -> Result<Answer, Failure> {
-        pool.exchange(
+        now(pool.exchange(
             |buf| buf.extend_from_slice(b"GET /x HTTP/1.1\r\nhost: t\r\n\r\n"),
             None,
             Instant::now() + timeout,
             timeout,
-        )
+            None,
+        ))
     }
 
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"data\":42}";
@@ -850,28 +889,28 @@ pub(crate) mod tests {
             big.len()
         );
         let deadline = Instant::now() + Duration::from_secs(10);
-        let a = pool
-            .exchange(
-                |buf| buf.extend_from_slice(head.as_bytes()),
-                Some(&big),
-                deadline,
-                Duration::from_secs(10),
-            )
-            .ok()
-            .expect("answer");
+        let a = now(pool.exchange(
+            |buf| buf.extend_from_slice(head.as_bytes()),
+            Some(&big),
+            deadline,
+            Duration::from_secs(10),
+            None,
+        ))
+        .ok()
+        .expect("answer");
         let expected = head.len() + big.len();
         assert_eq!(a.body, format!("{{\"data\":{expected}}}"));
         assert_eq!(rx.recv().expect("req").len(), expected);
         // And a small one on the same connection.
-        let a = pool
-            .exchange(
-                |buf| buf.extend_from_slice(b"GET /y HTTP/1.1\r\nhost: t\r\n\r\n"),
-                None,
-                deadline,
-                Duration::from_secs(10),
-            )
-            .ok()
-            .expect("answer");
+        let a = now(pool.exchange(
+            |buf| buf.extend_from_slice(b"GET /y HTTP/1.1\r\nhost: t\r\n\r\n"),
+            None,
+            deadline,
+            Duration::from_secs(10),
+            None,
+        ))
+        .ok()
+        .expect("answer");
         assert_eq!(a.status, StatusCode::OK);
         assert_eq!(pool.opened(), 1);
     }

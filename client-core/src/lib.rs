@@ -73,6 +73,7 @@ mod client;
 mod config;
 mod direct;
 mod error;
+mod reactor;
 mod stream;
 mod token;
 mod transport;
@@ -85,4 +86,5 @@ pub use config::{
     ENV_TOKEN,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use reactor::{RawSocket, Reactor, WaitFuture};
 pub use stream::{OutputWriter, RecordStream, StreamSummary, VariableChange, WatchStream};

@@ -1,26 +1,33 @@
 //! Where async calls run and how their results reach JS.
 //!
-//! Every async call is a future spawned on one Tokio current-thread runtime that runs on
-//! its own thread (`cronium-io`), off the JS thread. Its result comes back through one
-//! long-lived threadsafe function per client, which calls the JS dispatcher in `index.js`
-//! with `(id, ok, value)`; the dispatcher settles the Promise it registered under `id`.
+//! Small calls (variables, input, output, condition, context, tool actions) run on the
+//! JS thread's own event loop ([`crate::uv`]) and usually hand their result to the JS
+//! dispatcher in `index.js` directly, from the libuv callback that saw the answer
+//! arrive. Streams and watches, whose futures need Tokio, run on one current-thread
+//! runtime on its own thread (`cronium-io`); their results, and any result that is
+//! ready while JS is on the stack, come back through one long-lived threadsafe function
+//! per client. Either way the dispatcher gets `(id, ok, value)` and settles the Promise
+//! it registered under `id`.
 //!
 //! Why not napi's `async fn`: each of those creates and tears down a threadsafe function
 //! (a libuv handle) per call and spawns two tasks on a multi-thread runtime. Measured on
-//! the 2-core machines scripts run on, a no-op call took 11.2 µs that way and 4.8 µs this
-//! way; completions of concurrent calls also share libuv wake-ups here. The threadsafe
-//! function is weak (it does not keep Node alive): the dispatcher keeps the event loop
-//! alive exactly while calls are in flight.
+//! the 2-core machines scripts run on, a no-op call took 11.2 µs that way and 4.8 µs
+//! through the I/O thread; completions of concurrent calls also share libuv wake-ups
+//! here. The threadsafe function is weak and the loop's handles are unref'ed (they do
+//! not keep Node alive): the dispatcher keeps the event loop alive exactly while calls
+//! are in flight.
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use cronium_client::{Error, ErrorKind};
-use napi::bindgen_prelude::{Either3, FnArgs, Function};
+use napi::bindgen_prelude::{Either3, FnArgs, Function, JsValue, Null, ToNapiValue};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{sys, Env};
 use tokio::runtime::Handle;
 
 use crate::convert::error_text;
+use crate::uv::Loop;
 
 /// What a finished call hands to JS: nothing (`null`), a boolean, text (JSON or a
 /// plain string), or a list of strings.
@@ -44,6 +51,32 @@ type Tsfn = ThreadsafeFunction<Done, (), Args, napi::Status, false, true>;
 #[derive(Clone)]
 pub(crate) struct Completer {
     tsfn: Arc<Tsfn>,
+    /// The JS thread's loop, and a reference to the dispatcher to call from it.
+    on_loop: Option<(&'static Loop, Arc<DispatcherRef>)>,
+}
+
+/// A strong reference to the dispatcher, for calls straight from the loop's callbacks.
+struct DispatcherRef {
+    env: sys::napi_env,
+    inner: sys::napi_ref,
+    thread: std::thread::ThreadId,
+}
+
+// SAFETY: the reference is only used and deleted on its environment's thread (checked);
+// elsewhere it is only carried around.
+unsafe impl Send for DispatcherRef {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for DispatcherRef {}
+
+impl Drop for DispatcherRef {
+    fn drop(&mut self) {
+        // Dropped off the JS thread (the last clone of a completer was on the I/O
+        // thread) it is left to the environment's teardown: one small leak per client.
+        if std::thread::current().id() == self.thread {
+            // SAFETY: created by `napi_create_reference` on this environment.
+            unsafe { sys::napi_delete_reference(self.env, self.inner) };
+        }
+    }
 }
 
 impl std::fmt::Debug for Completer {
@@ -53,8 +86,13 @@ impl std::fmt::Debug for Completer {
 }
 
 impl Completer {
-    /// A completer calling `dispatcher` on the JS thread.
-    pub(crate) fn new(dispatcher: &Dispatcher<'_>) -> napi::Result<Completer> {
+    /// A completer calling `dispatcher` on the JS thread; [`spawn_call`](Self::spawn_call)
+    /// runs on `on_loop` when given.
+    pub(crate) fn new(
+        env: &Env,
+        dispatcher: &Dispatcher<'_>,
+        on_loop: Option<&'static Loop>,
+    ) -> napi::Result<Completer> {
         let tsfn = dispatcher
             .build_threadsafe_function::<Done>()
             .callee_handled::<false>()
@@ -62,8 +100,27 @@ impl Completer {
             .build_callback(|ctx| {
                 Ok(FnArgs::from((ctx.value.id, ctx.value.ok, ctx.value.value)))
             })?;
+        let on_loop = match on_loop {
+            Some(lp) => {
+                let mut inner = std::ptr::null_mut();
+                // SAFETY: a function value of this call's scope on `env`.
+                let status = unsafe {
+                    sys::napi_create_reference(env.raw(), dispatcher.raw(), 1, &raw mut inner)
+                };
+                (status == sys::Status::napi_ok).then(|| {
+                    let dispatcher = DispatcherRef {
+                        env: env.raw(),
+                        inner,
+                        thread: std::thread::current().id(),
+                    };
+                    (lp, Arc::new(dispatcher))
+                })
+            }
+            None => None,
+        };
         Ok(Completer {
             tsfn: Arc::new(tsfn),
+            on_loop,
         })
     }
 
@@ -74,8 +131,41 @@ impl Completer {
         T: Into<Outcome>,
     {
         let handle = runtime()?;
+        handle.spawn(self.reported(id, fut));
+        Ok(())
+    }
+
+    /// Runs `fut`, a call of a [`Client::with_reactor`](cronium_client::Client::with_reactor)
+    /// handle on this thread's loop, on that loop (or, without one, like
+    /// [`spawn`](Self::spawn)), and reports its outcome under `id`. Call from the JS
+    /// thread.
+    pub(crate) fn spawn_call<F, T>(&self, id: u32, fut: F) -> napi::Result<()>
+    where
+        F: Future<Output = Result<T, Error>> + Send + 'static,
+        T: Into<Outcome>,
+    {
+        match &self.on_loop {
+            Some((lp, _)) => {
+                lp.spawn(self.reported(id, fut));
+                Ok(())
+            }
+            None => self.spawn(id, fut),
+        }
+    }
+
+    /// `fut`, then its outcome handed to the dispatcher: called right away when the
+    /// call ends in a callback of the JS thread's loop ([`Loop::call_js`]), else
+    /// through the threadsafe function, which queues it for a turn of the loop where
+    /// Node calls it in a proper callback scope (from the JS thread itself this costs
+    /// no wake-up, but a write to an eventfd and one more turn of the loop).
+    fn reported<F, T>(&self, id: u32, fut: F) -> impl Future<Output = ()> + Send + 'static
+    where
+        F: Future<Output = Result<T, Error>> + Send + 'static,
+        T: Into<Outcome>,
+    {
         let tsfn = Arc::clone(&self.tsfn);
-        handle.spawn(async move {
+        let direct = self.on_loop.clone();
+        async move {
             let done = match fut.await {
                 Ok(v) => Done {
                     id,
@@ -88,10 +178,35 @@ impl Completer {
                     value: Some(Either3::A(error_text(&e))),
                 },
             };
+            let done = match direct {
+                Some((lp, dispatcher)) => match lp.call_js(dispatcher.inner, done, args) {
+                    Ok(()) => return,
+                    Err(done) => done,
+                },
+                None => done,
+            };
             // Fails only while Node tears the environment down: nobody is waiting then.
             let _ = tsfn.call(done, ThreadsafeFunctionCallMode::NonBlocking);
-        });
-        Ok(())
+        }
+    }
+}
+
+/// The dispatcher's arguments for `done` (copied: `done` goes to the threadsafe
+/// function instead when the call cannot be made).
+fn args(env: sys::napi_env, done: &Done) -> napi::Result<Vec<sys::napi_value>> {
+    // SAFETY: called by `Loop::call_js` inside a handle scope on `env`'s thread.
+    unsafe {
+        let value = match &done.value {
+            None => Null::to_napi_value(env, Null)?,
+            Some(Either3::A(text)) => <&str>::to_napi_value(env, text)?,
+            Some(Either3::B(b)) => bool::to_napi_value(env, *b)?,
+            Some(Either3::C(list)) => Vec::<String>::to_napi_value(env, list.clone())?,
+        };
+        Ok(vec![
+            u32::to_napi_value(env, done.id)?,
+            bool::to_napi_value(env, done.ok)?,
+            value,
+        ])
     }
 }
 

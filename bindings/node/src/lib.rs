@@ -5,8 +5,9 @@
 //! (`index.d.ts`). Every behaviour (transport, auth, token refresh, retries, streams,
 //! watches) is client-core's; this crate converts arguments, answers and errors only.
 //!
-//! - Async methods take a call id from `index.js` and return at once; the work runs on
-//!   the addon's I/O thread and its result comes back through [`exec::Completer`].
+//! - Async methods take a call id from `index.js` and return at once; their result comes
+//!   back through [`exec::Completer`]. Small calls run on the JS thread's own event
+//!   loop ([`uv`]); streams and watches on the addon's I/O thread.
 //! - `*Sync` methods use client-core's `BlockingClient` (its own current-thread runtime)
 //!   and block the JS thread: they exist for scripts written for the old synchronous
 //!   helpers.
@@ -19,10 +20,13 @@
 mod convert;
 mod exec;
 mod stream;
+mod uv;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use cronium_client::{BlockingClient, Client, Config, Endpoint};
+use napi::Env;
 use napi_derive::napi;
 use serde_json::value::RawValue;
 
@@ -106,7 +110,11 @@ fn config(options: ClientOptions) -> cronium_client::Result<Config> {
 #[derive(Debug)]
 pub struct NativeClient {
     blocking: BlockingClient,
+    /// The async handle: streams and watches, on the Tokio thread.
     client: Client,
+    /// The handle of the other async calls: on the JS thread's own loop when it could
+    /// be set up ([`uv`](crate::uv)), else the async handle.
+    calls: Client,
     completer: Completer,
 }
 
@@ -116,14 +124,24 @@ impl NativeClient {
     /// is no runtime or token to use). `dispatcher(id, ok, value)` receives the outcome of
     /// every async call: its value, or the error text when `ok` is false.
     #[napi(constructor)]
-    pub fn new(options: Option<ClientOptions>, dispatcher: Dispatcher<'_>) -> napi::Result<Self> {
+    pub fn new(
+        env: Env,
+        options: Option<ClientOptions>,
+        dispatcher: Dispatcher<'_>,
+    ) -> napi::Result<Self> {
         let config = config(options.unwrap_or_default()).napi()?;
         let blocking = BlockingClient::new(config).napi()?;
         let client = blocking.client().clone();
-        let completer = Completer::new(&dispatcher)?;
+        let on_loop = uv::Loop::get(&env);
+        let calls = match on_loop {
+            Some(lp) => client.with_reactor(Arc::new(uv::UvReactor(lp))),
+            None => client.clone(),
+        };
+        let completer = Completer::new(&env, &dispatcher, on_loop)?;
         Ok(NativeClient {
             blocking,
             client,
+            calls,
             completer,
         })
     }
@@ -154,39 +172,41 @@ impl NativeClient {
     /// `GET /health`.
     #[napi]
     pub fn health(&self, id: u32) -> napi::Result<()> {
-        let c = self.client.clone();
-        self.completer.spawn(id, async move { c.health().await })
+        let c = self.calls.clone();
+        self.completer
+            .spawn_call(id, async move { c.health().await })
     }
 
     /// The input as JSON text.
     #[napi]
     pub fn input(&self, id: u32) -> napi::Result<()> {
-        let c = self.client.clone();
+        let c = self.calls.clone();
         self.completer
-            .spawn(id, async move { c.input::<Raw>().await.map(text) })
+            .spawn_call(id, async move { c.input::<Raw>().await.map(text) })
     }
 
     /// Sets the output from JSON text.
     #[napi]
     pub fn output(&self, id: u32, json: String) -> napi::Result<()> {
         let v = raw(json)?;
-        let c = self.client.clone();
-        self.completer.spawn(id, async move { c.output(&v).await })
+        let c = self.calls.clone();
+        self.completer
+            .spawn_call(id, async move { c.output(&v).await })
     }
 
     /// The output so far as JSON text.
     #[napi]
     pub fn get_output(&self, id: u32) -> napi::Result<()> {
-        let c = self.client.clone();
+        let c = self.calls.clone();
         self.completer
-            .spawn(id, async move { c.get_output::<Raw>().await.map(text) })
+            .spawn_call(id, async move { c.get_output::<Raw>().await.map(text) })
     }
 
     /// A variable's value as JSON text, `null` when it does not exist.
     #[napi]
     pub fn get_variable(&self, id: u32, key: String) -> napi::Result<()> {
-        let c = self.client.clone();
-        self.completer.spawn(id, async move {
+        let c = self.calls.clone();
+        self.completer.spawn_call(id, async move {
             let v = c.get_variable::<Raw>(&key).await?;
             Ok(v.map(|v| text(v.value)))
         })
@@ -196,8 +216,8 @@ impl NativeClient {
     /// `null` when it does not exist.
     #[napi]
     pub fn get_variable_entry(&self, id: u32, key: String) -> napi::Result<()> {
-        let c = self.client.clone();
-        self.completer.spawn(id, async move {
+        let c = self.calls.clone();
+        self.completer.spawn_call(id, async move {
             let v = c.get_variable::<Raw>(&key).await?;
             v.map(|v| encode(&v)).transpose()
         })
@@ -214,8 +234,8 @@ impl NativeClient {
     ) -> napi::Result<()> {
         let v = raw(json)?;
         let if_version = version(if_version)?;
-        let c = self.client.clone();
-        self.completer.spawn(id, async move {
+        let c = self.calls.clone();
+        self.completer.spawn_call(id, async move {
             let meta = c.set_variable(&key, &v, if_version).await?;
             encode(&meta)
         })
@@ -230,49 +250,49 @@ impl NativeClient {
         if_version: Option<f64>,
     ) -> napi::Result<()> {
         let if_version = version(if_version)?;
-        let c = self.client.clone();
+        let c = self.calls.clone();
         self.completer
-            .spawn(id, async move { c.delete_variable(&key, if_version).await })
+            .spawn_call(id, async move { c.delete_variable(&key, if_version).await })
     }
 
     /// The keys of the user's variables.
     #[napi]
     pub fn list_variables(&self, id: u32) -> napi::Result<()> {
-        let c = self.client.clone();
+        let c = self.calls.clone();
         self.completer
-            .spawn(id, async move { c.list_variables().await })
+            .spawn_call(id, async move { c.list_variables().await })
     }
 
     /// Sets the workflow condition.
     #[napi]
     pub fn set_condition(&self, id: u32, condition: bool) -> napi::Result<()> {
-        let c = self.client.clone();
+        let c = self.calls.clone();
         self.completer
-            .spawn(id, async move { c.set_condition(condition).await })
+            .spawn_call(id, async move { c.set_condition(condition).await })
     }
 
     /// The condition, `null` when none was set.
     #[napi]
     pub fn get_condition(&self, id: u32) -> napi::Result<()> {
-        let c = self.client.clone();
+        let c = self.calls.clone();
         self.completer
-            .spawn(id, async move { c.get_condition().await })
+            .spawn_call(id, async move { c.get_condition().await })
     }
 
     /// The event context as JSON text.
     #[napi]
     pub fn context(&self, id: u32) -> napi::Result<()> {
-        let c = self.client.clone();
+        let c = self.calls.clone();
         self.completer
-            .spawn(id, async move { c.context::<Raw>().await.map(text) })
+            .spawn_call(id, async move { c.context::<Raw>().await.map(text) })
     }
 
     /// Asks for a fresh token now.
     #[napi]
     pub fn refresh_token(&self, id: u32) -> napi::Result<()> {
-        let c = self.client.clone();
+        let c = self.calls.clone();
         self.completer
-            .spawn(id, async move { c.refresh_token().await })
+            .spawn_call(id, async move { c.refresh_token().await })
     }
 
     /// Runs a tool action; `params` and the answer are JSON text.
@@ -286,8 +306,8 @@ impl NativeClient {
         idempotency_key: Option<String>,
     ) -> napi::Result<()> {
         let params = raw(params)?;
-        let c = self.client.clone();
-        self.completer.spawn(id, async move {
+        let c = self.calls.clone();
+        self.completer.spawn_call(id, async move {
             c.execute_tool_action::<Raw, _>(&tool, &action, &params, idempotency_key.as_deref())
                 .await
                 .map(text)
