@@ -379,8 +379,8 @@ impl Client {
     /// loop: its small calls run on the thread that polls them, over the blocking
     /// transport's sockets, and only the wait for each answer (and retry backoff) is
     /// `reactor`'s, so a call costs no thread hand-off. Poll its futures on the
-    /// reactor's thread only. Streams and watches still run on Tokio: open them from
-    /// this client's other handles.
+    /// reactor's thread only. Streams and watches opened from it still run on Tokio
+    /// (they need a runtime, as on the async handle).
     pub fn with_reactor(&self, reactor: Arc<dyn Reactor>) -> Client {
         Client {
             inner: Arc::clone(&self.inner),
