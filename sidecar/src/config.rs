@@ -513,6 +513,23 @@ pub fn serve_config(
             None => file.workers.unwrap_or(2),
         },
     };
+    let limits = limits_config(&file, env)?;
+    Ok(ServeConfig {
+        core,
+        socket,
+        listen,
+        log_json,
+        workers,
+        limits,
+    })
+}
+
+/// The request limits (`[limits]` and the `CRONIUM_*` limit variables), shared by `serve`
+/// and `cronium run` so a script meets the same limits under both.
+pub fn limits_config(
+    file: &FileConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Limits, ConfigError> {
     let mut limits = Limits::default();
     let fl = &file.limits;
     if let Some(b) = env("CRONIUM_BODY_LIMIT").or_else(|| fl.body.clone()) {
@@ -542,14 +559,7 @@ pub fn serve_config(
     if let Some(t) = env("CRONIUM_HEADER_READ_TIMEOUT").or_else(|| fl.header_read_timeout.clone()) {
         limits.header_read_timeout = parse_duration(&t)?;
     }
-    Ok(ServeConfig {
-        core,
-        socket,
-        listen,
-        log_json,
-        workers,
-        limits,
-    })
+    Ok(limits)
 }
 
 fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {

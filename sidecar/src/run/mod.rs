@@ -142,6 +142,7 @@ enum Mode {
 #[derive(Debug)]
 struct Plan {
     core: CoreConfig,
+    limits: Limits,
     script: PathBuf,
     script_name: String,
     lang: Lang,
@@ -305,12 +306,14 @@ fn prepare(
         .or_else(|| env("USER"))
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "local".into());
-    let (core, _) = config::core_config(config, env)?;
+    let (core, file) = config::core_config(config, env)?;
+    let limits = config::limits_config(&file, env)?;
     let lock = lock_state_dir(&core.state_dir)?;
     let cwd = std::env::current_dir()
         .map_err(|e| failed(format!("cannot read the working directory: {e}")))?;
     let lifetime = timeout.map_or(DEFAULT_LIFETIME, |t| t + LIFETIME_MARGIN);
     Ok(Plan {
+        limits,
         new: NewExecution {
             user_id: user,
             event_id: String::new(),
@@ -538,7 +541,7 @@ async fn execute(plan: Plan, env: &dyn Fn(&str) -> Option<String>) -> Result<u8,
     let listener = crate::server::Listener::unix(&socket)
         .await
         .map_err(|e| failed(format!("cannot serve on {}: {e}", socket.display())))?;
-    let state = crate::app_state(store.clone(), auth.clone(), Limits::default(), ttl);
+    let state = crate::app_state(store.clone(), auth.clone(), plan.limits.clone(), ttl);
     // Tool actions work under `cronium run` as under `cronium serve`: same engine, same
     // credentials of the state directory.
     state.set_tools(crate::tools_engine(&plan.core).map_err(failed)?);

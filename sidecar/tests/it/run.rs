@@ -571,6 +571,43 @@ fn bad_input_is_one_line_and_writes_nothing() {
 }
 
 #[test]
+fn the_runner_applies_the_configured_request_limits() {
+    let b = Bench::new();
+    let calls = b.script(
+        "calls.sh",
+        "for i in 1 2 3 4; do\n  curl -s -o /dev/null -w '%{http_code} ' --unix-socket \"$CRONIUM_RUNTIME_SOCKET\" \\\n    -H \"Authorization: Bearer $CRONIUM_EXECUTION_TOKEN\" http://localhost/v1/input\ndone\n",
+    );
+    let calls = calls.to_str().expect("p");
+    let codes = |rate: Option<&str>| {
+        let mut cmd = b.cmd(&[calls]);
+        if let Some(r) = rate {
+            cmd.env("CRONIUM_RATE_LIMIT", r);
+        }
+        let out = cmd.output().expect("run");
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    // As under `serve`: one request per second, so back-to-back calls are refused.
+    let limited = codes(Some("1"));
+    assert!(limited.starts_with("200 "), "{limited}");
+    assert!(limited.contains("429"), "{limited}");
+    let open = codes(None);
+    assert_eq!(open.trim(), "200 200 200 200");
+    // A bad value is a configuration error, before anything runs.
+    let before = b.executions();
+    let out = b
+        .cmd(&[calls])
+        .env("CRONIUM_RATE_LIMIT", "fast")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("CRONIUM_RATE_LIMIT"), "{err}");
+    assert_eq!(b.executions(), before);
+}
+
+#[test]
 fn python_and_node_scripts_run_with_the_binding_paths_set() {
     let b = Bench::new();
     if which("python3") {
