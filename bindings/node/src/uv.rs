@@ -7,10 +7,11 @@
 //! the request at once over its blocking transport's connection, and the wait for the
 //! answer is a libuv poll handle on that socket (plus a timer for the deadline), so the
 //! JS thread sleeps in libuv's `epoll_wait` exactly as it does between any two events
-//! and the sidecar's answer wakes it directly. Results still reach JS through the
-//! [`Completer`](crate::exec::Completer)'s threadsafe function, which from the JS
-//! thread costs no wake-up: it runs on the next turn of the loop, inside Node's callback
-//! scope, so Promise reactions run right after it.
+//! and the sidecar's answer wakes it directly. The poll callback then finishes the call
+//! and hands the result to the JS dispatcher right there ([`Loop::call_js`], through
+//! `napi_make_callback`, so Promise reactions run right after it, as after any Node
+//! callback); only a result that is ready while JS is on the stack goes through the
+//! [`Completer`](crate::exec::Completer)'s threadsafe function (the next turn).
 //!
 //! Only this module touches libuv. libuv's functions are not part of Node-API; they are
 //! exported by every Node binary on Linux and resolved when the addon is loaded (as for
