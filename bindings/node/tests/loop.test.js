@@ -5,6 +5,7 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const { Worker } = require('node:worker_threads');
 const { Sidecar, optionsFor } = require('./helpers.js');
 
@@ -21,9 +22,30 @@ after(() => {
   sidecar?.stop();
 });
 
+/**
+ * Stops the sidecar (SIGSTOP) and returns once every thread of it is stopped: the signal
+ * is only queued when kill() returns, and a thread running on another CPU could still
+ * answer a request sent right after.
+ */
+async function stopSidecar() {
+  const pid = sidecar.child.pid;
+  sidecar.child.kill('SIGSTOP');
+  const stopped = () =>
+    fs.readdirSync(`/proc/${pid}/task`).every((tid) => {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // The state is the field after the parenthesised command name.
+      return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+    });
+  const deadline = Date.now() + 5000;
+  while (!stopped()) {
+    if (Date.now() > deadline) throw new Error('the sidecar did not stop within 5 s');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
 /** Runs `fn` with the sidecar stopped: it accepts connections but answers nothing. */
 async function withSidecarStopped(fn) {
-  sidecar.child.kill('SIGSTOP');
+  await stopSidecar();
   try {
     return await fn();
   } finally {
@@ -66,7 +88,7 @@ describe('calls on the event loop', () => {
   it('answers held back arrive once the sidecar resumes, each to its own call', async () => {
     const client = new Cronium({ ...optionsFor(sidecar.create()), timeout: 20000 });
     await Promise.all(Array.from({ length: 20 }, (_, i) => client.setVariable(`v${i}`, i * 7)));
-    sidecar.child.kill('SIGSTOP');
+    await stopSidecar();
     let resumed = false;
     const pending = Promise.all(Array.from({ length: 20 }, (_, i) => client.getVariable(`v${i}`)));
     setTimeout(() => {
@@ -124,10 +146,7 @@ describe('calls on the event loop', () => {
     let run;
     try {
       run = await inWorker(source, { options: { ...optionsFor(exec), timeout: 60000 } }, (m, worker) => {
-        if (m === 'ready') {
-          sidecar.child.kill('SIGSTOP');
-          worker.postMessage('go');
-        }
+        if (m === 'ready') stopSidecar().then(() => worker.postMessage('go'));
         if (m === 'waiting') setTimeout(() => worker.terminate(), 100);
       });
     } finally {
