@@ -124,6 +124,11 @@ impl Completer {
         })
     }
 
+    /// The loop [`spawn_call`](Self::spawn_call) runs on, when there is one.
+    pub(crate) fn on_loop(&self) -> Option<&'static Loop> {
+        self.on_loop.as_ref().map(|(lp, _)| *lp)
+    }
+
     /// Runs `fut` on the I/O thread and reports its outcome under `id`.
     pub(crate) fn spawn<F, T>(&self, id: u32, fut: F) -> napi::Result<()>
     where

@@ -132,12 +132,11 @@ impl NativeClient {
         let config = config(options.unwrap_or_default()).napi()?;
         let blocking = BlockingClient::new(config).napi()?;
         let client = blocking.client().clone();
-        let on_loop = uv::Loop::get(&env);
-        let calls = match on_loop {
+        let completer = Completer::new(&env, &dispatcher, uv::Loop::get(&env))?;
+        let calls = match completer.on_loop() {
             Some(lp) => client.with_reactor(Arc::new(uv::UvReactor(lp))),
             None => client.clone(),
         };
-        let completer = Completer::new(&env, &dispatcher, on_loop)?;
         Ok(NativeClient {
             blocking,
             client,
