@@ -103,9 +103,9 @@ fn config(options: ClientOptions) -> cronium_client::Result<Config> {
     builder.build()
 }
 
-/// A client of one execution: async methods run on the I/O thread and report through
-/// the dispatcher; `*Sync` methods block the JS thread. One token and one connection
-/// pool for both.
+/// A client of one execution: async methods run on the JS thread's event loop (streams
+/// and watches on the I/O thread) and report through the dispatcher; `*Sync` methods
+/// block the JS thread. One token and one set of connections for all of them.
 #[napi]
 #[derive(Debug)]
 pub struct NativeClient {
