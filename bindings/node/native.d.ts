@@ -14,9 +14,9 @@ export declare class InputReader {
 }
 
 /**
- * A client of one execution: async methods run on the I/O thread and report through
- * the dispatcher; `*Sync` methods block the JS thread. One token and one connection
- * pool for both.
+ * A client of one execution: async methods run on the JS thread's event loop (streams
+ * and watches on the I/O thread) and report through the dispatcher; `*Sync` methods
+ * block the JS thread. One token and one set of connections for all of them.
  */
 export declare class NativeClient {
   /**
