@@ -72,14 +72,6 @@ fn check_context(pid: u32) -> Result<()> {
     Ok(())
 }
 
-/// Runs futures of the blocking handle on the calling thread. They do their I/O with
-/// blocking calls, so they are ready on the first poll; the only thing they can wait
-/// for is the token refresh lock another thread holds, whose release wakes this thread.
-fn run_here<T>(pid: u32, fut: impl Future<Output = Result<T>>) -> Result<T> {
-    check_context(pid)?;
-    block_here(fut)
-}
-
 fn block_here<F: Future>(fut: F) -> F::Output {
     struct Unpark(Thread);
     impl Wake for Unpark {
@@ -159,6 +151,15 @@ impl Driver {
     fn run<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
         self.block_on(fut)?
     }
+
+    /// Runs a future of the blocking handle on the calling thread. They do their I/O
+    /// with blocking calls, so they are ready on the first poll; the only thing they can
+    /// wait for is the token refresh lock another thread holds, whose release wakes
+    /// this thread.
+    fn run_here<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        check_context(self.pid)?;
+        block_here(fut)
+    }
 }
 
 /// A synchronous client: the same operations as [`Client`], blocking the calling thread.
@@ -228,27 +229,27 @@ impl BlockingClient {
 
     /// See [`Client::health`].
     pub fn health(&self) -> Result<()> {
-        run_here(self.driver.pid, self.direct.health())
+        self.driver.run_here(self.direct.health())
     }
 
     /// See [`Client::input`].
     pub fn input<T: DeserializeOwned>(&self) -> Result<T> {
-        run_here(self.driver.pid, self.direct.input())
+        self.driver.run_here(self.direct.input())
     }
 
     /// See [`Client::output`].
     pub fn output<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
-        run_here(self.driver.pid, self.direct.output(value))
+        self.driver.run_here(self.direct.output(value))
     }
 
     /// See [`Client::get_output`].
     pub fn get_output<T: DeserializeOwned>(&self) -> Result<T> {
-        run_here(self.driver.pid, self.direct.get_output())
+        self.driver.run_here(self.direct.get_output())
     }
 
     /// See [`Client::get_variable`].
     pub fn get_variable<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Variable<T>>> {
-        run_here(self.driver.pid, self.direct.get_variable(key))
+        self.driver.run_here(self.direct.get_variable(key))
     }
 
     /// See [`Client::set_variable`].
@@ -258,43 +259,39 @@ impl BlockingClient {
         value: &T,
         if_version: Option<u64>,
     ) -> Result<VariableMeta> {
-        run_here(
-            self.driver.pid,
-            self.direct.set_variable(key, value, if_version),
-        )
+        self.driver
+            .run_here(self.direct.set_variable(key, value, if_version))
     }
 
     /// See [`Client::delete_variable`].
     pub fn delete_variable(&self, key: &str, if_version: Option<u64>) -> Result<bool> {
-        run_here(
-            self.driver.pid,
-            self.direct.delete_variable(key, if_version),
-        )
+        self.driver
+            .run_here(self.direct.delete_variable(key, if_version))
     }
 
     /// See [`Client::list_variables`].
     pub fn list_variables(&self) -> Result<Vec<String>> {
-        run_here(self.driver.pid, self.direct.list_variables())
+        self.driver.run_here(self.direct.list_variables())
     }
 
     /// See [`Client::set_condition`].
     pub fn set_condition(&self, condition: bool) -> Result<()> {
-        run_here(self.driver.pid, self.direct.set_condition(condition))
+        self.driver.run_here(self.direct.set_condition(condition))
     }
 
     /// See [`Client::get_condition`].
     pub fn get_condition(&self) -> Result<Option<bool>> {
-        run_here(self.driver.pid, self.direct.get_condition())
+        self.driver.run_here(self.direct.get_condition())
     }
 
     /// See [`Client::context`].
     pub fn context<T: DeserializeOwned>(&self) -> Result<T> {
-        run_here(self.driver.pid, self.direct.context())
+        self.driver.run_here(self.direct.context())
     }
 
     /// See [`Client::refresh_token`].
     pub fn refresh_token(&self) -> Result<()> {
-        run_here(self.driver.pid, self.direct.refresh_token())
+        self.driver.run_here(self.direct.refresh_token())
     }
 
     /// See [`Client::execute_tool_action`].
@@ -309,8 +306,7 @@ impl BlockingClient {
         T: DeserializeOwned,
         P: Serialize + ?Sized,
     {
-        run_here(
-            self.driver.pid,
+        self.driver.run_here(
             self.direct
                 .execute_tool_action(tool, action, params, idempotency_key),
         )

@@ -45,6 +45,23 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The error of a failed connection to this endpoint (both transports).
+    pub(crate) fn connect_error(&self, cause: &dyn fmt::Display) -> Error {
+        match self {
+            Endpoint::Unix(path) if cfg!(unix) => Error::connection(format!(
+                "cannot connect to the runtime socket {}: {cause}",
+                path.display()
+            )),
+            Endpoint::Unix(path) => Error::not_configured(format!(
+                "Unix sockets are not available on this platform ({})",
+                path.display()
+            )),
+            Endpoint::Tcp { host, port } => Error::connection(format!(
+                "cannot connect to the runtime at {host}:{port}: {cause}"
+            )),
+        }
+    }
+
     /// Parses `http://host[:port][/]`: the only URL form the runtime serves today.
     pub fn parse_url(url: &str) -> Result<Endpoint> {
         let bad = |why: &str| {

@@ -18,8 +18,6 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 #[cfg(unix)]
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -29,6 +27,7 @@ use crate::client::Failure;
 use crate::config::Endpoint;
 use crate::error::{Error, Result};
 use crate::reactor::{RawSocket, Reactor};
+use crate::transport::IdleList;
 use crate::wire::{self, Chunked, Framing, Head, WireError};
 
 /// Read buffer a connection starts with; a typical answer fits many times over.
@@ -425,16 +424,13 @@ impl DirectConn {
 /// Keep-alive connections of the blocking transport to one endpoint.
 pub(crate) struct DirectPool {
     endpoint: Endpoint,
-    idle: Mutex<Vec<DirectConn>>,
-    max_idle: usize,
-    opened: AtomicU64,
+    idle: IdleList<DirectConn>,
 }
 
 impl fmt::Debug for DirectPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DirectPool")
-            .field("idle", &self.lock().len())
-            .field("opened", &self.opened())
+            .field("idle", &self.idle)
             .finish()
     }
 }
@@ -443,23 +439,16 @@ impl DirectPool {
     pub(crate) fn new(endpoint: Endpoint, max_idle: usize) -> DirectPool {
         DirectPool {
             endpoint,
-            idle: Mutex::new(Vec::new()),
-            max_idle,
-            opened: AtomicU64::new(0),
+            idle: IdleList::new(max_idle),
         }
     }
 
     pub(crate) fn opened(&self) -> u64 {
-        self.opened.load(Ordering::Relaxed)
+        self.idle.opened()
     }
 
     pub(crate) fn idle_count(&self) -> usize {
-        self.lock().len()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Vec<DirectConn>> {
-        // A panic while holding this lock cannot leave the Vec inconsistent.
-        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+        self.idle.len()
     }
 
     /// Sends one request and reads its whole answer, whatever the status.
@@ -480,7 +469,7 @@ impl DirectPool {
         reactor: Option<&dyn Reactor>,
     ) -> Result<Answer, Failure> {
         let budget = Budget { deadline, timeout };
-        let pooled = self.lock().pop();
+        let pooled = self.idle.lock().pop();
         let mut conn = match pooled {
             Some(conn) => conn,
             None => self.connect(budget).map_err(Failure::unsent)?,
@@ -533,44 +522,18 @@ impl DirectPool {
     }
 
     fn checkin(&self, mut conn: DirectConn) {
-        if self.max_idle == 0 {
-            return;
-        }
         conn.reused = true;
-        let mut idle = self.lock();
-        if idle.len() >= self.max_idle {
-            idle.remove(0);
-        }
-        idle.push(conn);
+        self.idle.put(conn);
     }
 
     fn connect(&self, budget: Budget) -> Result<DirectConn> {
+        let fail = |e: &dyn fmt::Display| self.endpoint.connect_error(e);
         let stream = match &self.endpoint {
-            Endpoint::Unix(path) => {
-                #[cfg(unix)]
-                {
-                    let stream = UnixStream::connect(path).map_err(|e| {
-                        Error::connection(format!(
-                            "cannot connect to the runtime socket {}: {e}",
-                            path.display()
-                        ))
-                    })?;
-                    Stream::Unix(stream)
-                }
-                #[cfg(not(unix))]
-                {
-                    return Err(Error::not_configured(format!(
-                        "Unix sockets are not available on this platform ({})",
-                        path.display()
-                    )));
-                }
-            }
+            #[cfg(unix)]
+            Endpoint::Unix(path) => Stream::Unix(UnixStream::connect(path).map_err(|e| fail(&e))?),
+            #[cfg(not(unix))]
+            Endpoint::Unix(_) => return Err(fail(&"unsupported")),
             Endpoint::Tcp { host, port } => {
-                let fail = |e: &dyn fmt::Display| {
-                    Error::connection(format!(
-                        "cannot connect to the runtime at {host}:{port}: {e}"
-                    ))
-                };
                 let bare = host.trim_start_matches('[').trim_end_matches(']');
                 let addrs = (bare, *port).to_socket_addrs().map_err(|e| fail(&e))?;
                 let mut last: Option<io::Error> = None;
@@ -598,7 +561,7 @@ impl DirectPool {
                 Stream::Tcp(stream)
             }
         };
-        self.opened.fetch_add(1, Ordering::Relaxed);
+        self.idle.count_opened();
         Ok(DirectConn::new(stream))
     }
 }

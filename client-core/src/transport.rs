@@ -107,22 +107,78 @@ struct Idle {
     runtime: RuntimeId,
 }
 
+/// The idle connections a pool keeps (up to `max_idle`, the oldest dropped first), and
+/// how many it has opened: the bookkeeping both transports' pools share.
+pub(crate) struct IdleList<T> {
+    idle: Mutex<Vec<T>>,
+    max_idle: usize,
+    opened: AtomicU64,
+}
+
+impl<T> IdleList<T> {
+    pub(crate) fn new(max_idle: usize) -> Self {
+        IdleList {
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+            opened: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Vec<T>> {
+        // A panic while holding this lock cannot leave the Vec inconsistent.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many connections are kept right now.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// How many connections were opened so far.
+    pub(crate) fn opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
+    }
+
+    /// Counts a newly opened connection.
+    pub(crate) fn count_opened(&self) {
+        self.opened.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Keeps `conn` for reuse, dropping the oldest kept one when full.
+    pub(crate) fn put(&self, conn: T) {
+        if self.max_idle == 0 {
+            return;
+        }
+        let mut idle = self.lock();
+        if idle.len() >= self.max_idle {
+            idle.remove(0);
+        }
+        idle.push(conn);
+    }
+}
+
+impl<T> fmt::Debug for IdleList<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdleList")
+            .field("idle", &self.len())
+            .field("max_idle", &self.max_idle)
+            .field("opened", &self.opened())
+            .finish()
+    }
+}
+
 /// Opens connections to one endpoint and keeps idle ones for reuse.
 pub(crate) struct Pool {
     endpoint: Endpoint,
     host: HeaderValue,
-    idle: Mutex<Vec<Idle>>,
-    max_idle: usize,
-    opened: AtomicU64,
+    idle: IdleList<Idle>,
 }
 
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
             .field("endpoint", &self.endpoint)
-            .field("idle", &self.lock().len())
-            .field("max_idle", &self.max_idle)
-            .field("opened", &self.opened.load(Ordering::Relaxed))
+            .field("idle", &self.idle)
             .finish()
     }
 }
@@ -134,9 +190,7 @@ impl Pool {
         Pool {
             endpoint,
             host,
-            idle: Mutex::new(Vec::new()),
-            max_idle,
-            opened: AtomicU64::new(0),
+            idle: IdleList::new(max_idle),
         }
     }
 
@@ -151,17 +205,12 @@ impl Pool {
 
     /// How many connections this pool has opened so far.
     pub(crate) fn opened(&self) -> u64 {
-        self.opened.load(Ordering::Relaxed)
+        self.idle.opened()
     }
 
     /// How many idle connections are kept right now.
     pub(crate) fn idle_count(&self) -> usize {
-        self.lock().len()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Vec<Idle>> {
-        // A panic while holding this lock cannot leave the Vec inconsistent.
-        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+        self.idle.len()
     }
 
     /// An idle connection of the current runtime that is ready for a request, else a new
@@ -170,7 +219,7 @@ impl Pool {
         let runtime = current_runtime()?;
         loop {
             let candidate = {
-                let mut idle = self.lock();
+                let mut idle = self.idle.lock();
                 idle.retain(|c| !c.sender.is_closed());
                 idle.iter()
                     .rposition(|c| c.runtime == runtime)
@@ -198,55 +247,38 @@ impl Pool {
 
     /// Gives a connection back after its response was read completely.
     pub(crate) fn checkin(&self, conn: Conn) {
-        if conn.sender.is_closed() || self.max_idle == 0 {
+        if conn.sender.is_closed() {
             return;
         }
-        let mut idle = self.lock();
-        if idle.len() >= self.max_idle {
-            idle.remove(0);
-        }
-        idle.push(Idle {
+        self.idle.put(Idle {
             sender: conn.sender,
             runtime: conn.runtime,
         });
     }
 
     async fn connect_on(&self, runtime: RuntimeId) -> Result<Conn> {
+        let fail = |e: &dyn fmt::Display| self.endpoint.connect_error(e);
         let sender = match &self.endpoint {
+            #[cfg(unix)]
             Endpoint::Unix(path) => {
-                #[cfg(unix)]
-                {
-                    let stream = tokio::net::UnixStream::connect(path).await.map_err(|e| {
-                        Error::connection(format!(
-                            "cannot connect to the runtime socket {}: {e}",
-                            path.display()
-                        ))
-                    })?;
-                    handshake(stream).await?
-                }
-                #[cfg(not(unix))]
-                {
-                    return Err(Error::not_configured(format!(
-                        "Unix sockets are not available on this platform ({})",
-                        path.display()
-                    )));
-                }
+                let stream = tokio::net::UnixStream::connect(path)
+                    .await
+                    .map_err(|e| fail(&e))?;
+                handshake(stream).await?
             }
+            #[cfg(not(unix))]
+            Endpoint::Unix(_) => return Err(fail(&"unsupported")),
             Endpoint::Tcp { host, port } => {
                 let bare = host.trim_start_matches('[').trim_end_matches(']');
                 let stream = tokio::net::TcpStream::connect((bare, *port))
                     .await
-                    .map_err(|e| {
-                        Error::connection(format!(
-                            "cannot connect to the runtime at {host}:{port}: {e}"
-                        ))
-                    })?;
+                    .map_err(|e| fail(&e))?;
                 // Requests are small and latency-bound; Nagle would only delay them.
                 let _ = stream.set_nodelay(true);
                 handshake(stream).await?
             }
         };
-        self.opened.fetch_add(1, Ordering::Relaxed);
+        self.idle.count_opened();
         Ok(Conn {
             sender,
             runtime,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -244,23 +244,33 @@ def test_old_helper_names(execution: Execution) -> None:
     assert cronium.event()["executionId"] == execution.id
 
 
-def test_fork_child_configures_anew(execution: Execution) -> None:
-    cronium.set_variable("fork", 1)
+def _exit_code_of_forked(child: Callable[[], int]) -> int:
+    """Runs `child` in a forked process (its return value is the exit code, 99 when it
+    raises); the child's exit code."""
     with warnings.catch_warnings():
         # Python 3.12+ warns about fork() in a process with threads (the child only
-        # makes a call of its own, with a fresh client).
+        # makes calls of its own).
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
-        code = 0
+        code = 99
         try:
-            assert cronium._default is None
-            cronium.set_variable("fork", 2)
-        except BaseException:
-            code = 1
-        os._exit(code)
+            code = child()
+        finally:
+            os._exit(code)
     _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_fork_child_configures_anew(execution: Execution) -> None:
+    cronium.set_variable("fork", 1)
+
+    def child() -> int:  # pragma: no cover - runs in the child
+        assert cronium._default is None
+        cronium.set_variable("fork", 2)
+        return 0
+
+    assert _exit_code_of_forked(child) == 0
     assert cronium.get_variable("fork") == 2
 
 
@@ -269,10 +279,9 @@ def test_a_client_made_before_fork_refuses_in_the_child_and_keeps_working_in_the
 ) -> None:
     c = cronium.Cronium(socket=os.environ["CRONIUM_RUNTIME_SOCKET"], token=execution.token)
     c.set_variable("forked", 1)  # a pooled connection the child inherits
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
+
+    def child() -> int:  # pragma: no cover - runs in the child
+        nonlocal c
         code = 0
         try:
             c.set_variable("forked", 2)
@@ -287,9 +296,9 @@ def test_a_client_made_before_fork_refuses_in_the_child_and_keeps_working_in_the
         import gc
 
         gc.collect()
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+        return code
+
+    assert _exit_code_of_forked(child) == 0
     for i in range(3):
         c.set_variable("forked", 10 + i)
         assert c.get_variable("forked") == 10 + i

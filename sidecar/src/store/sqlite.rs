@@ -146,19 +146,19 @@ impl SqliteStore {
         // command) can see SQLITE_BUSY without the busy handler being consulted: switching
         // to WAL and the first migration take locks SQLite refuses rather than wait for,
         // to avoid deadlock. Opening is rare, so retry the whole step for a while.
-        let writer = retry_busy(|| {
-            let mut conn = Connection::open(path)?;
-            configure(&conn, sync)?;
-            migrate(&mut conn)?;
-            Ok(conn)
-        })
-        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
-        let reader = retry_busy(|| {
-            let conn = Connection::open(path)?;
-            configure(&conn, sync)?;
-            Ok(conn)
-        })
-        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        let open = |migrated: bool| {
+            retry_busy(|| {
+                let mut conn = Connection::open(path)?;
+                configure(&conn, sync)?;
+                if migrated {
+                    migrate(&mut conn)?;
+                }
+                Ok(conn)
+            })
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))
+        };
+        let writer = open(true)?;
+        let reader = open(false)?;
         Ok(Self {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
