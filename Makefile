@@ -53,9 +53,12 @@ test-rust: ## Rust unit and integration tests against a real sidecar, and doc te
 	$(CARGO) test --workspace --doc
 
 .PHONY: lint
-lint: ## Lints: clippy (deny warnings), rustfmt, OpenAPI document validity
+lint: ## Lints: clippy (deny warnings), rustfmt, OpenAPI document validity, the docs against the protocol crate
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@# openapi.json and docs/API.md list every route, error code and scope of the protocol
+	@# crate, and nothing else (also part of `make test`).
+	$(CARGO) test -p cronium-protocol --test contract
 	python3 -c 'import json,sys; d=json.load(open("sidecar/openapi.json")); sys.exit(0 if d.get("openapi","").startswith("3.1") else "openapi.json is not OpenAPI 3.1")'
 
 .PHONY: bench
