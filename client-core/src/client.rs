@@ -26,50 +26,14 @@ use crate::token::{now_secs, TokenCell, TokenState};
 use crate::transport::{Conn, Pool, ReqBody};
 
 /// `{"data": T}`, the success envelope, parsed straight from the body bytes.
-#[derive(Deserialize)]
-pub(crate) struct Envelope<T> {
-    pub(crate) data: T,
-}
-
-/// A stored variable as `GET /v1/variables/{key}` answers it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Variable<T> {
-    /// The key.
-    pub key: String,
-    /// The value (any JSON the script stored).
-    pub value: T,
-    /// Grows by one on every write; pass it as `if_version` for compare-and-set.
-    pub version: u64,
-    /// When it was last written (RFC 3339 UTC, milliseconds).
-    pub updated_at: String,
-}
-
-/// What a write of a variable answers: its new version, for the next compare-and-set.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VariableMeta {
-    /// The key.
-    pub key: String,
-    /// The version this write created.
-    pub version: u64,
-    /// When this write was stored (RFC 3339 UTC, milliseconds).
-    pub updated_at: String,
-}
+pub(crate) use cronium_protocol::wire::Envelope;
+/// The variable types of the wire, the protocol crate's.
+pub use cronium_protocol::wire::{Variable, VariableMeta};
 
 /// Checks a variable key before any I/O: 1–256 bytes of `[A-Za-z0-9_.:-]`, the rule the
-/// server applies, so a bad key fails fast with `invalid_key`.
+/// server applies (the protocol crate's), so a bad key fails fast with `invalid_key`.
 pub fn validate_key(key: &str) -> Result<()> {
-    let ok = !key.is_empty()
-        && key.len() <= 256
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid_key(key))
-    }
+    cronium_protocol::validate_key(key).map_err(|e| Error::invalid_key(&e))
 }
 
 /// The path segment for a (valid) key. Valid keys need no escaping except `.` and `..`,
@@ -595,9 +559,8 @@ impl Client {
         }
         let key = match idempotency_key {
             Some(k) => HeaderValue::from_str(k).map_err(|_| {
-                Error::new(
-                    crate::ErrorKind::Validation,
-                    "invalid_header",
+                Error::with_code(
+                    crate::ErrorCode::InvalidHeader,
                     "the idempotency key must be visible ASCII",
                 )
             })?,
@@ -1081,7 +1044,8 @@ mod tests {
         assert_eq!(v.value.get(), r#"{"big":123456789012345678901234567890}"#);
         assert_eq!(v.version, 2);
         let err = parse::<Variable<Box<RawValue>>>(b"{}", "GET x").expect_err("no data");
-        assert_eq!(err.code(), "invalid_json");
+        assert_eq!(err.code(), "protocol_error");
+        assert_eq!(err.kind(), crate::ErrorKind::Protocol);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
 /// Env var naming the sidecar's Unix socket.
 pub const ENV_SOCKET: &str = "CRONIUM_RUNTIME_SOCKET";
@@ -65,9 +65,8 @@ impl Endpoint {
     /// Parses `http://host[:port][/]`: the only URL form the runtime serves today.
     pub fn parse_url(url: &str) -> Result<Endpoint> {
         let bad = |why: &str| {
-            Error::new(
-                ErrorKind::Config,
-                "not_configured",
+            Error::with_code(
+                crate::ErrorCode::NotConfigured,
                 format!("{ENV_API} must look like http://host:port ({why}): {url:?}"),
             )
         };
@@ -425,7 +424,7 @@ mod tests {
         ]))
         .expect_err("must fail");
         assert_eq!(err.code(), "not_configured");
-        assert_eq!(err.kind(), ErrorKind::Config);
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
         assert!(err.message().contains(ENV_SOCKET), "{}", err.message());
         assert!(err.message().contains(ENV_API), "{}", err.message());
     }

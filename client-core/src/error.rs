@@ -9,68 +9,20 @@
 use std::fmt;
 use std::time::Duration;
 
+use cronium_protocol::error::{kind_of, retryable_status};
+use cronium_protocol::wire::ErrorBody;
 use http::{HeaderMap, StatusCode};
-use serde::Deserialize;
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Coarse class of an [`Error`], the thing a binding maps to an exception class.
-///
-/// Kinds are few and stable; finer distinctions live in [`Error::code`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The token is missing, invalid or expired (401), or lacks the scope (403).
-    Auth,
-    /// The thing asked for does not exist (404), e.g. `route_not_found`.
-    NotFound,
-    /// A compare-and-set lost (409 `version_conflict`).
-    Conflict,
-    /// The request was rejected as malformed (400, 413, 415) or failed client-side
-    /// checks (`invalid_key`, an unserialisable value).
-    Validation,
-    /// The server asked to slow down (429); see [`Error::retry_after`].
-    RateLimited,
-    /// The server or its storage is unreachable or overloaded (503, connection errors).
-    Unavailable,
-    /// The call did not finish within the configured timeout.
-    Timeout,
-    /// A tool action failed (server codes starting with `tool_`).
-    ToolAction,
-    /// The client is not configured (environment variables missing or invalid), or is
-    /// used from the wrong context.
-    Config,
-    /// The server answered something this client does not understand.
-    Protocol,
-    /// A bug on the server (500) or an unexpected status.
-    Internal,
-}
+/// Coarse class of an [`Error`], the thing a binding maps to an exception class; the
+/// protocol crate's, so every layer agrees on each code's kind.
+pub use cronium_protocol::ErrorKind;
 
-impl ErrorKind {
-    /// Stable snake_case name of the kind, for bindings that expose it as a string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::Auth => "auth",
-            ErrorKind::NotFound => "not_found",
-            ErrorKind::Conflict => "conflict",
-            ErrorKind::Validation => "validation",
-            ErrorKind::RateLimited => "rate_limited",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::ToolAction => "tool_action",
-            ErrorKind::Config => "config",
-            ErrorKind::Protocol => "protocol",
-            ErrorKind::Internal => "internal",
-        }
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Every error code with its status, kind and retry rule ([`ErrorCode::ALL`]), the list
+/// the bindings export.
+pub use cronium_protocol::ErrorCode;
 
 /// An error from any operation of the client.
 ///
@@ -86,8 +38,16 @@ pub struct Error {
 }
 
 impl Error {
-    /// Builds an error; bindings use this to report their own conversion failures with
-    /// the same shape as the client's errors.
+    /// Builds a client-side error for a protocol code: its kind comes from the code.
+    /// Bindings use this to report their own conversion failures with the same shape as
+    /// the client's errors.
+    pub fn with_code(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::new(code.kind(), code.as_str(), message)
+    }
+
+    /// Builds an error with a kind and a code string of the caller's choice. Prefer
+    /// [`with_code`](Self::with_code): a code outside [`ErrorCode::ALL`] is one no
+    /// binding documents.
     pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
         Error {
             kind,
@@ -105,10 +65,16 @@ impl Error {
     }
 
     /// Stable snake_case code: the server's `error.code` when it answered, else a client
-    /// code (`not_configured`, `connection_failed`, `timeout`, `invalid_key`,
-    /// `invalid_json`, `invalid_ndjson`, `protocol_error`, `runtime_context`, ...).
+    /// code; one of [`ErrorCode::ALL`] unless a newer server sent a code this version
+    /// does not know (or a proxy answered without the JSON body: `http_<status>` or a
+    /// name derived from the status).
     pub fn code(&self) -> &str {
         &self.code
+    }
+
+    /// The code as an [`ErrorCode`], `None` for a code this version does not know.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.code.parse().ok()
     }
 
     /// The HTTP status when the server answered, `None` for client-side failures.
@@ -125,10 +91,10 @@ impl Error {
     /// storage, connection failures, timeouts). The client already retried idempotent
     /// calls before returning; this tells the caller whether its own retry makes sense.
     pub fn retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::RateLimited | ErrorKind::Unavailable | ErrorKind::Timeout
-        ) || matches!(self.status, Some(429 | 502 | 503 | 504))
+        match self.error_code() {
+            Some(code) => code.retryable(),
+            None => self.kind.retryable() || self.status.is_some_and(retryable_status),
+        }
     }
 
     /// How long the server asked to wait (from `Retry-After` on a 429/503).
@@ -144,58 +110,51 @@ impl Error {
     // ----- constructors for client-side failures -------------------------------------
 
     pub(crate) fn not_configured(message: impl Into<String>) -> Self {
-        Error::new(ErrorKind::Config, "not_configured", message)
+        Error::with_code(ErrorCode::NotConfigured, message)
     }
 
-    pub(crate) fn invalid_key(key: &str) -> Self {
-        let shown: String = key.chars().take(64).collect();
-        let ellipsis = if shown.len() < key.len() { "..." } else { "" };
-        Error::new(
-            ErrorKind::Validation,
-            "invalid_key",
-            format!(
-                "invalid variable key {shown:?}{ellipsis}: a key is 1-256 bytes of [A-Za-z0-9_.:-] ({} bytes given)",
-                key.len()
-            ),
-        )
+    pub(crate) fn invalid_key(invalid: &cronium_protocol::InvalidKey) -> Self {
+        Error::with_code(ErrorCode::InvalidKey, invalid.to_string())
     }
 
     pub(crate) fn connection(message: impl Into<String>) -> Self {
-        Error::new(ErrorKind::Unavailable, "connection_failed", message)
+        Error::with_code(ErrorCode::ConnectionFailed, message)
     }
 
     pub(crate) fn timeout(after: Duration) -> Self {
-        Error::new(
-            ErrorKind::Timeout,
-            "timeout",
+        Error::with_code(
+            ErrorCode::Timeout,
             format!("no answer from the runtime within {after:?}"),
         )
     }
 
     pub(crate) fn protocol(message: impl Into<String>) -> Self {
-        Error::new(ErrorKind::Protocol, "protocol_error", message)
+        Error::with_code(ErrorCode::ProtocolError, message)
+    }
+
+    /// A stream used after it was closed (or after it failed).
+    pub(crate) fn stream_closed(what: &str) -> Self {
+        Error::with_code(
+            ErrorCode::StreamClosed,
+            format!("the {what} is already closed"),
+        )
     }
 
     /// A value the caller gave could not be serialised to JSON.
     pub(crate) fn unserialisable(err: &serde_json::Error) -> Self {
-        Error::new(
-            ErrorKind::Validation,
-            "invalid_json",
+        Error::with_code(
+            ErrorCode::InvalidJson,
             format!("value cannot be serialised to JSON: {err}"),
         )
     }
 
     /// A response body did not have the expected JSON shape.
     pub(crate) fn bad_response(what: &str, err: &serde_json::Error) -> Self {
-        Error::new(
-            ErrorKind::Protocol,
-            "invalid_json",
-            format!("unexpected answer to {what}: {err}"),
-        )
+        Error::protocol(format!("unexpected answer to {what}: {err}"))
     }
 
     pub(crate) fn runtime_context(message: impl Into<String>) -> Self {
-        Error::new(ErrorKind::Config, "runtime_context", message)
+        Error::with_code(ErrorCode::RuntimeContext, message)
     }
 
     /// Maps a hyper failure (connection reset, closed before the answer, ...).
@@ -213,19 +172,8 @@ impl Error {
     /// Maps a non-success answer: the server's `{"error":{"code","message"}}` when it sent
     /// one, else a code derived from the status.
     pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
-        #[derive(Deserialize)]
-        struct Body {
-            error: Detail,
-        }
-        #[derive(Deserialize)]
-        struct Detail {
-            code: String,
-            #[serde(default)]
-            message: String,
-        }
-
-        let (code, message) = match serde_json::from_slice::<Body>(body) {
-            Ok(Body { error }) => (error.code, error.message),
+        let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(ErrorBody { error }) => (error.code, error.message),
             Err(_) => {
                 let text = String::from_utf8_lossy(body);
                 let text = text.trim();
@@ -254,7 +202,7 @@ impl Error {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         Error {
-            kind: kind_for(status.as_u16(), &code),
+            kind: kind_of(&code, Some(status.as_u16())),
             code,
             status: Some(status.as_u16()),
             message,
@@ -264,6 +212,8 @@ impl Error {
     }
 }
 
+/// The code of an answer without the JSON error body (a proxy's, or a crash): named after
+/// the status; its kind then comes from the status.
 fn default_code(status: StatusCode) -> String {
     match status.as_u16() {
         400 => "bad_request".into(),
@@ -278,25 +228,6 @@ fn default_code(status: StatusCode) -> String {
         500 => "internal".into(),
         503 => "unavailable".into(),
         s => format!("http_{s}"),
-    }
-}
-
-/// The kind for a status and server code; tool failures win over the status so a tool
-/// that fails with 502 is still a tool error.
-pub(crate) fn kind_for(status: u16, code: &str) -> ErrorKind {
-    if code.starts_with("tool_") {
-        return ErrorKind::ToolAction;
-    }
-    match status {
-        401 | 403 => ErrorKind::Auth,
-        404 => ErrorKind::NotFound,
-        409 => ErrorKind::Conflict,
-        429 => ErrorKind::RateLimited,
-        408 | 504 => ErrorKind::Timeout,
-        502 | 503 => ErrorKind::Unavailable,
-        405 => ErrorKind::Protocol,
-        400..=499 => ErrorKind::Validation,
-        _ => ErrorKind::Internal,
     }
 }
 
@@ -344,8 +275,16 @@ mod tests {
             (503, "storage_unavailable", ErrorKind::Unavailable, true),
             (503, "overloaded", ErrorKind::Unavailable, true),
             (500, "internal", ErrorKind::Internal, false),
-            (502, "tool_failed", ErrorKind::ToolAction, true),
-            (400, "tool_invalid_params", ErrorKind::ToolAction, false),
+            (502, "tool_upstream_failed", ErrorKind::ToolAction, true),
+            (504, "tool_timeout", ErrorKind::ToolAction, true),
+            (400, "tool_params_invalid", ErrorKind::ToolAction, false),
+            (404, "tool_not_configured", ErrorKind::ToolAction, false),
+            (409, "idempotency_in_progress", ErrorKind::Conflict, false),
+            (422, "idempotency_key_reused", ErrorKind::Validation, false),
+            (501, "token_cannot_mint", ErrorKind::Internal, false),
+            // A code this version does not know: the prefix, then the status decide.
+            (500, "tool_new_failure", ErrorKind::ToolAction, false),
+            (429, "quota_exceeded", ErrorKind::RateLimited, true),
         ];
         for (status, code, kind, retryable) in cases {
             let body = format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#);
@@ -382,9 +321,41 @@ mod tests {
     }
 
     #[test]
+    fn every_server_code_keeps_the_protocol_kind() {
+        for &code in ErrorCode::ALL {
+            let Some(status) = code.status() else {
+                continue;
+            };
+            let body = format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#);
+            let e = from(status, &body);
+            assert_eq!(e.error_code(), Some(code));
+            assert_eq!(e.kind(), code.kind(), "{code}");
+            assert_eq!(e.retryable(), code.retryable(), "{code}");
+        }
+    }
+
+    #[test]
+    fn client_constructors_use_protocol_codes() {
+        let cases = [
+            (Error::not_configured("m"), ErrorCode::NotConfigured),
+            (Error::connection("m"), ErrorCode::ConnectionFailed),
+            (Error::timeout(Duration::from_secs(1)), ErrorCode::Timeout),
+            (Error::protocol("m"), ErrorCode::ProtocolError),
+            (Error::stream_closed("output stream"), ErrorCode::StreamClosed),
+            (Error::runtime_context("m"), ErrorCode::RuntimeContext),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.error_code(), Some(code));
+            assert_eq!(e.kind(), code.kind(), "{code}");
+            assert_eq!(e.retryable(), code.retryable(), "{code}");
+            assert_eq!(e.status(), None);
+        }
+    }
+
+    #[test]
     fn invalid_key_message_is_bounded() {
         let key = "x".repeat(1000);
-        let e = Error::invalid_key(&key);
+        let e = Error::invalid_key(&cronium_protocol::validate_key(&key).expect_err("bad"));
         assert_eq!(e.code(), "invalid_key");
         assert_eq!(e.kind(), ErrorKind::Validation);
         assert!(e.message().len() < 200, "{}", e.message());

@@ -85,6 +85,6 @@ pub use config::{
     Config, ConfigBuilder, Endpoint, DEFAULT_SOCKET, ENV_API, ENV_EXECUTION_ID, ENV_SOCKET,
     ENV_TOKEN,
 };
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use reactor::{RawSocket, Reactor, WaitFuture};
 pub use stream::{OutputWriter, RecordStream, StreamSummary, VariableChange, WatchStream};

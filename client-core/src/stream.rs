@@ -20,7 +20,7 @@ use http::{HeaderName, HeaderValue, Method, Uri};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 use serde::de::{DeserializeOwned, IgnoredAny};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::client::{backoff_delay, Client, Envelope, Outgoing, Variable};
@@ -278,9 +278,8 @@ impl<T: DeserializeOwned> RecordStream<T> {
     fn parse(&mut self, line: &[u8]) -> Result<T> {
         self.records += 1;
         serde_json::from_slice(line).map_err(|e| {
-            Error::new(
-                ErrorKind::Protocol,
-                "invalid_ndjson",
+            Error::with_code(
+                crate::ErrorCode::InvalidNdjson,
                 format!("input record {} is not valid: {e}", self.records),
             )
         })
@@ -328,14 +327,8 @@ impl<T: DeserializeOwned> Stream for RecordStream<T> {
 
 // ----- output stream -----------------------------------------------------------------
 
-/// What the server counted for one output stream.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StreamSummary {
-    /// Records appended by this stream.
-    pub records: u64,
-    /// Bytes appended by this stream.
-    pub bytes: u64,
-}
+/// What the server counted for one output stream (the protocol crate's wire type).
+pub use cronium_protocol::wire::StreamSummary;
 
 pub(crate) type ResponseFuture = Pin<Box<dyn Future<Output = Result<Bytes>> + Send>>;
 
@@ -403,7 +396,7 @@ impl OutputWriter {
             return Err(ended_early(outcome));
         }
         let (Some(tx), Some(response)) = (self.tx.as_ref(), self.response.as_mut()) else {
-            return Err(Error::protocol("the output stream is already closed"));
+            return Err(Error::stream_closed("output stream"));
         };
         let step = tokio::select! {
             biased;
@@ -440,7 +433,7 @@ impl OutputWriter {
             Some(response) => tokio::time::timeout(self.timeout, response)
                 .await
                 .unwrap_or_else(|_| Err(Error::timeout(self.timeout))),
-            None => Err(Error::protocol("the output stream is already closed")),
+            None => Err(Error::stream_closed("output stream")),
         }
     }
 
@@ -468,23 +461,8 @@ fn ended_early(answer: &Result<Bytes>) -> Error {
 
 // ----- watch -------------------------------------------------------------------------
 
-/// One change of a watched variable.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VariableChange<T> {
-    /// The variable's key.
-    pub key: String,
-    /// The new value; `None` when it was deleted (or set to JSON `null`).
-    pub value: Option<T>,
-    /// The new version; `None` for a delete.
-    pub version: Option<u64>,
-    /// When the change was stored (RFC 3339). Empty for a delete the client inferred
-    /// after a reconnect (it missed the event itself).
-    pub updated_at: String,
-    /// Whether this change removed the variable.
-    #[serde(default)]
-    pub deleted: bool,
-}
+/// One change of a watched variable (the protocol crate's wire type).
+pub use cronium_protocol::wire::VariableChange;
 
 /// Changes of one variable, from `GET /v1/variables/{key}/watch`.
 ///
