@@ -23,6 +23,68 @@ export type CroniumErrorKind =
   | 'protocol'
   | 'internal';
 
+/**
+ * Every code the runtime or the client reports (the protocol crate's list, in its order;
+ * tests/errors.test.js checks it against `errorCodes()`). `CroniumError.code` is typed
+ * `string`: a newer sidecar may send a code this list lacks.
+ */
+export type CroniumErrorCode =
+  | 'invalid_json'
+  | 'invalid_body'
+  | 'invalid_key'
+  | 'invalid_header'
+  | 'invalid_ndjson'
+  | 'token_missing'
+  | 'token_malformed'
+  | 'token_invalid_signature'
+  | 'token_algorithm_rejected'
+  | 'token_unknown_key'
+  | 'token_expired'
+  | 'token_not_yet_valid'
+  | 'token_wrong_issuer'
+  | 'token_wrong_audience'
+  | 'execution_unknown'
+  | 'scope_insufficient'
+  | 'execution_mismatch'
+  | 'tool_action_unknown'
+  | 'tool_params_invalid'
+  | 'variable_not_found'
+  | 'tool_not_configured'
+  | 'route_not_found'
+  | 'method_not_allowed'
+  | 'version_conflict'
+  | 'idempotency_in_progress'
+  | 'idempotency_key_reused'
+  | 'body_too_large'
+  | 'unsupported_media_type'
+  | 'rate_limited'
+  | 'storage_unavailable'
+  | 'overloaded'
+  | 'token_cannot_mint'
+  | 'tool_upstream_failed'
+  | 'tool_timeout'
+  | 'internal'
+  | 'not_configured'
+  | 'runtime_context'
+  | 'connection_failed'
+  | 'timeout'
+  | 'protocol_error'
+  | 'stream_closed';
+
+/** What the protocol says about one error code. */
+export interface ErrorCodeInfo {
+  readonly code: CroniumErrorCode;
+  /** The kind errors with this code have. */
+  readonly kind: CroniumErrorKind;
+  /** The HTTP status the runtime answers with it; `null` for client-only codes. */
+  readonly status: number | null;
+  /** Whether the same call may succeed if tried again later. */
+  readonly retryable: boolean;
+}
+
+/** Every error code with its kind, status and retry rule (read from the addon). */
+export declare function errorCodes(): ReadonlyArray<ErrorCodeInfo>;
+
 /** Every failure of this package. */
 export declare class CroniumError extends Error {
   constructor(
@@ -40,8 +102,9 @@ export declare class CroniumError extends Error {
   readonly name: 'CroniumError';
   /**
    * Stable snake_case code: the server's (`variable_not_found`, `version_conflict`,
-   * `scope_insufficient`, `tool_actions_unavailable`, ...) or the client's
-   * (`not_configured`, `connection_failed`, `timeout`, `invalid_key`, `invalid_json`, ...).
+   * `scope_insufficient`, `tool_upstream_failed`, ...) or the client's
+   * (`not_configured`, `connection_failed`, `timeout`, `invalid_key`, `stream_closed`, ...);
+   * see {@link CroniumErrorCode} and {@link errorCodes}.
    */
   readonly code: string;
   /** Coarse class, for handling families of errors. */

@@ -37,6 +37,17 @@ function loadNative() {
   );
 }
 
+let codes = null;
+
+/**
+ * Every error code of the protocol with its kind, status and retry rule (client-core's
+ * list, read from the addon on first use).
+ */
+function errorCodes() {
+  if (codes === null) codes = Object.freeze(loadNative().errorCodes().map((c) => Object.freeze({ ...c, status: c.status ?? null })));
+  return codes;
+}
+
 // ----- calls in flight ----------------------------------------------------------------
 //
 // An async native call takes an id and returns at once; its outcome comes back through
@@ -448,7 +459,7 @@ class Cronium {
           reason instanceof Error
             ? reason
             : new CroniumError('the output stream was aborted', {
-                code: 'stream_aborted',
+                code: 'stream_closed',
                 kind: 'protocol',
                 cause: reason,
               }),
@@ -622,4 +633,5 @@ module.exports = {
   CroniumSync,
   CroniumVariable,
   CroniumError,
+  errorCodes,
 };

@@ -27,6 +27,7 @@ export const {
   CroniumSync,
   CroniumVariable,
   CroniumError,
+  errorCodes,
 } = cronium;
 
 export default cronium;

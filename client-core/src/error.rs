@@ -341,7 +341,10 @@ mod tests {
             (Error::connection("m"), ErrorCode::ConnectionFailed),
             (Error::timeout(Duration::from_secs(1)), ErrorCode::Timeout),
             (Error::protocol("m"), ErrorCode::ProtocolError),
-            (Error::stream_closed("output stream"), ErrorCode::StreamClosed),
+            (
+                Error::stream_closed("output stream"),
+                ErrorCode::StreamClosed,
+            ),
             (Error::runtime_context("m"), ErrorCode::RuntimeContext),
         ];
         for (e, code) in cases {

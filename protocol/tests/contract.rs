@@ -16,7 +16,9 @@ const OPENAPI_PATH: &str = "sidecar/openapi.json";
 const API_MD_PATH: &str = "docs/API.md";
 
 fn workspace_file(rel: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
@@ -102,7 +104,9 @@ fn response_codes(response: &Value) -> Vec<String> {
 /// Follows a `$ref` inside the document.
 fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
     match v["$ref"].as_str() {
-        Some(r) => doc.pointer(r.trim_start_matches('#')).unwrap_or(&Value::Null),
+        Some(r) => doc
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or(&Value::Null),
         None => v,
     }
 }
@@ -148,9 +152,17 @@ fn openapi_matches_the_protocol() {
             }
         }
     }
-    report.diff("paths (path, method, x-cronium-scope, operationId)", &expected, &found, |r| {
-        format!("  {} {}  x-cronium-scope: {}  operationId: {}", r.1, r.0, r.2, r.3)
-    });
+    report.diff(
+        "paths (path, method, x-cronium-scope, operationId)",
+        &expected,
+        &found,
+        |r| {
+            format!(
+                "  {} {}  x-cronium-scope: {}  operationId: {}",
+                r.1, r.0, r.2, r.3
+            )
+        },
+    );
 
     // Every code a response lists must be a server code answered with that status.
     for (status, code, op) in &listed {
@@ -158,7 +170,8 @@ fn openapi_matches_the_protocol() {
             Ok(c) if c.status() == Some(*status) => {}
             Ok(c) => report.line(format!(
                 "\n{op}: `{code}` listed under {status}, but the protocol answers it with {}",
-                c.status().map_or("no status (a client code)".into(), |s| s.to_string())
+                c.status()
+                    .map_or("no status (a client code)".into(), |s| s.to_string())
             )),
             Err(_) => report.line(format!(
                 "\n{op}: `{code}` listed under {status} is not a protocol error code"
@@ -261,7 +274,11 @@ fn api_md_matches_the_protocol() {
         let scope = cells
             .get(1)
             .and_then(|c| backticked(c).into_iter().find_map(Scope::parse));
-        found.insert((path.to_owned(), method.to_owned(), scope_name(scope).to_owned()));
+        found.insert((
+            path.to_owned(),
+            method.to_owned(),
+            scope_name(scope).to_owned(),
+        ));
     }
     report.diff("route rows (path, method, scope)", &expected, &found, |r| {
         format!("| `{} {}` | `{}` | ... |", r.1, r.0, r.2)
@@ -287,14 +304,15 @@ fn api_md_matches_the_protocol() {
         .into_iter()
         .map(|(s, c)| (s, c.to_owned()))
         .collect();
-    report.diff("\"Errors\" table (status, code)", &expected, &found, |(s, c)| {
-        format!("| {s} | `{c}` | ... |")
-    });
+    report.diff(
+        "\"Errors\" table (status, code)",
+        &expected,
+        &found,
+        |(s, c)| format!("| {s} | `{c}` | ... |"),
+    );
     let expected: BTreeSet<String> = client_codes().into_iter().map(str::to_owned).collect();
     report.diff("\"Client codes\" table", &expected, &client, |c| {
-        let kind = c
-            .parse::<ErrorCode>()
-            .map_or("?", |c| c.kind().as_str());
+        let kind = c.parse::<ErrorCode>().map_or("?", |c| c.kind().as_str());
         format!("| `{c}` | {kind} | ... |")
     });
 
@@ -306,7 +324,9 @@ fn api_md_matches_the_protocol() {
         .filter(|s| s.contains(':'))
         .collect();
     let expected: BTreeSet<String> = Scope::ALL.iter().map(|s| s.as_str().to_owned()).collect();
-    report.diff("\"Scopes\" table", &expected, &found, |s| format!("| `{s}` | ... |"));
+    report.diff("\"Scopes\" table", &expected, &found, |s| {
+        format!("| `{s}` | ... |")
+    });
 
     report.finish(API_MD_PATH);
 }

@@ -1,10 +1,11 @@
 //! Result codes, the failure type of the exports, and the thread-local last error.
 
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 
-use cronium_client::{Error, ErrorKind};
+use cronium_client::{Error, ErrorCode, ErrorKind};
 
 /// The result of every fallible function. Stable: a code never changes meaning, new
 /// codes are only added. 1-11 mirror client-core's error kinds; 100 and up are failures
@@ -119,32 +120,67 @@ impl Fail {
     }
 
     pub(crate) fn closed() -> Fail {
-        Fail::new(
-            CroniumResult::CRONIUM_INTERNAL,
-            "stream_closed",
-            "the output stream is already closed".to_owned(),
-        )
+        Fail::from(Error::with_code(
+            ErrorCode::StreamClosed,
+            "the output stream is already closed",
+        ))
+    }
+}
+
+/// The result code of an error kind: 1-11, in the protocol's kind order.
+pub(crate) fn result_for(kind: ErrorKind) -> CroniumResult {
+    use CroniumResult::*;
+    match kind {
+        ErrorKind::Auth => CRONIUM_AUTH,
+        ErrorKind::NotFound => CRONIUM_NOT_FOUND,
+        ErrorKind::Conflict => CRONIUM_CONFLICT,
+        ErrorKind::Validation => CRONIUM_VALIDATION,
+        ErrorKind::RateLimited => CRONIUM_RATE_LIMITED,
+        ErrorKind::Unavailable => CRONIUM_UNAVAILABLE,
+        ErrorKind::Timeout => CRONIUM_TIMEOUT,
+        ErrorKind::ToolAction => CRONIUM_TOOL_ACTION,
+        ErrorKind::Config => CRONIUM_CONFIG,
+        ErrorKind::Protocol => CRONIUM_PROTOCOL,
+        _ => CRONIUM_INTERNAL,
     }
 }
 
 impl From<Error> for Fail {
     fn from(err: Error) -> Fail {
-        use CroniumResult::*;
-        let result = match err.kind() {
-            ErrorKind::Auth => CRONIUM_AUTH,
-            ErrorKind::NotFound => CRONIUM_NOT_FOUND,
-            ErrorKind::Conflict => CRONIUM_CONFLICT,
-            ErrorKind::Validation => CRONIUM_VALIDATION,
-            ErrorKind::RateLimited => CRONIUM_RATE_LIMITED,
-            ErrorKind::Unavailable => CRONIUM_UNAVAILABLE,
-            ErrorKind::Timeout => CRONIUM_TIMEOUT,
-            ErrorKind::ToolAction => CRONIUM_TOOL_ACTION,
-            ErrorKind::Config => CRONIUM_CONFIG,
-            ErrorKind::Protocol => CRONIUM_PROTOCOL,
-            _ => CRONIUM_INTERNAL,
-        };
-        Fail::new(result, err.code(), err.message().to_owned())
+        Fail::new(result_for(err.kind()), err.code(), err.message().to_owned())
     }
+}
+
+/// The protocol's error codes as NUL-terminated strings, built on first use and kept for
+/// the life of the process (cronium_error_code_name hands out pointers into it).
+fn code_names() -> &'static [CString] {
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        ErrorCode::ALL
+            .iter()
+            // Codes are snake_case ASCII: never an inner NUL.
+            .map(|c| CString::new(c.as_str()).unwrap_or_default())
+            .collect()
+    })
+}
+
+/// How many error codes the protocol has.
+pub(crate) fn code_count() -> usize {
+    ErrorCode::ALL.len()
+}
+
+/// Error code number `index`, or NULL past the end.
+pub(crate) fn code_name(index: usize) -> *const c_char {
+    code_names()
+        .get(index)
+        .map_or(std::ptr::null(), |c| c.as_ptr())
+}
+
+/// The result a failure with `code` returns; CRONIUM_INTERNAL for a code the protocol
+/// does not know.
+pub(crate) fn code_result(code: &str) -> CroniumResult {
+    code.parse::<ErrorCode>()
+        .map_or(CroniumResult::CRONIUM_INTERNAL, |c| result_for(c.kind()))
 }
 
 /// The last error of a thread, as C reads it.
@@ -227,6 +263,27 @@ mod tests {
             assert_ne!(result_name(code), c"unknown", "{code}");
         }
         assert_eq!(result_name(-1), c"unknown");
+    }
+
+    #[test]
+    fn every_protocol_code_has_a_result_and_a_name() {
+        assert_eq!(code_count(), ErrorCode::ALL.len());
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            let name = code_name(i);
+            assert!(!name.is_null());
+            // SAFETY: a pointer into the static table, NUL-terminated.
+            let name = unsafe { CStr::from_ptr(name) };
+            assert_eq!(name.to_str(), Ok(code.as_str()));
+            let result = code_result(code.as_str()) as i32;
+            assert!((1..=11).contains(&result), "{code}: {result}");
+            assert_eq!(
+                result_name(result).to_str(),
+                Ok(code.kind().as_str()),
+                "{code}"
+            );
+        }
+        assert!(code_name(code_count()).is_null());
+        assert_eq!(code_result("no_such_code"), CroniumResult::CRONIUM_INTERNAL);
     }
 
     #[test]

@@ -514,3 +514,43 @@ pub extern "C" fn cronium_last_error_code(
 pub extern "C" fn cronium_result_name(result: i32) -> *const c_char {
     error::result_name(result).as_ptr()
 }
+
+/// How many error codes the protocol defines: the codes cronium_last_error_code() reports
+/// for failures of the runtime and the client (the C call's own failures, results 100 and
+/// up, add "null_argument", "invalid_utf8", "invalid_json", "buffer_too_small", "panic").
+#[no_mangle]
+pub extern "C" fn cronium_error_code_count() -> usize {
+    error::code_count()
+}
+
+/// Error code number `index` (0 to cronium_error_code_count() - 1), a static
+/// NUL-terminated snake_case string such as "version_conflict"; NULL when `index` is past
+/// the end. Never free it.
+#[no_mangle]
+pub extern "C" fn cronium_error_code_name(index: usize) -> *const c_char {
+    error::code_name(index)
+}
+
+/// Writes to `*out_result` the result (CRONIUM_AUTH to CRONIUM_INTERNAL) a failure with
+/// error code `code` returns; CRONIUM_INTERNAL for a code this library does not know (a
+/// sidecar's unknown code is classed by its HTTP status instead).
+#[no_mangle]
+pub extern "C" fn cronium_error_code_result(
+    code: *const c_char,
+    out_result: *mut CroniumResult,
+) -> CroniumResult {
+    guard(|| {
+        let code = str_arg(code, "code")?;
+        let out = out_ptr_value(out_result, "out_result")?;
+        put(out, error::code_result(code));
+        Ok(())
+    })
+}
+
+fn out_ptr_value<T>(p: *mut T, name: &str) -> Result<*mut T, Fail> {
+    if p.is_null() {
+        Err(Fail::null(name))
+    } else {
+        Ok(p)
+    }
+}

@@ -105,6 +105,33 @@ int main(void) {
               strcmp(cronium_result_name(-7), "unknown") == 0,
           "cronium_result_name names every code, unknown otherwise", NULL);
 
+    /* ---- error codes: every protocol code has its result (a kind, 1 to 11) -------- */
+    {
+        size_t n = cronium_error_code_count();
+        int all_named = n >= 30, all_mapped = 1;
+        for (size_t i = 0; i < n; i++) {
+            const char *name = cronium_error_code_name(i);
+            cronium_result kind = CRONIUM_OK;
+            if (!name || cronium_error_code_result(name, &kind) != CRONIUM_OK) {
+                all_named = 0;
+                continue;
+            }
+            if (kind < CRONIUM_AUTH || kind > CRONIUM_INTERNAL) {
+                fprintf(stderr, "  error code %s has no kind result (%d)\n", name, (int)kind);
+                all_mapped = 0;
+            }
+        }
+        check(all_named && cronium_error_code_name(n) == NULL,
+              "cronium_error_code_name lists every code, NULL past the end", NULL);
+        check(all_mapped, "every error code maps to a kind result", NULL);
+        cronium_result kind = CRONIUM_OK;
+        check(cronium_error_code_result("version_conflict", &kind) == CRONIUM_OK && kind == CRONIUM_CONFLICT &&
+                  cronium_error_code_result("stream_closed", &kind) == CRONIUM_OK && kind == CRONIUM_PROTOCOL &&
+                  cronium_error_code_result("no_such_code", &kind) == CRONIUM_OK && kind == CRONIUM_INTERNAL,
+              "cronium_error_code_result gives the kind of a code", NULL);
+        check_rc(cronium_error_code_result(NULL, &kind), CRONIUM_NULL_ARGUMENT, "a NULL code is refused");
+    }
+
     /* ---- clients ---------------------------------------------------------------- */
     cronium_client *c = NULL;
     r = cronium_client_new_from_env(&c);

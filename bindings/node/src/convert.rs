@@ -6,7 +6,8 @@
 //! napi `Error` whose message is a marker plus a JSON object with every field of
 //! [`cronium_client::Error`]; `index.js` turns it into a `CroniumError`.
 
-use cronium_client::{Error, ErrorKind};
+use cronium_client::{Error, ErrorCode};
+use napi_derive::napi;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -45,6 +46,33 @@ pub(crate) fn error_text(err: &Error) -> String {
     }
 }
 
+/// One error code of the protocol, as `errorCodes()` lists it.
+#[napi(object)]
+pub struct ErrorCodeInfo {
+    /// The stable snake_case code.
+    pub code: String,
+    /// The kind (`CroniumError.kind`) errors with this code have.
+    pub kind: String,
+    /// The HTTP status the runtime answers with it; absent for client-only codes.
+    pub status: Option<u32>,
+    /// Whether the same call may succeed if tried again later.
+    pub retryable: bool,
+}
+
+/// Every error code of the protocol (client-core's list), in its order.
+#[napi]
+pub fn error_codes() -> Vec<ErrorCodeInfo> {
+    ErrorCode::ALL
+        .iter()
+        .map(|c| ErrorCodeInfo {
+            code: c.as_str().to_owned(),
+            kind: c.kind().as_str().to_owned(),
+            status: c.status().map(u32::from),
+            retryable: c.retryable(),
+        })
+        .collect()
+}
+
 /// Maps a client error to the napi error (thrown by synchronous calls) that `index.js`
 /// rebuilds as a `CroniumError`.
 pub(crate) fn to_napi(err: &Error) -> napi::Error {
@@ -65,9 +93,8 @@ impl<T> IntoNapi<T> for Result<T, Error> {
 /// A value from JS (JSON text made by `JSON.stringify`) as raw JSON for client-core.
 pub(crate) fn raw(json: String) -> napi::Result<Box<RawValue>> {
     RawValue::from_string(json).map_err(|e| {
-        to_napi(&Error::new(
-            ErrorKind::Validation,
-            "invalid_json",
+        to_napi(&Error::with_code(
+            ErrorCode::InvalidJson,
             format!("value is not JSON: {e}"),
         ))
     })
@@ -81,9 +108,8 @@ pub(crate) fn text(v: Box<RawValue>) -> String {
 /// Serialises an answer that has raw values inside (a variable entry, a change) for JS.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value).map_err(|e| {
-        Error::new(
-            ErrorKind::Internal,
-            "internal",
+        Error::with_code(
+            ErrorCode::Internal,
             format!("cannot encode an answer for JavaScript: {e}"),
         )
     })
@@ -100,9 +126,8 @@ pub(crate) fn version(v: Option<f64>) -> napi::Result<Option<u64>> {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             Ok(Some(v as u64))
         }
-        Some(v) => Err(to_napi(&Error::new(
-            ErrorKind::Validation,
-            "invalid_header",
+        Some(v) => Err(to_napi(&Error::with_code(
+            ErrorCode::InvalidHeader,
             format!("ifVersion must be a non-negative integer, got {v}"),
         ))),
     }

@@ -20,7 +20,7 @@
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
-use cronium_client::{Error, ErrorKind};
+use cronium_client::{Error, ErrorCode};
 use napi::bindgen_prelude::{Either3, FnArgs, Function, JsValue, Null, ToNapiValue};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env};
@@ -276,9 +276,8 @@ pub(crate) fn runtime() -> napi::Result<&'static Handle> {
     });
     match started {
         Ok(handle) => Ok(handle),
-        Err(message) => Err(crate::convert::to_napi(&Error::new(
-            ErrorKind::Config,
-            "runtime_context",
+        Err(message) => Err(crate::convert::to_napi(&Error::with_code(
+            ErrorCode::RuntimeContext,
             message.clone(),
         ))),
     }

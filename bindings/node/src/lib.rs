@@ -89,9 +89,8 @@ fn config(options: ClientOptions) -> cronium_client::Result<Config> {
     }
     if let Some(ms) = options.timeout {
         if !(ms.is_finite() && ms > 0.0) {
-            return Err(cronium_client::Error::new(
-                cronium_client::ErrorKind::Config,
-                "not_configured",
+            return Err(cronium_client::Error::with_code(
+                cronium_client::ErrorCode::NotConfigured,
                 format!("timeout must be a positive number of milliseconds, got {ms}"),
             ));
         }

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use cronium_client::{Client, Error, ErrorKind, OutputWriter, RecordStream, WatchStream};
+use cronium_client::{Client, Error, ErrorCode, OutputWriter, RecordStream, WatchStream};
 use futures_util::FutureExt;
 use napi_derive::napi;
 use serde_json::value::RawValue;
@@ -28,9 +28,8 @@ const BATCH_RECORDS: usize = 8192;
 const BATCH_BYTES: usize = 1 << 20;
 
 fn closed(what: &str) -> Error {
-    Error::new(
-        ErrorKind::Protocol,
-        "stream_closed",
+    Error::with_code(
+        ErrorCode::StreamClosed,
         format!("the {what} is already closed"),
     )
 }
@@ -177,9 +176,8 @@ impl OutputStreamWriter {
             };
             for line in lines.split('\n').filter(|l| !l.is_empty()) {
                 let record: &RawValue = serde_json::from_str(line).map_err(|e| {
-                    Error::new(
-                        ErrorKind::Validation,
-                        "invalid_json",
+                    Error::with_code(
+                        ErrorCode::InvalidJson,
                         format!("output record is not JSON: {e}"),
                     )
                 })?;

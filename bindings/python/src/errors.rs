@@ -5,9 +5,10 @@
 //! over the fields. Building the exception needs the interpreter, so async calls carry
 //! the client error to the point where the result is converted (see `Out`).
 
-use cronium_client::Error;
+use cronium_client::{Error, ErrorCode};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyTuple;
 
 /// `cronium._errors._from_native(kind, code, message, status, retryable, request_id,
 /// retry_after)`.
@@ -39,4 +40,13 @@ pub(crate) fn to_pyerr(py: Python<'_>, error: &Error) -> PyErr {
         Ok(exc) => PyErr::from_value(exc),
         Err(e) => e,
     }
+}
+
+/// `cronium._native.ERROR_CODES`: every code of the protocol as `(code, kind, status,
+/// retryable)`, from client-core, so Python's list cannot drift from it.
+pub(crate) fn error_codes(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
+    let rows = ErrorCode::ALL
+        .iter()
+        .map(|c| (c.as_str(), c.kind().as_str(), c.status(), c.retryable()));
+    PyTuple::new(py, rows)
 }

@@ -30,6 +30,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pyo3_async_runtimes::tokio::init(builder);
 
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("ERROR_CODES", errors::error_codes(m.py())?)?;
     m.add_class::<client::Client>()?;
     m.add_class::<client::AsyncClient>()?;
     m.add_class::<streams::InputStream>()?;

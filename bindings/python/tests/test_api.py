@@ -159,11 +159,8 @@ def test_tool_actions_report_their_error(execution: Execution) -> None:
         try:
             call()
         except cronium.ToolActionError as e:
-            # Until the tool-actions work lands the sidecar answers 501.
-            if e.code != "tool_actions_unavailable":
-                assert e.code.startswith("tool_"), e
-            else:
-                assert e.status == 501
+            # The test user has no credential for any tool.
+            assert (e.code, e.status) == ("tool_not_configured", 404), e
         else:  # pragma: no cover - once tools are configured for this user
             pytest.fail("no tool is configured for this user, the call cannot succeed")
 

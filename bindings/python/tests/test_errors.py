@@ -7,12 +7,14 @@ import json
 import pickle
 import threading
 import time
+import typing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, Iterator, Optional, Tuple, Type
 
 import pytest
 
 import cronium
+from cronium import _errors, _native
 
 from conftest import Execution, Sidecar
 
@@ -86,7 +88,10 @@ def error(code: str, message: str = "m") -> Dict[str, Any]:
         (429, "rate_limited", cronium.RateLimitedError, True),
         (503, "storage_unavailable", cronium.UnavailableError, True),
         (504, "gateway_timeout", cronium.CroniumTimeoutError, True),
-        (501, "tool_actions_unavailable", cronium.ToolActionError, False),
+        (501, "token_cannot_mint", cronium.InternalError, False),
+        # A code this client does not know: the ``tool_`` prefix decides, then the status.
+        (500, "tool_new_failure", cronium.ToolActionError, False),
+        (429, "quota_exceeded", cronium.RateLimitedError, True),
         (502, "tool_upstream_failed", cronium.ToolActionError, True),
         (500, "internal", cronium.InternalError, False),
         (405, "method_not_allowed", cronium.ProtocolError, False),
@@ -117,7 +122,7 @@ def test_answer_this_client_cannot_read_is_a_protocol_error(scripted: Scripted) 
     scripted.set(200, b"not json at all")
     with pytest.raises(cronium.ProtocolError) as err:
         scripted.client().list_variables()
-    assert err.value.code == "invalid_json"
+    assert err.value.code == "protocol_error"
 
 
 def test_timeout_is_also_a_builtin_timeout_error(scripted: Scripted) -> None:
@@ -182,3 +187,36 @@ def test_class_hierarchy() -> None:
                 cronium.ProtocolError, cronium.InternalError):
         assert issubclass(cls, cronium.CroniumError)
     assert issubclass(cronium.CroniumTimeoutError, TimeoutError)
+
+
+def test_all_errors() -> None:
+    """The ``ErrorCode`` Literal is the protocol's list; on drift, print the one to paste
+    (pydantic-core's test_all_errors)."""
+    native = [row[0] for row in _native.ERROR_CODES]
+    literal = list(typing.get_args(_errors.ErrorCode))
+    if native != literal:
+        print("ErrorCode = Literal[\n" + "".join(f'    "{c}",\n' for c in native) + "]")
+        pytest.fail("cronium/_errors.py ErrorCode differs from the protocol crate: "
+                    "paste the Literal printed above")
+    assert list(cronium.ERROR_CODES) == native
+
+
+def test_every_code_has_its_class() -> None:
+    for code, info in cronium.ERROR_CODES.items():
+        cls = _errors._BY_KIND.get(info.kind)
+        assert cls is not None, f"no exception class for kind {info.kind!r} (code {code})"
+        exc = _errors._from_native(info.kind, code, "m", info.status, info.retryable, None, None)
+        assert type(exc) is cls and exc.code == code
+
+
+@pytest.mark.parametrize(
+    "code", [c for c, info in cronium.ERROR_CODES.items() if info.status is not None])
+def test_every_server_code_raises_its_class(scripted: Scripted, code: str) -> None:
+    info = cronium.ERROR_CODES[code]
+    assert info.status is not None
+    scripted.set(info.status, error(code))
+    with pytest.raises(cronium.CroniumError) as err:
+        scripted.client().list_variables()
+    e = err.value
+    assert type(e) is _errors._BY_KIND[info.kind], code
+    assert (e.code, e.status, e.retryable, e.kind) == (code, info.status, info.retryable, info.kind)

@@ -62,6 +62,7 @@ from typing import (
 
 from . import _native
 from ._errors import (
+    ERROR_CODES,
     AuthError,
     ConfigError,
     ConflictError,
@@ -120,6 +121,7 @@ __all__ = [
     "VariableInfo",
     "VariableChange",
     "StreamSummary",
+    "ERROR_CODES",
     "CroniumError",
     "AuthError",
     "NotFoundError",

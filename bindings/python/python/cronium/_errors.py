@@ -21,9 +21,13 @@ catches it; it is not named ``TimeoutError`` to avoid shadowing the builtin.
 from __future__ import annotations
 
 import builtins
-from typing import Any, Dict, Optional, Tuple, Type
+from types import MappingProxyType
+from typing import Any, Dict, Literal, Mapping, NamedTuple, Optional, Tuple, Type
 
 __all__ = [
+    "ERROR_CODES",
+    "ErrorCode",
+    "ErrorCodeInfo",
     "CroniumError",
     "AuthError",
     "NotFoundError",
@@ -37,6 +41,65 @@ __all__ = [
     "ProtocolError",
     "InternalError",
 ]
+
+#: Every code the runtime or the client reports, in the protocol crate's order
+#: (``cronium-protocol``'s ``ErrorCode``); tests/test_errors.py checks it against the
+#: native list. ``CroniumError.code`` is typed ``str``: a newer sidecar may send a code
+#: this list lacks.
+ErrorCode = Literal[
+    "invalid_json",
+    "invalid_body",
+    "invalid_key",
+    "invalid_header",
+    "invalid_ndjson",
+    "token_missing",
+    "token_malformed",
+    "token_invalid_signature",
+    "token_algorithm_rejected",
+    "token_unknown_key",
+    "token_expired",
+    "token_not_yet_valid",
+    "token_wrong_issuer",
+    "token_wrong_audience",
+    "execution_unknown",
+    "scope_insufficient",
+    "execution_mismatch",
+    "tool_action_unknown",
+    "tool_params_invalid",
+    "variable_not_found",
+    "tool_not_configured",
+    "route_not_found",
+    "method_not_allowed",
+    "version_conflict",
+    "idempotency_in_progress",
+    "idempotency_key_reused",
+    "body_too_large",
+    "unsupported_media_type",
+    "rate_limited",
+    "storage_unavailable",
+    "overloaded",
+    "token_cannot_mint",
+    "tool_upstream_failed",
+    "tool_timeout",
+    "internal",
+    "not_configured",
+    "runtime_context",
+    "connection_failed",
+    "timeout",
+    "protocol_error",
+    "stream_closed",
+]
+
+
+class ErrorCodeInfo(NamedTuple):
+    """What the protocol says about one code."""
+
+    #: The kind, i.e. which exception class is raised (``CroniumError.kind``).
+    kind: str
+    #: The HTTP status the sidecar answers with it; ``None`` for client-only codes.
+    status: Optional[int]
+    #: Whether the same call may succeed if tried again later.
+    retryable: bool
 
 
 class CroniumError(Exception):
@@ -181,6 +244,18 @@ _BY_KIND: Dict[str, Type[CroniumError]] = {
         InternalError,
     )
 }
+
+
+def _error_codes() -> Mapping[str, ErrorCodeInfo]:
+    from ._native import ERROR_CODES as native
+
+    return MappingProxyType({code: ErrorCodeInfo(kind, status, retryable)
+                             for code, kind, status, retryable in native})
+
+
+#: Every error code with its kind, status and retry rule, from the native module (the
+#: protocol crate's table): ``cronium.ERROR_CODES["version_conflict"].status == 409``.
+ERROR_CODES: Mapping[str, ErrorCodeInfo] = _error_codes()
 
 
 def _from_native(

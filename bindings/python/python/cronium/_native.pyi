@@ -5,13 +5,14 @@ Use the facade (``import cronium``); these classes are its building blocks.
 
 import os
 from types import TracebackType
-from typing import Any, Awaitable, Generator, Optional, Type, Union, final
+from typing import Any, Awaitable, Generator, Optional, Tuple, Type, Union, final
 
 from typing_extensions import disjoint_base
 
 from cronium._types import StreamSummary, VariableChange, VariableInfo
 
 __all__ = [
+    "ERROR_CODES",
     "AsyncClient",
     "Client",
     "InputStream",
@@ -23,6 +24,11 @@ __all__ = [
     "json_loads_native",
 ]
 __version__: str
+
+#: Every error code of the protocol as ``(code, kind, status, retryable)``; ``status`` is
+#: ``None`` for codes only the client makes. The facade's ``cronium.ERROR_CODES`` is the
+#: same list keyed by code.
+ERROR_CODES: Tuple[Tuple[str, str, Optional[int], bool], ...]
 
 def json_dumps(value: Any) -> str:
     """The JSON text the module sends for ``value`` (TypeError if JSON cannot hold it)."""
