@@ -48,6 +48,7 @@ pub(crate) fn error_text(err: &Error) -> String {
 
 /// One error code of the protocol, as `errorCodes()` lists it.
 #[napi(object)]
+#[derive(Debug)]
 pub struct ErrorCodeInfo {
     /// The stable snake_case code.
     pub code: String,

@@ -31,6 +31,7 @@ use napi_derive::napi;
 use serde_json::value::RawValue;
 
 use crate::convert::{encode, raw, text, version, IntoNapi};
+pub use crate::convert::{error_codes, ErrorCodeInfo};
 use crate::exec::{Completer, Dispatcher};
 pub use crate::stream::{InputReader, OutputStreamWriter, VariableWatch};
 
