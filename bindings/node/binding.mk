@@ -1,7 +1,8 @@
 # The Node.js package `cronium` (bindings/node), included by the root Makefile.
 #
 #   make node        dev tools from npm (locked), the release addon, the package on CRONIUM_NODE_PATH
-#   make test-node   node --test against a real sidecar, and tsc --strict on the typed examples
+#   make test-node   native.d.ts check, node --test against a real sidecar, tsc --strict on the typed examples
+#   make node-dts    regenerate the committed native.d.ts after a change of the addon's exports
 #
 # Needs only Node >= 20.6 with npm, and cargo: every other tool is installed locally from
 # bindings/node/package-lock.json.
@@ -29,12 +30,23 @@ node: $(NODE_DIR)/node_modules/.package-lock.json ## Build the Node addon (relea
 	cd $(NODE_DIR) && node_modules/.bin/napi build --platform --release --no-js \
 		--output-dir $(NODE_ADDON_OUT) --dts native.d.ts
 	for f in $(NODE_ADDON_OUT)/cronium.*.node; do mv -f "$$f" $(NODE_DIR)/; done
-	cmp -s $(NODE_ADDON_OUT)/native.d.ts $(NODE_DIR)/native.d.ts || cp $(NODE_ADDON_OUT)/native.d.ts $(NODE_DIR)/native.d.ts
 	mkdir -p $(CRONIUM_NODE_PATH)
 	ln -sfn $(CURDIR)/$(NODE_DIR) $(CRONIUM_NODE_PATH)/cronium
 
+# native.d.ts (the declarations napi generates for the addon) is committed, like
+# cronium.h: a change of the addon's exports must show up in review, never be recopied
+# silently by a build.
+.PHONY: node-dts
+node-dts: node ## Regenerate bindings/node/native.d.ts from the addon
+	cp $(NODE_ADDON_OUT)/native.d.ts $(NODE_DIR)/native.d.ts
+
+.PHONY: node-dts-check
+node-dts-check: node ## Fail when the committed native.d.ts differs from what napi generates
+	git diff --no-index --exit-code -- $(NODE_DIR)/native.d.ts $(NODE_ADDON_OUT)/native.d.ts || \
+		{ echo "native.d.ts is stale: run make node-dts and commit it" >&2; exit 1; }
+
 .PHONY: test-node
-test-node: node ## Node package tests against a real sidecar (node --test), and tsc --strict on the typed examples
+test-node: node node-dts-check ## native.d.ts check, Node package tests against a real sidecar (node --test), tsc --strict on the typed examples
 	$(CARGO) build -p cronium-sidecar --bin cronium
 	cd $(NODE_DIR) && CRONIUM_BIN=$(BIN) node --test --test-concurrency=1 tests/*.test.js tests/*.test.mjs
 	cd $(NODE_DIR) && node_modules/.bin/tsc -p tests/types --noEmit --strict

@@ -323,6 +323,28 @@ cronium_result cronium_last_error_code(char *buf, size_t len, size_t *out_len);
  */
 const char *cronium_result_name(int32_t result);
 
+/**
+ * How many error codes the protocol defines: the codes cronium_last_error_code() reports
+ * for failures of the runtime and the client. The C call's own failures (results 100
+ * and up) add "null_argument", "invalid_utf8", "buffer_too_small" and "panic"; a bad JSON
+ * argument is the protocol's "invalid_json".
+ */
+size_t cronium_error_code_count(void);
+
+/**
+ * Error code number `index` (0 to cronium_error_code_count() - 1), a static
+ * NUL-terminated snake_case string such as "version_conflict"; NULL when `index` is past
+ * the end. Never free it.
+ */
+const char *cronium_error_code_name(size_t index);
+
+/**
+ * Writes to `*out_result` the result (CRONIUM_AUTH to CRONIUM_INTERNAL) a failure with
+ * error code `code` returns; CRONIUM_INTERNAL for a code this library does not know (a
+ * sidecar's unknown code is classed by its HTTP status instead).
+ */
+cronium_result cronium_error_code_result(const char *code, cronium_result *out_result);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -516,8 +516,9 @@ pub extern "C" fn cronium_result_name(result: i32) -> *const c_char {
 }
 
 /// How many error codes the protocol defines: the codes cronium_last_error_code() reports
-/// for failures of the runtime and the client (the C call's own failures, results 100 and
-/// up, add "null_argument", "invalid_utf8", "invalid_json", "buffer_too_small", "panic").
+/// for failures of the runtime and the client. The C call's own failures (results 100
+/// and up) add "null_argument", "invalid_utf8", "buffer_too_small" and "panic"; a bad JSON
+/// argument is the protocol's "invalid_json".
 #[no_mangle]
 pub extern "C" fn cronium_error_code_count() -> usize {
     error::code_count()
