@@ -146,6 +146,43 @@ function toolCall(request, options) {
   return { tool, action, json: stringify(params, 'the tool action params'), key };
 }
 
+/** The version in the native answer to a write (`{ key, version, updatedAt }`). */
+function versionOf(text) {
+  return JSON.parse(text).version;
+}
+
+function paramsObject(params, what) {
+  if (params === undefined || params === null) return {};
+  if (typeof params !== 'object' || Array.isArray(params)) {
+    throw new CroniumError(`${what} must be an object of extra fields`, { code: 'invalid_body', kind: 'validation' });
+  }
+  return params;
+}
+
+/**
+ * The tool convenience calls: `[request, options]` for executeToolAction. The named
+ * arguments win over fields of the same name in `params`. A first argument that is an
+ * object is the earlier signature (`(params, options)`), kept working.
+ */
+const tools = {
+  slack(text, params, options) {
+    if (text !== null && typeof text === 'object') return [{ tool: 'slack', action: 'slack-send-message', params: text }, params];
+    return [{ tool: 'slack', action: 'slack-send-message', params: { ...paramsObject(params, 'the Slack params'), text } }, options];
+  },
+  discord(content, params, options) {
+    if (content !== null && typeof content === 'object') return [{ tool: 'discord', action: 'discord-send-message', params: content }, params];
+    return [{ tool: 'discord', action: 'discord-send-message', params: { ...paramsObject(params, 'the Discord params'), content } }, options];
+  },
+  email(to, subject, body, params, options) {
+    if (to !== null && typeof to === 'object' && !Array.isArray(to)) return [{ tool: 'email', action: 'send-email', params: to }, subject];
+    const recipients = Array.isArray(to) ? [...to] : [to];
+    return [
+      { tool: 'email', action: 'send-email', params: { ...paramsObject(params, 'the email params'), to: recipients, subject, body } },
+      options,
+    ];
+  },
+};
+
 // ----- variables ----------------------------------------------------------------------
 
 /**
@@ -170,11 +207,16 @@ class CroniumVariable {
   }
 
   /** The value with its version, `undefined` when the variable does not exist. */
-  getEntry() {
-    return this.#client.getVariableEntry(this.key);
+  info() {
+    return this.#client.getVariableInfo(this.key);
   }
 
-  /** Stores a value (`{ ifVersion }` for compare-and-set). */
+  /** @deprecated the earlier name of `info()`. */
+  getEntry() {
+    return this.info();
+  }
+
+  /** Stores a value (`{ ifVersion }` for compare-and-set); resolves to the new version. */
   set(value, options) {
     return this.#client.setVariable(this.key, value, options);
   }
@@ -187,10 +229,20 @@ class CroniumVariable {
   /**
    * Calls `callback(value, change)` on every change from now on; returns the function
    * that stops it. While subscribed the process stays alive (like a timer).
+   *
+   * Failures are reported and never crash the process (the same in every language): a
+   * callback that throws is reported and the subscription goes on; a watch the runtime
+   * refuses for good (expired token, missing scope) is reported and ends it. Reported
+   * means `onError(err)` when given, else one line on stderr.
    */
   subscribe(callback, options) {
     if (typeof callback !== 'function') throw new TypeError('subscribe needs a callback function');
     const { signal, onError } = options ?? {};
+    const key = this.key;
+    const report = (what, err) => {
+      if (typeof onError === 'function') onError(err);
+      else console.error(`cronium: ${what} ${JSON.stringify(key)}:`, err);
+    };
     const watch = this.#client._nativeClient().watchVariable(this.key);
     let stopped = false;
     const stop = () => {
@@ -217,20 +269,13 @@ class CroniumVariable {
         const change = parse(text);
         if (change.deleted) change.value = undefined;
         try {
-          callback(change.value, change);
+          await callback(change.value, change);
         } catch (err) {
-          stop();
-          throw err;
+          report('a subscriber of', err);
         }
       }
     };
-    run().catch((err) => {
-      if (typeof onError === 'function') onError(err);
-      else
-        process.nextTick(() => {
-          throw err;
-        });
-    });
+    run().catch((err) => report('the subscription ended for', err));
     return stop;
   }
 }
@@ -304,19 +349,27 @@ class Cronium {
   }
 
   /** A variable with its version (`{ key, value, version, updatedAt }`), or `undefined`. */
-  async getVariableEntry(key) {
+  async getVariableInfo(key) {
     checkKey(key);
     const n = this._nativeClient();
     return parseFound(await settle((id) => n.getVariableEntry(id, key)));
   }
 
-  /** Stores a variable; `{ ifVersion }` makes it a compare-and-set (0: only if absent). */
+  /** @deprecated the earlier name of `getVariableInfo`. */
+  getVariableEntry(key) {
+    return this.getVariableInfo(key);
+  }
+
+  /**
+   * Stores a variable and resolves to its new version (a number); `{ ifVersion }` makes it
+   * a compare-and-set (0: only if absent).
+   */
   async setVariable(key, value, options) {
     checkKey(key);
     const json = stringify(value, `the value of ${key}`);
     const ifVersion = ifVersionOf(options);
     const n = this._nativeClient();
-    return JSON.parse(await settle((id) => n.setVariable(id, key, json, ifVersion)));
+    return versionOf(await settle((id) => n.setVariable(id, key, json, ifVersion)));
   }
 
   /** Deletes a variable; whether it existed. */
@@ -352,14 +405,19 @@ class Cronium {
   }
 
   /** The event context: execution, user, event, trigger, attempt, ... */
-  async getEventContext() {
+  async getContext() {
     const n = this._nativeClient();
     return parse(await settle((id) => n.context(id)));
   }
 
-  /** Alias of getEventContext (the old helpers' name). */
+  /** @deprecated the earlier name of `getContext`. */
+  getEventContext() {
+    return this.getContext();
+  }
+
+  /** Alias of `getContext` (the old helpers' name). */
   event() {
-    return this.getEventContext();
+    return this.getContext();
   }
 
   /** Asks for a fresh token now (calls refresh on their own before it expires). */
@@ -469,19 +527,29 @@ class Cronium {
     return parse(await settle((id) => n.executeToolAction(id, tool, action, json, key)));
   }
 
-  /** Sends a Slack message through the user's Slack tool (`text`, `blocks`, `channel`, ...). */
-  sendSlackMessage(params, options) {
-    return this.executeToolAction({ tool: 'slack', action: 'slack-send-message', params }, options);
+  /**
+   * Posts `text` to the user's Slack webhook; `params` adds fields (`channel`, `blocks`,
+   * `username`, ...). The earlier form `sendSlackMessage({ text, ... }, options)` still works.
+   */
+  sendSlackMessage(text, params, options) {
+    return this.executeToolAction(...tools.slack(text, params, options));
   }
 
-  /** Sends a Discord message through the user's Discord tool (`content`, `embeds`, ...). */
-  sendDiscordMessage(params, options) {
-    return this.executeToolAction({ tool: 'discord', action: 'discord-send-message', params }, options);
+  /**
+   * Posts `content` to the user's Discord webhook; `params` adds fields (`embeds`,
+   * `username`, ...). The earlier form `sendDiscordMessage({ content, ... }, options)` still works.
+   */
+  sendDiscordMessage(content, params, options) {
+    return this.executeToolAction(...tools.discord(content, params, options));
   }
 
-  /** Sends an email through the user's email tool (`to`, `subject`, `body`, ...). */
-  sendEmail(params, options) {
-    return this.executeToolAction({ tool: 'email', action: 'send-email', params }, options);
+  /**
+   * Sends an email through the user's SMTP credential: `to` is one address or a list;
+   * `params` adds fields (`cc`, `bcc`, `html`, ...). The earlier form
+   * `sendEmail({ to, subject, body, ... }, options)` still works.
+   */
+  sendEmail(to, subject, body, params, options) {
+    return this.executeToolAction(...tools.email(to, subject, body, params, options));
   }
 }
 
@@ -524,16 +592,22 @@ class CroniumSync {
     return parseFound(this.#call((n) => n.getVariableSync(key)));
   }
 
-  getVariableEntry(key) {
+  getVariableInfo(key) {
     checkKey(key);
     return parseFound(this.#call((n) => n.getVariableEntrySync(key)));
   }
 
+  /** @deprecated the earlier name of `getVariableInfo`. */
+  getVariableEntry(key) {
+    return this.getVariableInfo(key);
+  }
+
+  /** Stores a variable; returns its new version (a number). */
   setVariable(key, value, options) {
     checkKey(key);
     const json = stringify(value, `the value of ${key}`);
     const ifVersion = ifVersionOf(options);
-    return JSON.parse(this.#call((n) => n.setVariableSync(key, json, ifVersion)));
+    return versionOf(this.#call((n) => n.setVariableSync(key, json, ifVersion)));
   }
 
   deleteVariable(key, options) {
@@ -555,12 +629,17 @@ class CroniumSync {
     return this.#call((n) => n.getConditionSync());
   }
 
-  getEventContext() {
+  getContext() {
     return parse(this.#call((n) => n.contextSync()));
   }
 
+  /** @deprecated the earlier name of `getContext`. */
+  getEventContext() {
+    return this.getContext();
+  }
+
   event() {
-    return this.getEventContext();
+    return this.getContext();
   }
 
   executeToolAction(request, options) {
@@ -584,14 +663,16 @@ const sync = {
   output: (data) => client().sync.output(data),
   getOutput: () => client().sync.getOutput(),
   getVariable: (key) => client().sync.getVariable(key),
-  getVariableEntry: (key) => client().sync.getVariableEntry(key),
+  getVariableInfo: (key) => client().sync.getVariableInfo(key),
+  getVariableEntry: (key) => client().sync.getVariableInfo(key),
   setVariable: (key, value, options) => client().sync.setVariable(key, value, options),
   deleteVariable: (key, options) => client().sync.deleteVariable(key, options),
   listVariables: () => client().sync.listVariables(),
   setCondition: (condition) => client().sync.setCondition(condition),
   getCondition: () => client().sync.getCondition(),
-  getEventContext: () => client().sync.getEventContext(),
-  event: () => client().sync.event(),
+  getContext: () => client().sync.getContext(),
+  getEventContext: () => client().sync.getContext(),
+  event: () => client().sync.getContext(),
   executeToolAction: (request, options) => client().sync.executeToolAction(request, options),
 };
 Object.freeze(sync);
@@ -601,22 +682,24 @@ module.exports = {
   output: (data) => client().output(data),
   getOutput: () => client().getOutput(),
   getVariable: (key) => client().getVariable(key),
-  getVariableEntry: (key) => client().getVariableEntry(key),
+  getVariableInfo: (key) => client().getVariableInfo(key),
+  getVariableEntry: (key) => client().getVariableInfo(key),
   setVariable: (key, value, options) => client().setVariable(key, value, options),
   deleteVariable: (key, options) => client().deleteVariable(key, options),
   listVariables: () => client().listVariables(),
   variable: (key) => client().variable(key),
   setCondition: (condition) => client().setCondition(condition),
   getCondition: () => client().getCondition(),
-  getEventContext: () => client().getEventContext(),
-  event: () => client().event(),
+  getContext: () => client().getContext(),
+  getEventContext: () => client().getContext(),
+  event: () => client().getContext(),
   refreshToken: () => client().refreshToken(),
   streamInput: () => client().streamInput(),
   streamOutput: () => client().streamOutput(),
   executeToolAction: (request, options) => client().executeToolAction(request, options),
-  sendSlackMessage: (params, options) => client().sendSlackMessage(params, options),
-  sendDiscordMessage: (params, options) => client().sendDiscordMessage(params, options),
-  sendEmail: (params, options) => client().sendEmail(params, options),
+  sendSlackMessage: (...args) => client().sendSlackMessage(...args),
+  sendDiscordMessage: (...args) => client().sendDiscordMessage(...args),
+  sendEmail: (...args) => client().sendEmail(...args),
   sync,
   Cronium,
   CroniumSync,

@@ -23,9 +23,8 @@ mod stream;
 mod uv;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use cronium_client::{BlockingClient, Client, Config, Endpoint};
+use cronium_client::{BlockingClient, Client, Config};
 use napi::Env;
 use napi_derive::napi;
 use serde_json::value::RawValue;
@@ -56,51 +55,28 @@ pub struct ClientOptions {
 }
 
 /// Builds the client-core configuration: the options first, then the environment, by
-/// client-core's own rules ([`Config::from_lookup`]).
+/// client-core's one rule ([`cronium_client::ConfigBuilder::build_with_env`]).
 fn config(options: ClientOptions) -> cronium_client::Result<Config> {
-    use cronium_client::{ENV_API, ENV_EXECUTION_ID, ENV_SOCKET, ENV_TOKEN};
-    // An endpoint given in the options replaces the environment's (both variables), so
-    // `{ url }` is not overridden by a socket from the environment.
-    let endpoint_given = options.socket.is_some() || options.url.is_some();
-    let lookup = |name: &str| match name {
-        ENV_SOCKET if endpoint_given => options.socket.clone(),
-        ENV_API if endpoint_given => options.url.clone(),
-        ENV_TOKEN if options.token.is_some() => options.token.clone(),
-        ENV_EXECUTION_ID if options.execution_id.is_some() => options.execution_id.clone(),
-        _ => std::env::var(name).ok(),
-    };
-    let base = Config::from_lookup(lookup)?;
-    if options.timeout.is_none() && options.max_retries.is_none() {
-        return Ok(base);
-    }
-    // client-core has no "environment, then these overrides" builder: rebuild the resolved
-    // endpoint and token with the builder, which knows timeouts and retries.
     let mut builder = Config::builder();
-    builder = match base.endpoint() {
-        Endpoint::Unix(path) => builder.socket(path),
-        Endpoint::Tcp { host, port } => builder.url(format!("http://{host}:{port}")),
-        other => builder.url(other.to_string()),
-    };
-    if let Some(token) = lookup(ENV_TOKEN) {
+    if let Some(socket) = options.socket {
+        builder = builder.socket(socket);
+    }
+    if let Some(url) = options.url {
+        builder = builder.url(url);
+    }
+    if let Some(token) = options.token {
         builder = builder.token(token);
     }
-    if let Some(id) = base.execution_id() {
+    if let Some(id) = options.execution_id {
         builder = builder.execution_id(id);
     }
     if let Some(ms) = options.timeout {
-        if !(ms.is_finite() && ms > 0.0) {
-            return Err(cronium_client::Error::new(
-                cronium_client::ErrorKind::Config,
-                "not_configured",
-                format!("timeout must be a positive number of milliseconds, got {ms}"),
-            ));
-        }
-        builder = builder.timeout(Duration::from_secs_f64(ms / 1000.0));
+        builder = builder.timeout_secs(ms / 1000.0);
     }
     if let Some(n) = options.max_retries {
         builder = builder.max_retries(n);
     }
-    builder.build()
+    builder.build_with_env()
 }
 
 /// A client of one execution: async methods run on the JS thread's event loop (streams

@@ -7,12 +7,8 @@
 //! multi-threaded runtime and resolve an asyncio future.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use cronium_client::{
-    BlockingClient, Client as CoreClient, Config, Error, ErrorKind, DEFAULT_SOCKET, ENV_API,
-    ENV_EXECUTION_ID, ENV_SOCKET, ENV_TOKEN,
-};
+use cronium_client::{BlockingClient, Client as CoreClient, Config};
 use pyo3::prelude::*;
 use serde_json::value::RawValue;
 
@@ -23,12 +19,8 @@ use crate::streams::{InputStream, OutputStream, Watch};
 
 type Raw = Box<RawValue>;
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// The configuration for `Client(...)`: the environment when nothing is given, else the
-/// arguments, each missing one taken from its environment variable.
+/// The configuration for `Client(...)`: the arguments, each missing one taken from the
+/// environment by client-core's one rule ([`cronium_client::ConfigBuilder::build_with_env`]).
 fn config(
     socket: Option<PathBuf>,
     url: Option<String>,
@@ -37,55 +29,26 @@ fn config(
     timeout: Option<f64>,
     max_retries: Option<u32>,
 ) -> cronium_client::Result<Config> {
-    let nothing_given = socket.is_none()
-        && url.is_none()
-        && token.is_none()
-        && execution_id.is_none()
-        && timeout.is_none()
-        && max_retries.is_none();
-    if nothing_given {
-        return Config::from_env();
-    }
     let mut b = Config::builder();
-    if socket.is_none() && url.is_none() {
-        let socket = PathBuf::from(env(ENV_SOCKET).unwrap_or_else(|| DEFAULT_SOCKET.into()));
-        let url = env(ENV_API);
-        if !socket.exists() && url.is_none() {
-            // The environment's own explanation of what is missing.
-            Config::from_env()?;
-        }
+    if let Some(socket) = socket {
         b = b.socket(socket);
-        if let Some(url) = url {
-            b = b.url(url);
-        }
-    } else {
-        if let Some(socket) = socket {
-            b = b.socket(socket);
-        }
-        if let Some(url) = url {
-            b = b.url(url);
-        }
     }
-    if let Some(token) = token.or_else(|| env(ENV_TOKEN)) {
+    if let Some(url) = url {
+        b = b.url(url);
+    }
+    if let Some(token) = token {
         b = b.token(token);
     }
-    if let Some(id) = execution_id.or_else(|| env(ENV_EXECUTION_ID)) {
+    if let Some(id) = execution_id {
         b = b.execution_id(id);
     }
     if let Some(secs) = timeout {
-        if !(secs.is_finite() && secs > 0.0) {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "not_configured",
-                format!("timeout must be a positive number of seconds, not {secs}"),
-            ));
-        }
-        b = b.timeout(Duration::from_secs_f64(secs));
+        b = b.timeout_secs(secs);
     }
     if let Some(retries) = max_retries {
         b = b.max_retries(retries);
     }
-    b.build()
+    b.build_with_env()
 }
 
 /// The synchronous client (`cronium.Cronium` is its Python subclass).
