@@ -139,11 +139,7 @@ function toolCall(request, options) {
       kind: 'validation',
     });
   }
-  const key = options?.idempotencyKey ?? undefined;
-  if (key !== undefined && typeof key !== 'string') {
-    throw new CroniumError('idempotencyKey must be a string', { code: 'invalid_header', kind: 'validation' });
-  }
-  return { tool, action, json: stringify(params, 'the tool action params'), key };
+  return { tool, action, json: stringify(params, 'the tool action params'), key: idempotencyKeyOf(options) };
 }
 
 /** The version in the native answer to a write (`{ key, version, updatedAt }`). */
@@ -151,37 +147,26 @@ function versionOf(text) {
   return JSON.parse(text).version;
 }
 
-function paramsObject(params, what) {
-  if (params === undefined || params === null) return {};
-  if (typeof params !== 'object' || Array.isArray(params)) {
+/** The JSON text of a tool call's extra fields (`undefined`: none). */
+function fieldsJson(fields, what) {
+  if (fields === undefined || fields === null) return undefined;
+  if (typeof fields !== 'object' || Array.isArray(fields)) {
     throw new CroniumError(`${what} must be an object of extra fields`, { code: 'invalid_body', kind: 'validation' });
   }
-  return params;
+  return stringify(fields, what);
 }
 
-/**
- * The tool convenience calls: `[request, options]` for executeToolAction. The named
- * arguments win over fields of the same name in `params`. A first argument that is an
- * object is the earlier signature (`(params, options)`), kept working.
- */
-const tools = {
-  slack(text, params, options) {
-    if (text !== null && typeof text === 'object') return [{ tool: 'slack', action: 'slack-send-message', params: text }, params];
-    return [{ tool: 'slack', action: 'slack-send-message', params: { ...paramsObject(params, 'the Slack params'), text } }, options];
-  },
-  discord(content, params, options) {
-    if (content !== null && typeof content === 'object') return [{ tool: 'discord', action: 'discord-send-message', params: content }, params];
-    return [{ tool: 'discord', action: 'discord-send-message', params: { ...paramsObject(params, 'the Discord params'), content } }, options];
-  },
-  email(to, subject, body, params, options) {
-    if (to !== null && typeof to === 'object' && !Array.isArray(to)) return [{ tool: 'email', action: 'send-email', params: to }, subject];
-    const recipients = Array.isArray(to) ? [...to] : [to];
-    return [
-      { tool: 'email', action: 'send-email', params: { ...paramsObject(params, 'the email params'), to: recipients, subject, body } },
-      options,
-    ];
-  },
-};
+/** The idempotency key of `options`, checked. */
+function idempotencyKeyOf(options) {
+  const key = options?.idempotencyKey ?? undefined;
+  if (key !== undefined && typeof key !== 'string') {
+    throw new CroniumError('idempotencyKey must be a string', { code: 'invalid_header', kind: 'validation' });
+  }
+  return key;
+}
+
+/** A first argument that is an object: the earlier one-object form of a tool call. */
+const isEarlierForm = (first) => first !== null && typeof first === 'object' && !Array.isArray(first);
 
 // ----- variables ----------------------------------------------------------------------
 
@@ -527,29 +512,45 @@ class Cronium {
     return parse(await settle((id) => n.executeToolAction(id, tool, action, json, key)));
   }
 
+  // The tool convenience calls: client-core builds the tool, action and params (the same
+  // as every language's); the named arguments win over extra fields of the same name.
+
   /**
-   * Posts `text` to the user's Slack webhook; `params` adds fields (`channel`, `blocks`,
+   * Posts `text` to the user's Slack webhook; `fields` adds fields (`channel`, `blocks`,
    * `username`, ...). The earlier form `sendSlackMessage({ text, ... }, options)` still works.
    */
-  sendSlackMessage(text, params, options) {
-    return this.executeToolAction(...tools.slack(text, params, options));
+  async sendSlackMessage(text, fields, options) {
+    if (isEarlierForm(text)) return this.executeToolAction({ tool: 'slack', action: 'slack-send-message', params: text }, fields);
+    const json = fieldsJson(fields, 'the Slack fields');
+    const key = idempotencyKeyOf(options);
+    const n = this._nativeClient();
+    return parse(await settle((id) => n.sendSlackMessage(id, String(text), json, key)));
   }
 
   /**
-   * Posts `content` to the user's Discord webhook; `params` adds fields (`embeds`,
+   * Posts `content` to the user's Discord webhook; `fields` adds fields (`embeds`,
    * `username`, ...). The earlier form `sendDiscordMessage({ content, ... }, options)` still works.
    */
-  sendDiscordMessage(content, params, options) {
-    return this.executeToolAction(...tools.discord(content, params, options));
+  async sendDiscordMessage(content, fields, options) {
+    if (isEarlierForm(content)) return this.executeToolAction({ tool: 'discord', action: 'discord-send-message', params: content }, fields);
+    const json = fieldsJson(fields, 'the Discord fields');
+    const key = idempotencyKeyOf(options);
+    const n = this._nativeClient();
+    return parse(await settle((id) => n.sendDiscordMessage(id, String(content), json, key)));
   }
 
   /**
    * Sends an email through the user's SMTP credential: `to` is one address or a list;
-   * `params` adds fields (`cc`, `bcc`, `html`, ...). The earlier form
+   * `fields` adds fields (`cc`, `bcc`, `html`, ...). The earlier form
    * `sendEmail({ to, subject, body, ... }, options)` still works.
    */
-  sendEmail(to, subject, body, params, options) {
-    return this.executeToolAction(...tools.email(to, subject, body, params, options));
+  async sendEmail(to, subject, body, fields, options) {
+    if (isEarlierForm(to)) return this.executeToolAction({ tool: 'email', action: 'send-email', params: to }, subject);
+    const recipients = (Array.isArray(to) ? to : [to]).map(String);
+    const json = fieldsJson(fields, 'the email fields');
+    const key = idempotencyKeyOf(options);
+    const n = this._nativeClient();
+    return parse(await settle((id) => n.sendEmail(id, recipients, String(subject), String(body ?? ''), json, key)));
   }
 }
 

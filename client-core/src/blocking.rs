@@ -313,6 +313,16 @@ impl BlockingClient {
         )
     }
 
+    /// See [`Client::execute_tool_call`].
+    pub fn execute_tool_call<T: DeserializeOwned>(
+        &self,
+        call: &crate::ToolCall,
+        idempotency_key: Option<&str>,
+    ) -> Result<T> {
+        self.driver
+            .run_here(self.direct.execute_tool_call(call, idempotency_key))
+    }
+
     /// See [`Client::stream_input`]; iterate the result.
     pub fn stream_input<T: DeserializeOwned>(&self) -> Result<RecordIter<T>> {
         let inner = self.driver.run(self.client.stream_input())?;
@@ -431,10 +441,12 @@ impl<T> WatchIter<T> {
             return Err(Error::protocol("the watch has ended; open a new one"));
         }
         // The stream keeps a change it was receiving when the timer fires (its state lives
-        // in the stream, not in the dropped `next` future).
+        // in the stream, not in the dropped `next` future). The timer is made inside the
+        // runtime: Tokio's timers need its context.
+        let inner = &mut self.inner;
         let waited = self
             .driver
-            .block_on(tokio::time::timeout(timeout, self.inner.next()));
+            .block_on(async move { tokio::time::timeout(timeout, inner.next()).await });
         match waited {
             Ok(Ok(Some(Ok(change)))) => Ok(Some(change)),
             Ok(Err(_elapsed)) => Ok(None),

@@ -579,7 +579,10 @@ mod tests {
         assert_eq!(config.timeout(), Duration::from_millis(1500));
         // Nothing given: the same rules as from_lookup.
         assert_eq!(
-            Config::builder().build_with_lookup(&env).expect("config").endpoint(),
+            Config::builder()
+                .build_with_lookup(&env)
+                .expect("config")
+                .endpoint(),
             Config::from_lookup(&env).expect("config").endpoint()
         );
     }

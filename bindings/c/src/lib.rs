@@ -556,9 +556,11 @@ pub extern "C" fn cronium_variable_watch_next(
         // SAFETY: non-null, a live pointer from cronium_variable_watch_open used by one
         // thread at a time (the header's contract), so the unique borrow is sound.
         let watch = unsafe { &mut *watch };
-        if let Some(change) = watch.inner.next_timeout(Duration::from_millis(timeout_ms))? {
-            let text =
-                serde_json::to_string(&change).map_err(|e| Fail::internal(e.to_string()))?;
+        if let Some(change) = watch
+            .inner
+            .next_timeout(Duration::from_millis(timeout_ms))?
+        {
+            let text = serde_json::to_string(&change).map_err(|e| Fail::internal(e.to_string()))?;
             put_string(out, &text)?;
         }
         Ok(())

@@ -24,7 +24,7 @@ mod uv;
 
 use std::sync::Arc;
 
-use cronium_client::{BlockingClient, Client, Config};
+use cronium_client::{BlockingClient, Client, Config, ToolCall};
 use napi::Env;
 use napi_derive::napi;
 use serde_json::value::RawValue;
@@ -77,6 +77,16 @@ fn config(options: ClientOptions) -> cronium_client::Result<Config> {
         builder = builder.max_retries(n);
     }
     builder.build_with_env()
+}
+
+/// The extra fields of a tool convenience call, from JSON text.
+fn tool_fields(
+    fields: Option<String>,
+) -> napi::Result<Option<serde_json::Map<String, serde_json::Value>>> {
+    match fields {
+        Some(text) => ToolCall::fields_from_json(&text).napi(),
+        None => Ok(None),
+    }
 }
 
 /// A client of one execution: async methods run on the JS thread's event loop (streams
@@ -289,6 +299,60 @@ impl NativeClient {
         })
     }
 
+    /// Posts `text` to the user's Slack webhook; `fields` (JSON text of an object, or
+    /// none) adds fields of the payload (`channel`, `blocks`, ...).
+    #[napi]
+    pub fn send_slack_message(
+        &self,
+        id: u32,
+        text: String,
+        fields: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> napi::Result<()> {
+        let fields = tool_fields(fields)?;
+        self.spawn_tool_call(
+            id,
+            ToolCall::slack_message(&text, None, fields),
+            idempotency_key,
+        )
+    }
+
+    /// Posts `content` to the user's Discord webhook; `fields` as for Slack.
+    #[napi]
+    pub fn send_discord_message(
+        &self,
+        id: u32,
+        content: String,
+        fields: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> napi::Result<()> {
+        let fields = tool_fields(fields)?;
+        self.spawn_tool_call(
+            id,
+            ToolCall::discord_message(&content, fields),
+            idempotency_key,
+        )
+    }
+
+    /// Sends an email to every address of `to`; `fields` as for Slack (`cc`, `html`, ...).
+    #[napi]
+    pub fn send_email(
+        &self,
+        id: u32,
+        to: Vec<String>,
+        subject: String,
+        body: String,
+        fields: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> napi::Result<()> {
+        let fields = tool_fields(fields)?;
+        self.spawn_tool_call(
+            id,
+            ToolCall::email(&to, &subject, &body, fields),
+            idempotency_key,
+        )
+    }
+
     /// The input stream (opened by its first `nextBatch`).
     #[napi]
     pub fn stream_input(&self) -> InputReader {
@@ -401,5 +465,22 @@ impl NativeClient {
             .execute_tool_action::<Raw, _>(&tool, &action, &params, idempotency_key.as_deref())
             .map(text)
             .napi()
+    }
+}
+
+impl NativeClient {
+    /// Runs one of client-core's tool convenience calls as an async call `id`.
+    fn spawn_tool_call(
+        &self,
+        id: u32,
+        call: ToolCall,
+        idempotency_key: Option<String>,
+    ) -> napi::Result<()> {
+        let c = self.calls.clone();
+        self.completer.spawn_call(id, async move {
+            c.execute_tool_call::<Raw>(&call, idempotency_key.as_deref())
+                .await
+                .map(text)
+        })
     }
 }

@@ -151,26 +151,6 @@ class _Missing:
 
 _MISSING: Any = _Missing()
 
-# Tool and action names as the sidecar's tool actions know them (Cronium's action ids).
-_SLACK = ("slack", "slack-send-message")
-_DISCORD = ("discord", "discord-send-message")
-_EMAIL = ("email", "send-email")
-
-
-def _email_params(
-    to: Union[str, Sequence[str]], subject: str, body: str, params: Dict[str, Any]
-) -> Dict[str, Any]:
-    recipients = [to] if isinstance(to, str) else list(to)
-    return {"to": recipients, "subject": subject, "body": body, **params}
-
-
-def _slack_params(text: str, channel: Optional[str], params: Dict[str, Any]) -> Dict[str, Any]:
-    out: Dict[str, Any] = {"text": text, **params}
-    if channel is not None:
-        out["channel"] = channel
-    return out
-
-
 # ----- sync ----------------------------------------------------------------------------
 
 
@@ -234,41 +214,6 @@ class Cronium(_native.Client):
         if record is _MISSING:
             return w
         return w.write(record)
-
-    def send_slack_message(
-        self,
-        text: str,
-        *,
-        channel: Optional[str] = None,
-        idempotency_key: Optional[str] = None,
-        **params: Any,
-    ) -> Any:
-        """Posts to the user's Slack webhook (more fields: ``blocks``, ``username``...)."""
-        return self.execute_tool_action(
-            *_SLACK, _slack_params(text, channel, params), idempotency_key=idempotency_key
-        )
-
-    def send_discord_message(
-        self, content: str, *, idempotency_key: Optional[str] = None, **params: Any
-    ) -> Any:
-        """Posts to the user's Discord webhook (more fields: ``embeds``, ``username``...)."""
-        return self.execute_tool_action(
-            *_DISCORD, {"content": content, **params}, idempotency_key=idempotency_key
-        )
-
-    def send_email(
-        self,
-        to: Union[str, Sequence[str]],
-        subject: str,
-        body: str,
-        *,
-        idempotency_key: Optional[str] = None,
-        **params: Any,
-    ) -> Any:
-        """Sends an email through the user's SMTP credential (more: ``cc``, ``bcc``...)."""
-        return self.execute_tool_action(
-            *_EMAIL, _email_params(to, subject, body, params), idempotency_key=idempotency_key
-        )
 
 
 class Variable(Generic[T]):
@@ -386,41 +331,6 @@ class AsyncCronium(_native.AsyncClient):
     def stream_output(self, record: Any = _MISSING) -> Union[OutputStream, Awaitable[None]]:
         """Same as :meth:`Cronium.stream_output` (one writer per client)."""
         return self._sync.stream_output(record)
-
-    async def send_slack_message(
-        self,
-        text: str,
-        *,
-        channel: Optional[str] = None,
-        idempotency_key: Optional[str] = None,
-        **params: Any,
-    ) -> Any:
-        """See :meth:`Cronium.send_slack_message`."""
-        return await self.execute_tool_action(
-            *_SLACK, _slack_params(text, channel, params), idempotency_key=idempotency_key
-        )
-
-    async def send_discord_message(
-        self, content: str, *, idempotency_key: Optional[str] = None, **params: Any
-    ) -> Any:
-        """See :meth:`Cronium.send_discord_message`."""
-        return await self.execute_tool_action(
-            *_DISCORD, {"content": content, **params}, idempotency_key=idempotency_key
-        )
-
-    async def send_email(
-        self,
-        to: Union[str, Sequence[str]],
-        subject: str,
-        body: str,
-        *,
-        idempotency_key: Optional[str] = None,
-        **params: Any,
-    ) -> Any:
-        """See :meth:`Cronium.send_email`."""
-        return await self.execute_tool_action(
-            *_EMAIL, _email_params(to, subject, body, params), idempotency_key=idempotency_key
-        )
 
 
 class AsyncVariable(Generic[T]):
