@@ -267,9 +267,6 @@ class CroniumVariable {
 
 // ----- the client ---------------------------------------------------------------------
 
-/** Output records are sent to the addon in NDJSON batches of about this many bytes. */
-const FLUSH_BYTES = 256 * 1024;
-
 /**
  * A client of the Cronium runtime for one execution. Configured from `options`, then the
  * environment (`CRONIUM_RUNTIME_SOCKET` / `CRONIUM_RUNTIME_API`,
@@ -435,6 +432,8 @@ class Cronium {
    */
   streamOutput() {
     const writer = this._nativeClient().streamOutput();
+    // Records go to the addon in NDJSON batches of about this many bytes (client-core's value).
+    const flushBytes = loadNative().WRITE_BATCH_BYTES;
     let pending = '';
     let settleSummary;
     const summary = new Promise((resolve, reject) => {
@@ -472,7 +471,7 @@ class Cronium {
           throw failed(err);
         }
         pending = pending === '' ? line : `${pending}\n${line}`;
-        if (pending.length >= FLUSH_BYTES) await flush();
+        if (pending.length >= flushBytes) await flush();
       },
       async close() {
         await flush();

@@ -88,5 +88,7 @@ pub use config::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use reactor::{RawSocket, Reactor, WaitFuture};
-pub use stream::{OutputWriter, RecordStream, StreamSummary, VariableChange, WatchStream};
+pub use stream::{
+    buffering, OutputWriter, RecordStream, StreamSummary, VariableChange, WatchStream,
+};
 pub use tools::ToolCall;

@@ -288,6 +288,42 @@ describe('tool actions', () => {
     await rejects(() => cronium.sync.executeToolAction({ tool: 'webhook', action: 'request', params: {} }), toolError);
   });
 
+  it('the convenience calls send the payloads client-core builds (the same as Python)', async () => {
+    const http = require('node:http');
+    const got = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        got.push(JSON.parse(body));
+        res.end('ok');
+      });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const exec = sidecar.create();
+      const base = `http://127.0.0.1:${server.address().port}`;
+      for (const tool of ['slack', 'discord']) {
+        sidecar.admin(['tools', 'add', '--user', exec.userId, '--tool', tool, '--config', '-'], {
+          input: JSON.stringify({ webhook_url: `${base}/hook/${tool}-secret-abcdefghijkl` }),
+        });
+      }
+      const client = new Cronium(optionsFor(exec));
+      await client.sendSlackMessage('hi', { channel: '#ops', username: 'bot' }, { idempotencyKey: 'node-1' });
+      await client.sendSlackMessage('plain');
+      await client.sendDiscordMessage('yo', { username: 'bot' });
+      await client.sendSlackMessage({ text: 'earlier form' });
+      assert.deepStrictEqual(got, [
+        { text: 'hi', channel: '#ops', username: 'bot' },
+        { text: 'plain' },
+        { content: 'yo', username: 'bot' },
+        { text: 'earlier form' },
+      ]);
+    } finally {
+      server.close();
+    }
+  });
+
   it('bad requests are refused before any I/O', async () => {
     await rejects(cronium.executeToolAction({ tool: 'slack' }), { code: 'invalid_body', kind: 'validation' });
     await rejects(cronium.executeToolAction(null), { code: 'invalid_body' });

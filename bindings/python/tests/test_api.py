@@ -244,6 +244,49 @@ def test_no_input_is_empty_for_the_old_call_and_none_for_the_client(
     assert cronium.Cronium(token=e.token).input() is None
 
 
+def test_tool_convenience_calls_send_one_payload(sidecar: Sidecar, execution: Execution) -> None:
+    """client-core builds the tool, action and params: Node's suite checks the same payloads."""
+    import http.server
+    import json
+    import threading
+
+    got: list[Any] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append(json.loads(body))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        for tool in ("slack", "discord"):
+            config = {"webhook_url": f"{base}/hook/{tool}-secret-abcdefghijkl"}
+            sidecar.admin("tools", "add", "--user", execution.user, "--tool", tool,
+                          "--config", "-", input=json.dumps(config).encode())
+        cronium.send_slack_message("hi", channel="#ops", username="bot", idempotency_key="py-1")
+        cronium.client().send_slack_message("plain")
+        cronium.send_discord_message("yo", username="bot")
+        assert got == [
+            {"text": "hi", "channel": "#ops", "username": "bot"},
+            {"text": "plain"},
+            {"content": "yo", "username": "bot"},
+        ]
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(TypeError):
+        cronium.send_email(5, "s", "b")  # type: ignore[arg-type]
+
+
 def test_refresh_token_and_health(execution: Execution) -> None:
     before = cronium.client().token_expires_at
     assert before is not None
