@@ -31,7 +31,7 @@ use serde_json::value::RawValue;
 
 use crate::convert::{encode, raw, text, version, IntoNapi};
 use crate::exec::{Completer, Dispatcher};
-pub use crate::stream::{InputReader, OutputStreamWriter, VariableWatch};
+pub use crate::stream::{InputReader, OutputStreamWriter, VariableWatch, WRITE_BATCH_BYTES};
 
 type Raw = Box<RawValue>;
 
