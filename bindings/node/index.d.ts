@@ -138,6 +138,8 @@ export declare class CroniumVariable<T = JsonValue> {
   set(value: T, options?: VersionOptions): Promise<number>;
   /** Deletes the variable; whether it existed. */
   delete(options?: VersionOptions): Promise<boolean>;
+  /** Its changes as an async iterator (see {@link Cronium.watchVariable}). */
+  watch(): AsyncIterableIterator<VariableChange<T>>;
   /**
    * Calls `callback` on every change from now on (read the current value with `get()`),
    * awaiting what it returns before the next change. A callback that throws is reported
@@ -269,6 +271,11 @@ export declare class Cronium {
   deleteVariable(key: string, options?: VersionOptions): Promise<boolean>;
   /** The keys of the user's variables, sorted. */
   listVariables(): Promise<string[]>;
+  /**
+   * The changes of a variable as an async iterator (the watch opens when the iteration
+   * starts; leaving the loop closes it).
+   */
+  watchVariable<T = JsonValue>(key: string): AsyncIterableIterator<VariableChange<T>>;
   /** One variable as an object with get / set / subscribe. */
   variable<T = JsonValue>(key: string): CroniumVariable<T>;
   /** Sets the workflow condition. */
@@ -322,6 +329,7 @@ export declare function setVariable(key: string, value: unknown, options?: Versi
 export declare function deleteVariable(key: string, options?: VersionOptions): Promise<boolean>;
 export declare function listVariables(): Promise<string[]>;
 export declare function variable<T = JsonValue>(key: string): CroniumVariable<T>;
+export declare function watchVariable<T = JsonValue>(key: string): AsyncIterableIterator<VariableChange<T>>;
 export declare function setCondition(condition: boolean): Promise<void>;
 export declare function getCondition(): Promise<boolean | null>;
 export declare function getContext(): Promise<EventContext>;

@@ -211,6 +211,11 @@ class CroniumVariable {
     return this.#client.deleteVariable(this.key, options);
   }
 
+  /** Its changes as an async iterator; see {@link Cronium#watchVariable}. */
+  watch() {
+    return this.#client.watchVariable(this.key);
+  }
+
   /**
    * Calls `callback(value, change)` on every change from now on; returns the function
    * that stops it. While subscribed the process stays alive (like a timer).
@@ -366,6 +371,28 @@ class Cronium {
   async listVariables() {
     const n = this._nativeClient();
     return settle((id) => n.listVariables(id));
+  }
+
+  /**
+   * The changes of a variable, `for await (const change of watchVariable(key))`: each is
+   * `{ key, value, version, updatedAt, deleted }` (`value` undefined and `version` null for
+   * a delete). The watch opens when the iteration starts; leaving the loop closes it. Ends
+   * with a CroniumError when the runtime refuses the watch for good.
+   */
+  async *watchVariable(key) {
+    checkKey(key);
+    const watch = this._nativeClient().watchVariable(key);
+    try {
+      for (;;) {
+        const text = await settle((id) => watch.next(id));
+        if (text === null) return;
+        const change = parse(text);
+        if (change.deleted) change.value = undefined;
+        yield change;
+      }
+    } finally {
+      watch.close();
+    }
   }
 
   /** One variable as an object with get / set / subscribe. */
@@ -688,6 +715,7 @@ module.exports = {
   deleteVariable: (key, options) => client().deleteVariable(key, options),
   listVariables: () => client().listVariables(),
   variable: (key) => client().variable(key),
+  watchVariable: (key) => client().watchVariable(key),
   setCondition: (condition) => client().setCondition(condition),
   getCondition: () => client().getCondition(),
   getContext: () => client().getContext(),

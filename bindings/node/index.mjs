@@ -12,6 +12,7 @@ export const {
   deleteVariable,
   listVariables,
   variable,
+  watchVariable,
   setCondition,
   getCondition,
   getContext,

@@ -147,6 +147,22 @@ describe('subscribe', () => {
     assert.match(stderr, /cronium: a subscriber of "live":.*boom/s);
   });
 
+  it('watchVariable: the changes as an async iterator, closed when the loop is left', async () => {
+    const client = new Cronium(optionsFor(sidecar.create()));
+    const changes = client.variable('iter').watch();
+    const first = changes.next(); // the watch opens here
+    await settleWatch();
+    const v1 = await client.setVariable('iter', { n: 1 });
+    await client.deleteVariable('iter');
+    const a = (await first).value;
+    const b = (await changes.next()).value;
+    await changes.return();
+    assert.deepStrictEqual([a.key, a.value, a.version, a.deleted], ['iter', { n: 1 }, v1, false]);
+    assert.deepStrictEqual([b.value, b.version, b.deleted], [undefined, null, true]);
+    const refused = new Cronium(optionsFor(sidecar.create(['--scope', 'input:read'])));
+    await assert.rejects(refused.watchVariable('k').next(), { code: 'scope_insufficient' });
+  });
+
   it('a refused watch reaches onError as a CroniumError', async () => {
     const client = new Cronium(optionsFor(sidecar.create(['--scope', 'input:read'])));
     const error = await new Promise((resolve) => {

@@ -63,6 +63,16 @@ const stop: Unsubscribe = counter.subscribe(
   { signal: AbortSignal.timeout(1000), onError: (e: unknown) => console.error(e) },
 );
 stop();
+for await (const change of ns.watchVariable<Counter>('counter')) {
+  const runs: number | undefined = change.value?.runs;
+  console.log(runs);
+  break;
+}
+for await (const change of counter.watch()) {
+  const version: number | null = change.version;
+  console.log(version);
+  break;
+}
 const removed: boolean = await counter.delete({ ifVersion: counterEntry?.version ?? 0 });
 
 // Streams.
