@@ -310,22 +310,31 @@ cronium_get_condition() {
   fi
 }
 
-# cronium_event [FIELD]: prints the event context (JSON), or one top-level field of it:
-# strings without their quotes, other values as JSON. `id`, `name` and `type` also find
-# eventId, eventName and eventType. A missing field prints nothing and fails.
-cronium_event() {
+# cronium_get_context [FIELD]: prints the event context (JSON), or one top-level field of
+# it: strings without their quotes, other values as JSON. `id`, `name` and `type` also find
+# eventId, eventName and eventType. A missing field prints nothing and fails. The same
+# operation as Python's get_context() and Node's getContext().
+cronium_get_context() { _cronium_context cronium_get_context "$@"; }
+
+# cronium_event [FIELD]: the earlier name of cronium_get_context (old scripts use it).
+cronium_event() { _cronium_context cronium_event "$@"; }
+
+# _cronium_context FUNCTION [FIELD]: cronium_get_context, its error lines naming FUNCTION.
+_cronium_context() {
+  local fn=$1
+  shift
   if (($# == 0)); then
     if ((_cronium_native)); then
       cronium event
     else
-      _cronium_get cronium_event '/v1/context?raw'
+      _cronium_get "$fn" '/v1/context?raw'
     fi
     return
   fi
   if ((_cronium_native)); then
     cronium -v _cronium_body event || return
   else
-    _cronium_call cronium_event GET '/v1/context?raw' || return
+    _cronium_call "$fn" GET '/v1/context?raw' || return
   fi
   local field=$1 value
   if _cronium_json_field "$_cronium_body" "$field"; then
@@ -334,7 +343,7 @@ cronium_event() {
     _cronium_json_field "$_cronium_body" "event${field^}"; then
     :
   else
-    _cronium_fail cronium_event field_not_found "the event context has no field '$field'"
+    _cronium_fail "$fn" field_not_found "the event context has no field '$field'"
     return
   fi
   value=$_cronium_value

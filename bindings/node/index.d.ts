@@ -135,8 +135,8 @@ export interface ClientOptions {
   maxRetries?: number;
 }
 
-/** A stored variable with its version. */
-export interface VariableEntry<T = JsonValue> {
+/** A stored variable with its version (Python's `VariableInfo`). */
+export interface VariableInfo<T = JsonValue> {
   key: string;
   value: T;
   /** Grows by one on every write; pass it as `ifVersion` for compare-and-set. */
@@ -145,7 +145,10 @@ export interface VariableEntry<T = JsonValue> {
   updatedAt: string;
 }
 
-/** What a write of a variable answers. */
+/** @deprecated the earlier name of {@link VariableInfo}. */
+export type VariableEntry<T = JsonValue> = VariableInfo<T>;
+
+/** @deprecated writes now answer the new version (a number); this was their earlier answer. */
 export interface VariableMeta {
   key: string;
   /** The version this write created. */
@@ -174,8 +177,9 @@ export interface SubscribeOptions {
   /** Unsubscribes when aborted. */
   signal?: AbortSignal;
   /**
-   * Called once if the watch fails for good (e.g. the token lacks `variables:read`) or the
-   * callback throws. Without it such a failure is thrown as an uncaught exception.
+   * Receives each failure: a callback that threw (the subscription goes on) and a watch the
+   * runtime refused for good, e.g. the token lacks `variables:read` (the subscription
+   * ends). Without it each failure is one line on stderr; none crashes the process.
    */
   onError?: (error: unknown) => void;
 }
@@ -190,16 +194,22 @@ export declare class CroniumVariable<T = JsonValue> {
   /** The value; `undefined` when the variable does not exist. */
   get(): Promise<T | undefined>;
   /** The value with its version; `undefined` when the variable does not exist. */
-  getEntry(): Promise<VariableEntry<T> | undefined>;
-  /** Stores a value. */
-  set(value: T, options?: VersionOptions): Promise<VariableMeta>;
+  info(): Promise<VariableInfo<T> | undefined>;
+  /** @deprecated the earlier name of {@link info}. */
+  getEntry(): Promise<VariableInfo<T> | undefined>;
+  /** Stores a value; resolves to the new version. */
+  set(value: T, options?: VersionOptions): Promise<number>;
   /** Deletes the variable; whether it existed. */
   delete(options?: VersionOptions): Promise<boolean>;
+  /** Its changes as an async iterator (see {@link Cronium.watchVariable}). */
+  watch(): AsyncIterableIterator<VariableChange<T>>;
   /**
-   * Calls `callback` on every change from now on (read the current value with `get()`).
+   * Calls `callback` on every change from now on (read the current value with `get()`),
+   * awaiting what it returns before the next change. A callback that throws is reported
+   * (see {@link SubscribeOptions.onError}) and the subscription goes on.
    * While subscribed, the process stays alive, as with a timer.
    */
-  subscribe(callback: (value: T | undefined, change: VariableChange<T>) => void, options?: SubscribeOptions): Unsubscribe;
+  subscribe(callback: (value: T | undefined, change: VariableChange<T>) => unknown, options?: SubscribeOptions): Unsubscribe;
 }
 
 /** The event context of the execution; custom fields given at creation appear too. */
@@ -281,13 +291,19 @@ export declare class CroniumSync {
   output(data: unknown): void;
   getOutput<T = JsonValue>(): T;
   getVariable<T = JsonValue>(key: string): T | undefined;
-  getVariableEntry<T = JsonValue>(key: string): VariableEntry<T> | undefined;
-  setVariable(key: string, value: unknown, options?: VersionOptions): VariableMeta;
+  getVariableInfo<T = JsonValue>(key: string): VariableInfo<T> | undefined;
+  /** @deprecated the earlier name of {@link getVariableInfo}. */
+  getVariableEntry<T = JsonValue>(key: string): VariableInfo<T> | undefined;
+  /** Stores a variable; returns its new version. */
+  setVariable(key: string, value: unknown, options?: VersionOptions): number;
   deleteVariable(key: string, options?: VersionOptions): boolean;
   listVariables(): string[];
   setCondition(condition: boolean): void;
   getCondition(): boolean | null;
+  getContext(): EventContext;
+  /** @deprecated the earlier name of {@link getContext}. */
   getEventContext(): EventContext;
+  /** Alias of {@link getContext} (the old helpers' name). */
   event(): EventContext;
   executeToolAction<R = JsonValue, P = Record<string, unknown>>(request: ToolActionRequest<P>, options?: ToolActionOptions): R;
 }
@@ -309,13 +325,20 @@ export declare class Cronium {
   /** A variable's value; `undefined` when it does not exist. */
   getVariable<T = JsonValue>(key: string): Promise<T | undefined>;
   /** A variable with its version; `undefined` when it does not exist. */
-  getVariableEntry<T = JsonValue>(key: string): Promise<VariableEntry<T> | undefined>;
-  /** Stores a variable (any JSON value; `bigint` for integers beyond 2^53). */
-  setVariable(key: string, value: unknown, options?: VersionOptions): Promise<VariableMeta>;
+  getVariableInfo<T = JsonValue>(key: string): Promise<VariableInfo<T> | undefined>;
+  /** @deprecated the earlier name of {@link getVariableInfo}. */
+  getVariableEntry<T = JsonValue>(key: string): Promise<VariableInfo<T> | undefined>;
+  /** Stores a variable (any JSON value; `bigint` for integers beyond 2^53); resolves to its new version. */
+  setVariable(key: string, value: unknown, options?: VersionOptions): Promise<number>;
   /** Deletes a variable; whether it existed. */
   deleteVariable(key: string, options?: VersionOptions): Promise<boolean>;
   /** The keys of the user's variables, sorted. */
   listVariables(): Promise<string[]>;
+  /**
+   * The changes of a variable as an async iterator (the watch opens when the iteration
+   * starts; leaving the loop closes it).
+   */
+  watchVariable<T = JsonValue>(key: string): AsyncIterableIterator<VariableChange<T>>;
   /** One variable as an object with get / set / subscribe. */
   variable<T = JsonValue>(key: string): CroniumVariable<T>;
   /** Sets the workflow condition. */
@@ -323,8 +346,10 @@ export declare class Cronium {
   /** The condition set so far; `null` when none. */
   getCondition(): Promise<boolean | null>;
   /** The event context. */
+  getContext(): Promise<EventContext>;
+  /** @deprecated the earlier name of {@link getContext}. */
   getEventContext(): Promise<EventContext>;
-  /** Alias of {@link getEventContext}. */
+  /** Alias of {@link getContext} (the old helpers' name). */
   event(): Promise<EventContext>;
   /** Asks for a fresh token now (calls refresh on their own before it expires). */
   refreshToken(): Promise<void>;
@@ -334,11 +359,23 @@ export declare class Cronium {
   streamOutput<T = unknown>(): CroniumOutputStream<T>;
   /** Runs a tool action with the platform's credentials; answers the tool's result. */
   executeToolAction<R = JsonValue, P = Record<string, unknown>>(request: ToolActionRequest<P>, options?: ToolActionOptions): Promise<R>;
-  /** `executeToolAction({ tool: 'slack', action: 'slack-send-message', params })`. */
+  /** Posts `text` to the user's Slack webhook; `params` adds fields (`channel`, `blocks`, ...). */
+  sendSlackMessage<R = JsonValue>(text: string, params?: SlackMessage, options?: ToolActionOptions): Promise<R>;
+  /** @deprecated the earlier form: every field in one object. */
   sendSlackMessage<R = JsonValue>(params: SlackMessage, options?: ToolActionOptions): Promise<R>;
-  /** `executeToolAction({ tool: 'discord', action: 'discord-send-message', params })`. */
+  /** Posts `content` to the user's Discord webhook; `params` adds fields (`embeds`, ...). */
+  sendDiscordMessage<R = JsonValue>(content: string, params?: DiscordMessage, options?: ToolActionOptions): Promise<R>;
+  /** @deprecated the earlier form: every field in one object. */
   sendDiscordMessage<R = JsonValue>(params: DiscordMessage, options?: ToolActionOptions): Promise<R>;
-  /** `executeToolAction({ tool: 'email', action: 'send-email', params })`. */
+  /** Sends an email through the user's SMTP credential; `params` adds fields (`cc`, `html`, ...). */
+  sendEmail<R = JsonValue>(
+    to: string | string[],
+    subject: string,
+    body: string,
+    params?: Partial<EmailMessage>,
+    options?: ToolActionOptions,
+  ): Promise<R>;
+  /** @deprecated the earlier form: every field in one object. */
   sendEmail<R = JsonValue>(params: EmailMessage, options?: ToolActionOptions): Promise<R>;
 }
 
@@ -348,14 +385,20 @@ export declare function input<T = JsonValue>(): Promise<T>;
 export declare function output(data: unknown): Promise<void>;
 export declare function getOutput<T = JsonValue>(): Promise<T>;
 export declare function getVariable<T = JsonValue>(key: string): Promise<T | undefined>;
-export declare function getVariableEntry<T = JsonValue>(key: string): Promise<VariableEntry<T> | undefined>;
-export declare function setVariable(key: string, value: unknown, options?: VersionOptions): Promise<VariableMeta>;
+export declare function getVariableInfo<T = JsonValue>(key: string): Promise<VariableInfo<T> | undefined>;
+/** @deprecated the earlier name of {@link getVariableInfo}. */
+export declare function getVariableEntry<T = JsonValue>(key: string): Promise<VariableInfo<T> | undefined>;
+export declare function setVariable(key: string, value: unknown, options?: VersionOptions): Promise<number>;
 export declare function deleteVariable(key: string, options?: VersionOptions): Promise<boolean>;
 export declare function listVariables(): Promise<string[]>;
 export declare function variable<T = JsonValue>(key: string): CroniumVariable<T>;
+export declare function watchVariable<T = JsonValue>(key: string): AsyncIterableIterator<VariableChange<T>>;
 export declare function setCondition(condition: boolean): Promise<void>;
 export declare function getCondition(): Promise<boolean | null>;
+export declare function getContext(): Promise<EventContext>;
+/** @deprecated the earlier name of {@link getContext}. */
 export declare function getEventContext(): Promise<EventContext>;
+/** Alias of {@link getContext} (the old helpers' name). */
 export declare function event(): Promise<EventContext>;
 export declare function refreshToken(): Promise<void>;
 export declare function streamInput<T = JsonValue>(): AsyncIterableIterator<T>;
@@ -364,8 +407,20 @@ export declare function executeToolAction<R = JsonValue, P = Record<string, unkn
   request: ToolActionRequest<P>,
   options?: ToolActionOptions,
 ): Promise<R>;
+export declare function sendSlackMessage<R = JsonValue>(text: string, params?: SlackMessage, options?: ToolActionOptions): Promise<R>;
+/** @deprecated the earlier form: every field in one object. */
 export declare function sendSlackMessage<R = JsonValue>(params: SlackMessage, options?: ToolActionOptions): Promise<R>;
+export declare function sendDiscordMessage<R = JsonValue>(content: string, params?: DiscordMessage, options?: ToolActionOptions): Promise<R>;
+/** @deprecated the earlier form: every field in one object. */
 export declare function sendDiscordMessage<R = JsonValue>(params: DiscordMessage, options?: ToolActionOptions): Promise<R>;
+export declare function sendEmail<R = JsonValue>(
+  to: string | string[],
+  subject: string,
+  body: string,
+  params?: Partial<EmailMessage>,
+  options?: ToolActionOptions,
+): Promise<R>;
+/** @deprecated the earlier form: every field in one object. */
 export declare function sendEmail<R = JsonValue>(params: EmailMessage, options?: ToolActionOptions): Promise<R>;
 /** Blocking variants of the simple calls, on the module-level client. */
 export declare const sync: CroniumSync;
@@ -386,9 +441,13 @@ export interface LegacyCronium {
   /** Sets the condition from any value's truthiness; returns the boolean stored. */
   setCondition(condition: unknown): boolean;
   getCondition(): boolean | null;
+  getContext(): EventContext;
+  /** @deprecated the earlier name of {@link getContext}. */
   getEventContext(): EventContext;
   getOutput<T = JsonValue>(): T;
   deleteVariable(key: string, options?: VersionOptions): boolean;
   listVariables(): string[];
-  getVariableEntry<T = JsonValue>(key: string): VariableEntry<T> | undefined;
+  getVariableInfo<T = JsonValue>(key: string): VariableInfo<T> | undefined;
+  /** @deprecated the earlier name of {@link getVariableInfo}. */
+  getVariableEntry<T = JsonValue>(key: string): VariableInfo<T> | undefined;
 }

@@ -150,12 +150,34 @@ function toolCall(request, options) {
       kind: 'validation',
     });
   }
+  return { tool, action, json: stringify(params, 'the tool action params'), key: idempotencyKeyOf(options) };
+}
+
+/** The version in the native answer to a write (`{ key, version, updatedAt }`). */
+function versionOf(text) {
+  return JSON.parse(text).version;
+}
+
+/** The JSON text of a tool call's extra fields (`undefined`: none). */
+function fieldsJson(fields, what) {
+  if (fields === undefined || fields === null) return undefined;
+  if (typeof fields !== 'object' || Array.isArray(fields)) {
+    throw new CroniumError(`${what} must be an object of extra fields`, { code: 'invalid_body', kind: 'validation' });
+  }
+  return stringify(fields, what);
+}
+
+/** The idempotency key of `options`, checked. */
+function idempotencyKeyOf(options) {
   const key = options?.idempotencyKey ?? undefined;
   if (key !== undefined && typeof key !== 'string') {
     throw new CroniumError('idempotencyKey must be a string', { code: 'invalid_header', kind: 'validation' });
   }
-  return { tool, action, json: stringify(params, 'the tool action params'), key };
+  return key;
 }
+
+/** A first argument that is an object: the earlier one-object form of a tool call. */
+const isEarlierForm = (first) => first !== null && typeof first === 'object' && !Array.isArray(first);
 
 // ----- variables ----------------------------------------------------------------------
 
@@ -181,11 +203,16 @@ class CroniumVariable {
   }
 
   /** The value with its version, `undefined` when the variable does not exist. */
-  getEntry() {
-    return this.#client.getVariableEntry(this.key);
+  info() {
+    return this.#client.getVariableInfo(this.key);
   }
 
-  /** Stores a value (`{ ifVersion }` for compare-and-set). */
+  /** @deprecated the earlier name of `info()`. */
+  getEntry() {
+    return this.info();
+  }
+
+  /** Stores a value (`{ ifVersion }` for compare-and-set); resolves to the new version. */
   set(value, options) {
     return this.#client.setVariable(this.key, value, options);
   }
@@ -195,13 +222,28 @@ class CroniumVariable {
     return this.#client.deleteVariable(this.key, options);
   }
 
+  /** Its changes as an async iterator; see {@link Cronium#watchVariable}. */
+  watch() {
+    return this.#client.watchVariable(this.key);
+  }
+
   /**
    * Calls `callback(value, change)` on every change from now on; returns the function
    * that stops it. While subscribed the process stays alive (like a timer).
+   *
+   * Failures are reported and never crash the process (the same in every language): a
+   * callback that throws is reported and the subscription goes on; a watch the runtime
+   * refuses for good (expired token, missing scope) is reported and ends it. Reported
+   * means `onError(err)` when given, else one line on stderr.
    */
   subscribe(callback, options) {
     if (typeof callback !== 'function') throw new TypeError('subscribe needs a callback function');
     const { signal, onError } = options ?? {};
+    const key = this.key;
+    const report = (what, err) => {
+      if (typeof onError === 'function') onError(err);
+      else console.error(`cronium: ${what} ${JSON.stringify(key)}:`, err);
+    };
     const watch = this.#client._nativeClient().watchVariable(this.key);
     let stopped = false;
     const stop = () => {
@@ -228,28 +270,18 @@ class CroniumVariable {
         const change = parse(text);
         if (change.deleted) change.value = undefined;
         try {
-          callback(change.value, change);
+          await callback(change.value, change);
         } catch (err) {
-          stop();
-          throw err;
+          report('a subscriber of', err);
         }
       }
     };
-    run().catch((err) => {
-      if (typeof onError === 'function') onError(err);
-      else
-        process.nextTick(() => {
-          throw err;
-        });
-    });
+    run().catch((err) => report('the subscription ended for', err));
     return stop;
   }
 }
 
 // ----- the client ---------------------------------------------------------------------
-
-/** Output records are sent to the addon in NDJSON batches of about this many bytes. */
-const FLUSH_BYTES = 256 * 1024;
 
 /**
  * A client of the Cronium runtime for one execution. Configured from `options`, then the
@@ -315,19 +347,27 @@ class Cronium {
   }
 
   /** A variable with its version (`{ key, value, version, updatedAt }`), or `undefined`. */
-  async getVariableEntry(key) {
+  async getVariableInfo(key) {
     checkKey(key);
     const n = this._nativeClient();
     return parseFound(await settle((id) => n.getVariableEntry(id, key)));
   }
 
-  /** Stores a variable; `{ ifVersion }` makes it a compare-and-set (0: only if absent). */
+  /** @deprecated the earlier name of `getVariableInfo`. */
+  getVariableEntry(key) {
+    return this.getVariableInfo(key);
+  }
+
+  /**
+   * Stores a variable and resolves to its new version (a number); `{ ifVersion }` makes it
+   * a compare-and-set (0: only if absent).
+   */
   async setVariable(key, value, options) {
     checkKey(key);
     const json = stringify(value, `the value of ${key}`);
     const ifVersion = ifVersionOf(options);
     const n = this._nativeClient();
-    return JSON.parse(await settle((id) => n.setVariable(id, key, json, ifVersion)));
+    return versionOf(await settle((id) => n.setVariable(id, key, json, ifVersion)));
   }
 
   /** Deletes a variable; whether it existed. */
@@ -342,6 +382,28 @@ class Cronium {
   async listVariables() {
     const n = this._nativeClient();
     return settle((id) => n.listVariables(id));
+  }
+
+  /**
+   * The changes of a variable, `for await (const change of watchVariable(key))`: each is
+   * `{ key, value, version, updatedAt, deleted }` (`value` undefined and `version` null for
+   * a delete). The watch opens when the iteration starts; leaving the loop closes it. Ends
+   * with a CroniumError when the runtime refuses the watch for good.
+   */
+  async *watchVariable(key) {
+    checkKey(key);
+    const watch = this._nativeClient().watchVariable(key);
+    try {
+      for (;;) {
+        const text = await settle((id) => watch.next(id));
+        if (text === null) return;
+        const change = parse(text);
+        if (change.deleted) change.value = undefined;
+        yield change;
+      }
+    } finally {
+      watch.close();
+    }
   }
 
   /** One variable as an object with get / set / subscribe. */
@@ -363,14 +425,19 @@ class Cronium {
   }
 
   /** The event context: execution, user, event, trigger, attempt, ... */
-  async getEventContext() {
+  async getContext() {
     const n = this._nativeClient();
     return parse(await settle((id) => n.context(id)));
   }
 
-  /** Alias of getEventContext (the old helpers' name). */
+  /** @deprecated the earlier name of `getContext`. */
+  getEventContext() {
+    return this.getContext();
+  }
+
+  /** Alias of `getContext` (the old helpers' name). */
   event() {
-    return this.getEventContext();
+    return this.getContext();
   }
 
   /** Asks for a fresh token now (calls refresh on their own before it expires). */
@@ -403,6 +470,8 @@ class Cronium {
    */
   streamOutput() {
     const writer = this._nativeClient().streamOutput();
+    // Records go to the addon in NDJSON batches of about this many bytes (client-core's value).
+    const flushBytes = loadNative().WRITE_BATCH_BYTES;
     let pending = '';
     let settleSummary;
     const summary = new Promise((resolve, reject) => {
@@ -440,7 +509,7 @@ class Cronium {
           throw failed(err);
         }
         pending = pending === '' ? line : `${pending}\n${line}`;
-        if (pending.length >= FLUSH_BYTES) await flush();
+        if (pending.length >= flushBytes) await flush();
       },
       async close() {
         await flush();
@@ -480,19 +549,45 @@ class Cronium {
     return parse(await settle((id) => n.executeToolAction(id, tool, action, json, key)));
   }
 
-  /** Sends a Slack message through the user's Slack tool (`text`, `blocks`, `channel`, ...). */
-  sendSlackMessage(params, options) {
-    return this.executeToolAction({ tool: 'slack', action: 'slack-send-message', params }, options);
+  // The tool convenience calls: client-core builds the tool, action and params (the same
+  // as every language's); the named arguments win over extra fields of the same name.
+
+  /**
+   * Posts `text` to the user's Slack webhook; `fields` adds fields (`channel`, `blocks`,
+   * `username`, ...). The earlier form `sendSlackMessage({ text, ... }, options)` still works.
+   */
+  async sendSlackMessage(text, fields, options) {
+    if (isEarlierForm(text)) return this.executeToolAction({ tool: 'slack', action: 'slack-send-message', params: text }, fields);
+    const json = fieldsJson(fields, 'the Slack fields');
+    const key = idempotencyKeyOf(options);
+    const n = this._nativeClient();
+    return parse(await settle((id) => n.sendSlackMessage(id, String(text), json, key)));
   }
 
-  /** Sends a Discord message through the user's Discord tool (`content`, `embeds`, ...). */
-  sendDiscordMessage(params, options) {
-    return this.executeToolAction({ tool: 'discord', action: 'discord-send-message', params }, options);
+  /**
+   * Posts `content` to the user's Discord webhook; `fields` adds fields (`embeds`,
+   * `username`, ...). The earlier form `sendDiscordMessage({ content, ... }, options)` still works.
+   */
+  async sendDiscordMessage(content, fields, options) {
+    if (isEarlierForm(content)) return this.executeToolAction({ tool: 'discord', action: 'discord-send-message', params: content }, fields);
+    const json = fieldsJson(fields, 'the Discord fields');
+    const key = idempotencyKeyOf(options);
+    const n = this._nativeClient();
+    return parse(await settle((id) => n.sendDiscordMessage(id, String(content), json, key)));
   }
 
-  /** Sends an email through the user's email tool (`to`, `subject`, `body`, ...). */
-  sendEmail(params, options) {
-    return this.executeToolAction({ tool: 'email', action: 'send-email', params }, options);
+  /**
+   * Sends an email through the user's SMTP credential: `to` is one address or a list;
+   * `fields` adds fields (`cc`, `bcc`, `html`, ...). The earlier form
+   * `sendEmail({ to, subject, body, ... }, options)` still works.
+   */
+  async sendEmail(to, subject, body, fields, options) {
+    if (isEarlierForm(to)) return this.executeToolAction({ tool: 'email', action: 'send-email', params: to }, subject);
+    const recipients = (Array.isArray(to) ? to : [to]).map(String);
+    const json = fieldsJson(fields, 'the email fields');
+    const key = idempotencyKeyOf(options);
+    const n = this._nativeClient();
+    return parse(await settle((id) => n.sendEmail(id, recipients, String(subject), String(body ?? ''), json, key)));
   }
 }
 
@@ -535,16 +630,22 @@ class CroniumSync {
     return parseFound(this.#call((n) => n.getVariableSync(key)));
   }
 
-  getVariableEntry(key) {
+  getVariableInfo(key) {
     checkKey(key);
     return parseFound(this.#call((n) => n.getVariableEntrySync(key)));
   }
 
+  /** @deprecated the earlier name of `getVariableInfo`. */
+  getVariableEntry(key) {
+    return this.getVariableInfo(key);
+  }
+
+  /** Stores a variable; returns its new version (a number). */
   setVariable(key, value, options) {
     checkKey(key);
     const json = stringify(value, `the value of ${key}`);
     const ifVersion = ifVersionOf(options);
-    return JSON.parse(this.#call((n) => n.setVariableSync(key, json, ifVersion)));
+    return versionOf(this.#call((n) => n.setVariableSync(key, json, ifVersion)));
   }
 
   deleteVariable(key, options) {
@@ -566,12 +667,17 @@ class CroniumSync {
     return this.#call((n) => n.getConditionSync());
   }
 
-  getEventContext() {
+  getContext() {
     return parse(this.#call((n) => n.contextSync()));
   }
 
+  /** @deprecated the earlier name of `getContext`. */
+  getEventContext() {
+    return this.getContext();
+  }
+
   event() {
-    return this.getEventContext();
+    return this.getContext();
   }
 
   executeToolAction(request, options) {
@@ -595,14 +701,16 @@ const sync = {
   output: (data) => client().sync.output(data),
   getOutput: () => client().sync.getOutput(),
   getVariable: (key) => client().sync.getVariable(key),
-  getVariableEntry: (key) => client().sync.getVariableEntry(key),
+  getVariableInfo: (key) => client().sync.getVariableInfo(key),
+  getVariableEntry: (key) => client().sync.getVariableInfo(key),
   setVariable: (key, value, options) => client().sync.setVariable(key, value, options),
   deleteVariable: (key, options) => client().sync.deleteVariable(key, options),
   listVariables: () => client().sync.listVariables(),
   setCondition: (condition) => client().sync.setCondition(condition),
   getCondition: () => client().sync.getCondition(),
-  getEventContext: () => client().sync.getEventContext(),
-  event: () => client().sync.event(),
+  getContext: () => client().sync.getContext(),
+  getEventContext: () => client().sync.getContext(),
+  event: () => client().sync.getContext(),
   executeToolAction: (request, options) => client().sync.executeToolAction(request, options),
 };
 Object.freeze(sync);
@@ -612,22 +720,25 @@ module.exports = {
   output: (data) => client().output(data),
   getOutput: () => client().getOutput(),
   getVariable: (key) => client().getVariable(key),
-  getVariableEntry: (key) => client().getVariableEntry(key),
+  getVariableInfo: (key) => client().getVariableInfo(key),
+  getVariableEntry: (key) => client().getVariableInfo(key),
   setVariable: (key, value, options) => client().setVariable(key, value, options),
   deleteVariable: (key, options) => client().deleteVariable(key, options),
   listVariables: () => client().listVariables(),
   variable: (key) => client().variable(key),
+  watchVariable: (key) => client().watchVariable(key),
   setCondition: (condition) => client().setCondition(condition),
   getCondition: () => client().getCondition(),
-  getEventContext: () => client().getEventContext(),
-  event: () => client().event(),
+  getContext: () => client().getContext(),
+  getEventContext: () => client().getContext(),
+  event: () => client().getContext(),
   refreshToken: () => client().refreshToken(),
   streamInput: () => client().streamInput(),
   streamOutput: () => client().streamOutput(),
   executeToolAction: (request, options) => client().executeToolAction(request, options),
-  sendSlackMessage: (params, options) => client().sendSlackMessage(params, options),
-  sendDiscordMessage: (params, options) => client().sendDiscordMessage(params, options),
-  sendEmail: (params, options) => client().sendEmail(params, options),
+  sendSlackMessage: (...args) => client().sendSlackMessage(...args),
+  sendDiscordMessage: (...args) => client().sendDiscordMessage(...args),
+  sendEmail: (...args) => client().sendEmail(...args),
   sync,
   Cronium,
   CroniumSync,

@@ -62,6 +62,15 @@ export declare class NativeClient {
   refreshToken(id: number): void
   /** Runs a tool action; `params` and the answer are JSON text. */
   executeToolAction(id: number, tool: string, action: string, params: string, idempotencyKey?: string | undefined | null): void
+  /**
+   * Posts `text` to the user's Slack webhook; `fields` (JSON text of an object, or
+   * none) adds fields of the payload (`channel`, `blocks`, ...).
+   */
+  sendSlackMessage(id: number, text: string, fields?: string | undefined | null, idempotencyKey?: string | undefined | null): void
+  /** Posts `content` to the user's Discord webhook; `fields` as for Slack. */
+  sendDiscordMessage(id: number, content: string, fields?: string | undefined | null, idempotencyKey?: string | undefined | null): void
+  /** Sends an email to every address of `to`; `fields` as for Slack (`cc`, `html`, ...). */
+  sendEmail(id: number, to: Array<string>, subject: string, body: string, fields?: string | undefined | null, idempotencyKey?: string | undefined | null): void
   /** The input stream (opened by its first `nextBatch`). */
   streamInput(): InputReader
   /** The output stream (opened by `open`). */
@@ -142,3 +151,9 @@ export interface ClientOptions {
   /** Retries of idempotent calls after the first attempt. */
   maxRetries?: number
 }
+
+/**
+ * Bytes of output records index.js collects before it hands them to `writeBatch`
+ * (client-core's one value for every binding).
+ */
+export declare const WRITE_BATCH_BYTES: number

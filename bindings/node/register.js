@@ -23,8 +23,8 @@ function legacyApi() {
     input: () => sync.input() ?? {},
     /** Sets the output. */
     output: (data) => sync.output(data),
-    /** The event context. */
-    event: () => sync.getEventContext(),
+    /** The event context (today's name: getContext). */
+    event: () => sync.getContext(),
     /** A variable's value; `null` when it does not exist. `0`, `""` and `false` stay themselves. */
     getVariable: (key) => {
       const value = sync.getVariable(key);
@@ -44,11 +44,13 @@ function legacyApi() {
     /** The condition, `null` when none was set. */
     getCondition: () => sync.getCondition(),
     // The rest of the synchronous API, for old scripts that grow.
-    getEventContext: () => sync.getEventContext(),
+    getContext: () => sync.getContext(),
+    getEventContext: () => sync.getContext(),
     getOutput: () => sync.getOutput(),
     deleteVariable: (key, options) => sync.deleteVariable(key, options),
     listVariables: () => sync.listVariables(),
-    getVariableEntry: (key) => sync.getVariableEntry(key),
+    getVariableInfo: (key) => sync.getVariableInfo(key),
+    getVariableEntry: (key) => sync.getVariableInfo(key),
   });
 }
 

@@ -17,6 +17,7 @@ use std::pin::{pin, Pin};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -312,6 +313,16 @@ impl BlockingClient {
         )
     }
 
+    /// See [`Client::execute_tool_call`].
+    pub fn execute_tool_call<T: DeserializeOwned>(
+        &self,
+        call: &crate::ToolCall,
+        idempotency_key: Option<&str>,
+    ) -> Result<T> {
+        self.driver
+            .run_here(self.direct.execute_tool_call(call, idempotency_key))
+    }
+
     /// See [`Client::stream_input`]; iterate the result.
     pub fn stream_input<T: DeserializeOwned>(&self) -> Result<RecordIter<T>> {
         let inner = self.driver.run(self.client.stream_input())?;
@@ -414,6 +425,40 @@ impl<T> Iterator for WatchIter<T> {
             self.done = true;
         }
         item
+    }
+}
+
+impl<T> WatchIter<T> {
+    /// The next change, waiting at most `timeout`: `Ok(Some(change))`, or `Ok(None)` when
+    /// none came in time (the watch stays open: call again). An error ends the watch (the
+    /// server refused it for good); every later call returns a `protocol_error`.
+    ///
+    /// For callers that cannot block indefinitely (the C library, a loop that also checks
+    /// for shutdown). Waiting is cancel-safe: a change arriving as the time runs out is
+    /// kept for the next call, never lost.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<VariableChange<T>>> {
+        if self.done {
+            return Err(Error::protocol("the watch has ended; open a new one"));
+        }
+        // The stream keeps a change it was receiving when the timer fires (its state lives
+        // in the stream, not in the dropped `next` future). The timer is made inside the
+        // runtime: Tokio's timers need its context.
+        let inner = &mut self.inner;
+        let waited = self
+            .driver
+            .block_on(async move { tokio::time::timeout(timeout, inner.next()).await });
+        match waited {
+            Ok(Ok(Some(Ok(change)))) => Ok(Some(change)),
+            Ok(Err(_elapsed)) => Ok(None),
+            Ok(Ok(Some(Err(e)))) | Err(e) => {
+                self.done = true;
+                Err(e)
+            }
+            Ok(Ok(None)) => {
+                self.done = true;
+                Err(Error::protocol("the watch has ended; open a new one"))
+            }
+        }
     }
 }
 

@@ -583,6 +583,17 @@ impl Client {
         parse(&body, "POST /v1/tool-actions/execute")
     }
 
+    /// Runs one of the tool convenience calls ([`ToolCall`]: a Slack or Discord message,
+    /// an email); see [`execute_tool_action`](Self::execute_tool_action).
+    pub async fn execute_tool_call<T: DeserializeOwned>(
+        &self,
+        call: &crate::ToolCall,
+        idempotency_key: Option<&str>,
+    ) -> Result<T> {
+        self.execute_tool_action(call.tool(), call.action(), call.params(), idempotency_key)
+            .await
+    }
+
     /// The input as a stream of NDJSON records (`GET /v1/input/stream`), for inputs too
     /// large to hold at once. The timeout applies to opening it, not to reading it.
     pub async fn stream_input<T: DeserializeOwned>(&self) -> Result<RecordStream<T>> {

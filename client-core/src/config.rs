@@ -177,40 +177,7 @@ impl Config {
     where
         F: Fn(&str) -> Option<String>,
     {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let socket_var = get(ENV_SOCKET);
-        let socket = PathBuf::from(socket_var.as_deref().unwrap_or(DEFAULT_SOCKET));
-        let endpoint = if socket.exists() {
-            Endpoint::Unix(socket)
-        } else if let Some(url) = get(ENV_API) {
-            Endpoint::parse_url(&url)?
-        } else {
-            let which = if socket_var.is_some() {
-                format!(
-                    "{ENV_SOCKET} names {} which does not exist",
-                    socket.display()
-                )
-            } else {
-                format!("{ENV_SOCKET} is not set and {DEFAULT_SOCKET} does not exist")
-            };
-            return Err(Error::not_configured(format!(
-                "no Cronium runtime to talk to: {which}, and {ENV_API} is not set; set \
-                 {ENV_SOCKET} to the sidecar's socket path or {ENV_API} to http://host:port \
-                 (scripts started by Cronium or `cronium run` get these automatically)"
-            )));
-        };
-        let token = get(ENV_TOKEN).ok_or_else(|| {
-            Error::not_configured(format!(
-                "{ENV_TOKEN} is not set: the runtime needs the execution's token (scripts \
-                 started by Cronium or `cronium run` get it automatically)"
-            ))
-        })?;
-        let mut builder = ConfigBuilder::default().token(token);
-        builder.endpoint = Some(endpoint);
-        if let Some(id) = get(ENV_EXECUTION_ID) {
-            builder = builder.execution_id(id);
-        }
-        builder.build()
+        ConfigBuilder::default().build_with_lookup(lookup)
     }
 
     /// Starts an explicit configuration (no environment involved).
@@ -253,6 +220,8 @@ pub struct ConfigBuilder {
     timeout: Option<Duration>,
     retry: RetryPolicy,
     max_idle: Option<usize>,
+    /// A timeout given in a unit the caller could not turn into a duration (NaN, <= 0).
+    bad_timeout: Option<String>,
 }
 
 impl ConfigBuilder {
@@ -287,6 +256,24 @@ impl ConfigBuilder {
         self
     }
 
+    /// [`timeout`](Self::timeout) from a number of seconds, as bindings receive it from
+    /// their language (Python's seconds, Node's milliseconds / 1000). A value that is not
+    /// a positive finite number makes [`build`](Self::build) fail with `not_configured`.
+    pub fn timeout_secs(mut self, secs: f64) -> Self {
+        match Duration::try_from_secs_f64(secs) {
+            Ok(d) if !d.is_zero() => {
+                self.timeout = Some(d);
+                self.bad_timeout = None;
+            }
+            _ => {
+                self.bad_timeout = Some(format!(
+                    "the timeout must be a positive number of seconds, got {secs}"
+                ));
+            }
+        }
+        self
+    }
+
     /// How many times an idempotent call is retried after the first attempt (default 2).
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.retry.max_retries = retries;
@@ -318,8 +305,73 @@ impl ConfigBuilder {
         self
     }
 
+    /// Builds with what was set on this builder, taking everything not set from the
+    /// process environment: the one rule of "explicit options over the environment" every
+    /// binding uses (`Cronium(token=...)` in Python, `new Cronium({ url })` in Node).
+    ///
+    /// - Endpoint: a socket or URL given here replaces both endpoint variables (so a given
+    ///   URL is not overridden by a socket from the environment); with neither given, the
+    ///   environment's socket when that path exists, else its URL.
+    /// - Token and execution id: the given one, else the environment's.
+    /// - Timeouts and retries: only from the builder.
+    ///
+    /// Errors have code `not_configured` and name the variables to set.
+    pub fn build_with_env(self) -> Result<Config> {
+        self.build_with_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`build_with_env`](Self::build_with_env) over any lookup function instead of the
+    /// process environment (tests use a map).
+    pub fn build_with_lookup<F>(mut self, lookup: F) -> Result<Config>
+    where
+        F: Fn(&str) -> Option<String>,
+    {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if self.endpoint.is_none() && self.socket.is_none() && self.url.is_none() {
+            let socket_var = get(ENV_SOCKET);
+            let socket = PathBuf::from(socket_var.as_deref().unwrap_or(DEFAULT_SOCKET));
+            self.endpoint = Some(if socket.exists() {
+                Endpoint::Unix(socket)
+            } else if let Some(url) = get(ENV_API) {
+                Endpoint::parse_url(&url)?
+            } else {
+                let which = if socket_var.is_some() {
+                    format!(
+                        "{ENV_SOCKET} names {} which does not exist",
+                        socket.display()
+                    )
+                } else {
+                    format!("{ENV_SOCKET} is not set and {DEFAULT_SOCKET} does not exist")
+                };
+                return Err(Error::not_configured(format!(
+                    "no Cronium runtime to talk to: {which}, and {ENV_API} is not set; set \
+                     {ENV_SOCKET} to the sidecar's socket path or {ENV_API} to http://host:port \
+                     (scripts started by Cronium or `cronium run` get these automatically)"
+                )));
+            });
+        }
+        if self.token.is_none() {
+            let token = get(ENV_TOKEN).ok_or_else(|| {
+                Error::not_configured(format!(
+                    "{ENV_TOKEN} is not set: the runtime needs the execution's token (scripts \
+                     started by Cronium or `cronium run` get it automatically)"
+                ))
+            })?;
+            self = self.token(token);
+        }
+        if self.execution_id.is_none() {
+            if let Some(id) = get(ENV_EXECUTION_ID) {
+                self = self.execution_id(id);
+            }
+        }
+        self.build()
+    }
+
     /// Validates and builds. Errors have code `not_configured`.
     pub fn build(self) -> Result<Config> {
+        if let Some(why) = self.bad_timeout {
+            return Err(Error::not_configured(why));
+        }
         let endpoint = match (self.endpoint, self.socket, self.url) {
             (Some(endpoint), _, _) => endpoint,
             (None, Some(socket), Some(url)) => {
@@ -486,6 +538,66 @@ mod tests {
             .token("bad\ntoken")
             .build()
             .is_err());
+    }
+
+    #[test]
+    fn explicit_options_win_over_the_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sock = dir.path().join("runtime.sock");
+        std::fs::write(&sock, b"").expect("create file");
+        let env = lookup(&[
+            (ENV_SOCKET, sock.to_str().expect("utf-8 path")),
+            (ENV_TOKEN, "env-token"),
+            (ENV_EXECUTION_ID, "env-exec"),
+        ]);
+        // A URL given replaces the environment's socket, even one that exists.
+        let config = Config::builder()
+            .url("http://127.0.0.1:9")
+            .build_with_lookup(&env)
+            .expect("config");
+        assert_eq!(
+            config.endpoint(),
+            &Endpoint::Tcp {
+                host: "127.0.0.1".into(),
+                port: 9
+            }
+        );
+        // What is not given comes from the environment.
+        assert_eq!(config.token.expose(), "env-token");
+        assert_eq!(config.execution_id(), Some("env-exec"));
+        // What is given wins.
+        let config = Config::builder()
+            .token("mine")
+            .execution_id("e2")
+            .timeout_secs(1.5)
+            .build_with_lookup(&env)
+            .expect("config");
+        assert_eq!(config.endpoint(), &Endpoint::Unix(sock.clone()));
+        assert_eq!(config.token.expose(), "mine");
+        assert_eq!(config.execution_id(), Some("e2"));
+        assert_eq!(config.timeout(), Duration::from_millis(1500));
+        // Nothing given: the same rules as from_lookup.
+        assert_eq!(
+            Config::builder()
+                .build_with_lookup(&env)
+                .expect("config")
+                .endpoint(),
+            Config::from_lookup(&env).expect("config").endpoint()
+        );
+    }
+
+    #[test]
+    fn a_timeout_that_is_not_a_positive_number_is_refused() {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let err = Config::builder()
+                .url("http://h:1")
+                .token("t")
+                .timeout_secs(bad)
+                .build()
+                .expect_err("must fail");
+            assert_eq!(err.code(), "not_configured", "{bad}");
+            assert!(err.message().contains("positive"), "{}", err.message());
+        }
     }
 
     #[test]

@@ -76,6 +76,7 @@ mod error;
 mod reactor;
 mod stream;
 mod token;
+mod tools;
 mod transport;
 mod wire;
 
@@ -87,4 +88,7 @@ pub use config::{
 };
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use reactor::{RawSocket, Reactor, WaitFuture};
-pub use stream::{OutputWriter, RecordStream, StreamSummary, VariableChange, WatchStream};
+pub use stream::{
+    buffering, OutputWriter, RecordStream, StreamSummary, VariableChange, WatchStream,
+};
+pub use tools::ToolCall;

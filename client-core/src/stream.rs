@@ -325,6 +325,25 @@ impl<T: DeserializeOwned> Stream for RecordStream<T> {
     }
 }
 
+// ----- buffering of the bindings ----------------------------------------------------
+
+/// How much the bindings buffer around the streams: one definition, so a stream behaves the
+/// same in every language. (How many records a batch may hold besides is each binding's
+/// choice: it depends on what one crossing into the language costs.)
+pub mod buffering {
+    /// Input: bytes of records a binding takes from the stream in one go (Python's
+    /// read-ahead, the batch Node hands to JS); a batch may exceed it by one record.
+    pub const READ_AHEAD_BYTES: usize = 1 << 20;
+    /// Output: bytes of records queued for the stream before a writer waits (Python's
+    /// `write` blocks, or returns an awaitable that waits, until the queue drains).
+    pub const WRITE_HIGH_WATER_BYTES: usize = 2 << 20;
+    /// Output: the level the queue must drain to before a waiting writer goes on.
+    pub const WRITE_LOW_WATER_BYTES: usize = 1 << 20;
+    /// Output: bytes of records a binding collects before handing them on in one batch
+    /// (Node's `WritableStream` sends NDJSON batches of about this size to the addon).
+    pub const WRITE_BATCH_BYTES: usize = 256 << 10;
+}
+
 // ----- output stream -----------------------------------------------------------------
 
 /// What the server counted for one output stream (the protocol crate's wire type).

@@ -131,6 +131,12 @@ in_script -- 'cronium_event'
 has "cronium_event prints the whole context" "$out" "\"executionId\":\"$ID\""
 in_script -- 'cronium_event nope'
 eq "cronium_event of a missing field fails" "$rc:$err" "1:cronium_event: field_not_found: the event context has no field 'nope'"
+# Today's name of the context call (cronium_event stays as the old scripts' name).
+in_script -- 'cronium_get_context name; cronium_get_context'
+has "cronium_get_context FIELD and the whole context" "$out" $'nightly\n{'
+has "cronium_get_context prints the same context" "$out" "\"executionId\":\"$ID\""
+in_script -- 'cronium_get_context nope'
+eq "cronium_get_context names itself in its error line" "$rc:$err" "1:cronium_get_context: field_not_found: the event context has no field 'nope'"
 
 # --- variables ------------------------------------------------------------------------
 in_script -- 'cronium_get_variable counter; cronium_get_variable counter 0'

@@ -329,7 +329,7 @@ static int cronium_builtin(WORD_LIST *list) {
     if (strcmp(cmd, "event") == 0) {
         if (setup())
             return EXECUTION_FAILURE;
-        r = cronium_context(client, &json);
+        r = cronium_context_get(client, &json);
         return answer_owned(var, r, json);
     }
     if (strcmp(cmd, "output") == 0) {

@@ -4,9 +4,10 @@
  * Ownership
  *   - Every `char *` this library hands out (JSON text, NUL-terminated, UTF-8) belongs to
  *     the caller and must be released with cronium_string_free(); nothing else.
- *   - Handles (cronium_client, cronium_input_stream, cronium_output_stream) are released
- *     with their own *_free function (or cronium_output_stream_close). A stream does not
- *     borrow its client: either may be freed first.
+ *   - Handles (cronium_client, cronium_input_stream, cronium_output_stream,
+ *     cronium_variable_watch) are released with their own *_free function (or
+ *     cronium_output_stream_close, cronium_variable_watch_close). A stream or watch does
+ *     not borrow its client: either may be freed first.
  *   - Strings passed in are only read during the call; the library keeps no pointer.
  *   - Out-parameters are set to NULL/0/false first (never left uninitialised) and hold
  *     results only when the call returns CRONIUM_OK.
@@ -21,8 +22,8 @@
  *
  * Threads
  *   A cronium_client may be shared by several threads at once (calls overlap on separate
- *   connections). A stream handle must be used by one thread at a time. The last error is
- *   per thread. Do not call from a signal handler.
+ *   connections). A stream or watch handle must be used by one thread at a time. The last
+ *   error is per thread. Do not call from a signal handler.
  */
 
 
@@ -141,6 +142,12 @@ typedef struct cronium_input_stream cronium_input_stream;
  */
 typedef struct cronium_output_stream cronium_output_stream;
 
+/**
+ * An open watch of one variable's changes. Wait for changes with
+ * cronium_variable_watch_next(); end it and free it with cronium_variable_watch_close().
+ */
+typedef struct cronium_variable_watch cronium_variable_watch;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -243,9 +250,25 @@ cronium_result cronium_condition_get(const cronium_client *client,
                                      bool *out_is_set);
 
 /**
- * The execution's event context as a JSON object in `*out_json` (free it).
+ * The execution's event context (execution, event id/name/type, user, trigger,
+ * attempt...) as a JSON object in `*out_json` (free it). The same operation as Python's
+ * `get_context()`, Node's `getContext()` and Bash's `cronium_get_context`.
+ */
+cronium_result cronium_context_get(const cronium_client *client, char **out_json);
+
+/**
+ * Deprecated: the earlier name of cronium_context_get(), kept so programs built
+ * against it still link and compile.
  */
 cronium_result cronium_context(const cronium_client *client, char **out_json);
+
+/**
+ * Asks the runtime for a fresh token now and uses it for every later call of this
+ * client (calls already refresh on their own before the token expires; this is for a
+ * program that wants to know early that it cannot). Fails with CRONIUM_AUTH when the
+ * runtime refuses (the execution finished, the token's maximum lifetime is reached).
+ */
+cronium_result cronium_token_refresh(const cronium_client *client);
 
 /**
  * Runs a tool action (`tool`, `action`, `params_json` a JSON object, or NULL for `{}`)
@@ -301,6 +324,35 @@ cronium_result cronium_output_stream_close(cronium_output_stream *stream,
  * may be lost and the upload is abandoned.
  */
 void cronium_output_stream_free(cronium_output_stream *stream);
+
+/**
+ * Opens a watch of the variable `key`: changes made from now on (by this execution,
+ * another one of the same user, or an admin) are reported, in order. `*out_watch` owns
+ * the watch: end it with cronium_variable_watch_close(). The watch holds its own
+ * connection and does not borrow the client (either may be freed first); a dropped
+ * connection is reopened on its own, and a change missed meanwhile is reported as the
+ * variable's latest state.
+ */
+cronium_result cronium_variable_watch_open(const cronium_client *client,
+                                           const char *key,
+                                           cronium_variable_watch **out_watch);
+
+/**
+ * Waits up to `timeout_ms` milliseconds for the next change of a watch. On CRONIUM_OK,
+ * `*out_json` is the change as a JSON object (free it): `{"key","value","version",
+ * "updatedAt","deleted"}`, `value` and `version` null for a delete; or NULL when no
+ * change came in time (the watch stays open: call again). `timeout_ms` 0 only takes a
+ * change already received. A failure (e.g. CRONIUM_AUTH: the runtime refused the watch
+ * for good) ends the watch: later calls fail with CRONIUM_PROTOCOL; close it.
+ */
+cronium_result cronium_variable_watch_next(cronium_variable_watch *watch,
+                                           uint64_t timeout_ms,
+                                           char **out_json);
+
+/**
+ * Ends a watch (its connection closes) and frees it (NULL is ignored).
+ */
+void cronium_variable_watch_close(cronium_variable_watch *watch);
 
 /**
  * Copies the calling thread's last error message (NUL-terminated) into `buf` of `len`

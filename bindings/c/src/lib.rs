@@ -20,7 +20,7 @@ mod ffi;
 use std::ffi::c_char;
 use std::time::Duration;
 
-use cronium_client::{BlockingClient, BlockingOutputWriter, Config, RecordIter};
+use cronium_client::{BlockingClient, BlockingOutputWriter, Config, RecordIter, WatchIter};
 use serde_json::value::RawValue;
 
 pub use error::CroniumResult;
@@ -47,6 +47,13 @@ pub struct CroniumInputStream {
 #[derive(Debug)]
 pub struct CroniumOutputStream {
     inner: Option<BlockingOutputWriter>,
+}
+
+/// An open watch of one variable's changes. Wait for changes with
+/// cronium_variable_watch_next(); end it and free it with cronium_variable_watch_close().
+#[derive(Debug)]
+pub struct CroniumVariableWatch {
+    inner: WatchIter<Box<RawValue>>,
 }
 
 fn client_ref<'a>(client: *const CroniumClient) -> Result<&'a BlockingClient, Fail> {
@@ -302,9 +309,11 @@ pub extern "C" fn cronium_condition_get(
     })
 }
 
-/// The execution's event context as a JSON object in `*out_json` (free it).
+/// The execution's event context (execution, event id/name/type, user, trigger,
+/// attempt...) as a JSON object in `*out_json` (free it). The same operation as Python's
+/// `get_context()`, Node's `getContext()` and Bash's `cronium_get_context`.
 #[no_mangle]
-pub extern "C" fn cronium_context(
+pub extern "C" fn cronium_context_get(
     client: *const CroniumClient,
     out_json: *mut *mut c_char,
 ) -> CroniumResult {
@@ -312,6 +321,28 @@ pub extern "C" fn cronium_context(
         let out = out_ptr(out_json, "out_json")?;
         let value: Box<RawValue> = client_ref(client)?.context()?;
         put_string(out, value.get())
+    })
+}
+
+/// Deprecated: the earlier name of cronium_context_get(), kept so programs built
+/// against it still link and compile.
+#[no_mangle]
+pub extern "C" fn cronium_context(
+    client: *const CroniumClient,
+    out_json: *mut *mut c_char,
+) -> CroniumResult {
+    cronium_context_get(client, out_json)
+}
+
+/// Asks the runtime for a fresh token now and uses it for every later call of this
+/// client (calls already refresh on their own before the token expires; this is for a
+/// program that wants to know early that it cannot). Fails with CRONIUM_AUTH when the
+/// runtime refuses (the execution finished, the token's maximum lifetime is reached).
+#[no_mangle]
+pub extern "C" fn cronium_token_refresh(client: *const CroniumClient) -> CroniumResult {
+    guard(|| {
+        client_ref(client)?.refresh_token()?;
+        Ok(())
     })
 }
 
@@ -478,6 +509,71 @@ pub extern "C" fn cronium_output_stream_free(stream: *mut CroniumOutputStream) {
         if !stream.is_null() {
             // SAFETY: by contract a pointer from cronium_output_stream_open, freed once.
             drop(unsafe { Box::from_raw(stream) });
+        }
+        Ok(())
+    });
+}
+
+/// Opens a watch of the variable `key`: changes made from now on (by this execution,
+/// another one of the same user, or an admin) are reported, in order. `*out_watch` owns
+/// the watch: end it with cronium_variable_watch_close(). The watch holds its own
+/// connection and does not borrow the client (either may be freed first); a dropped
+/// connection is reopened on its own, and a change missed meanwhile is reported as the
+/// variable's latest state.
+#[no_mangle]
+pub extern "C" fn cronium_variable_watch_open(
+    client: *const CroniumClient,
+    key: *const c_char,
+    out_watch: *mut *mut CroniumVariableWatch,
+) -> CroniumResult {
+    guard(|| {
+        let out = out_ptr(out_watch, "out_watch")?;
+        let client = client_ref(client)?;
+        let key = str_arg(key, "key")?;
+        let inner = client.watch_variable::<Box<RawValue>>(key)?;
+        put(out, Box::into_raw(Box::new(CroniumVariableWatch { inner })));
+        Ok(())
+    })
+}
+
+/// Waits up to `timeout_ms` milliseconds for the next change of a watch. On CRONIUM_OK,
+/// `*out_json` is the change as a JSON object (free it): `{"key","value","version",
+/// "updatedAt","deleted"}`, `value` and `version` null for a delete; or NULL when no
+/// change came in time (the watch stays open: call again). `timeout_ms` 0 only takes a
+/// change already received. A failure (e.g. CRONIUM_AUTH: the runtime refused the watch
+/// for good) ends the watch: later calls fail with CRONIUM_PROTOCOL; close it.
+#[no_mangle]
+pub extern "C" fn cronium_variable_watch_next(
+    watch: *mut CroniumVariableWatch,
+    timeout_ms: u64,
+    out_json: *mut *mut c_char,
+) -> CroniumResult {
+    guard(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        if watch.is_null() {
+            return Err(Fail::null("watch"));
+        }
+        // SAFETY: non-null, a live pointer from cronium_variable_watch_open used by one
+        // thread at a time (the header's contract), so the unique borrow is sound.
+        let watch = unsafe { &mut *watch };
+        if let Some(change) = watch
+            .inner
+            .next_timeout(Duration::from_millis(timeout_ms))?
+        {
+            let text = serde_json::to_string(&change).map_err(|e| Fail::internal(e.to_string()))?;
+            put_string(out, &text)?;
+        }
+        Ok(())
+    })
+}
+
+/// Ends a watch (its connection closes) and frees it (NULL is ignored).
+#[no_mangle]
+pub extern "C" fn cronium_variable_watch_close(watch: *mut CroniumVariableWatch) {
+    let _ = guard(|| {
+        if !watch.is_null() {
+            // SAFETY: by contract a pointer from cronium_variable_watch_open, freed once.
+            drop(unsafe { Box::from_raw(watch) });
         }
         Ok(())
     });

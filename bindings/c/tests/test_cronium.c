@@ -162,10 +162,22 @@ int main(void) {
     check_contains(json, "123456789012345678901234567890", "output keeps big integers exactly");
     cronium_string_free(json);
 
-    r = cronium_context(c, &json);
-    check_rc(r, CRONIUM_OK, "cronium_context");
+    r = cronium_context_get(c, &json);
+    check_rc(r, CRONIUM_OK, "cronium_context_get");
     check_contains(json, "nightly", "context names the event");
     cronium_string_free(json);
+    r = cronium_context(c, &json);
+    check_rc(r, CRONIUM_OK, "cronium_context (the deprecated name) still works");
+    check_contains(json, "nightly", "the deprecated name gives the same context");
+    cronium_string_free(json);
+
+    /* ---- token refresh ------------------------------------------------------------ */
+    r = cronium_token_refresh(c);
+    check_rc(r, CRONIUM_OK, "cronium_token_refresh");
+    r = cronium_input(c, &json);
+    check_rc(r, CRONIUM_OK, "calls go on after a refresh");
+    cronium_string_free(json);
+    check_rc(cronium_token_refresh(NULL), CRONIUM_NULL_ARGUMENT, "refresh on a NULL client");
 
     /* ---- variables ---------------------------------------------------------------- */
     cronium_variable_delete(c, "c_key", NULL);
@@ -212,6 +224,43 @@ int main(void) {
     r = cronium_variable_set(c, "bad/key", "1", 0, NULL);
     check_rc(r, CRONIUM_VALIDATION, "a bad key is a validation error");
     check_code("invalid_key", "a bad key names invalid_key");
+
+    /* ---- watch -------------------------------------------------------------------- */
+    cronium_variable_delete(c, "c_watch", NULL);
+    cronium_variable_watch *w = NULL;
+    r = cronium_variable_watch_open(c, "c_watch", &w);
+    check_rc(r, CRONIUM_OK, "cronium_variable_watch_open");
+    check(w != NULL, "the watch is non-NULL", NULL);
+    json = (char *)1;
+    r = cronium_variable_watch_next(w, 200, &json);
+    check_rc(r, CRONIUM_OK, "next with no change within the timeout is OK");
+    check(json == NULL, "no change in time gives NULL", NULL);
+    cronium_variable_set(c, "c_watch", "{\"n\":18446744073709551616}", 0, &version);
+    r = cronium_variable_watch_next(w, 10000, &json);
+    check_rc(r, CRONIUM_OK, "next after a write");
+    check_contains(json, "\"value\":{\"n\":18446744073709551616}", "the change carries the exact value");
+    check_contains(json, "\"deleted\":false", "a write is not a delete");
+    char want_version[64];
+    snprintf(want_version, sizeof want_version, "\"version\":%llu", (unsigned long long)version);
+    check_contains(json, want_version, "the change carries the new version");
+    cronium_string_free(json);
+    cronium_variable_delete(c, "c_watch", NULL);
+    r = cronium_variable_watch_next(w, 10000, &json);
+    check_rc(r, CRONIUM_OK, "next after a delete");
+    check_contains(json, "\"deleted\":true", "a delete is reported as one");
+    check_contains(json, "\"value\":null", "a delete has a null value");
+    cronium_string_free(json);
+    r = cronium_variable_watch_next(w, 0, &json);
+    check_rc(r, CRONIUM_OK, "next with timeout 0 returns at once");
+    check(json == NULL, "nothing new with timeout 0", NULL);
+    check_rc(cronium_variable_watch_next(w, 10, NULL), CRONIUM_NULL_ARGUMENT, "next with a NULL out_json");
+    cronium_variable_watch_close(w);
+    check_rc(cronium_variable_watch_next(NULL, 10, &json), CRONIUM_NULL_ARGUMENT, "next on a NULL watch");
+    check_rc(cronium_variable_watch_open(c, NULL, &w), CRONIUM_NULL_ARGUMENT, "watch of a NULL key");
+    check_rc(cronium_variable_watch_open(c, "bad/key", &w), CRONIUM_VALIDATION, "watch of a bad key");
+    check(w == NULL, "a failed open leaves the watch NULL", NULL);
+    check_rc(cronium_variable_watch_open(c, "k", NULL), CRONIUM_NULL_ARGUMENT, "watch with a NULL out");
+    cronium_variable_watch_close(NULL);
 
     /* ---- condition ---------------------------------------------------------------- */
     bool cond = true, is_set = true;
@@ -306,7 +355,7 @@ int main(void) {
     check_rc(cronium_input(c, NULL), CRONIUM_NULL_ARGUMENT, "NULL out_json");
     check_rc(cronium_output_set(c, NULL), CRONIUM_NULL_ARGUMENT, "NULL json");
     check_rc(cronium_output_get(NULL, &json), CRONIUM_NULL_ARGUMENT, "output_get on a NULL client");
-    check_rc(cronium_context(c, NULL), CRONIUM_NULL_ARGUMENT, "context with a NULL out");
+    check_rc(cronium_context_get(c, NULL), CRONIUM_NULL_ARGUMENT, "context with a NULL out");
     check_rc(cronium_variable_list(NULL, &json), CRONIUM_NULL_ARGUMENT, "list on a NULL client");
     check_rc(cronium_variable_delete(c, NULL, NULL), CRONIUM_NULL_ARGUMENT, "delete of a NULL key");
     check_rc(cronium_condition_set(NULL, true), CRONIUM_NULL_ARGUMENT, "condition_set on a NULL client");
@@ -362,12 +411,16 @@ int main(void) {
     nc = NULL;
     check_rc(cronium_client_new(socket, NULL, "not-a-token", 0, &nc), CRONIUM_OK, "a client with a bad token");
     check_rc(cronium_input(nc, &json), CRONIUM_AUTH, "a bad token is an auth error");
+    check_rc(cronium_token_refresh(nc), CRONIUM_AUTH, "a bad token cannot be refreshed");
     cronium_client_free(nc);
 
     nc = NULL;
     check_rc(cronium_client_new(socket, NULL, token_ro, 0, &nc), CRONIUM_OK, "a read-only client");
     check_rc(cronium_variable_set(nc, "k", "1", 0, NULL), CRONIUM_AUTH, "a write outside the scope");
     check_code("scope_insufficient", "out of scope names scope_insufficient");
+    cronium_variable_watch *rw = NULL;
+    check_rc(cronium_variable_watch_open(nc, "k", &rw), CRONIUM_AUTH, "a watch outside the scope");
+    check(rw == NULL, "a refused watch leaves the handle NULL", NULL);
     cronium_client_free(nc);
 
     char *saved = strdup(token);

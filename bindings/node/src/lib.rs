@@ -23,9 +23,8 @@ mod stream;
 mod uv;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use cronium_client::{BlockingClient, Client, Config, Endpoint};
+use cronium_client::{BlockingClient, Client, Config, ToolCall};
 use napi::Env;
 use napi_derive::napi;
 use serde_json::value::RawValue;
@@ -33,7 +32,7 @@ use serde_json::value::RawValue;
 use crate::convert::{encode, raw, text, version, IntoNapi};
 pub use crate::convert::{error_codes, ErrorCodeInfo};
 use crate::exec::{Completer, Dispatcher};
-pub use crate::stream::{InputReader, OutputStreamWriter, VariableWatch};
+pub use crate::stream::{InputReader, OutputStreamWriter, VariableWatch, WRITE_BATCH_BYTES};
 
 type Raw = Box<RawValue>;
 
@@ -57,50 +56,38 @@ pub struct ClientOptions {
 }
 
 /// Builds the client-core configuration: the options first, then the environment, by
-/// client-core's own rules ([`Config::from_lookup`]).
+/// client-core's one rule ([`cronium_client::ConfigBuilder::build_with_env`]).
 fn config(options: ClientOptions) -> cronium_client::Result<Config> {
-    use cronium_client::{ENV_API, ENV_EXECUTION_ID, ENV_SOCKET, ENV_TOKEN};
-    // An endpoint given in the options replaces the environment's (both variables), so
-    // `{ url }` is not overridden by a socket from the environment.
-    let endpoint_given = options.socket.is_some() || options.url.is_some();
-    let lookup = |name: &str| match name {
-        ENV_SOCKET if endpoint_given => options.socket.clone(),
-        ENV_API if endpoint_given => options.url.clone(),
-        ENV_TOKEN if options.token.is_some() => options.token.clone(),
-        ENV_EXECUTION_ID if options.execution_id.is_some() => options.execution_id.clone(),
-        _ => std::env::var(name).ok(),
-    };
-    let base = Config::from_lookup(lookup)?;
-    if options.timeout.is_none() && options.max_retries.is_none() {
-        return Ok(base);
-    }
-    // client-core has no "environment, then these overrides" builder: rebuild the resolved
-    // endpoint and token with the builder, which knows timeouts and retries.
     let mut builder = Config::builder();
-    builder = match base.endpoint() {
-        Endpoint::Unix(path) => builder.socket(path),
-        Endpoint::Tcp { host, port } => builder.url(format!("http://{host}:{port}")),
-        other => builder.url(other.to_string()),
-    };
-    if let Some(token) = lookup(ENV_TOKEN) {
+    if let Some(socket) = options.socket {
+        builder = builder.socket(socket);
+    }
+    if let Some(url) = options.url {
+        builder = builder.url(url);
+    }
+    if let Some(token) = options.token {
         builder = builder.token(token);
     }
-    if let Some(id) = base.execution_id() {
+    if let Some(id) = options.execution_id {
         builder = builder.execution_id(id);
     }
     if let Some(ms) = options.timeout {
-        if !(ms.is_finite() && ms > 0.0) {
-            return Err(cronium_client::Error::with_code(
-                cronium_client::ErrorCode::NotConfigured,
-                format!("timeout must be a positive number of milliseconds, got {ms}"),
-            ));
-        }
-        builder = builder.timeout(Duration::from_secs_f64(ms / 1000.0));
+        builder = builder.timeout_secs(ms / 1000.0);
     }
     if let Some(n) = options.max_retries {
         builder = builder.max_retries(n);
     }
-    builder.build()
+    builder.build_with_env()
+}
+
+/// The extra fields of a tool convenience call, from JSON text.
+fn tool_fields(
+    fields: Option<String>,
+) -> napi::Result<Option<serde_json::Map<String, serde_json::Value>>> {
+    match fields {
+        Some(text) => ToolCall::fields_from_json(&text).napi(),
+        None => Ok(None),
+    }
 }
 
 /// A client of one execution: async methods run on the JS thread's event loop (streams
@@ -313,6 +300,60 @@ impl NativeClient {
         })
     }
 
+    /// Posts `text` to the user's Slack webhook; `fields` (JSON text of an object, or
+    /// none) adds fields of the payload (`channel`, `blocks`, ...).
+    #[napi]
+    pub fn send_slack_message(
+        &self,
+        id: u32,
+        text: String,
+        fields: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> napi::Result<()> {
+        let fields = tool_fields(fields)?;
+        self.spawn_tool_call(
+            id,
+            ToolCall::slack_message(&text, None, fields),
+            idempotency_key,
+        )
+    }
+
+    /// Posts `content` to the user's Discord webhook; `fields` as for Slack.
+    #[napi]
+    pub fn send_discord_message(
+        &self,
+        id: u32,
+        content: String,
+        fields: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> napi::Result<()> {
+        let fields = tool_fields(fields)?;
+        self.spawn_tool_call(
+            id,
+            ToolCall::discord_message(&content, fields),
+            idempotency_key,
+        )
+    }
+
+    /// Sends an email to every address of `to`; `fields` as for Slack (`cc`, `html`, ...).
+    #[napi]
+    pub fn send_email(
+        &self,
+        id: u32,
+        to: Vec<String>,
+        subject: String,
+        body: String,
+        fields: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> napi::Result<()> {
+        let fields = tool_fields(fields)?;
+        self.spawn_tool_call(
+            id,
+            ToolCall::email(&to, &subject, &body, fields),
+            idempotency_key,
+        )
+    }
+
     /// The input stream (opened by its first `nextBatch`).
     #[napi]
     pub fn stream_input(&self) -> InputReader {
@@ -425,5 +466,22 @@ impl NativeClient {
             .execute_tool_action::<Raw, _>(&tool, &action, &params, idempotency_key.as_deref())
             .map(text)
             .napi()
+    }
+}
+
+impl NativeClient {
+    /// Runs one of client-core's tool convenience calls as an async call `id`.
+    fn spawn_tool_call(
+        &self,
+        id: u32,
+        call: ToolCall,
+        idempotency_key: Option<String>,
+    ) -> napi::Result<()> {
+        let c = self.calls.clone();
+        self.completer.spawn_call(id, async move {
+            c.execute_tool_call::<Raw>(&call, idempotency_key.as_deref())
+                .await
+                .map(text)
+        })
     }
 }

@@ -22,10 +22,16 @@ use crate::exec::{runtime, Completer};
 
 type Raw = Box<RawValue>;
 
-/// Most records in one batch handed to JS.
+/// Most records in one batch handed to JS (one crossing to the JS thread costs far more
+/// than a small record, so batches are large).
 const BATCH_RECORDS: usize = 8192;
 /// Most bytes of records in one batch (a batch may exceed it by one record).
-const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BYTES: usize = cronium_client::buffering::READ_AHEAD_BYTES;
+
+/// Bytes of output records index.js collects before it hands them to `writeBatch`
+/// (client-core's one value for every binding).
+#[napi]
+pub const WRITE_BATCH_BYTES: u32 = cronium_client::buffering::WRITE_BATCH_BYTES as u32;
 
 fn closed(what: &str) -> Error {
     Error::with_code(

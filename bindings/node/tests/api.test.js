@@ -117,7 +117,7 @@ describe('values keep their types', () => {
   it('a missing variable is undefined, a stored null is null', async () => {
     assert.equal(await cronium.getVariable('never.set'), undefined);
     assert.equal(cronium.sync.getVariable('never.set'), undefined);
-    assert.equal(await cronium.getVariableEntry('never.set'), undefined);
+    assert.equal(await cronium.getVariableInfo('never.set'), undefined);
     await cronium.setVariable('is.null', null);
     assert.equal(await cronium.getVariable('is.null'), null);
   });
@@ -154,17 +154,24 @@ describe('every call', () => {
     assert.deepStrictEqual(sidecar.show(exec.id).output, [1, 2]);
   });
 
-  it('setVariable answers the version; getVariableEntry shows it', async () => {
-    const meta = await cronium.setVariable('versioned', 'a');
-    assert.equal(meta.key, 'versioned');
-    assert.equal(typeof meta.version, 'number');
-    assert.match(meta.updatedAt, /^\d{4}-\d\d-\d\dT/);
+  it('setVariable answers the new version (a number, as in every language); getVariableInfo shows it', async () => {
+    const version = await cronium.setVariable('versioned', 'a');
+    assert.equal(typeof version, 'number');
     const next = await cronium.setVariable('versioned', 'b');
-    assert.equal(next.version, meta.version + 1);
-    const entry = await cronium.getVariableEntry('versioned');
-    assert.deepStrictEqual(entry, { key: 'versioned', value: 'b', version: next.version, updatedAt: next.updatedAt });
-    assert.deepStrictEqual(cronium.sync.getVariableEntry('versioned'), entry);
-    assert.deepStrictEqual(await cronium.variable('versioned').getEntry(), entry);
+    assert.equal(next, version + 1);
+    assert.equal(cronium.sync.setVariable('versioned', 'c'), next + 1);
+    assert.equal(await cronium.variable('versioned').set('b'), next + 2);
+    const info = await cronium.getVariableInfo('versioned');
+    assert.equal(info.key, 'versioned');
+    assert.equal(info.value, 'b');
+    assert.equal(info.version, next + 2);
+    assert.match(info.updatedAt, /^\d{4}-\d\d-\d\dT/);
+    assert.deepStrictEqual(cronium.sync.getVariableInfo('versioned'), info);
+    assert.deepStrictEqual(await cronium.variable('versioned').info(), info);
+    // The earlier names stay as aliases.
+    assert.deepStrictEqual(await cronium.getVariableEntry('versioned'), info);
+    assert.deepStrictEqual(cronium.sync.getVariableEntry('versioned'), info);
+    assert.deepStrictEqual(await cronium.variable('versioned').getEntry(), info);
   });
 
   it('compare-and-set with ifVersion', async () => {
@@ -175,10 +182,10 @@ describe('every call', () => {
       kind: 'conflict',
       retryable: false,
     });
-    const second = await cronium.setVariable('cas', 2, { ifVersion: first.version });
-    await rejects(() => cronium.sync.setVariable('cas', 3, { ifVersion: first.version }), { code: 'version_conflict' });
-    await rejects(cronium.deleteVariable('cas', { ifVersion: first.version }), { code: 'version_conflict' });
-    assert.equal(await cronium.deleteVariable('cas', { ifVersion: second.version }), true);
+    const second = await cronium.setVariable('cas', 2, { ifVersion: first });
+    await rejects(() => cronium.sync.setVariable('cas', 3, { ifVersion: first }), { code: 'version_conflict' });
+    await rejects(cronium.deleteVariable('cas', { ifVersion: first }), { code: 'version_conflict' });
+    assert.equal(await cronium.deleteVariable('cas', { ifVersion: second }), true);
     await rejects(cronium.setVariable('cas', 1, { ifVersion: -1 }), { code: 'invalid_header', kind: 'validation' });
     await rejects(cronium.setVariable('cas', 1, { ifVersion: 'x' }), { code: 'invalid_header' });
   });
@@ -216,14 +223,16 @@ describe('every call', () => {
     await rejects(() => client.sync.setCondition(1), { code: 'invalid_body' });
   });
 
-  it('getEventContext / event', async () => {
-    const context = await cronium.getEventContext();
+  it('getContext, and its earlier names getEventContext / event', async () => {
+    const context = await cronium.getContext();
     assert.equal(context.executionId, exec.id);
     assert.equal(context.userId, exec.userId);
     assert.equal(context.eventName, 'nightly-report');
     assert.equal(context.region, 'eu');
     assert.equal(context.attempt, 1);
     assert.deepStrictEqual(await cronium.event(), context);
+    assert.deepStrictEqual(await cronium.getEventContext(), context);
+    assert.deepStrictEqual(cronium.sync.getContext(), context);
     assert.deepStrictEqual(cronium.sync.getEventContext(), context);
     assert.deepStrictEqual(cronium.sync.event(), context);
   });
@@ -240,7 +249,7 @@ describe('every call', () => {
     await client.setVariable('mine', 'other user');
     assert.equal(await client.getVariable('mine'), 'other user');
     assert.equal(await cronium.getVariable('mine'), undefined, 'variables belong to the user');
-    assert.equal((await client.getEventContext()).executionId, other.id);
+    assert.equal((await client.getContext()).executionId, other.id);
     const withTimeout = new Cronium({ ...optionsFor(other), timeout: 5000, maxRetries: 0 });
     assert.equal(await withTimeout.getVariable('mine'), 'other user');
     assert.throws(() => new Cronium(7), TypeError);
@@ -262,11 +271,55 @@ describe('tool actions', () => {
     assert.equal(err.retryable, false);
   });
 
-  it('sendSlackMessage, sendDiscordMessage, sendEmail and the sync variant', async () => {
+  it('sendSlackMessage, sendDiscordMessage, sendEmail (the signatures of every language) and the sync variant', async () => {
+    await rejects(cronium.sendSlackMessage('hi', { channel: '#alerts' }, { idempotencyKey: 'k1' }), toolError);
+    await rejects(cronium.sendDiscordMessage('hi', { embeds: [] }), toolError);
+    await rejects(cronium.sendEmail('a@example.com', 's', 'b', { cc: ['c@example.com'] }), toolError);
+    await rejects(cronium.sendEmail(['a@example.com', 'b@example.com'], 's', 'b'), toolError);
+    // Extra fields must be an object: refused before any I/O.
+    await rejects(cronium.sendSlackMessage('hi', '#alerts'), { code: 'invalid_body', kind: 'validation' });
+    await rejects(cronium.sendEmail('a@example.com', 's', 'b', ['x']), { code: 'invalid_body' });
+    // The earlier one-object forms still work.
     await rejects(cronium.sendSlackMessage({ text: 'hi' }), toolError);
     await rejects(cronium.sendDiscordMessage({ content: 'hi' }, { idempotencyKey: 'k2' }), toolError);
     await rejects(cronium.sendEmail({ to: 'a@example.com', subject: 's', body: 'b' }), toolError);
     await rejects(() => cronium.sync.executeToolAction({ tool: 'webhook', action: 'request', params: {} }), toolError);
+  });
+
+  it('the convenience calls send the payloads client-core builds (the same as Python)', async () => {
+    const http = require('node:http');
+    const got = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        got.push(JSON.parse(body));
+        res.end('ok');
+      });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const exec = sidecar.create();
+      const base = `http://127.0.0.1:${server.address().port}`;
+      for (const tool of ['slack', 'discord']) {
+        sidecar.admin(['tools', 'add', '--user', exec.userId, '--tool', tool, '--config', '-'], {
+          input: JSON.stringify({ webhook_url: `${base}/hook/${tool}-secret-abcdefghijkl` }),
+        });
+      }
+      const client = new Cronium(optionsFor(exec));
+      await client.sendSlackMessage('hi', { channel: '#ops', username: 'bot' }, { idempotencyKey: 'node-1' });
+      await client.sendSlackMessage('plain');
+      await client.sendDiscordMessage('yo', { username: 'bot' });
+      await client.sendSlackMessage({ text: 'earlier form' });
+      assert.deepStrictEqual(got, [
+        { text: 'hi', channel: '#ops', username: 'bot' },
+        { text: 'plain' },
+        { content: 'yo', username: 'bot' },
+        { text: 'earlier form' },
+      ]);
+    } finally {
+      server.close();
+    }
   });
 
   it('bad requests are refused before any I/O', async () => {

@@ -86,6 +86,16 @@ describe('the global cronium (register.js)', () => {
     assert.equal(stdout.trim(), '{}');
   });
 
+  it("today's API answers null for no input (only the old global keeps {})", async () => {
+    const exec = sidecar.create();
+    const file = script('input-new.js', `
+      const c = require('cronium');
+      c.input().then((v) => console.log(JSON.stringify([v, c.sync.input(), cronium.input()])));`);
+    const { code, stdout, stderr } = await runNode(['--require', REGISTER, file], { ...exec.env, NODE_PATH: nodePath });
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout.trim(), '[null,null,{}]');
+  });
+
   it('costs nothing until used: the package is not even loaded', async () => {
     const file = script('idle.js', `
       const loaded = Object.keys(require.cache).filter((f) => f.startsWith(${JSON.stringify(PACKAGE)}));

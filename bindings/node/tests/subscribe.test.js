@@ -52,7 +52,7 @@ describe('subscribe', () => {
       [0, { big: 2n ** 64n, empty: '' }, false, undefined],
     );
     assert.equal(calls[0].change.key, 'counter');
-    assert.equal(calls[0].change.version, v1.version);
+    assert.equal(calls[0].change.version, v1);
     assert.equal(calls[0].change.deleted, false);
     assert.equal(calls[3].change.deleted, true);
     assert.equal(calls[3].change.version, null);
@@ -105,6 +105,62 @@ describe('subscribe', () => {
     assert.deepStrictEqual(seen, ['a']);
     // An already aborted signal subscribes to nothing.
     v.subscribe(() => assert.fail('called'), { signal: AbortSignal.abort() });
+  });
+
+  it('a callback that throws is reported and the subscription goes on (as in every language)', async () => {
+    const client = new Cronium(optionsFor(sidecar.create()));
+    const v = client.variable('throws');
+    const seen = [];
+    const errors = [];
+    const stop = v.subscribe(
+      (value) => {
+        seen.push(value);
+        if (value === 1) throw new Error('boom');
+      },
+      { onError: (err) => errors.push(err) },
+    );
+    await settleWatch();
+    await v.set(1);
+    await v.set(2);
+    const deadline = Date.now() + 10000;
+    while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    stop();
+    assert.deepStrictEqual(seen, [1, 2]);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].message, 'boom');
+  });
+
+  it('without onError a failing callback is one line on stderr, never a crash', async () => {
+    const exec = sidecar.create();
+    const script = `
+      const cronium = require('cronium');
+      const v = cronium.variable('live');
+      const stop = v.subscribe((value) => {
+        if (value === 1) throw new Error('boom');
+        console.log('got', value);
+        stop();
+      });
+      setTimeout(async () => { for (const n of [1, 2]) await v.set(n); }, 300);`;
+    const { code, stdout, stderr } = await runNode(['-e', script], exec.env, { cwd: PACKAGE, timeout: 20000 });
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout.trim(), 'got 2');
+    assert.match(stderr, /cronium: a subscriber of "live":.*boom/s);
+  });
+
+  it('watchVariable: the changes as an async iterator, closed when the loop is left', async () => {
+    const client = new Cronium(optionsFor(sidecar.create()));
+    const changes = client.variable('iter').watch();
+    const first = changes.next(); // the watch opens here
+    await settleWatch();
+    const v1 = await client.setVariable('iter', { n: 1 });
+    await client.deleteVariable('iter');
+    const a = (await first).value;
+    const b = (await changes.next()).value;
+    await changes.return();
+    assert.deepStrictEqual([a.key, a.value, a.version, a.deleted], ['iter', { n: 1 }, v1, false]);
+    assert.deepStrictEqual([b.value, b.version, b.deleted], [undefined, null, true]);
+    const refused = new Cronium(optionsFor(sidecar.create(['--scope', 'input:read'])));
+    await assert.rejects(refused.watchVariable('k').next(), { code: 'scope_insufficient' });
   });
 
   it('a refused watch reaches onError as a CroniumError', async () => {

@@ -7,13 +7,10 @@
 //! multi-threaded runtime and resolve an asyncio future.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use cronium_client::{
-    BlockingClient, Client as CoreClient, Config, Error, ErrorKind, DEFAULT_SOCKET, ENV_API,
-    ENV_EXECUTION_ID, ENV_SOCKET, ENV_TOKEN,
-};
+use cronium_client::{BlockingClient, Client as CoreClient, Config, ToolCall};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use serde_json::value::RawValue;
 
 use crate::convert::to_raw;
@@ -23,12 +20,8 @@ use crate::streams::{InputStream, OutputStream, Watch};
 
 type Raw = Box<RawValue>;
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// The configuration for `Client(...)`: the environment when nothing is given, else the
-/// arguments, each missing one taken from its environment variable.
+/// The configuration for `Client(...)`: the arguments, each missing one taken from the
+/// environment by client-core's one rule ([`cronium_client::ConfigBuilder::build_with_env`]).
 fn config(
     socket: Option<PathBuf>,
     url: Option<String>,
@@ -37,55 +30,26 @@ fn config(
     timeout: Option<f64>,
     max_retries: Option<u32>,
 ) -> cronium_client::Result<Config> {
-    let nothing_given = socket.is_none()
-        && url.is_none()
-        && token.is_none()
-        && execution_id.is_none()
-        && timeout.is_none()
-        && max_retries.is_none();
-    if nothing_given {
-        return Config::from_env();
-    }
     let mut b = Config::builder();
-    if socket.is_none() && url.is_none() {
-        let socket = PathBuf::from(env(ENV_SOCKET).unwrap_or_else(|| DEFAULT_SOCKET.into()));
-        let url = env(ENV_API);
-        if !socket.exists() && url.is_none() {
-            // The environment's own explanation of what is missing.
-            Config::from_env()?;
-        }
+    if let Some(socket) = socket {
         b = b.socket(socket);
-        if let Some(url) = url {
-            b = b.url(url);
-        }
-    } else {
-        if let Some(socket) = socket {
-            b = b.socket(socket);
-        }
-        if let Some(url) = url {
-            b = b.url(url);
-        }
     }
-    if let Some(token) = token.or_else(|| env(ENV_TOKEN)) {
+    if let Some(url) = url {
+        b = b.url(url);
+    }
+    if let Some(token) = token {
         b = b.token(token);
     }
-    if let Some(id) = execution_id.or_else(|| env(ENV_EXECUTION_ID)) {
+    if let Some(id) = execution_id {
         b = b.execution_id(id);
     }
     if let Some(secs) = timeout {
-        if !(secs.is_finite() && secs > 0.0) {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "not_configured",
-                format!("timeout must be a positive number of seconds, not {secs}"),
-            ));
-        }
-        b = b.timeout(Duration::from_secs_f64(secs));
+        b = b.timeout_secs(secs);
     }
     if let Some(retries) = max_retries {
         b = b.max_retries(retries);
     }
-    b.build()
+    b.build_with_env()
 }
 
 /// The synchronous client (`cronium.Cronium` is its Python subclass).
@@ -97,6 +61,19 @@ pub(crate) struct Client {
 impl Client {
     pub(crate) fn core(&self) -> &CoreClient {
         self.blocking.client()
+    }
+
+    fn run_tool_call(
+        &self,
+        py: Python<'_>,
+        call: ToolCall,
+        idempotency_key: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let r = py.detach(|| {
+            self.blocking
+                .execute_tool_call::<Raw>(&call, idempotency_key.as_deref())
+        });
+        Out::from(r, Out::Json).into_py(py)
     }
 }
 
@@ -255,6 +232,48 @@ impl Client {
         Out::from(r, Out::Json).into_py(py)
     }
 
+    /// Posts `text` to the user's Slack webhook (more fields: `blocks`, `username`...).
+    #[pyo3(signature = (text, *, channel=None, idempotency_key=None, **fields))]
+    fn send_slack_message(
+        &self,
+        py: Python<'_>,
+        text: String,
+        channel: Option<String>,
+        idempotency_key: Option<String>,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let call = ToolCall::slack_message(&text, channel.as_deref(), tool_fields(py, fields)?);
+        self.run_tool_call(py, call, idempotency_key)
+    }
+
+    /// Posts `content` to the user's Discord webhook (more fields: `embeds`...).
+    #[pyo3(signature = (content, *, idempotency_key=None, **fields))]
+    fn send_discord_message(
+        &self,
+        py: Python<'_>,
+        content: String,
+        idempotency_key: Option<String>,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let call = ToolCall::discord_message(&content, tool_fields(py, fields)?);
+        self.run_tool_call(py, call, idempotency_key)
+    }
+
+    /// Sends an email through the user's SMTP credential (more fields: `cc`, `bcc`...).
+    #[pyo3(signature = (to, subject, body, *, idempotency_key=None, **fields))]
+    fn send_email(
+        &self,
+        py: Python<'_>,
+        to: &Bound<'_, PyAny>,
+        subject: String,
+        body: String,
+        idempotency_key: Option<String>,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let call = ToolCall::email(&recipients(to)?, &subject, &body, tool_fields(py, fields)?);
+        self.run_tool_call(py, call, idempotency_key)
+    }
+
     /// Opens a watch of `key` now (changes after this call are reported).
     fn watch_variable(&self, py: Python<'_>, key: String) -> PyResult<Watch> {
         let core = self.core().clone();
@@ -276,6 +295,28 @@ impl Client {
     }
 }
 
+/// The extra fields of a tool convenience call (`**fields`), as client-core takes them.
+fn tool_fields(
+    py: Python<'_>,
+    fields: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Option<serde_json::Map<String, serde_json::Value>>> {
+    match fields {
+        Some(f) if !f.is_empty() => {
+            let raw = to_raw(f.as_any())?;
+            ToolCall::fields_from_json(raw.get()).map_err(|e| to_pyerr(py, &e))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `to` of `send_email`: one address or a sequence of them.
+fn recipients(to: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    match to.extract::<String>() {
+        Ok(one) => Ok(vec![one]),
+        Err(_) => to.extract::<Vec<String>>(),
+    }
+}
+
 fn tool_params(params: Option<&Bound<'_, PyAny>>) -> PyResult<Raw> {
     match params {
         Some(p) if !p.is_none() => to_raw(p),
@@ -289,6 +330,23 @@ fn tool_params(params: Option<&Bound<'_, PyAny>>) -> PyResult<Raw> {
 #[pyclass(frozen, subclass, module = "cronium._native", name = "AsyncClient")]
 pub(crate) struct AsyncClient {
     client: CoreClient,
+}
+
+impl AsyncClient {
+    fn spawn_tool_call<'py>(
+        &self,
+        py: Python<'py>,
+        call: ToolCall,
+        idempotency_key: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let c = self.client.clone();
+        spawn(py, async move {
+            let r = c
+                .execute_tool_call::<Raw>(&call, idempotency_key.as_deref())
+                .await;
+            Out::from(r, Out::Json)
+        })
+    }
 }
 
 #[pymethods]
@@ -451,6 +509,48 @@ impl AsyncClient {
                 .await;
             Out::from(r, Out::Json)
         })
+    }
+
+    /// See `Client.send_slack_message`.
+    #[pyo3(signature = (text, *, channel=None, idempotency_key=None, **fields))]
+    fn send_slack_message<'py>(
+        &self,
+        py: Python<'py>,
+        text: String,
+        channel: Option<String>,
+        idempotency_key: Option<String>,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let call = ToolCall::slack_message(&text, channel.as_deref(), tool_fields(py, fields)?);
+        self.spawn_tool_call(py, call, idempotency_key)
+    }
+
+    /// See `Client.send_discord_message`.
+    #[pyo3(signature = (content, *, idempotency_key=None, **fields))]
+    fn send_discord_message<'py>(
+        &self,
+        py: Python<'py>,
+        content: String,
+        idempotency_key: Option<String>,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let call = ToolCall::discord_message(&content, tool_fields(py, fields)?);
+        self.spawn_tool_call(py, call, idempotency_key)
+    }
+
+    /// See `Client.send_email`.
+    #[pyo3(signature = (to, subject, body, *, idempotency_key=None, **fields))]
+    fn send_email<'py>(
+        &self,
+        py: Python<'py>,
+        to: &Bound<'py, PyAny>,
+        subject: String,
+        body: String,
+        idempotency_key: Option<String>,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let call = ToolCall::email(&recipients(to)?, &subject, &body, tool_fields(py, fields)?);
+        self.spawn_tool_call(py, call, idempotency_key)
     }
 
     /// Opens a watch of `key`; resolves once it is open (changes after that are reported).

@@ -75,8 +75,9 @@ impl Ready {
 
 /// Records read ahead in one go, so a sync `for` or an `async for` does not cross into
 /// the runtime (or the event loop) per record.
+/// (At most this many records: each becomes a Python object only when it is reached.)
 const READ_AHEAD_RECORDS: usize = 256;
-const READ_AHEAD_BYTES: usize = 1 << 20;
+const READ_AHEAD_BYTES: usize = cronium_client::buffering::READ_AHEAD_BYTES;
 
 enum InState {
     Unopened,
@@ -215,8 +216,8 @@ impl InputStream {
 
 /// Records waiting for the stream before `write` makes its caller wait (sync) or hands
 /// back an awaitable that waits (async), and the level they must drain to.
-const QUEUE_HIGH_BYTES: usize = 2 << 20;
-const QUEUE_LOW_BYTES: usize = 1 << 20;
+const QUEUE_HIGH_BYTES: usize = cronium_client::buffering::WRITE_HIGH_WATER_BYTES;
+const QUEUE_LOW_BYTES: usize = cronium_client::buffering::WRITE_LOW_WATER_BYTES;
 
 #[derive(Default)]
 struct OutState {

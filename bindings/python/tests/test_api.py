@@ -45,11 +45,14 @@ def test_input_output_condition_context(execution: Execution, sidecar: Sidecar) 
     with pytest.raises(TypeError):
         cronium.set_condition(1)  # type: ignore[arg-type]
 
-    ctx = cronium.event()
+    ctx = cronium.get_context()
     assert ctx["executionId"] == execution.id
     assert ctx["userId"] == execution.user
     assert ctx["eventName"] == "py-test"
-    assert cronium.context() == ctx
+    # The earlier names are aliases of the same call.
+    assert cronium.event is cronium.get_context and cronium.context is cronium.get_context
+    assert cronium.event() == ctx
+    assert cronium.client().get_context() == ctx == cronium.client().event()
 
     shown = sidecar.show(execution)
     assert (shown["output"], shown["condition"]) == ([1, 2], False)
@@ -224,6 +227,63 @@ def test_bad_configuration(sidecar: Sidecar, clean_env: pytest.MonkeyPatch) -> N
     assert cronium.input() == "later"
 
 
+def test_no_input_is_empty_for_the_old_call_and_none_for_the_client(
+    sidecar: Sidecar, clean_env: pytest.MonkeyPatch
+) -> None:
+    e = sidecar.create()
+    for k, v in e.env(sidecar).items():
+        clean_env.setenv(k, v)
+    # The old helpers read a missing input.json as {}: old scripts index it directly.
+    assert cronium.input() == {}
+    assert cronium.input().get("name") is None
+    # Today's client API says "no input" with None, as in every other language.
+    assert cronium.client().input() is None
+    assert cronium.Cronium(token=e.token).input() is None
+
+
+def test_tool_convenience_calls_send_one_payload(sidecar: Sidecar, execution: Execution) -> None:
+    """client-core builds the tool, action and params: Node's suite checks the same payloads."""
+    import http.server
+    import json
+    import threading
+
+    got: list[Any] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append(json.loads(body))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        for tool in ("slack", "discord"):
+            config = {"webhook_url": f"{base}/hook/{tool}-secret-abcdefghijkl"}
+            sidecar.admin("tools", "add", "--user", execution.user, "--tool", tool,
+                          "--config", "-", input=json.dumps(config).encode())
+        cronium.send_slack_message("hi", channel="#ops", username="bot", idempotency_key="py-1")
+        cronium.client().send_slack_message("plain")
+        cronium.send_discord_message("yo", username="bot")
+        assert got == [
+            {"text": "hi", "channel": "#ops", "username": "bot"},
+            {"text": "plain"},
+            {"content": "yo", "username": "bot"},
+        ]
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(TypeError):
+        cronium.send_email(5, "s", "b")  # type: ignore[arg-type]
+
+
 def test_refresh_token_and_health(execution: Execution) -> None:
     before = cronium.client().token_expires_at
     assert before is not None
@@ -233,10 +293,15 @@ def test_refresh_token_and_health(execution: Execution) -> None:
 
 
 def test_old_helper_names(execution: Execution) -> None:
-    cronium.setVariable("old", {"a": 1})
+    # The old helpers' answers, as Node's global `cronium` gives them.
+    assert cronium.setVariable("old", {"a": 1}) is True
     assert cronium.getVariable("old") == {"a": 1}
-    cronium.setCondition(True)
+    assert cronium.getVariable("never.set") is None
+    assert cronium.setCondition(1) is True
     assert cronium.getCondition() is True
+    assert cronium.setCondition("") is False
+    assert cronium.getCondition() is False
+    assert cronium.setCondition(True) is True
     assert cronium.input()["name"] == "Ada"
     assert cronium.event()["executionId"] == execution.id
 

@@ -51,9 +51,11 @@ def test_every_operation(execution: Execution) -> None:
         assert await aio.delete_variable("a") is True
         await aio.set_condition(True)
         assert await aio.get_condition() is True
-        ctx = await aio.event()
+        ctx = await aio.get_context()
         assert ctx["executionId"] == execution.id
         assert await aio.context() == ctx
+        assert await aio.event() == ctx
+        assert await aio.client().get_context() == ctx
         await aio.refresh_token()
         with pytest.raises(cronium.ToolActionError):
             await aio.execute_tool_action("slack", "slack-send-message", {"text": "x"})

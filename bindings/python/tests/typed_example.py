@@ -43,9 +43,10 @@ def sync_script() -> None:
     print(summary.records, summary.bytes)
 
     keys: List[str] = cronium.list_variables()
-    context: Dict[str, Any] = cronium.event()
+    context: Dict[str, Any] = cronium.get_context()
+    old_context: Dict[str, Any] = cronium.event()
     condition: Optional[bool] = cronium.get_condition()
-    print(keys, context["executionId"], condition)
+    print(keys, context["executionId"], old_context, condition)
 
     try:
         cronium.send_slack_message("done", channel="#alerts")
@@ -82,7 +83,7 @@ async def async_script() -> None:
     stop()
     async with cronium.aio.stream_output() as out:
         await out.write({"n": n})
-    ctx: Dict[str, Any] = await cronium.aio.event()
+    ctx: Dict[str, Any] = await cronium.aio.get_context()
     result: Any = await cronium.Cronium().aio.execute_tool_action(
         "webhook", "request", {"path": "/hook"}, idempotency_key="run-1"
     )

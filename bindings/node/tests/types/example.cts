@@ -3,7 +3,7 @@ import cronium = require('cronium');
 
 async function main(): Promise<void> {
   const value: number | undefined = await cronium.getVariable<number>('k');
-  const meta: cronium.VariableMeta = await cronium.setVariable('k', (value ?? 0) + 1);
+  const version: number = await cronium.setVariable('k', (value ?? 0) + 1);
   const variable: cronium.CroniumVariable<string> = cronium.variable<string>('name');
   const stop: cronium.Unsubscribe = variable.subscribe((v) => console.log(v?.toUpperCase()));
   stop();
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   } catch (e) {
     if (e instanceof cronium.CroniumError) console.log(e.code, e.status);
   }
-  console.log(meta.version, sync);
+  console.log(version, sync);
 }
 
 void main();

@@ -13,7 +13,7 @@ import cronium, {
   type Unsubscribe,
   type VariableChange,
   type VariableEntry,
-  type VariableMeta,
+  type VariableInfo,
 } from 'cronium';
 import * as ns from 'cronium';
 
@@ -33,15 +33,17 @@ const raw: JsonValue = await ns.input();
 await ns.output({ id: order.id, ok: true, raw });
 const out: JsonValue = await ns.getOutput();
 const seen: number = (await ns.getVariable<number>('orders_seen')) ?? 0;
-const meta: VariableMeta = await ns.setVariable('orders_seen', seen + 1, { ifVersion: 0 });
-const entry: VariableEntry<number> | undefined = await ns.getVariableEntry<number>('orders_seen');
+const version: number = await ns.setVariable('orders_seen', seen + 1, { ifVersion: 0 });
+const entry: VariableInfo<number> | undefined = await ns.getVariableInfo<number>('orders_seen');
 if (entry !== undefined) await ns.setVariable('orders_seen', entry.value + 1, { ifVersion: entry.version });
-const deleted: boolean = await ns.deleteVariable('old', { ifVersion: meta.version });
+const oldEntry: VariableEntry<number> | undefined = await ns.getVariableEntry<number>('orders_seen');
+const deleted: boolean = await ns.deleteVariable('old', { ifVersion: version + (oldEntry?.version ?? 0) });
 const keys: string[] = await ns.listVariables();
 await ns.setCondition(order.total > 100);
 const condition: boolean | null = await ns.getCondition();
-const context: EventContext = await ns.getEventContext();
+const context: EventContext = await ns.getContext();
 const same: EventContext = await ns.event();
+const older: EventContext = await ns.getEventContext();
 const attempt: number = context.attempt + same.attempt;
 await ns.refreshToken();
 
@@ -49,7 +51,9 @@ await ns.refreshToken();
 const counter: CroniumVariable<Counter> = ns.variable<Counter>('counter');
 const current: Counter | undefined = await counter.get();
 await counter.set({ runs: (current?.runs ?? 0) + 1, last: context.startedAt });
-const counterEntry: VariableEntry<Counter> | undefined = await counter.getEntry();
+const counterEntry: VariableInfo<Counter> | undefined = await counter.info();
+const counterVersion: number = await counter.set({ runs: 0 });
+const counterOld: VariableInfo<Counter> | undefined = await counter.getEntry();
 const stop: Unsubscribe = counter.subscribe(
   (value: Counter | undefined, change: VariableChange<Counter>) => {
     const runs: number | undefined = value?.runs;
@@ -59,6 +63,16 @@ const stop: Unsubscribe = counter.subscribe(
   { signal: AbortSignal.timeout(1000), onError: (e: unknown) => console.error(e) },
 );
 stop();
+for await (const change of ns.watchVariable<Counter>('counter')) {
+  const runs: number | undefined = change.value?.runs;
+  console.log(runs);
+  break;
+}
+for await (const change of counter.watch()) {
+  const version: number | null = change.version;
+  console.log(version);
+  break;
+}
 const removed: boolean = await counter.delete({ ifVersion: counterEntry?.version ?? 0 });
 
 // Streams.
@@ -82,6 +96,11 @@ const result: SlackResult = await ns.executeToolAction<SlackResult, { channel: s
   { tool: 'slack', action: 'send-message', params: { channel: '#alerts', text: 'done' } },
   { idempotencyKey: `order-${order.id}` },
 );
+await ns.sendSlackMessage('hi', { channel: '#alerts' }, { idempotencyKey: 'k0' });
+await ns.sendSlackMessage('hi');
+await ns.sendDiscordMessage('hi', { embeds: [] });
+await ns.sendEmail<{ id: string }>(['a@example.com'], 'Report', 'Done', { cc: 'b@example.com' });
+// The earlier one-object forms.
 await ns.sendSlackMessage({ text: 'hi', channel: '#alerts' });
 await ns.sendDiscordMessage({ content: 'hi' }, { idempotencyKey: 'k' });
 await ns.sendEmail<{ id: string }>({ to: ['a@example.com'], subject: 'Report', body: 'Done' });
@@ -92,13 +111,13 @@ const syncInput: Order = sync.input<Order>();
 sync.output({ ok: true });
 const syncOut: JsonValue = sync.getOutput();
 const syncSeen: number | undefined = sync.getVariable<number>('orders_seen');
-const syncEntry: VariableEntry | undefined = sync.getVariableEntry('orders_seen');
-const syncMeta: VariableMeta = sync.setVariable('orders_seen', 1n, { ifVersion: syncEntry?.version ?? 0 });
+const syncEntry: VariableInfo | undefined = sync.getVariableInfo('orders_seen');
+const syncMeta: number = sync.setVariable('orders_seen', 1n, { ifVersion: syncEntry?.version ?? 0 });
 const syncDeleted: boolean = sync.deleteVariable('x');
 const syncKeys: string[] = sync.listVariables();
 sync.setCondition(true);
 const syncCondition: boolean | null = sync.getCondition();
-const syncContext: EventContext = sync.getEventContext();
+const syncContext: EventContext = sync.getContext();
 const syncEvent: EventContext = sync.event();
 const syncTool: JsonValue = sync.executeToolAction({ tool: 'webhook', action: 'request' });
 
@@ -130,6 +149,7 @@ try {
 }
 const made = new CroniumError('x', { code: 'c', kind: 'internal' });
 
-console.log(out, deleted, keys, condition, attempt, removed, summary, result, syncInput, syncOut, syncSeen);
+console.log(out, deleted, keys, condition, attempt, removed, summary, result, syncInput, syncOut, syncSeen, older);
+console.log(counterVersion, counterOld);
 console.log(syncMeta, syncDeleted, syncKeys, syncCondition, syncContext, syncEvent, syncTool, endpoint);
 console.log(clientVar, clientSync, clientStream, made);

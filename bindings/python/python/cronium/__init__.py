@@ -35,7 +35,11 @@ Streams work in sync and async code alike:
   exits.
 
 Old scripts keep working: ``getVariable``, ``setVariable``, ``setCondition`` and
-``getCondition`` are aliases, and ``input``, ``output`` and ``event`` keep their names.
+``getCondition`` are aliases, ``event`` and ``context`` are aliases of ``get_context``,
+and ``input`` and ``output`` keep their names. The module-level ``input()`` is the old
+helpers' call and keeps their answer for an execution without input: ``{}``
+(``Cronium().input()`` and ``cronium.aio.input()`` answer ``None``). docs/bindings.md
+lists what is the same in every language.
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ __all__ = [
     "watch_variable",
     "set_condition",
     "get_condition",
+    "get_context",
     "event",
     "context",
     "stream_input",
@@ -148,26 +153,6 @@ class _Missing:
 
 _MISSING: Any = _Missing()
 
-# Tool and action names as the sidecar's tool actions know them (Cronium's action ids).
-_SLACK = ("slack", "slack-send-message")
-_DISCORD = ("discord", "discord-send-message")
-_EMAIL = ("email", "send-email")
-
-
-def _email_params(
-    to: Union[str, Sequence[str]], subject: str, body: str, params: Dict[str, Any]
-) -> Dict[str, Any]:
-    recipients = [to] if isinstance(to, str) else list(to)
-    return {"to": recipients, "subject": subject, "body": body, **params}
-
-
-def _slack_params(text: str, channel: Optional[str], params: Dict[str, Any]) -> Dict[str, Any]:
-    out: Dict[str, Any] = {"text": text, **params}
-    if channel is not None:
-        out["channel"] = channel
-    return out
-
-
 # ----- sync ----------------------------------------------------------------------------
 
 
@@ -186,10 +171,14 @@ class Cronium(_native.Client):
     _out: Optional[OutputStream]
     _aio: Optional[AsyncCronium]
 
-    def event(self) -> Dict[str, Any]:
+    def get_context(self) -> Dict[str, Any]:
         """The event context: execution, event, user, trigger, attempt, custom fields."""
         ctx: Dict[str, Any] = self.context()
         return ctx
+
+    def event(self) -> Dict[str, Any]:
+        """Alias of :meth:`get_context` (the old helpers' name)."""
+        return self.get_context()
 
     def variable(self, key: str) -> Variable[Any]:
         """A handle on one variable: ``get``, ``set``, ``delete``, ``watch``, ``subscribe``."""
@@ -227,41 +216,6 @@ class Cronium(_native.Client):
         if record is _MISSING:
             return w
         return w.write(record)
-
-    def send_slack_message(
-        self,
-        text: str,
-        *,
-        channel: Optional[str] = None,
-        idempotency_key: Optional[str] = None,
-        **params: Any,
-    ) -> Any:
-        """Posts to the user's Slack webhook (more fields: ``blocks``, ``username``...)."""
-        return self.execute_tool_action(
-            *_SLACK, _slack_params(text, channel, params), idempotency_key=idempotency_key
-        )
-
-    def send_discord_message(
-        self, content: str, *, idempotency_key: Optional[str] = None, **params: Any
-    ) -> Any:
-        """Posts to the user's Discord webhook (more fields: ``embeds``, ``username``...)."""
-        return self.execute_tool_action(
-            *_DISCORD, {"content": content, **params}, idempotency_key=idempotency_key
-        )
-
-    def send_email(
-        self,
-        to: Union[str, Sequence[str]],
-        subject: str,
-        body: str,
-        *,
-        idempotency_key: Optional[str] = None,
-        **params: Any,
-    ) -> Any:
-        """Sends an email through the user's SMTP credential (more: ``cc``, ``bcc``...)."""
-        return self.execute_tool_action(
-            *_EMAIL, _email_params(to, subject, body, params), idempotency_key=idempotency_key
-        )
 
 
 class Variable(Generic[T]):
@@ -357,10 +311,14 @@ class AsyncCronium(_native.AsyncClient):
     def __init__(self, client: Cronium) -> None:
         self._sync = client
 
-    async def event(self) -> Dict[str, Any]:
+    async def get_context(self) -> Dict[str, Any]:
         """The event context."""
         ctx: Dict[str, Any] = await self.context()
         return ctx
+
+    async def event(self) -> Dict[str, Any]:
+        """Alias of :meth:`get_context`."""
+        return await self.get_context()
 
     def variable(self, key: str) -> AsyncVariable[Any]:
         """A handle on one variable with coroutine methods."""
@@ -375,41 +333,6 @@ class AsyncCronium(_native.AsyncClient):
     def stream_output(self, record: Any = _MISSING) -> Union[OutputStream, Awaitable[None]]:
         """Same as :meth:`Cronium.stream_output` (one writer per client)."""
         return self._sync.stream_output(record)
-
-    async def send_slack_message(
-        self,
-        text: str,
-        *,
-        channel: Optional[str] = None,
-        idempotency_key: Optional[str] = None,
-        **params: Any,
-    ) -> Any:
-        """See :meth:`Cronium.send_slack_message`."""
-        return await self.execute_tool_action(
-            *_SLACK, _slack_params(text, channel, params), idempotency_key=idempotency_key
-        )
-
-    async def send_discord_message(
-        self, content: str, *, idempotency_key: Optional[str] = None, **params: Any
-    ) -> Any:
-        """See :meth:`Cronium.send_discord_message`."""
-        return await self.execute_tool_action(
-            *_DISCORD, {"content": content, **params}, idempotency_key=idempotency_key
-        )
-
-    async def send_email(
-        self,
-        to: Union[str, Sequence[str]],
-        subject: str,
-        body: str,
-        *,
-        idempotency_key: Optional[str] = None,
-        **params: Any,
-    ) -> Any:
-        """See :meth:`Cronium.send_email`."""
-        return await self.execute_tool_action(
-            *_EMAIL, _email_params(to, subject, body, params), idempotency_key=idempotency_key
-        )
 
 
 class AsyncVariable(Generic[T]):
@@ -552,8 +475,13 @@ def _at_exit() -> None:
 
 
 def input() -> Any:  # noqa: A001 - the name scripts have always used
-    """The execution's input (``None`` when it has none)."""
-    return client().input()
+    """The execution's input; ``{}`` when it has none.
+
+    This is the old helpers' call, and old scripts index its answer directly (the
+    file-based helpers read a missing ``input.json`` as ``{}``), so it keeps that answer.
+    ``client().input()`` and ``cronium.aio.input()`` answer ``None`` for no input."""
+    value = client().input()
+    return {} if value is None else value
 
 
 def output(data: Any) -> None:
@@ -613,12 +541,14 @@ def get_condition() -> Optional[bool]:
     return client().get_condition()
 
 
-def event() -> Dict[str, Any]:
+def get_context() -> Dict[str, Any]:
     """The event context (execution id, event id/name/type, user, trigger, attempt...)."""
-    return client().event()
+    return client().get_context()
 
 
-context = event
+# The earlier names of get_context (``event`` is the old helpers').
+event = get_context
+context = get_context
 
 
 def stream_input() -> InputStream:
@@ -687,11 +617,25 @@ def refresh_token() -> None:
     client().refresh_token()
 
 
-# The names of the old file-based helpers.
+# The names of the old file-based helpers, with their answers (the same as Node's global
+# `cronium`): old scripts test them.
 getVariable = get_variable
-setVariable = set_variable
-setCondition = set_condition
 getCondition = get_condition
+
+
+def setVariable(key: str, value: Any) -> bool:
+    """Stores variable ``key`` (the old helpers' name); returns ``True`` as they did.
+    :func:`set_variable` returns the new version."""
+    set_variable(key, value)
+    return True
+
+
+def setCondition(condition: object) -> bool:
+    """Sets the condition from any value's truthiness (the old helpers' name and rule);
+    returns the boolean stored. :func:`set_condition` takes a ``bool`` only."""
+    value = bool(condition)
+    set_condition(value)
+    return value
 
 if not TYPE_CHECKING:
 

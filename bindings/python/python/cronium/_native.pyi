@@ -5,7 +5,7 @@ Use the facade (``import cronium``); these classes are its building blocks.
 
 import os
 from types import TracebackType
-from typing import Any, Awaitable, Generator, Optional, Tuple, Type, Union, final
+from typing import Any, Awaitable, Generator, Optional, Sequence, Tuple, Type, Union, final
 
 from typing_extensions import disjoint_base
 
@@ -79,6 +79,26 @@ class Client:
         *,
         idempotency_key: Optional[str] = None,
     ) -> Any: ...
+    def send_slack_message(
+        self,
+        text: str,
+        *,
+        channel: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+        **fields: Any,
+    ) -> Any: ...
+    def send_discord_message(
+        self, content: str, *, idempotency_key: Optional[str] = None, **fields: Any
+    ) -> Any: ...
+    def send_email(
+        self,
+        to: Union[str, Sequence[str]],
+        subject: str,
+        body: str,
+        *,
+        idempotency_key: Optional[str] = None,
+        **fields: Any,
+    ) -> Any: ...
     def watch_variable(self, key: str) -> Watch: ...
     def stream_input(self) -> InputStream: ...
     def stream_output(self) -> OutputStream: ...
@@ -112,6 +132,26 @@ class AsyncClient:
         params: Any = None,
         *,
         idempotency_key: Optional[str] = None,
+    ) -> Awaitable[Any]: ...
+    def send_slack_message(
+        self,
+        text: str,
+        *,
+        channel: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+        **fields: Any,
+    ) -> Awaitable[Any]: ...
+    def send_discord_message(
+        self, content: str, *, idempotency_key: Optional[str] = None, **fields: Any
+    ) -> Awaitable[Any]: ...
+    def send_email(
+        self,
+        to: Union[str, Sequence[str]],
+        subject: str,
+        body: str,
+        *,
+        idempotency_key: Optional[str] = None,
+        **fields: Any,
     ) -> Awaitable[Any]: ...
     def watch_variable(self, key: str) -> Awaitable[Watch]: ...
     def stream_input(self) -> InputStream: ...

@@ -38,6 +38,7 @@ __all__ = [
     "watch_variable",
     "set_condition",
     "get_condition",
+    "get_context",
     "event",
     "context",
     "stream_input",
@@ -56,7 +57,7 @@ def client() -> AsyncCronium:
 
 
 async def input() -> Any:  # noqa: A001 - the name scripts have always used
-    """The execution's input."""
+    """The execution's input (``None`` when it has none)."""
     return await client().input()
 
 
@@ -115,12 +116,14 @@ async def get_condition() -> Optional[bool]:
     return await client().get_condition()
 
 
-async def event() -> Dict[str, Any]:
+async def get_context() -> Dict[str, Any]:
     """The event context."""
-    return await client().event()
+    return await client().get_context()
 
 
-context = event
+# The earlier names of get_context.
+event = get_context
+context = get_context
 
 
 def stream_input() -> InputStream:

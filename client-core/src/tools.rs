@@ -1,0 +1,183 @@
+//! The tool convenience calls (a Slack or Discord message, an email), defined once so every
+//! binding sends the same tool, action and params for the same call.
+//!
+//! Each takes the message first, then the optional extra fields of the tool's payload;
+//! the named arguments win over extra fields of the same name. The bindings expose them as
+//! `send_slack_message(text, *, channel=None, **fields)` (Python) and
+//! `sendSlackMessage(text, fields?, options?)` (Node); see docs/bindings.md.
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Slack: the tool and the action of a message to the user's webhook.
+const SLACK: (&str, &str) = ("slack", "slack-send-message");
+/// Discord: the tool and the action of a message to the user's webhook.
+const DISCORD: (&str, &str) = ("discord", "discord-send-message");
+/// Email: the tool and the action of a message through the user's SMTP credential.
+const EMAIL: (&str, &str) = ("email", "send-email");
+
+/// One tool action with its params, ready for [`Client::execute_tool_call`](crate::Client::execute_tool_call).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolCall {
+    tool: &'static str,
+    action: &'static str,
+    params: Map<String, Value>,
+}
+
+impl ToolCall {
+    fn new(
+        (tool, action): (&'static str, &'static str),
+        fields: Option<Map<String, Value>>,
+        named: impl IntoIterator<Item = (&'static str, Value)>,
+    ) -> ToolCall {
+        let mut params = fields.unwrap_or_default();
+        for (name, value) in named {
+            params.insert(name.to_owned(), value);
+        }
+        ToolCall {
+            tool,
+            action,
+            params,
+        }
+    }
+
+    /// A Slack message: `text`, the `channel` when given, and any other field of Slack's
+    /// webhook payload (`blocks`, `username`, ...).
+    pub fn slack_message(
+        text: &str,
+        channel: Option<&str>,
+        fields: Option<Map<String, Value>>,
+    ) -> ToolCall {
+        let mut named = vec![("text", Value::from(text))];
+        if let Some(channel) = channel {
+            named.push(("channel", Value::from(channel)));
+        }
+        ToolCall::new(SLACK, fields, named)
+    }
+
+    /// A Discord message: `content` and any other field of Discord's webhook payload
+    /// (`embeds`, `username`, ...).
+    pub fn discord_message(content: &str, fields: Option<Map<String, Value>>) -> ToolCall {
+        ToolCall::new(DISCORD, fields, [("content", Value::from(content))])
+    }
+
+    /// An email to every address of `to`, with `subject` and a text `body`, and any other
+    /// field of the email tool (`cc`, `bcc`, `html`, ...).
+    pub fn email(
+        to: &[String],
+        subject: &str,
+        body: &str,
+        fields: Option<Map<String, Value>>,
+    ) -> ToolCall {
+        ToolCall::new(
+            EMAIL,
+            fields,
+            [
+                ("to", Value::from(to.to_vec())),
+                ("subject", Value::from(subject)),
+                ("body", Value::from(body)),
+            ],
+        )
+    }
+
+    /// Extra fields given as JSON text (what the bindings pass): a JSON object, or `null`
+    /// for none. Anything else fails with `invalid_body`.
+    pub fn fields_from_json(text: &str) -> Result<Option<Map<String, Value>>> {
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => Ok(Some(map)),
+            Ok(Value::Null) => Ok(None),
+            Ok(_) => Err(Error::new(
+                ErrorKind::Validation,
+                "invalid_body",
+                "the extra fields of a tool call must be an object",
+            )),
+            Err(e) => Err(Error::new(
+                ErrorKind::Validation,
+                "invalid_body",
+                format!("the extra fields of a tool call are not JSON: {e}"),
+            )),
+        }
+    }
+
+    /// The tool's id (`slack`, `discord`, `email`).
+    pub fn tool(&self) -> &str {
+        self.tool
+    }
+
+    /// The action's id.
+    pub fn action(&self) -> &str {
+        self.action
+    }
+
+    /// The params sent.
+    pub fn params(&self) -> &Map<String, Value> {
+        &self.params
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(v: Value) -> Option<Map<String, Value>> {
+        match v {
+            Value::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn each_call_names_its_tool_and_action() {
+        let slack = ToolCall::slack_message("hi", Some("#ops"), None);
+        assert_eq!(
+            (slack.tool(), slack.action()),
+            ("slack", "slack-send-message")
+        );
+        assert_eq!(
+            Value::Object(slack.params().clone()),
+            json!({"text": "hi", "channel": "#ops"})
+        );
+        let discord = ToolCall::discord_message("yo", fields(json!({"embeds": []})));
+        assert_eq!(
+            (discord.tool(), discord.action()),
+            ("discord", "discord-send-message")
+        );
+        assert_eq!(
+            Value::Object(discord.params().clone()),
+            json!({"embeds": [], "content": "yo"})
+        );
+        let email = ToolCall::email(&["a@x".into(), "b@x".into()], "s", "b", None);
+        assert_eq!((email.tool(), email.action()), ("email", "send-email"));
+        assert_eq!(
+            Value::Object(email.params().clone()),
+            json!({"to": ["a@x", "b@x"], "subject": "s", "body": "b"})
+        );
+    }
+
+    #[test]
+    fn named_arguments_win_over_extra_fields() {
+        let call = ToolCall::slack_message(
+            "named",
+            None,
+            fields(json!({"text": "field", "channel": "#kept", "blocks": [1]})),
+        );
+        assert_eq!(
+            Value::Object(call.params().clone()),
+            json!({"text": "named", "channel": "#kept", "blocks": [1]})
+        );
+    }
+
+    #[test]
+    fn extra_fields_must_be_an_object() {
+        assert_eq!(ToolCall::fields_from_json("null").expect("null"), None);
+        assert!(ToolCall::fields_from_json(r#"{"a":1}"#)
+            .expect("object")
+            .is_some());
+        for bad in ["[1]", "\"x\"", "{", "3"] {
+            let err = ToolCall::fields_from_json(bad).expect_err(bad);
+            assert_eq!(err.code(), "invalid_body", "{bad}");
+        }
+    }
+}
