@@ -10,12 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// Slack: the tool and the action of a message to the user's webhook.
-const SLACK: (&str, &str) = ("slack", "slack-send-message");
-/// Discord: the tool and the action of a message to the user's webhook.
-const DISCORD: (&str, &str) = ("discord", "discord-send-message");
-/// Email: the tool and the action of a message through the user's SMTP credential.
-const EMAIL: (&str, &str) = ("email", "send-email");
+use cronium_protocol::tool::Action;
 
 /// One tool action with its params, ready for [`Client::execute_tool_call`](crate::Client::execute_tool_call).
 #[derive(Clone, Debug, PartialEq)]
@@ -27,7 +22,7 @@ pub struct ToolCall {
 
 impl ToolCall {
     fn new(
-        (tool, action): (&'static str, &'static str),
+        action: Action,
         fields: Option<Map<String, Value>>,
         named: impl IntoIterator<Item = (&'static str, Value)>,
     ) -> ToolCall {
@@ -36,8 +31,8 @@ impl ToolCall {
             params.insert(name.to_owned(), value);
         }
         ToolCall {
-            tool,
-            action,
+            tool: action.tool().as_str(),
+            action: action.as_str(),
             params,
         }
     }
@@ -53,13 +48,13 @@ impl ToolCall {
         if let Some(channel) = channel {
             named.push(("channel", Value::from(channel)));
         }
-        ToolCall::new(SLACK, fields, named)
+        ToolCall::new(Action::SlackSendMessage, fields, named)
     }
 
     /// A Discord message: `content` and any other field of Discord's webhook payload
     /// (`embeds`, `username`, ...).
     pub fn discord_message(content: &str, fields: Option<Map<String, Value>>) -> ToolCall {
-        ToolCall::new(DISCORD, fields, [("content", Value::from(content))])
+        ToolCall::new(Action::DiscordSendMessage, fields, [("content", Value::from(content))])
     }
 
     /// An email to every address of `to`, with `subject` and a text `body`, and any other
@@ -71,7 +66,7 @@ impl ToolCall {
         fields: Option<Map<String, Value>>,
     ) -> ToolCall {
         ToolCall::new(
-            EMAIL,
+            Action::EmailSendEmail,
             fields,
             [
                 ("to", Value::from(to.to_vec())),
@@ -133,7 +128,7 @@ mod tests {
         let slack = ToolCall::slack_message("hi", Some("#ops"), None);
         assert_eq!(
             (slack.tool(), slack.action()),
-            ("slack", "slack-send-message")
+            ("slack", "send-message")
         );
         assert_eq!(
             Value::Object(slack.params().clone()),
@@ -142,7 +137,7 @@ mod tests {
         let discord = ToolCall::discord_message("yo", fields(json!({"embeds": []})));
         assert_eq!(
             (discord.tool(), discord.action()),
-            ("discord", "discord-send-message")
+            ("discord", "send-message")
         );
         assert_eq!(
             Value::Object(discord.params().clone()),
