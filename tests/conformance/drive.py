@@ -186,12 +186,14 @@ def main(argv: List[str]) -> int:
     else:
         print(__doc__, file=sys.stderr)
         return 2
+    # A skip for one Bash mode ("bash-curl", "bash-builtin") or for both ("bash").
+    modes = [("bash-builtin" if os.environ.get("CRONIUM_BUILTIN") else "bash-curl"), "bash"] if lang == "bash" else [lang]
     cases = conf.load_cases()
     kit = conf.start_kit(cases)
     passed = failed = skipped = 0
     try:
         for case, execution in zip(cases, kit.executions):
-            reason = conf.skip_reason(case, lang)
+            reason = next((r for r in (conf.skip_reason(case, m) for m in modes) if r), None)
             if reason:
                 skipped += 1
                 print(f"skip  {case['name']}: {reason}")

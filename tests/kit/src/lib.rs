@@ -252,8 +252,7 @@ impl Sidecar {
     fn wait_ready(&mut self) -> io::Result<()> {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
-            if UnixStream::connect(&self.socket).is_ok() && TcpStream::connect(self.tcp).is_ok()
-            {
+            if UnixStream::connect(&self.socket).is_ok() && TcpStream::connect(self.tcp).is_ok() {
                 return Ok(());
             }
             if let Some(child) = &mut self.child {
@@ -333,7 +332,10 @@ impl Sidecar {
         push("--trigger", spec.trigger.clone());
         push("--attempt", spec.attempt.map(|a| a.to_string()));
         push("--input", spec.input.as_ref().map(|v| v.get().to_owned()));
-        push("--context", spec.context.as_ref().map(|v| v.get().to_owned()));
+        push(
+            "--context",
+            spec.context.as_ref().map(|v| v.get().to_owned()),
+        );
         push("--scope", spec.scopes.as_ref().map(|s| s.join(",")));
         let stream_file;
         if let Some(records) = &spec.input_stream {

@@ -194,7 +194,10 @@ fn main() -> ExitCode {
     if sidecar.stop() {
         ExitCode::SUCCESS
     } else {
-        eprintln!("cronium-testkit: the sidecar did not stop cleanly: {}", sidecar.log());
+        eprintln!(
+            "cronium-testkit: the sidecar did not stop cleanly: {}",
+            sidecar.log()
+        );
         ExitCode::FAILURE
     }
 }

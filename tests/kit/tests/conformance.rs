@@ -151,7 +151,11 @@ async fn run_step(
             Err(e) => Err(e),
         },
         "set_variable" => c
-            .set_variable(&arg_str(args, "key")?, arg(args, "value")?, if_version(args)?)
+            .set_variable(
+                &arg_str(args, "key")?,
+                arg(args, "value")?,
+                if_version(args)?,
+            )
             .await
             .map(|m| J::Num(m.version.to_string())),
         "delete_variable" => c
@@ -167,10 +171,7 @@ async fn run_step(
                 .map_err(|_| "set_condition takes a bool".to_owned())?;
             c.set_condition(value).await.map(|()| J::Null)
         }
-        "get_condition" => c
-            .get_condition()
-            .await
-            .map(|v| v.map_or(J::Null, J::Bool)),
+        "get_condition" => c.get_condition().await.map(|v| v.map_or(J::Null, J::Bool)),
         "context" => match c.context::<Raw>().await {
             Ok(v) => Ok(raw(v)?),
             Err(e) => Err(e),
@@ -247,7 +248,9 @@ fn check(step: &Step, got: &Outcome) -> Result<(), String> {
             for (k, v) in &want {
                 if let Some(actual) = e.get(k) {
                     if actual != v {
-                        return Err(format!("{op}: error {k} is {actual:?}, expected {v:?} (error {e:?})"));
+                        return Err(format!(
+                            "{op}: error {k} is {actual:?}, expected {v:?} (error {e:?})"
+                        ));
                     }
                 }
             }
@@ -271,7 +274,10 @@ fn check(step: &Step, got: &Outcome) -> Result<(), String> {
         };
         for (k, v) in &want {
             if have.get(k) != Some(v) {
-                return Err(format!("{op}: field {k} is {:?}, expected {v:?}", have.get(k)));
+                return Err(format!(
+                    "{op}: field {k} is {:?}, expected {v:?}",
+                    have.get(k)
+                ));
             }
         }
     }
@@ -329,5 +335,8 @@ fn every_case_on_client_core() {
         }
     }
     println!("rust: {passed} passed, {failed} failed, {skipped} skipped");
-    assert_eq!(failed, 0, "{failed} conformance case(s) failed on client-core");
+    assert_eq!(
+        failed, 0,
+        "{failed} conformance case(s) failed on client-core"
+    );
 }
