@@ -73,6 +73,8 @@ class Kit:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def start_kit(cases: List[Dict[str, Any]]) -> Kit:
