@@ -4,7 +4,7 @@
 # builtin (bindings/c/builtin, a debug build: quick to build) loaded by cronium.sh, so the
 # two paths cannot drift apart.
 .PHONY: test-bash
-test-bash: build ## The Bash helpers' suite against a real sidecar (on curl, then with the builtin), shellcheck included
+test-bash: build testkit ## The Bash helpers' suite against a real sidecar (on curl, then with the builtin), shellcheck included
 	@./scripts/ensure-tools.sh test
 	CRONIUM_BUILTIN= CRONIUM=$(BIN) ./bindings/bash/tests/run.sh
 	$(MAKE) --no-print-directory c-builtin C_PROFILE=debug

@@ -62,7 +62,7 @@ install-c: c ## Install libcronium, cronium.h and cronium.pc under PREFIX (defau
 install: install-c ## Install what the bindings install system-wide (PREFIX=...)
 
 .PHONY: test-c
-test-c: build c-header-check ## C library: header check, C tests under valgrind against a real sidecar
+test-c: build testkit c-header-check ## C library: header check, C tests under valgrind against a real sidecar
 	@./scripts/ensure-tools.sh test
 	@# Debug build: quick to build, and valgrind's reports then name lines.
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \

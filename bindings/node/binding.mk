@@ -46,7 +46,7 @@ node-dts-check: node ## Fail when the committed native.d.ts differs from what na
 		{ echo "native.d.ts is stale: run make node-dts and commit it" >&2; exit 1; }
 
 .PHONY: test-node
-test-node: node node-dts-check ## native.d.ts check, Node package tests against a real sidecar (node --test), tsc --strict on the typed examples
+test-node: node node-dts-check testkit ## native.d.ts check, Node package tests against a real sidecar (node --test), tsc --strict on the typed examples
 	$(CARGO) build -p cronium-sidecar --bin cronium
 	cd $(NODE_DIR) && CRONIUM_BIN=$(BIN) node --test --test-concurrency=1 tests/*.test.js tests/*.test.mjs
 	cd $(NODE_DIR) && node_modules/.bin/tsc -p tests/types --noEmit --strict

@@ -27,7 +27,7 @@ python: $(PY_TOOLS) ## Build the Python module (release wheel) and install it in
 		--force-reinstall --no-deps $(PY_WHEELS)/cronium-*.whl
 
 .PHONY: test-python
-test-python: python ## Python module: pytest against a real sidecar, stubtest, mypy --strict
+test-python: python testkit ## Python module: pytest against a real sidecar, stubtest, mypy --strict
 	$(CARGO) build -p cronium-sidecar --bin cronium
 	cd $(PY_DIR) && CRONIUM_BIN=$(BIN) $(CRONIUM_PYTHON) -m pytest
 	cd $(PY_DIR) && $(CRONIUM_PYTHON) -m mypy.stubtest cronium._native

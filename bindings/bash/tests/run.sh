@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016 # code for child shells is single-quoted on purpose
-# The Bash helpers against a real sidecar: `cronium serve` on a temp socket and a TCP port,
+# The Bash helpers against a real sidecar (started by the test kit, tests/kit) on a temp
+# socket and a TCP port,
 # executions made with `cronium executions create --json`, every helper called for real.
 # Ends with a line "N passed, N failed"; exits non-zero when anything failed.
 #
@@ -17,13 +18,11 @@ if [[ ! -x $CRONIUM ]]; then
   exit 1
 fi
 
+# shellcheck source=/dev/null # tests/kit/kit.sh, checked on its own
+source "$root/tests/kit/kit.sh"
 work=$(mktemp -d)
-sidecar_pid=
 cleanup() {
-  if [[ -n $sidecar_pid ]]; then
-    kill "$sidecar_pid" 2>/dev/null
-    wait "$sidecar_pid" 2>/dev/null
-  fi
+  kit_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -48,18 +47,15 @@ has() {
 }
 
 export CRONIUM_LOG=error
-state=$work/state
-socket=$work/run/rt.sock
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$CRONIUM" --state-dir "$state" serve --socket "$socket" --listen "127.0.0.1:$port" 2>"$work/sidecar.log" &
-sidecar_pid=$!
-for _ in $(seq 200); do [[ -S $socket ]] && break; sleep 0.05; done
-if [[ ! -S $socket ]]; then
-  echo "the sidecar did not start:" >&2
-  cat "$work/sidecar.log" >&2
+# The sidecar (started by the test kit) and the admin commands below share this secret.
+export CRONIUM_TOKEN_SECRET=bash-tests-secret-bash-tests-secret-0123
+if ! kit_start; then
   echo "0 passed, 1 failed"
   exit 1
 fi
+state=$KIT_STATE
+socket=$KIT_SOCKET
+port=$KIT_PORT
 
 # new_execution [ARGS...]: prints "ID TOKEN".
 new_execution() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The C tests against a real sidecar: compiles tests/*.c with gcc against the INSTALLED
-# header and library (PREFIX, from `make install-c`), starts `cronium serve` on a temp
-# socket, creates the executions the tests need and runs each test binary under valgrind
+# header and library (PREFIX, from `make install-c`), starts a sidecar with the test kit
+# (tests/kit), creates the executions the tests need and runs each test binary under valgrind
 # (no leaks, no memory errors) when VALGRIND=1 (the default), else directly.
 # Ends with a line "N passed, N failed"; exits non-zero when anything failed.
 #
@@ -14,13 +14,11 @@ CRONIUM=${CRONIUM:-$root/target/debug/cronium}
 PREFIX=${PREFIX:?set PREFIX to where make install-c put libcronium}
 VALGRIND=${VALGRIND:-1}
 
+# shellcheck source=/dev/null # tests/kit/kit.sh, checked on its own
+source "$root/tests/kit/kit.sh"
 work=$(mktemp -d)
-sidecar_pid=
 cleanup() {
-  if [[ -n $sidecar_pid ]]; then
-    kill "$sidecar_pid" 2>/dev/null
-    wait "$sidecar_pid" 2>/dev/null
-  fi
+  kit_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -43,12 +41,9 @@ gcc -std=c11 -D_DEFAULT_SOURCE -o "$work/static_check" "$here/test_cronium.c" -I
 
 export CRONIUM_LOG=error
 export CRONIUM_TOKEN_SECRET=c-tests-secret-c-tests-secret-0123456789
-state=$work/state
-socket=$work/run/rt.sock
-"$CRONIUM" --state-dir "$state" serve --socket "$socket" 2>"$work/sidecar.log" &
-sidecar_pid=$!
-for _ in $(seq 200); do [[ -S $socket ]] && break; sleep 0.05; done
-[[ -S $socket ]] || die "the sidecar did not start: $(cat "$work/sidecar.log")"
+kit_start || die "the test kit did not start a sidecar"
+state=$KIT_STATE
+socket=$KIT_SOCKET
 
 # token [ARGS...]: a new execution's token.
 token() {

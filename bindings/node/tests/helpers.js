@@ -1,11 +1,9 @@
 'use strict';
-// Test support: a real `cronium serve` on a temp socket, and executions created with the
-// admin command (`cronium executions create --json`), as the orchestrator does.
+// Test support: a real `cronium serve` started by the test kit (tests/kit), and executions
+// created with the admin command (`cronium executions create --json`), as the orchestrator does.
 
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
-const os = require('node:os');
 const path = require('node:path');
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -25,52 +23,49 @@ function baseEnv(extra = {}) {
   return env;
 }
 
-function connectable(socket) {
-  return new Promise((resolve) => {
-    const s = net.connect(socket);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
+/** The test kit (tests/kit), the one launcher of test sidecars. */
+const TESTKIT = process.env.CRONIUM_TESTKIT || path.join(TARGET, 'debug', 'cronium-testkit');
 
-/** A running sidecar on a fresh state dir; `stop()` ends it (SIGTERM, then SIGKILL). */
+/**
+ * A running sidecar on a fresh state dir, started by the test kit; `stop()` ends it (the
+ * kit stops the sidecar and removes the state dir when its stdin closes).
+ */
 class Sidecar {
   static async start(env = {}) {
-    if (!fs.existsSync(CRONIUM)) {
-      throw new Error(`${CRONIUM} is missing: build it with \`cargo build -p cronium-sidecar --bin cronium\``);
+    for (const [file, build] of [[CRONIUM, 'cronium-sidecar --bin cronium'], [TESTKIT, 'cronium-testkit']]) {
+      if (!fs.existsSync(file)) throw new Error(`${file} is missing: build it with \`cargo build -p ${build}\``);
     }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cronium-node-'));
-    const socket = path.join(dir, 'run', 'rt.sock');
-    const log = fs.openSync(path.join(dir, 'sidecar.log'), 'w');
-    const child = spawn(CRONIUM, ['--state-dir', dir, 'serve', '--socket', socket], {
-      env: baseEnv({ CRONIUM_RATE_LIMIT: '0', ...env }),
-      stdio: ['ignore', 'ignore', log],
+    const args = ['--cronium', CRONIUM];
+    for (const [k, v] of Object.entries({ CRONIUM_RATE_LIMIT: '0', ...env })) args.push('--env', `${k}=${v}`);
+    const kit = spawn(TESTKIT, args, { env: baseEnv({ CRONIUM_TOKEN_SECRET: SECRET }), stdio: ['pipe', 'pipe', 'inherit'] });
+    const line = await new Promise((resolve, reject) => {
+      let out = '';
+      const onData = (d) => {
+        out += d;
+        const nl = out.indexOf('\n');
+        if (nl >= 0) {
+          kit.stdout.off('data', onData);
+          resolve(out.slice(0, nl));
+        }
+      };
+      kit.stdout.on('data', onData);
+      kit.once('exit', (code) => reject(new Error(`cronium-testkit exited (${code}) before the sidecar was ready; see its stderr`)));
     });
-    fs.closeSync(log);
-    const sidecar = new Sidecar(dir, socket, child);
-    const deadline = Date.now() + 20000;
-    while (!(await connectable(socket))) {
-      if (child.exitCode !== null || Date.now() > deadline) {
-        sidecar.stop();
-        throw new Error(`the sidecar did not start: ${sidecar.log()}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return sidecar;
+    const info = JSON.parse(line);
+    return new Sidecar(info.stateDir, info.socket, info.pid, kit);
   }
 
-  constructor(dir, socket, child) {
+  constructor(dir, socket, pid, kit) {
     this.dir = dir;
     this.socket = socket;
-    this.child = child;
+    this.kit = kit;
+    /** The sidecar process (its pid, and signals to it), for tests that pause it. */
+    this.child = { pid, kill: (signal) => process.kill(pid, signal) };
   }
 
   log() {
     try {
-      return fs.readFileSync(path.join(this.dir, 'sidecar.log'), 'utf8');
+      return fs.readFileSync(path.join(this.dir, 'rt.sock.log'), 'utf8');
     } catch {
       return '';
     }
@@ -109,12 +104,8 @@ class Sidecar {
   }
 
   stop() {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 3000);
-      timer.unref();
-    }
-    fs.rm(this.dir, { recursive: true, force: true, maxRetries: 3 }, () => {});
+    // The kit stops the sidecar (SIGTERM, then SIGKILL) and removes the state dir.
+    if (this.kit.exitCode === null && this.kit.signalCode === null) this.kit.stdin.end();
   }
 }
 

@@ -1,14 +1,12 @@
-"""A real `cronium serve` on a temp socket and TCP port, and executions made with the
+"""A real `cronium serve` started by the test kit (tests/kit), and executions made with the
 admin commands, as the orchestrator makes them."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,13 +34,6 @@ def cronium_bin() -> Path:
     return target / "debug" / "cronium"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
 class Execution:
     id: str
@@ -60,14 +51,28 @@ class Execution:
         return env
 
 
+def testkit_bin() -> Path:
+    """The test kit (tests/kit), the one launcher of test sidecars."""
+    explicit = os.environ.get("CRONIUM_TESTKIT")
+    if explicit:
+        return Path(explicit)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    return target / "debug" / "cronium-testkit"
+
+
 class Sidecar:
-    def __init__(self, dir: Path) -> None:
-        self.dir = dir
-        self.socket = dir / "run" / "rt.sock"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = dir / "sidecar.log"
-        self.proc: Optional[subprocess.Popen[bytes]] = None
+    """A sidecar started by the test kit; the kit removes its state dir when stopped."""
+
+    def __init__(self) -> None:
+        self.kit: Optional[subprocess.Popen[str]] = None
+        self.dir = Path()
+        self.socket = Path()
+        self.url = ""
+        self.port = 0
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "rt.sock.log"
 
     def command(self, *args: str) -> List[str]:
         return [str(cronium_bin()), "--state-dir", str(self.dir), *args]
@@ -79,38 +84,36 @@ class Sidecar:
         return env
 
     def start(self) -> None:
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                self.command(
-                    "serve", "--socket", str(self.socket), "--listen", f"127.0.0.1:{self.port}"
-                ),
-                env=self.env(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"cronium serve exited: {self.log.read_text()}")
-            try:
-                with socket.socket(socket.AF_UNIX) as u:
-                    u.connect(str(self.socket))
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError(f"cronium serve did not start: {self.log.read_text()}")
+        self.kit = subprocess.Popen(
+            [str(testkit_bin()), "--cronium", str(cronium_bin())],
+            env=self.env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.kit.stdout is not None
+        line = self.kit.stdout.readline()
+        if not line:
+            raise RuntimeError(f"cronium-testkit exited ({self.kit.wait()}); see its stderr")
+        info = json.loads(line)
+        self.dir = Path(info["stateDir"])
+        self.socket = Path(info["socket"])
+        self.url = info["url"]
+        self.port = int(self.url.rsplit(":", 1)[1])
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
+        """Closing the kit's stdin stops the sidecar and removes the state dir."""
+        if self.kit is not None:
+            assert self.kit.stdin is not None
+            self.kit.stdin.close()
             try:
-                self.proc.wait(timeout=15)
+                self.kit.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+                self.kit.kill()
+                self.kit.wait()
+            if self.kit.stdout is not None:
+                self.kit.stdout.close()
+            self.kit = None
 
     def admin(self, *args: str, input: Optional[bytes] = None) -> str:
         out = subprocess.run(
@@ -136,13 +139,11 @@ class Sidecar:
 
 
 @pytest.fixture(scope="session")
-def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
-    if not cronium_bin().exists():
-        pytest.fail(
-            f"{cronium_bin()} is missing: build it with `cargo build -p cronium-sidecar` "
-            "(make test-python does)"
-        )
-    s = Sidecar(tmp_path_factory.mktemp("sidecar"))
+def sidecar() -> Iterator[Sidecar]:
+    for binary, build in ((cronium_bin(), "cronium-sidecar"), (testkit_bin(), "cronium-testkit")):
+        if not binary.exists():
+            pytest.fail(f"{binary} is missing: build it with `cargo build -p {build}` (make test-python does)")
+    s = Sidecar()
     s.start()
     yield s
     s.stop()

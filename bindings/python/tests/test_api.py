@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 
@@ -79,41 +79,12 @@ def test_variables(execution: Execution) -> None:
     assert cronium.list_variables() == ["runs"]
 
 
-@pytest.mark.parametrize(
-    "value",
-    [0, "", False, None, [], {}, 0.0, 12345678901234567890123, -(2**70), 1e-7, "😀\u2028",
-     {"nested": [1, {"x": [None, True, 1.25]}], "big": 2**80}],
-    ids=repr,
-)
-def test_stored_values_come_back_as_stored(execution: Execution, value: Any) -> None:
-    cronium.set_variable("v", value)
-    # A stored falsy value is the value, never the default.
-    got = cronium.get_variable("v", "DEFAULT")
-    assert got == value
-    assert type(got) is type(value)
-    cronium.output(value)
-    assert cronium.get_output() == value
-
-
 def test_unserialisable_values_are_type_errors_before_any_request(execution: Execution) -> None:
     with pytest.raises(TypeError, match="Object of type set"):
         cronium.set_variable("v", {1, 2})
     with pytest.raises(TypeError, match="not JSON compliant"):
         cronium.output({"x": float("nan")})
     assert cronium.get_variable("v") is None
-
-
-def test_compare_and_set(execution: Execution) -> None:
-    assert cronium.set_variable("cas", "a", if_version=0) == 1
-    with pytest.raises(cronium.ConflictError) as err:
-        cronium.set_variable("cas", "b", if_version=0)
-    assert err.value.code == "version_conflict"
-    assert err.value.status == 409
-    assert err.value.retryable is False
-    assert cronium.set_variable("cas", "b", if_version=1) == 2
-    with pytest.raises(cronium.ConflictError):
-        cronium.delete_variable("cas", if_version=1)
-    assert cronium.delete_variable("cas", if_version=2) is True
 
 
 def test_variable_handle(execution: Execution) -> None:
@@ -140,14 +111,6 @@ def test_variables_belong_to_the_user(sidecar: Sidecar, execution: Execution) ->
     other = cronium.Cronium(socket=str(sidecar.socket), token=other_user.token)
     assert same.get_variable("shared") == {"by": execution.id}
     assert other.get_variable("shared") is None
-
-
-def test_invalid_keys_fail_before_any_request(execution: Execution) -> None:
-    for bad in ["", "a b", "a/b", "k" * 257, "ключ"]:
-        with pytest.raises(cronium.ValidationError) as err:
-            cronium.get_variable(bad)
-        assert err.value.code == "invalid_key"
-        assert err.value.status is None
 
 
 def test_tool_actions_report_their_error(execution: Execution) -> None:
