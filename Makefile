@@ -37,6 +37,7 @@ demo-api: build ## The HTTP API underneath: a sidecar, an execution and curl cal
 # target to BINDING_TESTS, so `make test` runs every language without this file knowing them.
 BINDING_TESTS :=
 include $(sort $(wildcard bindings/*/binding.mk))
+include tests/docs/docs.mk
 
 .PHONY: test
 test: test-rust $(BINDING_TESTS) ## Run every test: Rust unit + integration, then every binding's suite
