@@ -19,6 +19,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${CRONIUM:?set CRONIUM to the cronium binary}" "${CRONIUM_PYTHON:?}" "${CRONIUM_NODE_PATH:?}"
 : "${TSC:?}" "${NODE_TYPES:?}" "${DOCS_RUST_EXAMPLE:?}" "${CRONIUM_BUILTIN:?}"
+# Absolute paths: the cases run in other directories.
+for v in CRONIUM CRONIUM_PYTHON CRONIUM_NODE_PATH TSC NODE_TYPES DOCS_RUST_EXAMPLE CRONIUM_BUILTIN; do
+  printf -v "$v" '%s' "$(realpath -s "${!v}")"
+done
+export CRONIUM_PYTHON CRONIUM_NODE_PATH CRONIUM_BUILTIN
 
 work=$(mktemp -d)
 receiver=
@@ -149,12 +154,15 @@ check tools-operator "'exit' not in err and 'slack' in out and $(slack_got hello
 # C: installed and linked as docs/c.md says (debug build: quicker, same library), then run.
 mkdir -p "$work/capp" "$work/home"
 cp "$here/c/basics.c" "$work/capp/app.c"
-(cd "$work/capp" && sh c-build env HOME="$work/home" C_PROFILE=debug bash "$here/c/build.sh")
+# HOME is the install prefix's; cargo and rustup keep finding their own homes.
+(cd "$work/capp" && sh c-build env HOME="$work/home" C_PROFILE=debug \
+  RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" \
+  bash "$here/c/build.sh")
 check c-build "'exit' not in err"
 # shellcheck disable=SC2016 # expanded by the script, not here
 printf 'exec "$PROGRAM"\n' >"$work/exec.sh"
 run c "$work/exec.sh" --env "PROGRAM=$work/capp/app" --input "$order"
-check c "$ran and d['output'] == {'ok': True} and 'input: {\"id\": \"A1\", \"total\": 150}' in d['stdout']"
+check c "$ran and d['output'] == {'ok': True} and 'input: {\"id\":\"A1\",\"total\":150}' in d['stdout']"
 
 # Rust
 run rust "$work/exec.sh" --env "PROGRAM=$DOCS_RUST_EXAMPLE" --input "$order"
