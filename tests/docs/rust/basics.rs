@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 fn main() -> cronium_client::Result<()> {
     let client = BlockingClient::from_env()?; // CRONIUM_RUNTIME_SOCKET, CRONIUM_EXECUTION_TOKEN
     let order: Value = client.input()?;
-    let seen = client.get_variable::<u64>("orders_seen")?.map_or(0, |v| v.value);
+    let seen = client
+        .get_variable::<u64>("orders_seen")?
+        .map_or(0, |v| v.value);
     client.set_variable("orders_seen", &(seen + 1), None)?;
     client.output(&json!({"id": order["id"], "ok": true}))?;
     Ok(())
