@@ -38,6 +38,7 @@ demo-api: build ## The HTTP API underneath: a sidecar, an execution and curl cal
 BINDING_TESTS :=
 include $(sort $(wildcard bindings/*/binding.mk))
 include tests/conformance/conformance.mk
+include tests/docs/docs.mk
 
 .PHONY: test
 test: test-rust $(BINDING_TESTS) ## Run every test: Rust unit + integration, then every binding's suite

@@ -196,7 +196,7 @@ fn args() -> Result<Args, String> {
         }
     }
     let cronium = cronium.ok_or("--cronium PATH is required (the release binary)")?;
-    // Quick runs never overwrite the full run's results (the README's table and chart).
+    // Quick runs never overwrite the full run's results (the table and chart of docs/performance.md).
     let out = out.unwrap_or_else(|| {
         PathBuf::from(if quick {
             "bench/results/quick.json"
