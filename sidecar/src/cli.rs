@@ -5,7 +5,7 @@
 //! sidecar, so they also work when none is running. A running sidecar on the same store
 //! sees their variable writes through its change-log poller.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +15,10 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::auth::{Scope, Scopes};
+use crate::error::ApiError;
 use crate::config::{self, ConfigArgs, ConfigError, ServeArgs};
-use crate::routes::compact_json;
+use crate::run::args::{json_arg, load_input_stream, read_input_arg};
+use crate::run::RunError;
 use crate::store::{Actor, NewExecution, Store};
 
 /// A failed command: one line for the user and the exit code (2 = usage or config).
@@ -46,6 +48,15 @@ impl CliError {
 impl From<ConfigError> for CliError {
     fn from(e: ConfigError) -> Self {
         Self::usage(e.0)
+    }
+}
+
+impl From<RunError> for CliError {
+    fn from(e: RunError) -> Self {
+        Self {
+            code: e.code,
+            message: e.message,
+        }
     }
 }
 
@@ -291,28 +302,34 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Runs the parsed command; the caller turns the result into an exit code.
-pub fn run(cli: Cli) -> Result<(), CliError> {
+/// Runs the parsed command and returns the process's exit code (`cronium run`: the
+/// script's); the caller exits with it.
+pub fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
         Command::Serve(serve) => {
             let cfg = config::serve_config(&cli.config, &serve, &env)?;
             init_tracing(tracing::Level::INFO, cfg.log_json);
             let rt = runtime(cfg.workers)?;
-            rt.block_on(serve_main(cfg))
+            rt.block_on(serve_main(cfg))?;
+            Ok(0)
         }
         Command::Run(args) => {
-            let code = crate::run::run(&cli.config, *args, &env)?;
-            if code != 0 {
-                // The script's exit code is ours; everything the runner holds is released.
-                std::process::exit(i32::from(code));
-            }
-            Ok(())
+            // Only errors unless `CRONIUM_LOG` says otherwise, so the script's own stderr
+            // stays readable.
+            init_tracing(tracing::Level::ERROR, false);
+            let load = || {
+                let (core, file) = config::core_config(&cli.config, &env)?;
+                let limits = config::limits_config(&file, &env)?;
+                Ok((core, limits))
+            };
+            Ok(crate::run::run(&load, *args, &env)?)
         }
         cmd => {
             init_tracing(tracing::Level::INFO, false);
             let (core, _) = config::core_config(&cli.config, &env)?;
             let rt = runtime(1)?;
-            rt.block_on(admin(core, cmd))
+            rt.block_on(admin(core, cmd))?;
+            Ok(0)
         }
     }
 }
@@ -333,7 +350,7 @@ fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, CliError> {
 /// Logs go to stderr, as text or JSON. `CRONIUM_LOG` sets the filter: a level, or
 /// `target=level` directives separated by commas (`info,cronium_sidecar=debug`); unset,
 /// empty or unparsable, everything at `default` and above is logged.
-pub(crate) fn init_tracing(default: tracing::Level, json: bool) {
+pub fn init_tracing(default: tracing::Level, json: bool) {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::prelude::*;
     // `Targets` rather than `EnvFilter`: the same directive syntax without span and field
@@ -426,76 +443,6 @@ fn parse_scopes(list: &[String]) -> Result<Option<Scopes>, CliError> {
         })
         .collect::<Result<Scopes, _>>()
         .map(Some)
-}
-
-/// Validates and compacts JSON given on the command line (`what` names the option).
-fn json_arg(what: &str, text: &str) -> Result<String, CliError> {
-    serde_json::from_str::<&RawValue>(text)
-        .map_err(|e| CliError::usage(format!("{what} is not valid JSON: {e}")))?;
-    Ok(compact_json(text.trim()).into_owned())
-}
-
-/// `--input JSON`, `--input @file`, `--input -`.
-pub fn read_input_arg(arg: &str) -> Result<String, CliError> {
-    let text = if arg == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| CliError::failed(format!("cannot read the input from stdin: {e}")))?;
-        s
-    } else if let Some(path) = arg.strip_prefix('@') {
-        std::fs::read_to_string(path)
-            .map_err(|e| CliError::usage(format!("cannot read the input file {path}: {e}")))?
-    } else {
-        arg.to_owned()
-    };
-    json_arg("--input", &text)
-}
-
-/// Loads an NDJSON file into an execution's input stream, in blocks, checking every line.
-pub async fn load_input_stream(
-    store: &dyn Store,
-    execution_id: &str,
-    path: &std::path::Path,
-) -> Result<(), CliError> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        CliError::usage(format!(
-            "cannot read the input stream {}: {e}",
-            path.display()
-        ))
-    })?;
-    let reader = std::io::BufReader::new(file);
-    let mut block = Vec::new();
-    let mut records = 0u64;
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| {
-            CliError::usage(format!(
-                "cannot read the input stream {}: {e}",
-                path.display()
-            ))
-        })?;
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let compact = json_arg(&format!("line {} of {}", i + 1, path.display()), line)?;
-        block.extend_from_slice(compact.as_bytes());
-        block.push(b'\n');
-        records += 1;
-        if block.len() >= 256 * 1024 {
-            store
-                .append_input_stream(execution_id, &block, records)
-                .await?;
-            block.clear();
-            records = 0;
-        }
-    }
-    if records > 0 {
-        store
-            .append_input_stream(execution_id, &block, records)
-            .await?;
-    }
-    Ok(())
 }
 
 #[derive(Serialize)]
@@ -761,7 +708,7 @@ async fn tools(
                     {
                         Some(sealed) => match engine.open(&sealed, tool) {
                             Ok(c) => c.describe(),
-                            Err(e) => format!("(cannot open: {})", e.message),
+                            Err(e) => format!("(cannot open: {e})"),
                         },
                         None => "(removed)".into(),
                     },
@@ -813,7 +760,7 @@ async fn tools(
             let cred = engine
                 .credential(store.as_ref(), &user, t, &name)
                 .await
-                .map_err(|e| CliError::failed(e.message))?;
+                .map_err(|e| CliError::failed(ApiError::from(e).message))?;
             match params {
                 None => {
                     let ok = engine.probe(&cred).await.map_err(CliError::failed)?;
@@ -826,18 +773,21 @@ async fn tools(
                         crate::tools::Tool::Webhook => "request",
                         crate::tools::Tool::Email => "send-email",
                     };
-                    let body = serde_json::json!({
-                        "tool": t.as_str(),
-                        "action": action.as_deref().unwrap_or(default_action),
-                        "credential": name,
-                        "params": serde_json::from_str::<serde_json::Value>(&params).unwrap_or_default(),
-                    });
-                    let call = crate::tools::parse_call(body.to_string().as_bytes())
-                        .map_err(|e| CliError::usage(e.message))?;
+                    let call = crate::tools::parse_call(crate::tools::CallBody {
+                        tool: t.as_str().to_owned(),
+                        action: action.as_deref().unwrap_or(default_action).to_owned(),
+                        params: Some(serde_json::from_str(&params).unwrap_or_default()),
+                        config: None,
+                        credential: Some(name),
+                    })
+                    .map_err(|e| CliError::usage(e.to_string()))?;
                     let reply = engine
                         .execute(store.as_ref(), admin_actor(&user), &call, None)
                         .await
-                        .map_err(|e| CliError::failed(format!("{}: {}", e.code, e.message)))?;
+                        .map_err(|e| {
+                        let e = ApiError::from(e);
+                        CliError::failed(format!("{}: {}", e.code, e.message))
+                    })?;
                     w(writeln!(out, "{}", reply.result))?;
                 }
             }
@@ -911,9 +861,4 @@ fn show(
         writeln!(out, "  {}  {}  {}", a.at, a.action, a.target)?;
     }
     Ok(())
-}
-
-/// Parses a duration option, for callers outside this module.
-pub fn duration_arg(s: &str) -> Result<Duration, CliError> {
-    Ok(config::parse_duration(s)?)
 }

@@ -15,14 +15,12 @@ use serde::Deserialize;
 use crate::auth::{AuthConfig, KeyMaterial, KeySpec};
 use crate::store::sqlite::Sync;
 use crate::tools::crypto::CredentialKey;
+use crate::tools::{CredentialsKeySource, ToolsConfig};
+
+pub use crate::settings::{parse_duration, parse_size, ConfigError, CoreConfig, Limits};
 
 /// Where the sidecar listens by default, as DESIGN.md fixes it.
 pub const DEFAULT_SOCKET: &str = "/run/cronium/runtime.sock";
-
-/// A configuration problem, reported as one line and exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
 
 fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(msg.into()))
@@ -131,171 +129,6 @@ struct FileKey {
     secret_file: Option<PathBuf>,
     public_key_file: Option<PathBuf>,
     private_key_file: Option<PathBuf>,
-}
-
-/// Request limits.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Largest JSON body (and largest NDJSON line).
-    pub body_bytes: usize,
-    /// Most connections open at once; more get 503 `overloaded`.
-    pub max_connections: usize,
-    /// Requests per second per execution (token bucket refill); 0 disables.
-    pub rate_per_sec: f64,
-    /// Bucket size.
-    pub rate_burst: f64,
-    /// Time a client gets to send its request headers.
-    pub header_read_timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            body_bytes: 10 * 1024 * 1024,
-            max_connections: 4096,
-            rate_per_sec: 10_000.0,
-            rate_burst: 10_000.0,
-            header_read_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Where the key that seals stored tool credentials comes from.
-#[derive(Debug, Clone)]
-pub enum CredentialsKeySource {
-    /// Given by the operator (`CRONIUM_CREDENTIALS_KEY`, `CRONIUM_CREDENTIALS_KEY_FILE` or
-    /// `[tools] key_file`).
-    Configured {
-        /// The key.
-        key: Arc<CredentialKey>,
-        /// The setting that gave it, named in messages.
-        setting: String,
-    },
-    /// Nothing configured: a key generated on first use in this file (0600, in a 0700
-    /// directory), outside the database, like the generated token secret.
-    Generated(PathBuf),
-}
-
-impl CredentialsKeySource {
-    /// The key. A generated key is created when `create` (adding a credential) and only
-    /// read otherwise, so reading never invents a key that cannot open anything.
-    pub fn load(&self, create: bool) -> Result<Arc<CredentialKey>, String> {
-        match self {
-            CredentialsKeySource::Configured { key, .. } => Ok(Arc::clone(key)),
-            CredentialsKeySource::Generated(path) => {
-                let text = match std::fs::read(path) {
-                    Ok(t) => t,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-                        create_key_file(path)?
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        return Err(format!(
-                            "no credentials key: {} does not exist and CRONIUM_CREDENTIALS_KEY_FILE is not set; add a credential with `cronium tools add`, or point CRONIUM_CREDENTIALS_KEY_FILE at the key it was added with",
-                            path.display()
-                        ))
-                    }
-                    Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-                };
-                CredentialKey::parse(&text)
-                    .map(Arc::new)
-                    .map_err(|e| format!("{}: {e}", path.display()))
-            }
-        }
-    }
-
-    /// The setting to name when the key is wrong or missing.
-    pub fn describe(&self) -> String {
-        match self {
-            CredentialsKeySource::Configured { setting, .. } => setting.clone(),
-            CredentialsKeySource::Generated(path) => {
-                format!("the generated key {}", path.display())
-            }
-        }
-    }
-}
-
-fn create_key_file(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let text = CredentialKey::generate_text()?;
-    // create_new: when two processes race, one key wins and both use it.
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(mut f) => {
-            f.write_all(text.as_bytes())
-                .and_then(|()| f.sync_all())
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            Ok(text.into_bytes())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            std::thread::sleep(Duration::from_millis(20));
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-        }
-        Err(e) => Err(format!("cannot create {}: {e}", path.display())),
-    }
-}
-
-/// Tool actions: the credentials key, timeouts, retries and the per-execution call limit.
-#[derive(Debug, Clone)]
-pub struct ToolsConfig {
-    /// The key sealing stored credentials.
-    pub key: CredentialsKeySource,
-    /// Tool calls per minute per execution (token-bucket refill); 0 disables the limit.
-    pub rate_per_min: f64,
-    /// Calls an execution may make at once before the per-minute rate applies.
-    pub rate_burst: f64,
-    /// Time one attempt (connect, send, answer) may take.
-    pub attempt_timeout: Duration,
-    /// Retries after the first attempt, for connect errors and 5xx answers only.
-    pub retries: u32,
-    /// Wait before the first retry; doubles for each further one.
-    pub retry_backoff: Duration,
-    /// Time a whole call, retries included, may take; kept below client-core's 30 s call
-    /// timeout so the script sees the sidecar's answer, not its own timeout.
-    pub deadline: Duration,
-}
-
-impl ToolsConfig {
-    /// Defaults, with the generated key under `state_dir`.
-    pub fn defaults(state_dir: &Path) -> Self {
-        Self {
-            key: CredentialsKeySource::Generated(state_dir.join("keys").join("credentials.key")),
-            rate_per_min: 60.0,
-            rate_burst: 10.0,
-            attempt_timeout: Duration::from_secs(10),
-            retries: 3,
-            retry_backoff: Duration::from_millis(250),
-            deadline: Duration::from_secs(25),
-        }
-    }
-}
-
-/// What everything that touches the store needs: where it is and how to sign tokens.
-#[derive(Debug)]
-pub struct CoreConfig {
-    /// State directory.
-    pub state_dir: PathBuf,
-    /// SQLite file.
-    pub db_path: PathBuf,
-    /// Commit durability.
-    pub sync: Sync,
-    /// Token verification and minting.
-    pub auth: AuthConfig,
-    /// Lifetime of a minted (or refreshed) token; never past the execution's maximum.
-    pub token_ttl: Duration,
-    /// Tool actions and their credentials.
-    pub tools: ToolsConfig,
 }
 
 /// Everything `cronium serve` needs.
@@ -724,49 +557,6 @@ fn generated_secret(state_dir: &Path) -> Result<Vec<u8>, ConfigError> {
         }
         Err(e) => err(format!("cannot create {}: {e}", path.display())),
     }
-}
-
-/// Parses `500ms`, `30s`, `15m`, `2h`, `1d`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| {
-        ConfigError(format!(
-            "{s:?} is not a duration; use e.g. 500ms, 30s, 15m, 2h"
-        ))
-    })?;
-    let d = match unit.trim() {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        "d" => Duration::from_secs(n * 86400),
-        _ => {
-            return err(format!(
-                "{s:?} is not a duration; use e.g. 500ms, 30s, 15m, 2h"
-            ))
-        }
-    };
-    Ok(d)
-}
-
-/// Parses `10MiB`, `512KiB`, `1GiB`, `10M`, `10k` or plain bytes.
-pub fn parse_size(s: &str) -> Result<usize, ConfigError> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: usize = num
-        .parse()
-        .map_err(|_| ConfigError(format!("{s:?} is not a size; use e.g. 10MiB or 65536")))?;
-    let mult = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
-        "m" | "mb" | "mib" => 1024 * 1024,
-        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
-        _ => return err(format!("{s:?} is not a size; use e.g. 10MiB or 65536")),
-    };
-    Ok(n * mult)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use http::{HeaderValue, StatusCode};
 
 use crate::auth::AuthError;
 use crate::store::StoreError;
+use crate::tools::ToolError;
 
 /// An error answer of the API.
 #[derive(Debug, Clone)]
@@ -128,6 +129,24 @@ impl From<StoreError> for ApiError {
                     )
                 }
             }
+        }
+    }
+}
+
+impl From<ToolError> for ApiError {
+    fn from(e: ToolError) -> Self {
+        let retry_after = match &e {
+            ToolError::IdempotencyInProgress => Some(1),
+            ToolError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
+        if let ToolError::Store(e) = e {
+            return e.into();
+        }
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+        Self {
+            retry_after,
+            ..Self::new(status, e.code(), e.to_string())
         }
     }
 }

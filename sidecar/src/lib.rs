@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod body;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod routes;
 pub mod run;
 pub mod server;
+pub mod settings;
 pub mod state;
 pub mod store;
 pub mod tools;

@@ -8,7 +8,7 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     let cli = cronium_sidecar::cli::Cli::parse();
     match cronium_sidecar::cli::run(cli) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
             eprintln!("cronium: {}", e.message);
             std::process::ExitCode::from(e.code)

@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::lang::find_program;
-use crate::cli::CliError;
+use super::RunError;
 
 /// Where the run directory appears inside the sandbox, as in a Cronium container.
 pub const INSIDE: &str = "/run/cronium";
@@ -40,10 +40,10 @@ pub struct Layout<'a> {
 
 impl Sandbox {
     /// Finds `bwrap` on `PATH`, or says how to install it.
-    pub fn find(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, CliError> {
+    pub fn find(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, RunError> {
         find_program("bwrap", env)
             .map(|bwrap| Sandbox { bwrap })
-            .ok_or_else(|| CliError {
+            .ok_or_else(|| RunError {
                 code: 2,
                 message: "--isolate needs bubblewrap (bwrap), which is not on PATH; install it: \
                           apt-get install bubblewrap (Debian, Ubuntu) or dnf install bubblewrap"

@@ -17,6 +17,7 @@
 //! Exit code: the script's; 128+N when a signal N killed it; [`EXIT_TIMEOUT`] when
 //! `--timeout` stopped it; 1 or 2 (with one line on stderr) when the runner itself fails.
 
+pub mod args;
 mod isolate;
 mod lang;
 mod report;
@@ -38,8 +39,7 @@ use serde_json::value::RawValue;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use crate::auth::Authenticator;
-use crate::cli::CliError;
-use crate::config::{self, ConfigArgs, CoreConfig, Limits};
+use crate::settings::{ConfigError, CoreConfig, Limits};
 use crate::store::{Execution, NewExecution, Store};
 use report::{Ending, Report};
 
@@ -116,19 +116,67 @@ pub struct RunArgs {
     pub ssh_options: Vec<String>,
 }
 
-fn usage(message: impl Into<String>) -> CliError {
-    CliError {
-        code: 2,
-        message: message.into(),
+/// A failed run of the runner itself (not of the script): one line for the user and the
+/// exit code (2 = usage or configuration, 1 = anything else; [`ssh`] failures have their
+/// own).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RunError {
+    /// Process exit code.
+    pub code: u8,
+    /// One line saying what is wrong and how to fix it.
+    pub message: String,
+}
+
+impl RunError {
+    /// A usage or configuration mistake: exit code 2.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    /// Anything else: exit code 1.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
     }
 }
 
-fn failed(message: impl Into<String>) -> CliError {
-    CliError {
-        code: 1,
-        message: message.into(),
+impl From<ConfigError> for RunError {
+    fn from(e: ConfigError) -> Self {
+        Self::usage(e.0)
     }
 }
+
+impl From<crate::store::StoreError> for RunError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::failed(e.to_string())
+    }
+}
+
+impl From<crate::auth::AuthConfigError> for RunError {
+    fn from(e: crate::auth::AuthConfigError) -> Self {
+        Self::usage(format!("token keys: {e}"))
+    }
+}
+
+fn usage(message: impl Into<String>) -> RunError {
+    RunError::usage(message)
+}
+
+fn failed(message: impl Into<String>) -> RunError {
+    RunError::failed(message)
+}
+
+/// Reads the configuration of the state directory: the core settings and the request
+/// limits. The CLI owns flags, environment and file; the runner calls this only once the
+/// script and the options are checked, so a bad option writes nothing (not even a
+/// generated key).
+pub type LoadConfig<'a> = &'a dyn Fn() -> Result<(CoreConfig, Limits), RunError>;
 
 /// Where the script runs.
 #[derive(Debug)]
@@ -161,15 +209,14 @@ struct Plan {
     _lock: std::fs::File,
 }
 
-/// Runs `cronium run`; returns the exit code for the process.
+/// Runs `cronium run`; returns the exit code for the process. The caller sets up logging
+/// (only errors, unless `CRONIUM_LOG` says otherwise, so the script's own stderr stays
+/// readable).
 pub fn run(
-    config: &ConfigArgs,
+    config: LoadConfig<'_>,
     args: RunArgs,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<u8, CliError> {
-    // Only errors unless `CRONIUM_LOG` says otherwise, so the script's own stderr stays
-    // readable.
-    crate::cli::init_tracing(tracing::Level::ERROR, false);
+) -> Result<u8, RunError> {
     let plan = prepare(config, args, env)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -180,10 +227,10 @@ pub fn run(
 }
 
 fn prepare(
-    config: &ConfigArgs,
+    config: LoadConfig<'_>,
     a: RunArgs,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Plan, CliError> {
+) -> Result<Plan, RunError> {
     let meta = std::fs::metadata(&a.script).map_err(|e| {
         usage(format!(
             "cannot read the script {}: {}",
@@ -258,7 +305,7 @@ fn prepare(
     let input = a
         .input
         .as_deref()
-        .map(crate::cli::read_input_arg)
+        .map(args::read_input_arg)
         .transpose()?;
     if let Some(path) = &a.input_stream {
         check_ndjson(path)?;
@@ -267,7 +314,7 @@ fn prepare(
         Some(c) => {
             let v: Box<RawValue> = serde_json::from_str(c)
                 .map_err(|e| usage(format!("--context is not valid JSON: {e}")))?;
-            let c = crate::routes::compact_json(v.get().trim()).into_owned();
+            let c = crate::body::compact_json(v.get().trim()).into_owned();
             if !c.starts_with('{') {
                 return Err(usage("--context must be a JSON object"));
             }
@@ -278,7 +325,7 @@ fn prepare(
     let timeout = a
         .timeout
         .as_deref()
-        .map(crate::cli::duration_arg)
+        .map(args::duration_arg)
         .transpose()?;
     if timeout == Some(Duration::ZERO) {
         return Err(usage("--timeout must be more than 0"));
@@ -306,8 +353,7 @@ fn prepare(
         .or_else(|| env("USER"))
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "local".into());
-    let (core, file) = config::core_config(config, env)?;
-    let limits = config::limits_config(&file, env)?;
+    let (core, limits) = config()?;
     let lock = lock_state_dir(&core.state_dir)?;
     let cwd = std::env::current_dir()
         .map_err(|e| failed(format!("cannot read the working directory: {e}")))?;
@@ -355,7 +401,7 @@ fn io_reason(e: &std::io::Error) -> String {
 
 /// Checks every line of an input-stream file before the execution exists, so a bad line
 /// leaves nothing half-loaded in the store.
-fn check_ndjson(path: &Path) -> Result<(), CliError> {
+fn check_ndjson(path: &Path) -> Result<(), RunError> {
     use std::io::BufRead;
     let file = std::fs::File::open(path).map_err(|e| {
         usage(format!(
@@ -386,7 +432,7 @@ fn check_ndjson(path: &Path) -> Result<(), CliError> {
 }
 
 /// Takes `<state-dir>/run.lock` exclusively, or says who holds it.
-fn lock_state_dir(state_dir: &Path) -> Result<std::fs::File, CliError> {
+fn lock_state_dir(state_dir: &Path) -> Result<std::fs::File, RunError> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -482,7 +528,7 @@ struct StopSignals {
 }
 
 impl StopSignals {
-    fn new() -> Result<Self, CliError> {
+    fn new() -> Result<Self, RunError> {
         use tokio::signal::unix::{signal, SignalKind};
         let s = |k| signal(k).map_err(|e| failed(format!("cannot handle signals: {e}")));
         Ok(Self {
@@ -521,7 +567,7 @@ struct Ctx<'a> {
     signals: StopSignals,
 }
 
-async fn execute(plan: Plan, env: &dyn Fn(&str) -> Option<String>) -> Result<u8, CliError> {
+async fn execute(plan: Plan, env: &dyn Fn(&str) -> Option<String>) -> Result<u8, RunError> {
     // Before anything exists that Ctrl-C should clean up.
     let signals = StopSignals::new()?;
     let store = crate::open_store(&plan.core)?;
@@ -622,7 +668,7 @@ fn exit_code(status: ExitStatus, ending: Ending) -> (u8, Option<i32>) {
 }
 
 /// Creates the execution (and its input stream) and mints its first token.
-async fn create(ctx: &Ctx<'_>) -> Result<(Execution, String), CliError> {
+async fn create(ctx: &Ctx<'_>) -> Result<(Execution, String), RunError> {
     let mut new = ctx.plan.new.clone();
     new.expires_at = crate::store::now_unix() + ctx.plan.lifetime.as_secs() as i64;
     let (execution, token) =
@@ -630,7 +676,7 @@ async fn create(ctx: &Ctx<'_>) -> Result<(Execution, String), CliError> {
             .await
             .map_err(|e| failed(e.message))?;
     if let Some(path) = &ctx.plan.input_stream {
-        crate::cli::load_input_stream(ctx.store.as_ref(), &execution.id, path).await?;
+        args::load_input_stream(ctx.store.as_ref(), &execution.id, path).await?;
     }
     Ok((execution, token))
 }
@@ -705,7 +751,7 @@ async fn supervise(
     ctl: &mut impl Control,
     ctx: &mut Ctx<'_>,
     execution: &Execution,
-) -> Result<(ExitStatus, Ending), CliError> {
+) -> Result<(ExitStatus, Ending), RunError> {
     use tokio::time::{sleep_until, Instant as TInstant};
     let far = || TInstant::now() + Duration::from_secs(365 * 24 * 3600);
     let deadline = ctx.plan.timeout.map(|t| TInstant::now() + t);
@@ -787,7 +833,7 @@ async fn captured(
 async fn run_here(
     ctx: &mut Ctx<'_>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Outcome, CliError> {
+) -> Result<Outcome, RunError> {
     let plan = ctx.plan;
     let (execution, token) = create(ctx).await?;
     ctx.dir
@@ -916,7 +962,7 @@ impl Control for SshControl {
     }
 }
 
-async fn run_ssh(ctx: &mut Ctx<'_>, remote: &ssh::Remote) -> Result<Outcome, CliError> {
+async fn run_ssh(ctx: &mut Ctx<'_>, remote: &ssh::Remote) -> Result<Outcome, RunError> {
     let plan = ctx.plan;
     let script = std::fs::read(&plan.script).map_err(|e| {
         usage(format!(
@@ -986,7 +1032,7 @@ async fn run_ssh(ctx: &mut Ctx<'_>, remote: &ssh::Remote) -> Result<Outcome, Cli
                     || "ssh ended without opening the tunnel".to_owned(),
                     |l| l.trim().trim_start_matches("ssh: ").to_owned(),
                 );
-                return Err(CliError {
+                return Err(RunError {
                     code: ssh::EXIT_UNREACHABLE,
                     message: format!("cannot run on {host} over ssh: {why}"),
                 });

@@ -17,7 +17,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::CliError;
+use super::RunError;
 
 /// Exit code of `cronium run --ssh` when the host cannot be reached (ssh's own code).
 pub const EXIT_UNREACHABLE: u8 = 255;
@@ -33,8 +33,8 @@ pub struct Target {
 
 impl Target {
     /// Parses `[USER@]HOST[:PORT]` (an IPv6 address in brackets: `[::1]:22`).
-    pub fn parse(s: &str) -> Result<Self, CliError> {
-        let bad = |why: &str| CliError {
+    pub fn parse(s: &str) -> Result<Self, RunError> {
+        let bad = |why: &str| RunError {
             code: 2,
             message: format!(
                 "--ssh {s:?}: {why}; use [USER@]HOST[:PORT], e.g. deploy@build-1:2222"

@@ -7,7 +7,7 @@ use http::Method;
 use serde_json::{Map, Value};
 
 use super::{http::Outgoing, params_invalid, Params};
-use crate::error::ApiError;
+use super::ToolError;
 
 const KNOWN: &[&str] = &["content", "embeds", "username", "avatar_url", "tts"];
 
@@ -17,7 +17,7 @@ const MAX_CONTENT_CHARS: usize = 2000;
 const MAX_EMBEDS: usize = 10;
 
 /// Builds the webhook request.
-pub(super) fn prepare(url: &url::Url, p: &Params<'_>) -> Result<Outgoing, ApiError> {
+pub(super) fn prepare(url: &url::Url, p: &Params<'_>) -> Result<Outgoing, ToolError> {
     p.only(KNOWN)?;
     let mut payload = Map::new();
     let content = p.string("content")?;

@@ -13,7 +13,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::{Map, Value};
 
 use super::{only_fields, params_invalid, wrong_type, AttemptError, Delivered, Params, Secrets};
-use crate::error::ApiError;
+use super::ToolError;
 
 const KNOWN: &[&str] = &[
     "to", "cc", "bcc", "subject", "body", "isHtml", "html", "replyTo", "reply_to",
@@ -169,7 +169,7 @@ impl SmtpCredential {
     }
 
     /// Builds the message from the script's params.
-    pub(super) fn prepare(&self, p: &Params<'_>) -> Result<Outgoing, ApiError> {
+    pub(super) fn prepare(&self, p: &Params<'_>) -> Result<Outgoing, ToolError> {
         p.only(KNOWN)?;
         let to = addresses(p, "to")?;
         if to.is_empty() {
@@ -262,7 +262,7 @@ impl SmtpCredential {
     }
 }
 
-fn mailbox(name: &str, s: &str) -> Result<Mailbox, ApiError> {
+fn mailbox(name: &str, s: &str) -> Result<Mailbox, ToolError> {
     s.trim().parse::<Mailbox>().map_err(|_| {
         params_invalid(format!(
             "{name}: {:?} is not an email address",
@@ -272,7 +272,7 @@ fn mailbox(name: &str, s: &str) -> Result<Mailbox, ApiError> {
 }
 
 /// `to`/`cc`/`bcc`: one address, a comma-separated list, or an array of addresses.
-fn addresses(p: &Params<'_>, name: &str) -> Result<Vec<Mailbox>, ApiError> {
+fn addresses(p: &Params<'_>, name: &str) -> Result<Vec<Mailbox>, ToolError> {
     match p.get(name) {
         None => Ok(Vec::new()),
         Some(Value::String(s)) => s

@@ -11,9 +11,11 @@
 //! built from non-secret parts, and whatever an endpoint echoes back is scrubbed of every
 //! secret of the credential before it leaves.
 
+pub mod config;
 pub mod crypto;
 mod discord;
 mod email;
+mod error;
 mod http;
 mod slack;
 mod webhook;
@@ -22,13 +24,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ::http::{HeaderMap, StatusCode};
 use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::config::ToolsConfig;
-use crate::error::ApiError;
+pub use config::{CredentialsKeySource, ToolsConfig};
+pub use error::ToolError;
 use crate::store::{Actor, IdempotencyClaim, SealedCredential, Store, StoreError};
 use crypto::{row_aad, CredentialKey, OpenError};
 
@@ -124,34 +125,40 @@ pub struct ToolCall {
     pub params: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
-struct CallBody {
-    tool: String,
-    action: String,
+/// The body of a call as sent: `{"tool", "action", "params" | "config", "credential"?}`.
+/// The HTTP layer decodes it; [`parse_call`] checks it.
+#[derive(Debug, Deserialize)]
+pub struct CallBody {
+    /// Tool name.
+    pub tool: String,
+    /// Action id, short or prefixed with the tool.
+    pub action: String,
+    /// The params object.
     #[serde(default)]
-    params: Option<Value>,
+    pub params: Option<Value>,
+    /// Old name of `params`.
     #[serde(default)]
-    config: Option<Value>,
+    pub config: Option<Value>,
+    /// Credential name.
     #[serde(default)]
-    credential: Option<String>,
+    pub credential: Option<String>,
 }
 
 /// 400 `tool_params_invalid`.
-pub fn params_invalid(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("tool_params_invalid", message)
+pub fn params_invalid(message: impl Into<String>) -> ToolError {
+    ToolError::ParamsInvalid(message.into())
 }
 
-fn action_unknown(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("tool_action_unknown", message)
+fn action_unknown(message: impl Into<String>) -> ToolError {
+    ToolError::ActionUnknown(message.into())
 }
 
-fn not_configured(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "tool_not_configured", message)
+fn not_configured(message: impl Into<String>) -> ToolError {
+    ToolError::NotConfigured(message.into())
 }
 
-/// Parses a request body: `{"tool", "action", "params" | "config", "credential"?}`.
-pub fn parse_call(body: &[u8]) -> Result<ToolCall, ApiError> {
-    let b: CallBody = crate::routes::parse_json(body)?;
+/// Checks a decoded call body: known tool and action, params an object, one credential.
+pub fn parse_call(b: CallBody) -> Result<ToolCall, ToolError> {
     let tool = Tool::parse(&b.tool).ok_or_else(|| {
         action_unknown(format!(
             "unknown tool {:?}; the tools are {}",
@@ -222,24 +229,6 @@ pub fn validate_credential_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.
-pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(v) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let bad = || {
-        ApiError::bad_request(
-            "invalid_header",
-            "Idempotency-Key must be 1 to 255 visible ASCII characters, e.g. a UUID",
-        )
-    };
-    let s = v.to_str().map_err(|_| bad())?.trim();
-    if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(bad());
-    }
-    Ok(Some(s.to_owned()))
-}
-
 /// JSON type name for messages.
 pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
@@ -269,7 +258,7 @@ impl<'a> Params<'a> {
     }
 
     /// Refuses names outside `known`, so a typo fails loudly instead of being dropped.
-    pub(crate) fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+    pub(crate) fn only(&self, known: &[&str]) -> Result<(), ToolError> {
         match self.map.keys().find(|k| !known.contains(&k.as_str())) {
             Some(k) => Err(params_invalid(format!(
                 "{} does not take the param {:?}; it takes {}",
@@ -292,7 +281,7 @@ impl<'a> Params<'a> {
             .find_map(|n| self.get(n).map(|v| (v, (*n).to_owned())))
     }
 
-    pub(crate) fn string(&self, name: &str) -> Result<Option<&'a str>, ApiError> {
+    pub(crate) fn string(&self, name: &str) -> Result<Option<&'a str>, ToolError> {
         match self.get(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.as_str())),
@@ -300,7 +289,7 @@ impl<'a> Params<'a> {
         }
     }
 
-    pub(crate) fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+    pub(crate) fn bool(&self, name: &str) -> Result<Option<bool>, ToolError> {
         match self.get(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -308,7 +297,7 @@ impl<'a> Params<'a> {
         }
     }
 
-    pub(crate) fn array(&self, name: &str) -> Result<Option<&'a Vec<Value>>, ApiError> {
+    pub(crate) fn array(&self, name: &str) -> Result<Option<&'a Vec<Value>>, ToolError> {
         match self.get(name) {
             None => Ok(None),
             Some(Value::Array(a)) => Ok(Some(a)),
@@ -317,7 +306,7 @@ impl<'a> Params<'a> {
     }
 }
 
-pub(crate) fn wrong_type(name: &str, want: &str, got: &Value) -> ApiError {
+pub(crate) fn wrong_type(name: &str, want: &str, got: &Value) -> ToolError {
     params_invalid(format!("{name} must be {want}, not {}", kind(got)))
 }
 
@@ -522,7 +511,7 @@ struct Delivered {
 /// What a call ended with, as recorded under its idempotency key.
 enum Outcome {
     Delivered(Delivered, u32),
-    Failed(ApiError, u32),
+    Failed(ToolError, u32),
 }
 
 /// The tool-actions engine of a sidecar: configuration, TLS roots, the rate limiter.
@@ -633,7 +622,7 @@ impl ToolEngine {
         user: &str,
         tool: Tool,
         name: &str,
-    ) -> Result<Credential, ApiError> {
+    ) -> Result<Credential, ToolError> {
         let sealed = store
             .credential(user, tool.as_str(), name)
             .await?
@@ -649,7 +638,7 @@ impl ToolEngine {
 
     /// Opens a stored credential; any failure is `tool_not_configured` naming the key
     /// setting, and is logged for the operator.
-    pub fn open(&self, sealed: &SealedCredential, tool: Tool) -> Result<Credential, ApiError> {
+    pub fn open(&self, sealed: &SealedCredential, tool: Tool) -> Result<Credential, ToolError> {
         let what = format!("the {} credential {:?}", sealed.tool, sealed.name);
         // The operator's log gets the whole reason (key fingerprints, file paths); the
         // script's answer names the settings only.
@@ -700,12 +689,12 @@ impl ToolEngine {
         actor: Actor<'_>,
         call: &ToolCall,
         idempotency_key: Option<&str>,
-    ) -> Result<ToolReply, ApiError> {
+    ) -> Result<ToolReply, ToolError> {
         let started = Instant::now();
         let out = self.run(store, actor, call, idempotency_key).await;
         let (outcome, status, attempts, replayed) = match &out {
             Ok((reply, status, attempts)) => ("ok".to_owned(), *status, *attempts, reply.replayed),
-            Err((e, attempts)) => (e.code.to_owned(), 0, *attempts, false),
+            Err((e, attempts)) => (e.code().to_owned(), 0, *attempts, false),
         };
         let mut target = format!(
             "{}/{} credential={} outcome={outcome}",
@@ -741,8 +730,8 @@ impl ToolEngine {
     }
 
     /// Audits a call that failed before it could be parsed (unknown tool, bad body).
-    pub async fn audit_rejected(&self, store: &dyn Store, actor: Actor<'_>, e: &ApiError) {
-        let target = format!("outcome={}", e.code);
+    pub async fn audit_rejected(&self, store: &dyn Store, actor: Actor<'_>, code: &str) {
+        let target = format!("outcome={code}");
         if let Err(err) = store.audit(actor, "tool.execute", &target).await {
             tracing::warn!(error = %err, "cannot write the audit entry of a tool call");
         }
@@ -755,7 +744,7 @@ impl ToolEngine {
         actor: Actor<'_>,
         call: &ToolCall,
         idempotency_key: Option<&str>,
-    ) -> Result<(ToolReply, u16, u32), (ApiError, u32)> {
+    ) -> Result<(ToolReply, u16, u32), (ToolError, u32)> {
         let cred = self
             .credential(store, actor.user_id, call.tool, &call.credential)
             .await
@@ -801,7 +790,7 @@ impl ToolEngine {
                 )
             }
             Outcome::Failed(e, attempts) => {
-                let record = json!({"ok": false, "status": e.status.as_u16(), "code": e.code, "message": e.message}).to_string();
+                let record = json!({"ok": false, "status": e.status(), "code": e.code(), "message": e.to_string()}).to_string();
                 (record, Err((e, attempts)))
             }
         };
@@ -818,7 +807,7 @@ impl ToolEngine {
         result
     }
 
-    fn prepare(&self, cred: &Credential, call: &ToolCall) -> Result<Prepared, ApiError> {
+    fn prepare(&self, cred: &Credential, call: &ToolCall) -> Result<Prepared, ToolError> {
         let p = Params::new(call.tool, &call.params);
         match (cred, call.tool) {
             (Credential::Slack(w), Tool::Slack) => slack::prepare(&w.url, &p).map(Prepared::Http),
@@ -839,16 +828,12 @@ impl ToolEngine {
         execution_id: &str,
         key: &str,
         fingerprint: &str,
-    ) -> Result<Claim, ApiError> {
+    ) -> Result<Claim, ToolError> {
         let give_up = Instant::now() + self.cfg.deadline;
         loop {
             let mismatch = |stored: &str| {
                 (stored != fingerprint).then(|| {
-                    ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "idempotency_key_reused",
-                        "this Idempotency-Key was used for a different tool call; use a new key for a new call",
-                    )
+                    ToolError::IdempotencyKeyReused
                 })
             };
             match store
@@ -872,14 +857,7 @@ impl ToolEngine {
                         return Err(e);
                     }
                     if Instant::now() + PENDING_POLL > give_up {
-                        return Err(ApiError {
-                            retry_after: Some(1),
-                            ..ApiError::new(
-                                StatusCode::CONFLICT,
-                                "idempotency_in_progress",
-                                "a call with this Idempotency-Key is still running (or was cut off by a restart); its outcome is unknown, so nothing is sent again",
-                            )
-                        });
+                        return Err(ToolError::IdempotencyInProgress);
                     }
                     tokio::time::sleep(PENDING_POLL).await;
                 }
@@ -888,7 +866,7 @@ impl ToolEngine {
     }
 
     /// Takes one call from the execution's bucket.
-    fn take(&self, execution_id: &str) -> Result<(), ApiError> {
+    fn take(&self, execution_id: &str) -> Result<(), ToolError> {
         let per_min = self.cfg.rate_per_min;
         if per_min <= 0.0 {
             return Ok(());
@@ -911,13 +889,9 @@ impl ToolEngine {
             return Ok(());
         }
         let wait = ((1.0 - b.tokens) / per_sec).ceil().max(1.0) as u64;
-        Err(ApiError {
-            retry_after: Some(wait),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("this execution is over its limit of {per_min} tool calls per minute; retry after {wait} s"),
-            )
+        Err(ToolError::RateLimited {
+            retry_after: wait,
+            message: format!("this execution is over its limit of {per_min} tool calls per minute; retry after {wait} s"),
         })
     }
 
@@ -988,14 +962,13 @@ impl ToolEngine {
                 }
                 Err(AttemptError::Timeout) => {
                     return Outcome::Failed(
-                        ApiError::new(
-                            StatusCode::GATEWAY_TIMEOUT,
-                            "tool_timeout",
-                            format!(
+                        ToolError::Timeout {
+                            status: 504,
+                            message: format!(
                                 "{tool} did not answer within {} ms (attempt {attempt}); it may still have received the request, so it was not retried",
                                 per_attempt.as_millis()
                             ),
-                        ),
+                        },
                         attempt,
                     )
                 }
@@ -1048,9 +1021,9 @@ enum Claim {
 }
 
 /// Rebuilds the answer of a finished call from its record.
-fn replay(outcome: &str) -> Result<(ToolReply, u16), ApiError> {
+fn replay(outcome: &str) -> Result<(ToolReply, u16), ToolError> {
     let v: Value = serde_json::from_str(outcome).map_err(|_| {
-        ApiError::from(StoreError::Unavailable(
+        ToolError::Store(StoreError::Unavailable(
             "an idempotency record is not JSON".into(),
         ))
     })?;
@@ -1064,24 +1037,24 @@ fn replay(outcome: &str) -> Result<(ToolReply, u16), ApiError> {
             status,
         ));
     }
+    // A status the record cannot hold as an HTTP status falls back to 502, as before.
     let status = v["status"]
         .as_u64()
-        .and_then(|s| StatusCode::from_u16(s as u16).ok())
-        .unwrap_or(StatusCode::BAD_GATEWAY);
-    let code = match v["code"].as_str() {
-        Some("tool_timeout") => "tool_timeout",
-        _ => "tool_upstream_failed",
-    };
+        .filter(|s| (100..=999).contains(s))
+        .map_or(502, |s| s as u16);
     let message = v["message"].as_str().unwrap_or("the first call failed");
-    Err(ApiError::new(
-        status,
-        code,
-        format!("{message} (answer of the first call with this Idempotency-Key)"),
-    ))
+    let message = format!("{message} (answer of the first call with this Idempotency-Key)");
+    Err(match v["code"].as_str() {
+        Some("tool_timeout") => ToolError::Timeout { status, message },
+        _ => ToolError::UpstreamFailed { status, message },
+    })
 }
 
-fn upstream_failed(message: String) -> ApiError {
-    ApiError::new(StatusCode::BAD_GATEWAY, "tool_upstream_failed", message)
+fn upstream_failed(message: String) -> ToolError {
+    ToolError::UpstreamFailed {
+        status: 502,
+        message,
+    }
 }
 
 fn snippet(body: &str) -> String {
@@ -1137,6 +1110,11 @@ fn fingerprint(call: &ToolCall) -> String {
 mod tests {
     use super::*;
 
+    /// Decodes and checks a call the way the HTTP layer does.
+    fn parse_call(body: &[u8]) -> Result<ToolCall, ToolError> {
+        super::parse_call(serde_json::from_slice(body).expect("a call body"))
+    }
+
     #[test]
     fn calls_parse_with_both_action_forms_and_config() {
         let c =
@@ -1186,11 +1164,9 @@ mod tests {
                 r#"{"tool":"slack","action":"send-message","params":{"credential":5}}"#,
                 "tool_params_invalid",
             ),
-            (r#"{"tool":1,"action":"send-message"}"#, "invalid_body"),
-            (r#"{"action":"send-message"}"#, "invalid_body"),
         ] {
             let e = parse_call(body.as_bytes()).expect_err(body);
-            assert_eq!((e.status.as_u16(), e.code), (400, code), "{body}");
+            assert_eq!((e.status(), e.code()), (400, code), "{body}");
         }
     }
 

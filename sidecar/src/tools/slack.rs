@@ -7,7 +7,7 @@ use http::Method;
 use serde_json::{Map, Value};
 
 use super::{http::Outgoing, params_invalid, wrong_type, Params};
-use crate::error::ApiError;
+use super::ToolError;
 
 /// Params the action takes (the incoming-webhook fields a script may set).
 const KNOWN: &[&str] = &[
@@ -23,7 +23,7 @@ const KNOWN: &[&str] = &[
 
 /// Builds the webhook request. `blocks` may be an array, or (as Cronium's UI stores it)
 /// a JSON string holding an array or `{"blocks": [...]}`.
-pub(super) fn prepare(url: &url::Url, p: &Params<'_>) -> Result<Outgoing, ApiError> {
+pub(super) fn prepare(url: &url::Url, p: &Params<'_>) -> Result<Outgoing, ToolError> {
     p.only(KNOWN)?;
     let mut payload = Map::new();
     let text = p.string("text")?;
@@ -66,7 +66,7 @@ pub(super) fn prepare(url: &url::Url, p: &Params<'_>) -> Result<Outgoing, ApiErr
     })
 }
 
-fn blocks_from_text(s: &str) -> Result<Vec<Value>, ApiError> {
+fn blocks_from_text(s: &str) -> Result<Vec<Value>, ToolError> {
     match serde_json::from_str::<Value>(s) {
         Ok(Value::Array(a)) => Ok(a),
         Ok(Value::Object(mut o)) => match o.remove("blocks") {

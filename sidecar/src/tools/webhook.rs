@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::{endpoint_url, http::Outgoing, is_loopback, origin, params_invalid, wrong_type};
 use super::{only_fields, Params, Secrets};
-use crate::error::ApiError;
+use super::ToolError;
 
 const KNOWN: &[&str] = &["method", "path", "query", "headers", "body"];
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -147,7 +147,7 @@ impl WebhookCredential {
     }
 
     /// Builds the request from the script's params.
-    pub(super) fn prepare(&self, p: &Params<'_>) -> Result<Outgoing, ApiError> {
+    pub(super) fn prepare(&self, p: &Params<'_>) -> Result<Outgoing, ToolError> {
         p.only(KNOWN)?;
         let m = p.string("method")?.unwrap_or("POST").to_ascii_uppercase();
         let method = self
@@ -258,7 +258,7 @@ impl WebhookCredential {
     }
 
     /// Joins a script's path under the base URL, refusing anything that could leave it.
-    fn resolve(&self, path: &str) -> Result<url::Url, ApiError> {
+    fn resolve(&self, path: &str) -> Result<url::Url, ToolError> {
         let bad = |why: &str| params_invalid(format!("path {why}"));
         if path.len() > MAX_PATH {
             return Err(bad(&format!("is longer than {MAX_PATH} bytes")));
@@ -343,7 +343,7 @@ mod tests {
         WebhookCredential::parse(&m).expect("credential")
     }
 
-    fn prep(c: &WebhookCredential, params: Value) -> Result<Outgoing, ApiError> {
+    fn prep(c: &WebhookCredential, params: Value) -> Result<Outgoing, ToolError> {
         let Value::Object(m) = params else {
             panic!("object")
         };
@@ -380,7 +380,7 @@ mod tests {
             "%00",
         ] {
             let e = prep(&c, json!({"path": bad})).expect_err(bad);
-            assert_eq!(e.code, "tool_params_invalid", "{bad}");
+            assert_eq!(e.code(), "tool_params_invalid", "{bad}");
         }
     }
 
@@ -402,7 +402,7 @@ mod tests {
             json!({"path": "/deploy", "headers": {"authorization": "x"}}),
         )
         .expect_err("override");
-        assert!(e.message.contains("credential"));
+        assert!(e.to_string().contains("credential"));
         assert!(prep(&c, json!({"path": "/deploy", "headers": {"Host": "evil"}})).is_err());
         let o = prep(&c, json!({"path": "/deploy", "method": "put", "headers": {"X-A": "1"}, "query": {"n": 1, "b": true}, "body": {"k": [1]}}))
             .expect("ok");
