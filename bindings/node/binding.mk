@@ -35,7 +35,7 @@ node: $(NODE_DIR)/node_modules/.package-lock.json ## Build the Node addon (relea
 
 .PHONY: test-node
 test-node: node ## Node package tests against a real sidecar (node --test), and tsc --strict on the typed examples
-	$(CARGO) build -p cronium-sidecar --bin cronium
+	$(CARGO) build -p cronium-cli --bin cronium
 	cd $(NODE_DIR) && CRONIUM_BIN=$(BIN) node --test --test-concurrency=1 tests/*.test.js tests/*.test.mjs
 	cd $(NODE_DIR) && node_modules/.bin/tsc -p tests/types --noEmit --strict
 

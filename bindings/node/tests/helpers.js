@@ -40,7 +40,7 @@ function connectable(socket) {
 class Sidecar {
   static async start(env = {}) {
     if (!fs.existsSync(CRONIUM)) {
-      throw new Error(`${CRONIUM} is missing: build it with \`cargo build -p cronium-sidecar --bin cronium\``);
+      throw new Error(`${CRONIUM} is missing: build it with \`cargo build -p cronium-cli --bin cronium\``);
     }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cronium-node-'));
     const socket = path.join(dir, 'run', 'rt.sock');

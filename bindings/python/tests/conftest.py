@@ -139,7 +139,7 @@ class Sidecar:
 def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
     if not cronium_bin().exists():
         pytest.fail(
-            f"{cronium_bin()} is missing: build it with `cargo build -p cronium-sidecar` "
+            f"{cronium_bin()} is missing: build it with `cargo build -p cronium-cli` "
             "(make test-python does)"
         )
     s = Sidecar(tmp_path_factory.mktemp("sidecar"))
