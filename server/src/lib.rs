@@ -5,7 +5,7 @@
 //!
 //! - [`auth`]: execution tokens (JWT, HS256/EdDSA, key rotation, scopes);
 //! - [`state`]: the shared state with the per-execution cache and the change hub;
-//! - [`routes`]: the HTTP API itself, callable without a socket ([`app`]);
+//! - [`routes`]: the HTTP API itself, callable without a socket ([`routes::app`]);
 //! - [`body`]: request bodies (size limit, JSON decoding and compaction);
 //! - [`server`]: listeners, connection cap, graceful shutdown;
 //! - [`config`]: the settings the parts are built from (the CLI reads them);

@@ -92,7 +92,17 @@ impl Listener {
 
 /// Serves `listeners` until `state.shutdown` is cancelled, then stops accepting, lets
 /// in-flight requests finish (up to [`DRAIN_TIMEOUT`]) and removes the socket files.
-pub async fn serve(state: Arc<AppState>, listeners: Vec<Listener>) {
+pub fn serve(
+    state: Arc<AppState>,
+    listeners: Vec<Listener>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    // Boxed so the whole request path is compiled once, here, although two crates run it
+    // (the CLI's `serve` and the runner's in-process server): each crate that polled the
+    // bare future would carry its own copy of every handler.
+    Box::pin(run(state, listeners))
+}
+
+async fn run(state: Arc<AppState>, listeners: Vec<Listener>) {
     let graceful = Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
     let slots = Arc::new(Semaphore::new(state.limits.max_connections));
     let mut sockets = Vec::new();

@@ -7,7 +7,7 @@
 //! delivered or was refused as transient (connect errors, 5xx; never 4xx) → record the
 //! outcome under the key → audit → answer `{ok, status, body, ...}`.
 //!
-//! Secrets stay inside this module: results, error messages, logs and stored outcomes are
+//! Secrets stay inside this crate: results, error messages, logs and stored outcomes are
 //! built from non-secret parts, and whatever an endpoint echoes back is scrubbed of every
 //! secret of the credential before it leaves.
 
@@ -23,6 +23,8 @@ mod slack;
 mod webhook;
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -685,7 +687,19 @@ impl ToolEngine {
     }
 
     /// Runs a call for the actor's execution. Every outcome, failures included, is audited.
-    pub async fn execute(
+    pub fn execute<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        actor: Actor<'a>,
+        call: &'a ToolCall,
+        idempotency_key: Option<&'a str>,
+    ) -> Pin<Box<dyn Future<Output = Result<ToolReply, ToolError>> + Send + 'a>> {
+        // Boxed so the call path (retries, TLS, SMTP) is compiled once, here, whichever
+        // crate awaits it (the API's route, the operator's `tools test`).
+        Box::pin(self.execute_here(store, actor, call, idempotency_key))
+    }
+
+    async fn execute_here(
         &self,
         store: &dyn Store,
         actor: Actor<'_>,
@@ -1000,7 +1014,15 @@ impl ToolEngine {
 
     /// Checks that a stored credential reaches its endpoint without sending anything
     /// (`cronium tools test`): HTTP tools connect (and TLS-handshake); email logs in.
-    pub async fn probe(&self, cred: &Credential) -> Result<String, String> {
+    pub fn probe<'a>(
+        &'a self,
+        cred: &'a Credential,
+    ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>> {
+        // Boxed for the same reason as `execute`.
+        Box::pin(self.probe_here(cred))
+    }
+
+    async fn probe_here(&self, cred: &Credential) -> Result<String, String> {
         let secrets = cred.secrets();
         let timeout = self.cfg.attempt_timeout;
         let r = match cred {

@@ -1,8 +1,11 @@
-//! Request handling: routing, authentication, scopes, rate limits and every handler of the
-//! v1 API and the Cronium compatibility routes.
+//! Request handling: routing, authentication, scopes, rate limits, and the handlers of the
+//! v1 API and the Cronium compatibility routes, one module per resource.
 //!
-//! [`handle`] is generic over the request body so tests can drive the app without a socket;
-//! [`crate::server`] puts it behind real Unix and TCP listeners.
+//! [`app`] is the API as a value, generic over the request body so tests drive it without a
+//! socket; [`crate::server`] puts it behind real Unix and TCP listeners. This module parses
+//! the path, answers the operations routes, checks the method (405 before any token),
+//! authenticates, and hands the request to the resource's module; the helpers shared by
+//! those modules (envelopes, the caller, streaming bodies) live here.
 
 mod compat;
 mod condition;
