@@ -18,11 +18,11 @@ help: ## List the targets
 
 .PHONY: build
 build: ## Build the cronium binary (debug)
-	$(CARGO) build -p cronium-sidecar --bin cronium
+	$(CARGO) build -p cronium-cli --bin cronium
 
 .PHONY: release
 release: ## Build the cronium binary (release)
-	$(CARGO) build --release -p cronium-sidecar --bin cronium
+	$(CARGO) build --release -p cronium-cli --bin cronium
 
 .PHONY: demo
 demo: build python node ## The main job: cronium run on examples/ in every language available, with summaries
@@ -61,7 +61,7 @@ lint: ## Lints: clippy (deny warnings), rustfmt, OpenAPI document validity, the 
 	@# openapi.json and docs/API.md list every route, error code and scope of the protocol
 	@# crate, and nothing else (also part of `make test`).
 	$(CARGO) test -p cronium-protocol --test contract
-	python3 -c 'import json,sys; d=json.load(open("sidecar/openapi.json")); sys.exit(0 if d.get("openapi","").startswith("3.1") else "openapi.json is not OpenAPI 3.1")'
+	python3 -c 'import json,sys; d=json.load(open("server/openapi.json")); sys.exit(0 if d.get("openapi","").startswith("3.1") else "openapi.json is not OpenAPI 3.1")'
 
 .PHONY: bench
 bench: python ## Benchmarks: every figure as a ratio to a baseline measured in the same run (< 10 min)
@@ -70,7 +70,7 @@ bench: python ## Benchmarks: every figure as a ratio to a baseline measured in t
 	@for t in $(if $(wildcard bindings/node/binding.mk),node) $(if $(wildcard bindings/c/binding.mk),c-bench); do \
 		$(MAKE) --no-print-directory $$t || echo "bench: 'make $$t' failed; its rows will say skipped" >&2; \
 	done
-	$(CARGO) build --release -p cronium-sidecar -p cronium-bench --bins
+	$(CARGO) build --release -p cronium-cli -p cronium-bench --bins
 	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN)
 
 .PHONY: bench-quick
@@ -78,7 +78,7 @@ bench-quick: python ## The benchmarks once, briefly (CI runs this so the harness
 	@for t in $(if $(wildcard bindings/node/binding.mk),node) $(if $(wildcard bindings/c/binding.mk),c-bench); do \
 		$(MAKE) --no-print-directory $$t || echo "bench-quick: 'make $$t' failed; its rows will say skipped" >&2; \
 	done
-	$(CARGO) build --release -p cronium-sidecar -p cronium-bench --bins
+	$(CARGO) build --release -p cronium-cli -p cronium-bench --bins
 	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN) --quick
 
 .PHONY: clean

@@ -47,7 +47,7 @@ node-dts-check: node ## Fail when the committed native.d.ts differs from what na
 
 .PHONY: test-node
 test-node: node node-dts-check testkit ## native.d.ts check, Node package tests against a real sidecar (node --test), tsc --strict on the typed examples
-	$(CARGO) build -p cronium-sidecar --bin cronium
+	$(CARGO) build -p cronium-cli --bin cronium
 	cd $(NODE_DIR) && CRONIUM_BIN=$(BIN) node --test --test-concurrency=1 tests/*.test.js tests/*.test.mjs
 	cd $(NODE_DIR) && node_modules/.bin/tsc -p tests/types --noEmit --strict
 

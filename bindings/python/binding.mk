@@ -28,7 +28,7 @@ python: $(PY_TOOLS) ## Build the Python module (release wheel) and install it in
 
 .PHONY: test-python
 test-python: python testkit ## Python module: pytest against a real sidecar, stubtest, mypy --strict
-	$(CARGO) build -p cronium-sidecar --bin cronium
+	$(CARGO) build -p cronium-cli --bin cronium
 	cd $(PY_DIR) && CRONIUM_BIN=$(BIN) $(CRONIUM_PYTHON) -m pytest
 	cd $(PY_DIR) && $(CRONIUM_PYTHON) -m mypy.stubtest cronium._native
 	cd $(PY_DIR) && $(CRONIUM_PYTHON) -m mypy --strict python/cronium tests/typed_example.py

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// The committed OpenAPI document, relative to the workspace root. The one place that
 /// names it (the sidecar embeds the same file).
-const OPENAPI_PATH: &str = "sidecar/openapi.json";
+const OPENAPI_PATH: &str = "server/openapi.json";
 /// The API reference whose tables are checked.
 const API_MD_PATH: &str = "docs/API.md";
 

@@ -8,7 +8,7 @@ TESTKIT := $(CARGO_TARGET_DIR)/debug/cronium-testkit
 
 .PHONY: testkit
 testkit: ## Build the test kit (cronium-testkit) and the cronium binary it launches
-	$(CARGO) build -p cronium-sidecar --bin cronium -p cronium-testkit --bin cronium-testkit
+	$(CARGO) build -p cronium-cli --bin cronium -p cronium-testkit --bin cronium-testkit
 
 .PHONY: test-conformance
 test-conformance: testkit python node ## The conformance cases in every language against a real sidecar

@@ -13,7 +13,7 @@ root=$(cd "$here/../../.." && pwd)
 helpers=$here/../cronium.sh
 CRONIUM=${CRONIUM:-$root/target/debug/cronium}
 if [[ ! -x $CRONIUM ]]; then
-  echo "no cronium binary at $CRONIUM; run cargo build -p cronium-sidecar first" >&2
+  echo "no cronium binary at $CRONIUM; run cargo build -p cronium-cli first" >&2
   echo "0 passed, 1 failed"
   exit 1
 fi

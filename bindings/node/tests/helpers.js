@@ -32,7 +32,7 @@ const TESTKIT = process.env.CRONIUM_TESTKIT || path.join(TARGET, 'debug', 'croni
  */
 class Sidecar {
   static async start(env = {}) {
-    for (const [file, build] of [[CRONIUM, 'cronium-sidecar --bin cronium'], [TESTKIT, 'cronium-testkit']]) {
+    for (const [file, build] of [[CRONIUM, 'cronium-cli --bin cronium'], [TESTKIT, 'cronium-testkit']]) {
       if (!fs.existsSync(file)) throw new Error(`${file} is missing: build it with \`cargo build -p ${build}\``);
     }
     const args = ['--cronium', CRONIUM];

@@ -140,7 +140,7 @@ class Sidecar:
 
 @pytest.fixture(scope="session")
 def sidecar() -> Iterator[Sidecar]:
-    for binary, build in ((cronium_bin(), "cronium-sidecar"), (testkit_bin(), "cronium-testkit")):
+    for binary, build in ((cronium_bin(), "cronium-cli"), (testkit_bin(), "cronium-testkit")):
         if not binary.exists():
             pytest.fail(f"{binary} is missing: build it with `cargo build -p {build}` (make test-python does)")
     s = Sidecar()

@@ -21,7 +21,7 @@ cronium.output({"id": data["id"], "runs": n + 1, "event": cronium.event()["event
 print("done", n + 1)
 """
 
-# What the runner puts first on PYTHONPATH (sidecar/src/run/lang.rs), reduced to its
+# What the runner puts first on PYTHONPATH (runner/src/lang.rs), reduced to its
 # effect: `cronium` is a builtin when the module is installed.
 SITECUSTOMIZE = """
 try:

@@ -186,7 +186,7 @@ impl Sidecar {
     pub fn start_with(options: Options) -> io::Result<Sidecar> {
         if !options.cronium.is_file() {
             return Err(other(format!(
-                "{} is missing: build it with `cargo build -p cronium-sidecar --bin cronium`",
+                "{} is missing: build it with `cargo build -p cronium-cli --bin cronium`",
                 options.cronium.display()
             )));
         }

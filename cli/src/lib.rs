@@ -1,0 +1,782 @@
+//! The `cronium` command: `serve`, and the admin commands the orchestrator, the tests and
+//! the runner use to create executions, mint tokens and inspect what scripts did.
+//!
+//! Admin commands work on the store directly (the state directory), not through a running
+//! sidecar, so they also work when none is running. A running sidecar on the same store
+//! sees their variable writes through its change-log poller.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::config::{ConfigArgs, ConfigError, ServeArgs};
+use cronium_runner::args::{json_arg, load_input_stream, read_input_arg};
+use cronium_runner::RunError;
+use cronium_server::admin::{Admin, AdminError, Created, CredentialView, TestOutcome};
+use cronium_server::auth::{Scope, Scopes};
+use cronium_store::NewExecution;
+
+/// A failed command: one line for the user and the exit code (2 = usage or config).
+#[derive(Debug)]
+pub struct CliError {
+    /// Process exit code.
+    pub code: u8,
+    /// One line saying what is wrong and how to fix it.
+    pub message: String,
+}
+
+impl CliError {
+    fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    fn failed(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        Self::usage(e.0)
+    }
+}
+
+impl From<RunError> for CliError {
+    fn from(e: RunError) -> Self {
+        Self {
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+impl From<AdminError> for CliError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Invalid(m) => Self::usage(m),
+            AdminError::NotFound(m) | AdminError::Failed(m) => Self::failed(m),
+        }
+    }
+}
+
+impl From<cronium_store::StoreError> for CliError {
+    fn from(e: cronium_store::StoreError) -> Self {
+        Self::failed(e.to_string())
+    }
+}
+
+impl From<cronium_server::auth::AuthConfigError> for CliError {
+    fn from(e: cronium_server::auth::AuthConfigError) -> Self {
+        Self::usage(format!("token keys: {e}"))
+    }
+}
+
+/// The Cronium runtime: serve the script API, run scripts locally, administer executions.
+#[derive(Debug, Parser)]
+#[command(name = "cronium", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the runtime API on a Unix socket (and optionally TCP).
+    Serve(ServeArgs),
+    /// Run a script the way Cronium would, with the runtime in this process, and show what
+    /// it did (exit code: the script's; 124 on --timeout).
+    Run(Box<cronium_runner::RunArgs>),
+    /// Create, inspect and list executions.
+    #[command(subcommand)]
+    Executions(ExecutionsCmd),
+    /// Mint execution tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Read and write a user's variables.
+    #[command(subcommand)]
+    Variables(VariablesCmd),
+    /// Manage the tool credentials scripts use (Slack, Discord, webhook, email); secrets
+    /// are sealed in the store and never printed.
+    #[command(subcommand)]
+    Tools(ToolsCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum ToolsCmd {
+    /// Add (or replace) a user's credential for a tool.
+    ///
+    /// The configuration is JSON from a file or stdin, never from the command line where
+    /// `ps` would show it:
+    /// slack/discord {"webhook_url"}; webhook {"base_url", "headers"?, "allowed_paths"?,
+    /// "methods"?}; email {"host", "port"?, "security"? (starttls|tls|none), "username"?,
+    /// "password"?, "from"}.
+    Add {
+        /// Owner: only this user's executions can use it.
+        #[arg(long)]
+        user: String,
+        /// slack, discord, webhook or email.
+        #[arg(long)]
+        tool: String,
+        /// Name a script picks with "credential".
+        #[arg(long, default_value = cronium_tools::DEFAULT_CREDENTIAL)]
+        name: String,
+        /// @FILE or - (stdin): the JSON configuration.
+        #[arg(long, value_name = "@FILE|-")]
+        config: String,
+    },
+    /// List credentials (every user's without --user): where they point, never a secret.
+    List {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a user's credential.
+    Remove {
+        /// Owner.
+        #[arg(long)]
+        user: String,
+        /// Tool.
+        #[arg(long)]
+        tool: String,
+        /// Name.
+        #[arg(long, default_value = cronium_tools::DEFAULT_CREDENTIAL)]
+        name: String,
+    },
+    /// Check a credential without sending anything (with --params: run the action).
+    ///
+    /// It must open with this sidecar's key and its endpoint must answer: connect and TLS,
+    /// for email also the login. With --params the action runs for real and its result is
+    /// printed.
+    Test {
+        /// Owner.
+        #[arg(long)]
+        user: String,
+        /// Tool.
+        #[arg(long)]
+        tool: String,
+        /// Name.
+        #[arg(long, default_value = cronium_tools::DEFAULT_CREDENTIAL)]
+        name: String,
+        /// Action to run with --params (default: the tool's only action).
+        #[arg(long)]
+        action: Option<String>,
+        /// Params of a real call, JSON (sends a message!).
+        #[arg(long)]
+        params: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExecutionsCmd {
+    /// Create an execution and print its id and token.
+    Create(Box<CreateArgs>),
+    /// Show an execution: input, output, condition, streams, audit log.
+    Show {
+        /// Execution id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List recent executions.
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an execution's output stream as NDJSON.
+    OutputStream {
+        /// Execution id.
+        id: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct CreateArgs {
+    /// Owner of the execution (variables belong to the user).
+    #[arg(long)]
+    user: String,
+    /// Event name.
+    #[arg(long)]
+    event: Option<String>,
+    /// Event id (generated when absent).
+    #[arg(long)]
+    event_id: Option<String>,
+    /// Event type, e.g. python, node, bash.
+    #[arg(long)]
+    event_type: Option<String>,
+    /// Job id.
+    #[arg(long)]
+    job_id: Option<String>,
+    /// What started it: manual, schedule, workflow, webhook...
+    #[arg(long)]
+    trigger: Option<String>,
+    /// Workflow step.
+    #[arg(long)]
+    workflow_step: Option<String>,
+    /// Attempt number.
+    #[arg(long, default_value_t = 1)]
+    attempt: u32,
+    /// Input: JSON text, @FILE, or - for stdin.
+    #[arg(long)]
+    input: Option<String>,
+    /// NDJSON file served as the input stream.
+    #[arg(long, value_name = "FILE")]
+    input_stream: Option<PathBuf>,
+    /// Extra context fields, a JSON object.
+    #[arg(long)]
+    context: Option<String>,
+    /// Maximum lifetime of the execution's tokens, e.g. 1h.
+    #[arg(long, default_value = "1h")]
+    ttl: String,
+    /// Token scopes, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    scope: Vec<String>,
+    /// Print {"id","token"} as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCmd {
+    /// Mint a token for an existing execution and print it.
+    Mint {
+        /// Execution id.
+        #[arg(long)]
+        execution: String,
+        /// Token lifetime (capped by the execution's maximum lifetime).
+        #[arg(long)]
+        ttl: Option<String>,
+        /// Scopes, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        scope: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VariablesCmd {
+    /// List a user's keys.
+    List {
+        /// User id.
+        #[arg(long)]
+        user: String,
+    },
+    /// Print a variable's value.
+    Get {
+        /// User id.
+        #[arg(long)]
+        user: String,
+        /// Key.
+        key: String,
+    },
+    /// Set a variable to a JSON value.
+    Set {
+        /// User id.
+        #[arg(long)]
+        user: String,
+        /// Key.
+        key: String,
+        /// JSON value.
+        value: String,
+    },
+    /// Delete a variable.
+    Delete {
+        /// User id.
+        #[arg(long)]
+        user: String,
+        /// Key.
+        key: String,
+    },
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Runs the parsed command and returns the process's exit code (`cronium run`: the
+/// script's); the caller exits with it.
+pub fn run(cli: Cli) -> Result<u8, CliError> {
+    match cli.command {
+        Command::Serve(serve) => {
+            let cfg = config::serve_config(&cli.config, &serve, &env)?;
+            init_tracing(tracing::Level::INFO, cfg.log_json);
+            let rt = runtime(cfg.workers)?;
+            rt.block_on(serve_main(cfg))?;
+            Ok(0)
+        }
+        Command::Run(args) => {
+            // Only errors unless `CRONIUM_LOG` says otherwise, so the script's own stderr
+            // stays readable.
+            init_tracing(tracing::Level::ERROR, false);
+            let load = || {
+                let (core, file) = config::core_config(&cli.config, &env)?;
+                let limits = config::limits_config(&file, &env)?;
+                Ok((core, limits))
+            };
+            Ok(cronium_runner::run(&load, *args, &env)?)
+        }
+        cmd => {
+            init_tracing(tracing::Level::INFO, false);
+            let (core, _) = config::core_config(&cli.config, &env)?;
+            let rt = runtime(1)?;
+            rt.block_on(admin(core, cmd))?;
+            Ok(0)
+        }
+    }
+}
+
+fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, CliError> {
+    let mut b = if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(workers);
+        b
+    };
+    b.enable_all()
+        .build()
+        .map_err(|e| CliError::failed(format!("cannot start the runtime: {e}")))
+}
+
+/// Logs go to stderr, as text or JSON. `CRONIUM_LOG` sets the filter: a level, or
+/// `target=level` directives separated by commas (`info,cronium_server=debug`); unset,
+/// empty or unparsable, everything at `default` and above is logged.
+pub fn init_tracing(default: tracing::Level, json: bool) {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    // `Targets` rather than `EnvFilter`: the same directive syntax without span and field
+    // filters, and without the regex engine (a quarter MiB of resident code).
+    let filter = std::env::var("CRONIUM_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .and_then(|s| s.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(default));
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let registry = tracing_subscriber::registry();
+    let _ = if json {
+        registry.with(layer.json().with_filter(filter)).try_init()
+    } else {
+        registry.with(layer.with_filter(filter)).try_init()
+    };
+}
+
+async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
+    // Bind first: a script started at the same time can connect while the store opens
+    // (its connection waits in the backlog), and a busy socket fails fast.
+    let mut listeners = vec![cronium_server::server::Listener::unix(&cfg.socket)
+        .await
+        .map_err(|e| CliError::failed(format!("cannot serve on {}: {e}", cfg.socket.display())))?];
+    let opened = async {
+        if let Some(addr) = cfg.listen {
+            listeners.push(
+                cronium_server::server::Listener::tcp(addr)
+                    .await
+                    .map_err(|e| CliError::failed(format!("cannot listen on {addr}: {e}")))?,
+            );
+        }
+        Ok::<_, CliError>((
+            cronium_server::open_store(&cfg.core)?,
+            cronium_server::authenticator(&cfg.core)?,
+        ))
+    }
+    .await;
+    let (store, auth) = match opened {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_file(&cfg.socket);
+            return Err(e);
+        }
+    };
+    let state = cronium_server::app_state(store, auth, cfg.limits, cfg.core.token_ttl);
+    state.set_tools(cronium_server::tools_engine(&cfg.core).map_err(CliError::failed)?);
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        shutdown.cancel();
+    });
+    cronium_server::server::serve(state, listeners).await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn parse_scopes(list: &[String]) -> Result<Option<Scopes>, CliError> {
+    if list.is_empty() {
+        return Ok(None);
+    }
+    list.iter()
+        .map(|s| {
+            Scope::parse(s.trim()).ok_or_else(|| {
+                CliError::usage(format!(
+                    "unknown scope {s:?}; use some of {}",
+                    Scope::ALL.map(Scope::as_str).join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Scopes, _>>()
+        .map(Some)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreatedJson<'a> {
+    id: &'a str,
+    token: &'a str,
+    user_id: &'a str,
+    event_id: &'a str,
+    expires_at: i64,
+}
+
+async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
+    let admin = Admin::open(&core)?;
+    let out = &mut std::io::stdout().lock();
+    let w = |r: std::io::Result<()>| r.map_err(|e| CliError::failed(format!("cannot write: {e}")));
+    match cmd {
+        Command::Serve(_) | Command::Run(_) => unreachable!("handled by run"),
+        Command::Executions(ExecutionsCmd::Create(a)) => {
+            let scopes = parse_scopes(&a.scope)?;
+            let ttl = config::parse_duration(&a.ttl)?;
+            let input = a.input.as_deref().map(read_input_arg).transpose()?;
+            let context = match a.context.as_deref() {
+                Some(c) => {
+                    let c = json_arg("--context", c)?;
+                    if !c.starts_with('{') {
+                        return Err(CliError::usage("--context must be a JSON object"));
+                    }
+                    Some(c)
+                }
+                None => None,
+            };
+            let new = NewExecution {
+                user_id: a.user,
+                event_id: a.event_id.unwrap_or_default(),
+                event_name: a.event,
+                event_type: a.event_type,
+                job_id: a.job_id,
+                trigger: a.trigger,
+                workflow_step: a.workflow_step,
+                attempt: a.attempt,
+                input,
+                context,
+                expires_at: 0,
+            };
+            let Created {
+                execution: e,
+                token,
+            } = admin.create_execution(new, ttl, scopes).await?;
+            if let Some(path) = &a.input_stream {
+                load_input_stream(admin.store(), &e.id, path).await?;
+            }
+            if a.json {
+                let c = CreatedJson {
+                    id: &e.id,
+                    token: &token,
+                    user_id: &e.user_id,
+                    event_id: &e.event_id,
+                    expires_at: e.expires_at,
+                };
+                w(writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(&c).unwrap_or_default()
+                ))?;
+            } else {
+                w(writeln!(out, "execution {}\ntoken     {token}", e.id))?;
+            }
+        }
+        Command::Executions(ExecutionsCmd::Show { id, json }) => {
+            let v = admin.show_execution(&id).await?;
+            show(out, &v.report, &v.audit, json).map_err(|e| CliError::failed(e.to_string()))?;
+        }
+        Command::Executions(ExecutionsCmd::List { limit, json }) => {
+            let list = admin.list_executions(limit).await?;
+            if json {
+                let v: Vec<_> = list
+                    .iter()
+                    .map(|e| serde_json::json!({"id": e.id, "userId": e.user_id, "event": e.event, "createdAt": e.created_at, "hasOutput": e.has_output}))
+                    .collect();
+                w(writeln!(out, "{}", serde_json::Value::from(v)))?;
+            } else {
+                for e in list {
+                    w(writeln!(
+                        out,
+                        "{}  {}  user={}  event={}{}",
+                        e.id,
+                        e.created_at,
+                        e.user_id,
+                        e.event,
+                        if e.has_output { "  (output)" } else { "" }
+                    ))?;
+                }
+            }
+        }
+        Command::Executions(ExecutionsCmd::OutputStream { id }) => {
+            let mut after = 0;
+            while let Some((pos, block)) = admin.output_stream_block(&id, after).await? {
+                w(out.write_all(&block))?;
+                after = pos;
+            }
+        }
+        Command::Token(TokenCmd::Mint {
+            execution,
+            ttl,
+            scope,
+        }) => {
+            let ttl = ttl.as_deref().map(config::parse_duration).transpose()?;
+            let scopes = parse_scopes(&scope)?;
+            let token = admin.mint_token(&execution, ttl, scopes).await?;
+            w(writeln!(out, "{token}"))?;
+        }
+        Command::Variables(cmd) => variables(&admin, out, cmd).await?,
+        Command::Tools(cmd) => tools(&admin, out, cmd).await?,
+    }
+    Ok(())
+}
+
+async fn variables(
+    admin: &Admin<'_>,
+    out: &mut impl Write,
+    cmd: VariablesCmd,
+) -> Result<(), CliError> {
+    let w = |r: std::io::Result<()>| r.map_err(|e| CliError::failed(format!("cannot write: {e}")));
+    match cmd {
+        VariablesCmd::List { user } => {
+            for k in admin.variable_keys(&user).await? {
+                w(writeln!(out, "{k}"))?;
+            }
+        }
+        VariablesCmd::Get { user, key } => {
+            let value = admin.variable(&user, &key).await?;
+            w(writeln!(out, "{value}"))?;
+        }
+        VariablesCmd::Set { user, key, value } => {
+            admin.check_key(&key)?;
+            let value = json_arg("the value", &value)?;
+            let version = admin.set_variable(&user, &key, &value).await?;
+            w(writeln!(out, "{key} = {value} (version {version})"))?;
+        }
+        VariablesCmd::Delete { user, key } => {
+            let deleted = admin.delete_variable(&user, &key).await?;
+            w(writeln!(
+                out,
+                "{}",
+                if deleted { "deleted" } else { "not found" }
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+fn tool_arg(name: &str) -> Result<cronium_tools::Tool, CliError> {
+    cronium_tools::Tool::parse(name).ok_or_else(|| {
+        CliError::usage(format!(
+            "unknown tool {name:?}; use one of {}",
+            cronium_tools::Tool::ALL
+                .map(cronium_tools::Tool::as_str)
+                .join(", ")
+        ))
+    })
+}
+
+/// Reads a credential configuration from `@FILE` or `-`; inline JSON is refused because
+/// argv is visible to every user of the machine.
+fn secret_json_arg(arg: &str) -> Result<serde_json::Value, CliError> {
+    let text = if arg == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(|e| {
+            CliError::failed(format!("cannot read the configuration from stdin: {e}"))
+        })?;
+        s
+    } else if let Some(path) = arg.strip_prefix('@') {
+        std::fs::read_to_string(path).map_err(|e| {
+            CliError::usage(format!("cannot read the configuration file {path}: {e}"))
+        })?
+    } else {
+        return Err(CliError::usage(
+            "--config takes @FILE or - (stdin): secrets never go on the command line",
+        ));
+    };
+    serde_json::from_str(&text)
+        .map_err(|e| CliError::usage(format!("the configuration is not valid JSON: {e}")))
+}
+
+async fn tools(admin: &Admin<'_>, out: &mut impl Write, cmd: ToolsCmd) -> Result<(), CliError> {
+    let w = |r: std::io::Result<()>| r.map_err(|e| CliError::failed(format!("cannot write: {e}")));
+    match cmd {
+        ToolsCmd::Add {
+            user,
+            tool,
+            name,
+            config,
+        } => {
+            let tool = tool_arg(&tool)?;
+            let cfg = secret_json_arg(&config)?;
+            let (replaced, warning) = admin.add_credential(&user, tool, &name, &cfg).await?;
+            if let Some(warning) = warning {
+                eprintln!("warning: {warning}");
+            }
+            w(writeln!(
+                out,
+                "{} {} credential {name:?} for user {user:?}",
+                if replaced { "replaced" } else { "added" },
+                tool.as_str()
+            ))?;
+        }
+        ToolsCmd::List { user, json } => {
+            let listed = admin.list_credentials(user.as_deref()).await?;
+            if json {
+                let v: Vec<_> = listed
+                    .iter()
+                    .map(|CredentialView { row: r, target }| serde_json::json!({"user": r.user_id, "tool": r.tool, "name": r.name, "target": target, "keyId": r.key_id, "createdAt": r.created_at, "updatedAt": r.updated_at}))
+                    .collect();
+                w(writeln!(out, "{}", serde_json::Value::from(v)))?;
+            } else {
+                for CredentialView { row: r, target } in &listed {
+                    w(writeln!(
+                        out,
+                        "{}  {}  {}  {}  (updated {})",
+                        r.user_id, r.tool, r.name, target, r.updated_at
+                    ))?;
+                }
+            }
+        }
+        ToolsCmd::Remove { user, tool, name } => {
+            let tool = tool_arg(&tool)?;
+            admin.remove_credential(&user, tool, &name).await?;
+            w(writeln!(
+                out,
+                "removed {} credential {name:?} of user {user:?}",
+                tool.as_str()
+            ))?;
+        }
+        ToolsCmd::Test {
+            user,
+            tool,
+            name,
+            action,
+            params,
+        } => {
+            let t = tool_arg(&tool)?;
+            let params = params
+                .map(|p| {
+                    json_arg("--params", &p)
+                        .map(|p| serde_json::from_str::<serde_json::Value>(&p).unwrap_or_default())
+                })
+                .transpose()?;
+            match admin
+                .test_credential(&user, t, &name, action.as_deref(), params)
+                .await?
+            {
+                TestOutcome::Reached(ok) => w(writeln!(out, "ok: {ok}"))?,
+                TestOutcome::Ran(result) => w(writeln!(out, "{result}"))?,
+            }
+        }
+    }
+    Ok(())
+}
+
+fn raw(text: Option<&str>) -> Option<Box<RawValue>> {
+    text.and_then(|t| RawValue::from_string(t.to_owned()).ok())
+}
+
+fn show(
+    out: &mut impl Write,
+    r: &cronium_store::ExecutionReport,
+    audit: &[cronium_store::AuditEntry],
+    json: bool,
+) -> std::io::Result<()> {
+    let e = &r.execution;
+    if json {
+        let doc = serde_json::json!({
+            "id": e.id,
+            "userId": e.user_id,
+            "eventId": e.event_id,
+            "eventName": e.event_name,
+            "createdAt": e.created_at,
+            "expiresAt": e.expires_at,
+            "input": raw(e.input.as_deref()),
+            "output": raw(r.output.as_deref()),
+            "condition": r.condition,
+            "inputStream": {"records": r.input_stream.records, "bytes": r.input_stream.bytes},
+            "outputStream": {"records": r.output_stream.records, "bytes": r.output_stream.bytes},
+            "audit": audit.iter().map(|a| serde_json::json!({"at": a.at, "action": a.action, "target": a.target})).collect::<Vec<_>>(),
+        });
+        return writeln!(out, "{doc}");
+    }
+    let pretty = |t: Option<&str>| match t {
+        None => "(none)".to_owned(),
+        Some(t) => serde_json::from_str::<serde_json::Value>(t)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| t.to_owned()),
+    };
+    writeln!(out, "execution      {}", e.id)?;
+    writeln!(out, "user           {}", e.user_id)?;
+    writeln!(
+        out,
+        "event          {} ({})",
+        e.event_name.as_deref().unwrap_or("-"),
+        e.event_id
+    )?;
+    writeln!(out, "created        {}", e.created_at)?;
+    writeln!(out, "input          {}", pretty(e.input.as_deref()))?;
+    writeln!(out, "output         {}", pretty(r.output.as_deref()))?;
+    writeln!(
+        out,
+        "condition      {}",
+        r.condition.map_or("(none)".into(), |c| c.to_string())
+    )?;
+    writeln!(
+        out,
+        "input stream   {} records, {} bytes",
+        r.input_stream.records, r.input_stream.bytes
+    )?;
+    writeln!(
+        out,
+        "output stream  {} records, {} bytes",
+        r.output_stream.records, r.output_stream.bytes
+    )?;
+    writeln!(out, "audit          {} entries", audit.len())?;
+    for a in audit {
+        writeln!(out, "  {}  {}  {}", a.at, a.action, a.target)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! The operator's service: create, show and list executions, mint tokens, read and write a
+//! user's variables, manage tool credentials.
+//!
+//! It works on the store directly (not through a running server), so it also works when no
+//! server runs; a server on the same store sees its variable writes through the change-log
+//! poller. It returns plain data and [`AdminError`]s: `cronium` renders them on a terminal,
+//! and an admin HTTP API can serve the same calls.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cronium_store::{
+    now_unix, Actor, AuditEntry, Execution, ExecutionReport, ExecutionSummary, NewExecution,
+    SealedCredential, Store, StoreError,
+};
+use cronium_tools::{CallBody, Tool, ToolEngine};
+
+use crate::auth::{AuthConfigError, Authenticator, Scopes};
+use crate::config::CoreConfig;
+use crate::error::ApiError;
+
+/// Why an admin call failed. Messages say what to do; they never hold a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The request itself is wrong (a bad key, an invalid credential configuration, the
+    /// token keys of the configuration); the CLI exits 2.
+    #[error("{0}")]
+    Invalid(String),
+    /// What the request names does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Anything else: storage, minting, an endpoint.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        Self::Failed(e.to_string())
+    }
+}
+
+impl From<AuthConfigError> for AdminError {
+    fn from(e: AuthConfigError) -> Self {
+        Self::Invalid(format!("token keys: {e}"))
+    }
+}
+
+/// A created execution and its first token.
+#[derive(Debug)]
+pub struct Created {
+    /// The execution.
+    pub execution: Execution,
+    /// Its first token (a secret: show it only to whoever asked).
+    pub token: String,
+}
+
+/// An execution with what its script did.
+#[derive(Debug)]
+pub struct ExecutionView {
+    /// Execution, output, condition, stream totals.
+    pub report: ExecutionReport,
+    /// Its audit log, oldest first.
+    pub audit: Vec<AuditEntry>,
+}
+
+/// A stored credential as listed: where it points, never a secret.
+#[derive(Debug)]
+pub struct CredentialView {
+    /// The stored row (its `sealed` bytes are opaque).
+    pub row: SealedCredential,
+    /// Where it points (`(cannot open: ...)`, `(removed)` or `(unknown tool)` when it
+    /// cannot say).
+    pub target: String,
+}
+
+/// What a credential test did.
+#[derive(Debug)]
+pub enum TestOutcome {
+    /// The endpoint answered (what it said, scrubbed).
+    Reached(String),
+    /// The action ran; its result JSON.
+    Ran(String),
+}
+
+/// The service over one configuration's store.
+#[derive(Debug)]
+pub struct Admin<'a> {
+    core: &'a CoreConfig,
+    store: Arc<dyn Store>,
+}
+
+/// The writer of admin changes in the audit log.
+fn actor(user: &str) -> Actor<'_> {
+    Actor {
+        execution_id: "admin",
+        user_id: user,
+    }
+}
+
+impl<'a> Admin<'a> {
+    /// Opens the store of the configuration. Token keys and the tool engine are built only
+    /// by the calls that need them, so a bad key setting does not stop variable commands.
+    pub fn open(core: &'a CoreConfig) -> Result<Self, AdminError> {
+        Ok(Self {
+            core,
+            store: crate::open_store(core)?,
+        })
+    }
+
+    /// The store, for bulk loads (input streams) that read files the caller owns.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    fn auth(&self) -> Result<Arc<Authenticator>, AdminError> {
+        Ok(crate::authenticator(self.core)?)
+    }
+
+    fn engine(&self) -> Result<Arc<ToolEngine>, AdminError> {
+        crate::tools_engine(self.core).map_err(AdminError::Failed)
+    }
+
+    /// Creates an execution whose tokens live at most `lifetime`, and mints its first token
+    /// (default scopes: all).
+    pub async fn create_execution(
+        &self,
+        mut new: NewExecution,
+        lifetime: Duration,
+        scopes: Option<Scopes>,
+    ) -> Result<Created, AdminError> {
+        let auth = self.auth()?;
+        new.expires_at = now_unix() + lifetime.as_secs() as i64;
+        let (execution, token) = crate::create_execution(
+            self.store.as_ref(),
+            &auth,
+            &new,
+            self.core.token_ttl,
+            scopes,
+        )
+        .await
+        .map_err(|e| AdminError::Failed(e.message))?;
+        Ok(Created { execution, token })
+    }
+
+    /// An execution with its report and audit log.
+    pub async fn show_execution(&self, id: &str) -> Result<ExecutionView, AdminError> {
+        let report = self.store.execution_report(id).await?.ok_or_else(|| {
+            AdminError::NotFound(format!("no execution {id}; see `cronium executions list`"))
+        })?;
+        let audit = self.store.audit_log(id).await?;
+        Ok(ExecutionView { report, audit })
+    }
+
+    /// The most recent executions, newest first.
+    pub async fn list_executions(&self, limit: u32) -> Result<Vec<ExecutionSummary>, AdminError> {
+        Ok(self.store.list_executions(limit).await?)
+    }
+
+    /// The block of an execution's output stream after position `after` (0: the first),
+    /// with its position; `None` at the end.
+    pub async fn output_stream_block(
+        &self,
+        id: &str,
+        after: i64,
+    ) -> Result<Option<(i64, Vec<u8>)>, AdminError> {
+        Ok(self.store.output_stream_block(id, after).await?)
+    }
+
+    /// Mints a token for an existing execution (lifetime: `ttl`, else the configured token
+    /// TTL; never past the execution's own maximum).
+    pub async fn mint_token(
+        &self,
+        execution_id: &str,
+        ttl: Option<Duration>,
+        scopes: Option<Scopes>,
+    ) -> Result<String, AdminError> {
+        let auth = self.auth()?;
+        let e = self
+            .store
+            .execution(execution_id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("no execution {execution_id}")))?;
+        crate::mint_for(&auth, &e, ttl.unwrap_or(self.core.token_ttl), scopes)
+            .map_err(|e| AdminError::Failed(e.to_string()))
+    }
+
+    /// Checks a variable key the way the API does (callers that parse more than the key
+    /// check it first, so a bad key is the error they report).
+    pub fn check_key(&self, key: &str) -> Result<(), AdminError> {
+        check_key(key)
+    }
+
+    /// A user's variable keys.
+    pub async fn variable_keys(&self, user: &str) -> Result<Vec<String>, AdminError> {
+        Ok(self.store.variable_keys(user).await?)
+    }
+
+    /// A variable's value (JSON text).
+    pub async fn variable(&self, user: &str, key: &str) -> Result<String, AdminError> {
+        check_key(key)?;
+        let v = self.store.variable(user, key).await?.ok_or_else(|| {
+            AdminError::NotFound(format!("no variable {key:?} for user {user:?}"))
+        })?;
+        Ok(v.value)
+    }
+
+    /// Sets a variable to `value` (compact JSON text, checked by the caller); returns its new
+    /// version.
+    pub async fn set_variable(
+        &self,
+        user: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<u64, AdminError> {
+        check_key(key)?;
+        let c = self
+            .store
+            .set_variable(actor(user), key, value, None)
+            .await?;
+        Ok(c.version.unwrap_or(0))
+    }
+
+    /// Deletes a variable; `false` when there was none.
+    pub async fn delete_variable(&self, user: &str, key: &str) -> Result<bool, AdminError> {
+        check_key(key)?;
+        let gone = self.store.delete_variable(actor(user), key, None).await?;
+        Ok(gone.is_some())
+    }
+
+    /// Adds (or replaces) a user's credential; returns whether it replaced one, and a
+    /// warning for the operator (e.g. plain-text transport).
+    pub async fn add_credential(
+        &self,
+        user: &str,
+        tool: Tool,
+        name: &str,
+        config: &serde_json::Value,
+    ) -> Result<(bool, Option<String>), AdminError> {
+        let engine = self.engine()?;
+        engine
+            .add_credential(self.store.as_ref(), actor(user), tool, name, config)
+            .await
+            .map_err(|e| AdminError::Invalid(format!("{} credential {name:?}: {e}", tool.as_str())))
+    }
+
+    /// Credentials (every user's without `user`), each with where it points.
+    pub async fn list_credentials(
+        &self,
+        user: Option<&str>,
+    ) -> Result<Vec<CredentialView>, AdminError> {
+        let engine = self.engine()?;
+        let rows = self.store.list_credentials(user).await?;
+        let mut listed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let target = match Tool::parse(&row.tool) {
+                Some(tool) => match self
+                    .store
+                    .credential(&row.user_id, &row.tool, &row.name)
+                    .await?
+                {
+                    Some(sealed) => match engine.open(&sealed, tool) {
+                        Ok(c) => c.describe(),
+                        Err(e) => format!("(cannot open: {e})"),
+                    },
+                    None => "(removed)".into(),
+                },
+                None => "(unknown tool)".into(),
+            };
+            listed.push(CredentialView { row, target });
+        }
+        Ok(listed)
+    }
+
+    /// Removes a user's credential.
+    pub async fn remove_credential(
+        &self,
+        user: &str,
+        tool: Tool,
+        name: &str,
+    ) -> Result<(), AdminError> {
+        self.engine()?;
+        let gone = self
+            .store
+            .delete_credential(actor(user), tool.as_str(), name)
+            .await?;
+        if gone {
+            Ok(())
+        } else {
+            Err(AdminError::NotFound(format!(
+                "user {user:?} has no {} credential {name:?}; see `cronium tools list --user {user}`",
+                tool.as_str()
+            )))
+        }
+    }
+
+    /// Checks a credential without sending anything, or with `params` (a JSON value) runs
+    /// `action` (default: the tool's only action) for real.
+    pub async fn test_credential(
+        &self,
+        user: &str,
+        tool: Tool,
+        name: &str,
+        action: Option<&str>,
+        params: Option<serde_json::Value>,
+    ) -> Result<TestOutcome, AdminError> {
+        let engine = self.engine()?;
+        let cred = engine
+            .credential(self.store.as_ref(), user, tool, name)
+            .await
+            .map_err(|e| AdminError::Failed(ApiError::from(e).message))?;
+        let Some(params) = params else {
+            let ok = engine.probe(&cred).await.map_err(AdminError::Failed)?;
+            return Ok(TestOutcome::Reached(ok));
+        };
+        let default_action = match tool {
+            Tool::Slack | Tool::Discord => "send-message",
+            Tool::Webhook => "request",
+            Tool::Email => "send-email",
+        };
+        let call = cronium_tools::parse_call(CallBody {
+            tool: tool.as_str().to_owned(),
+            action: action.unwrap_or(default_action).to_owned(),
+            params: Some(params),
+            config: None,
+            credential: Some(name.to_owned()),
+        })
+        .map_err(|e| AdminError::Invalid(e.to_string()))?;
+        let reply = engine
+            .execute(self.store.as_ref(), actor(user), &call, None)
+            .await
+            .map_err(|e| {
+                let e = ApiError::from(e);
+                AdminError::Failed(format!("{}: {}", e.code, e.message))
+            })?;
+        Ok(TestOutcome::Ran(reply.result))
+    }
+}
+
+fn check_key(key: &str) -> Result<(), AdminError> {
+    crate::routes::validate_key(key)
+        .map_err(|e| AdminError::Invalid(format!("{key:?}: {}", e.message)))
+}

@@ -1,0 +1,155 @@
+//! Request bodies: reading them under the size limit, checking the media type, decoding
+//! JSON objects with stable error codes, and compacting JSON so a stored value is one line.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap};
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Body as HttpBody;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Refuses a body declared as anything but JSON (or NDJSON, or plain text).
+pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    let ok = essence.is_empty()
+        || essence == "application/json"
+        || essence.ends_with("+json")
+        || essence == "text/plain"
+        || essence == "application/x-ndjson";
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("the body is {essence}; send JSON with Content-Type: application/json"),
+        ))
+    }
+}
+
+/// Reads a whole JSON body, capped at the configured limit.
+pub async fn read_body<B>(state: &AppState, req: Request<B>) -> Result<Bytes, ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    check_content_type(req.headers())?;
+    let cap = state.limits.body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap as u64) {
+        return Err(too_large(cap));
+    }
+    match Limited::new(req.into_body(), cap).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(cap)),
+        Err(e) => Err(ApiError::bad_request(
+            "invalid_body",
+            format!("could not read the request body: {e}"),
+        )),
+    }
+}
+
+fn too_large(cap: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the body is larger than the limit of {cap} bytes; stream large data with /v1/output/stream"),
+    )
+}
+
+/// Parses a JSON object body into `T`: `invalid_json` for bad JSON, `invalid_body` for the
+/// wrong shape.
+pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "the body is empty; send a JSON object",
+        ));
+    }
+    // serde accepts a struct written as an array (positionally); the API only takes objects.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| matches!(b, b'[' | b'"' | b'n' | b't' | b'f' | b'-' | b'0'..=b'9')) {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "the body must be a JSON object",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::bad_request("invalid_body", format!("wrong body shape: {e}"))
+        }
+        _ => ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}")),
+    })
+}
+
+/// Removes the whitespace between JSON tokens (not inside strings) so a stored value is one
+/// line: it can then travel in an NDJSON record or an SSE `data:` line unchanged. Numbers and
+/// strings are kept byte for byte.
+pub fn compact_json(raw: &str) -> Cow<'_, str> {
+    let b = raw.as_bytes();
+    let mut in_string = false;
+    let mut escaped = false;
+    let needs = b.iter().any(|&c| {
+        let ws = !in_string && matches!(c, b' ' | b'\n' | b'\r' | b'\t');
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+            }
+        } else if c == b'"' {
+            in_string = true;
+        }
+        ws
+    });
+    if !needs {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    in_string = false;
+    escaped = false;
+    for ch in raw.chars() {
+        if in_string {
+            out.push(ch);
+            if escaped {
+                escaped = false;
+            } else if ch == '\\' {
+                escaped = true;
+            } else if ch == '"' {
+                in_string = false;
+            }
+        } else if !matches!(ch, ' ' | '\n' | '\r' | '\t') {
+            if ch == '"' {
+                in_string = true;
+            }
+            out.push(ch);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// [`compact_json`] of one NDJSON line; a line that is not UTF-8 is kept as is.
+pub fn compact_json_bytes(line: &[u8]) -> Cow<'_, [u8]> {
+    match std::str::from_utf8(line) {
+        Ok(s) => match compact_json(s) {
+            Cow::Borrowed(_) => Cow::Borrowed(line),
+            Cow::Owned(o) => Cow::Owned(o.into_bytes()),
+        },
+        Err(_) => Cow::Borrowed(line),
+    }
+}

@@ -1,0 +1,107 @@
+//! The settings the server's parts are built from: where the store is, how tokens are
+//! signed, the tool engine's settings, the request limits. Each part owns its own type
+//! ([`AuthConfig`], [`ToolsConfig`], [`Sync`]); these aggregate them. Reading them from
+//! flags, environment and file is the CLI's business.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::auth::AuthConfig;
+use cronium_store::sqlite::Sync;
+use cronium_tools::ToolsConfig;
+
+/// A configuration problem, reported as one line and exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+/// Request limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest JSON body (and largest NDJSON line).
+    pub body_bytes: usize,
+    /// Most connections open at once; more get 503 `overloaded`.
+    pub max_connections: usize,
+    /// Requests per second per execution (token bucket refill); 0 disables.
+    pub rate_per_sec: f64,
+    /// Bucket size.
+    pub rate_burst: f64,
+    /// Time a client gets to send its request headers.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body_bytes: 10 * 1024 * 1024,
+            max_connections: 4096,
+            rate_per_sec: 10_000.0,
+            rate_burst: 10_000.0,
+            header_read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What everything that touches the store needs: where it is and how to sign tokens.
+#[derive(Debug)]
+pub struct CoreConfig {
+    /// State directory.
+    pub state_dir: PathBuf,
+    /// SQLite file.
+    pub db_path: PathBuf,
+    /// Commit durability.
+    pub sync: Sync,
+    /// Token verification and minting.
+    pub auth: AuthConfig,
+    /// Lifetime of a minted (or refreshed) token; never past the execution's maximum.
+    pub token_ttl: Duration,
+    /// Tool actions and their credentials.
+    pub tools: ToolsConfig,
+}
+
+/// Parses `500ms`, `30s`, `15m`, `2h`, `1d`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        ConfigError(format!(
+            "{s:?} is not a duration; use e.g. 500ms, 30s, 15m, 2h"
+        ))
+    })?;
+    let d = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        "d" => Duration::from_secs(n * 86400),
+        _ => {
+            return err(format!(
+                "{s:?} is not a duration; use e.g. 500ms, 30s, 15m, 2h"
+            ))
+        }
+    };
+    Ok(d)
+}
+
+/// Parses `10MiB`, `512KiB`, `1GiB`, `10M`, `10k` or plain bytes.
+pub fn parse_size(s: &str) -> Result<usize, ConfigError> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| ConfigError(format!("{s:?} is not a size; use e.g. 10MiB or 65536")))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        _ => return err(format!("{s:?} is not a size; use e.g. 10MiB or 65536")),
+    };
+    Ok(n * mult)
+}

@@ -1,0 +1,51 @@
+//! `GET`/`PUT /v1/condition`.
+
+use super::*;
+
+/// `GET /v1/condition`.
+pub(super) async fn get(state: &AppState, caller: &Caller) -> Result<Response<Body>, ApiError> {
+    caller.require(Scope::ConditionWrite)?;
+    let c = state
+        .timed(state.store.condition(&caller.entry.execution.id))
+        .await?;
+    let c = c.map_or("null", |b| if b { "true" } else { "false" });
+    Ok(data(&format!("{{\"condition\":{c}}}")))
+}
+
+/// `PUT /v1/condition`.
+pub(super) async fn put<B>(
+    state: &AppState,
+    caller: &Caller,
+    req: Request<B>,
+) -> Result<Response<Body>, ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let condition = write(state, caller, req).await?;
+    Ok(data(&format!("{{\"condition\":{condition}}}")))
+}
+
+/// `{"condition": bool}` → the execution's condition; returns it.
+pub(super) async fn write<B>(
+    state: &AppState,
+    caller: &Caller,
+    req: Request<B>,
+) -> Result<bool, ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    caller.require(Scope::ConditionWrite)?;
+    let body = read_body(state, req).await?;
+    let c: ConditionBody = parse_json(&body)?;
+    state
+        .timed(state.store.set_condition(caller.actor(), c.condition))
+        .await?;
+    Ok(c.condition)
+}
+
+#[derive(Deserialize)]
+struct ConditionBody {
+    condition: bool,
+}

@@ -1,0 +1,12 @@
+//! `GET /v1/context`: the event context of the execution.
+
+use super::*;
+
+/// `GET /v1/context`, enveloped or bare.
+pub(super) fn get<B>(caller: &Caller, req: &Request<B>) -> Result<Response<Body>, ApiError> {
+    caller.require(Scope::InputRead)?;
+    if wants_raw(req) {
+        return Ok(json_response(StatusCode::OK, caller.entry.context.clone()));
+    }
+    Ok(data(&caller.entry.context))
+}

@@ -1,0 +1,551 @@
+//! Request handling: routing, authentication, scopes, rate limits, and the handlers of the
+//! v1 API and the Cronium compatibility routes, one module per resource.
+//!
+//! [`app`] is the API as a value, generic over the request body so tests drive it without a
+//! socket; [`crate::server`] puts it behind real Unix and TCP listeners. This module parses
+//! the path, answers the operations routes, checks the method (405 before any token),
+//! authenticates, and hands the request to the resource's module; the helpers shared by
+//! those modules (envelopes, the caller, streaming bodies) live here.
+
+mod compat;
+mod condition;
+mod context;
+mod input;
+mod ops;
+mod output;
+mod token;
+mod tool_actions;
+mod variables;
+
+pub use ops::OPENAPI;
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full, StreamBody};
+use hyper::body::{Body as HttpBody, Frame};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::auth::{bearer_token, AuthError, MintRequest, Principal, Scope};
+use crate::body::{check_content_type, compact_json, compact_json_bytes, parse_json, read_body};
+use crate::error::ApiError;
+use crate::state::{AppState, ExecEntry};
+use cronium_store::{now_unix, Actor};
+use cronium_tools::CallBody;
+
+/// Response body: a full buffer or a stream (input stream, watch).
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// Which answer shape a route uses.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Family {
+    V1,
+    Compat,
+    Ops,
+}
+
+#[derive(Debug)]
+enum Route<'a> {
+    Health,
+    Ready,
+    Metrics,
+    OpenApi,
+    Input,
+    InputStream,
+    Output,
+    OutputStream,
+    Variables,
+    Variable(Cow<'a, str>),
+    VariableWatch(Cow<'a, str>),
+    Condition,
+    Context,
+    TokenRefresh,
+    ToolActions,
+    CompatInput(&'a str),
+    CompatOutput(&'a str),
+    CompatVariable(&'a str, Cow<'a, str>),
+    CompatCondition(&'a str),
+    CompatContext(&'a str),
+    CompatToolActions,
+}
+
+impl Route<'_> {
+    /// Metric label; fixed strings so the label set stays small whatever paths arrive.
+    fn name(&self) -> &'static str {
+        match self {
+            Route::Health => "health",
+            Route::Ready => "ready",
+            Route::Metrics => "metrics",
+            Route::OpenApi => "openapi",
+            Route::Input => "input",
+            Route::InputStream => "input_stream",
+            Route::Output => "output",
+            Route::OutputStream => "output_stream",
+            Route::Variables => "variables",
+            Route::Variable(_) => "variable",
+            Route::VariableWatch(_) => "variable_watch",
+            Route::Condition => "condition",
+            Route::Context => "context",
+            Route::TokenRefresh => "token_refresh",
+            Route::ToolActions => "tool_actions",
+            Route::CompatInput(_) => "compat_input",
+            Route::CompatOutput(_) => "compat_output",
+            Route::CompatVariable(..) => "compat_variable",
+            Route::CompatCondition(_) => "compat_condition",
+            Route::CompatContext(_) => "compat_context",
+            Route::CompatToolActions => "compat_tool_actions",
+        }
+    }
+
+    /// The methods the route takes (the `Allow` header of a 405).
+    fn allow(&self) -> &'static str {
+        match self {
+            Route::Input | Route::InputStream | Route::Context | Route::VariableWatch(_) => "GET",
+            Route::Output | Route::Condition => "GET, PUT",
+            Route::OutputStream | Route::TokenRefresh | Route::ToolActions => "POST",
+            Route::Variables => "GET",
+            Route::Variable(_) => "GET, PUT, DELETE",
+            Route::CompatInput(_) | Route::CompatContext(_) => "GET",
+            Route::CompatOutput(_) | Route::CompatCondition(_) | Route::CompatToolActions => "POST",
+            Route::CompatVariable(..) => "GET, PUT",
+            Route::Health | Route::Ready | Route::Metrics | Route::OpenApi => "GET",
+        }
+    }
+
+    fn family(&self) -> Family {
+        match self {
+            Route::Health | Route::Ready | Route::Metrics | Route::OpenApi => Family::Ops,
+            Route::CompatInput(_)
+            | Route::CompatOutput(_)
+            | Route::CompatVariable(..)
+            | Route::CompatCondition(_)
+            | Route::CompatContext(_)
+            | Route::CompatToolActions => Family::Compat,
+            _ => Family::V1,
+        }
+    }
+}
+
+fn parse_route(path: &str) -> Option<Route<'_>> {
+    let rest = path.strip_prefix('/')?;
+    let mut parts = rest.split('/');
+    let segs: [Option<&str>; 5] = std::array::from_fn(|_| parts.next());
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(match segs {
+        [Some("health"), None, ..] => Route::Health,
+        [Some("ready"), None, ..] => Route::Ready,
+        [Some("metrics"), None, ..] => Route::Metrics,
+        [Some("openapi.json"), None, ..] => Route::OpenApi,
+        [Some("v1"), Some("input"), None, ..] => Route::Input,
+        [Some("v1"), Some("input"), Some("stream"), None, ..] => Route::InputStream,
+        [Some("v1"), Some("output"), None, ..] => Route::Output,
+        [Some("v1"), Some("output"), Some("stream"), None, ..] => Route::OutputStream,
+        [Some("v1"), Some("variables"), None, ..] => Route::Variables,
+        [Some("v1"), Some("variables"), Some(k), None, ..] => Route::Variable(decode(k)),
+        [Some("v1"), Some("variables"), Some(k), Some("watch"), None] => {
+            Route::VariableWatch(decode(k))
+        }
+        [Some("v1"), Some("condition"), None, ..] => Route::Condition,
+        [Some("v1"), Some("context"), None, ..] => Route::Context,
+        [Some("v1"), Some("token"), Some("refresh"), None, ..] => Route::TokenRefresh,
+        [Some("v1"), Some("tool-actions"), Some("execute"), None, ..] => Route::ToolActions,
+        [Some("executions"), Some(id), Some("input"), None, ..] => Route::CompatInput(id),
+        [Some("executions"), Some(id), Some("output"), None, ..] => Route::CompatOutput(id),
+        [Some("executions"), Some(id), Some("variables"), Some(k), None] => {
+            Route::CompatVariable(id, decode(k))
+        }
+        [Some("executions"), Some(id), Some("condition"), None, ..] => Route::CompatCondition(id),
+        [Some("executions"), Some(id), Some("context"), None, ..] => Route::CompatContext(id),
+        [Some("tool-actions"), Some("execute"), None, ..] => Route::CompatToolActions,
+        _ => return None,
+    })
+}
+
+fn decode(seg: &str) -> Cow<'_, str> {
+    percent_encoding::percent_decode_str(seg)
+        .decode_utf8()
+        // Invalid UTF-8 cannot be a valid key; a replacement character makes validation fail.
+        .unwrap_or(Cow::Borrowed("\u{FFFD}"))
+}
+
+/// Checks a variable key: 1–256 bytes of `[A-Za-z0-9_.:-]`.
+pub fn validate_key(key: &str) -> Result<(), ApiError> {
+    let ok = !key.is_empty()
+        && key.len() <= 256
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_key",
+            "a variable key is 1 to 256 characters of A-Z a-z 0-9 _ . : -",
+        ))
+    }
+}
+
+/// The API as a value: answers any request, whatever its body type, with no socket. The
+/// listeners ([`crate::server`]) run it on every connection; tests call it in memory.
+#[derive(Clone)]
+pub struct App {
+    state: Arc<AppState>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+/// The API over `state`.
+pub fn app(state: Arc<AppState>) -> App {
+    App { state }
+}
+
+impl App {
+    /// The state it answers from.
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Answers one request (see [`handle`]).
+    pub fn handle<B>(
+        &self,
+        req: Request<B>,
+    ) -> impl std::future::Future<Output = Response<Body>> + Send + 'static
+    where
+        B: HttpBody<Data = Bytes> + Send + Sync + Unpin + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+    {
+        handle(Arc::clone(&self.state), req)
+    }
+}
+
+impl<B> hyper::service::Service<Request<B>> for App
+where
+    B: HttpBody<Data = Bytes> + Send + Sync + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    type Response = Response<Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Response<Body>, Self::Error>> + Send>,
+    >;
+
+    fn call(&self, req: Request<B>) -> Self::Future {
+        let answer = self.handle(req);
+        Box::pin(async move { Ok(answer.await) })
+    }
+}
+
+/// Answers one request. Never panics on input, never answers 5xx for a client mistake.
+pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let start = Instant::now();
+    let request_id = request_id(req.headers());
+    let path = req.uri().path().to_owned();
+    let route = parse_route(&path);
+    let (name, family) = route
+        .as_ref()
+        .map_or(("unknown", Family::V1), |r| (r.name(), r.family()));
+    let method = req.method().clone();
+    let result = match route {
+        Some(route) => dispatch(&state, route, req).await,
+        None => Err(ApiError::route_not_found(&path)),
+    };
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => error_response(&e, family),
+    };
+    let status = resp.status();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    let took = start.elapsed();
+    state.metrics.request(name, status.as_u16(), took);
+    if status.is_server_error() {
+        tracing::warn!(%request_id, %method, route = name, status = status.as_u16(), micros = took.as_micros() as u64, "request failed");
+    } else {
+        tracing::debug!(%request_id, %method, route = name, status = status.as_u16(), micros = took.as_micros() as u64, "request");
+    }
+    resp
+}
+
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The caller's `x-request-id`, else the trace id of a W3C `traceparent`, else a new id.
+fn request_id(headers: &HeaderMap) -> String {
+    let usable =
+        |v: &str| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic());
+    if let Some(v) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
+        if usable(v) {
+            return v.to_owned();
+        }
+    }
+    if let Some(tp) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+        let mut parts = tp.split('-');
+        if let (Some(_version), Some(trace), Some(_span)) =
+            (parts.next(), parts.next(), parts.next())
+        {
+            if trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return trace.to_owned();
+            }
+        }
+    }
+    // The process id makes ids unique across sidecars; read once, it costs a syscall.
+    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let pid = *PREFIX.get_or_init(std::process::id);
+    let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{pid:08x}-{n}")
+}
+
+fn error_response(e: &ApiError, family: Family) -> Response<Body> {
+    let body = match family {
+        Family::Compat => e.compat_body(),
+        _ => e.v1_body(),
+    };
+    let mut resp = json_response(e.status, body);
+    for (k, v) in e.headers() {
+        resp.headers_mut().insert(k, v);
+    }
+    resp
+}
+
+fn full(body: impl Into<Bytes>) -> Body {
+    Full::new(body.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+fn response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    let mut r = Response::new(full(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn json_response(status: StatusCode, body: String) -> Response<Body> {
+    response(status, "application/json", body)
+}
+
+/// `{"data": <raw>}` without re-encoding the payload.
+fn data(raw: &str) -> Response<Body> {
+    let mut s = String::with_capacity(raw.len() + 9);
+    s.push_str("{\"data\":");
+    s.push_str(raw);
+    s.push('}');
+    json_response(StatusCode::OK, s)
+}
+
+fn success(raw: Option<&str>) -> Response<Body> {
+    match raw {
+        Some(raw) => json_response(
+            StatusCode::OK,
+            format!("{{\"success\":true,\"data\":{raw}}}"),
+        ),
+        None => json_response(StatusCode::OK, "{\"success\":true}".to_owned()),
+    }
+}
+
+/// Whether the caller asked for the bare value (`?raw`, `?raw=1`, `Accept: text/plain`).
+fn wants_raw<B>(req: &Request<B>) -> bool {
+    let query = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .any(|p| matches!(p, "raw" | "raw=1" | "raw=true"));
+    query
+        || req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/plain"))
+}
+
+struct Caller {
+    principal: Principal,
+    entry: Arc<ExecEntry>,
+}
+
+impl Caller {
+    fn actor(&self) -> Actor<'_> {
+        Actor {
+            execution_id: &self.entry.execution.id,
+            user_id: &self.entry.execution.user_id,
+        }
+    }
+
+    fn user(&self) -> &str {
+        &self.entry.execution.user_id
+    }
+
+    fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.principal.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "scope_insufficient",
+                format!("this token lacks the scope {}", scope.as_str()),
+            ))
+        }
+    }
+}
+
+async fn authenticate<B>(state: &AppState, req: &Request<B>) -> Result<Caller, ApiError> {
+    let token = match req.headers().get(header::AUTHORIZATION) {
+        None => bearer_token(None)?,
+        Some(v) => bearer_token(Some(v.to_str().map_err(|_| {
+            AuthError::Malformed("the Authorization header is not ASCII".into())
+        })?))?,
+    };
+    let principal = state.auth.verify(token)?;
+    let entry = state.execution(&principal.execution_id).await?;
+    if entry.execution.user_id != principal.user_id {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "execution_mismatch",
+            "the token's user does not own its execution",
+        ));
+    }
+    if let Err(wait) = entry.take(&state.limits) {
+        return Err(ApiError {
+            retry_after: Some(wait),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "this execution is over its limit of {} requests per second; retry after {wait} s",
+                    state.limits.rate_per_sec
+                ),
+            )
+        });
+    }
+    Ok(Caller { principal, entry })
+}
+
+async fn dispatch<B>(
+    state: &Arc<AppState>,
+    route: Route<'_>,
+    req: Request<B>,
+) -> Result<Response<Body>, ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let method = req.method().clone();
+    // Ops routes need no token.
+    if let Some(answer) = ops::answer(state, &route, &method).await {
+        return answer;
+    }
+    // Method check before auth, so a wrong method is 405 whatever the token.
+    let allowed = route.allow();
+    if !allowed.split(", ").any(|m| m == method.as_str()) {
+        return Err(ApiError::method_not_allowed(allowed));
+    }
+    if let Route::Variable(k) | Route::VariableWatch(k) | Route::CompatVariable(_, k) = &route {
+        validate_key(k)?;
+    }
+    let caller = authenticate(state, &req).await?;
+    match route {
+        Route::Input => input::get(&caller, &req),
+        Route::InputStream => input::stream(state, &caller),
+        Route::Context => context::get(&caller, &req),
+        Route::Output if method == Method::GET => output::get(state, &caller).await,
+        Route::Output => output::put(state, &caller, req).await,
+        Route::OutputStream => output::stream(state, &caller, req).await,
+        Route::Variables => variables::list(state, &caller).await,
+        Route::Variable(key) if method == Method::GET => {
+            variables::get(state, &caller, &req, &key).await
+        }
+        Route::Variable(key) if method == Method::PUT => {
+            variables::put(state, &caller, req, &key).await
+        }
+        Route::Variable(key) => variables::delete(state, &caller, &req, &key).await,
+        Route::VariableWatch(key) => variables::watch_key(state, &caller, &key),
+        Route::Condition if method == Method::GET => condition::get(state, &caller).await,
+        Route::Condition => condition::put(state, &caller, req).await,
+        Route::TokenRefresh => token::refresh(state, &caller).await,
+        Route::ToolActions => tool_actions::execute(state, &caller, req, Family::V1).await,
+        Route::CompatToolActions => {
+            tool_actions::execute(state, &caller, req, Family::Compat).await
+        }
+        route @ (Route::CompatInput(_)
+        | Route::CompatOutput(_)
+        | Route::CompatVariable(..)
+        | Route::CompatCondition(_)
+        | Route::CompatContext(_)) => compat::answer(state, &caller, route, req).await,
+        Route::Health | Route::Ready | Route::Metrics | Route::OpenApi => {
+            Err(ApiError::route_not_found(""))
+        }
+    }
+}
+
+type Frames = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, std::io::Error>> + Send>,
+>;
+
+fn stream_response(content_type: &'static str, stream: Frames) -> Response<Body> {
+    let mut r = Response::new(BodyExt::boxed_unsync(StreamBody::new(stream)));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_keeps_strings_and_numbers() {
+        assert_eq!(compact_json("{\"a\": 1}"), "{\"a\":1}");
+        assert_eq!(
+            compact_json("{ \"a b\" : \"x \\\" y\\n\",\n \"n\": 123456789012345678901234 }"),
+            "{\"a b\":\"x \\\" y\\n\",\"n\":123456789012345678901234}"
+        );
+        assert!(matches!(compact_json("[1,2]"), Cow::Borrowed(_)));
+        assert_eq!(compact_json("\"  é  \""), "\"  é  \"");
+    }
+
+    #[test]
+    fn routes_parse_and_keys_validate() {
+        assert!(
+            matches!(parse_route("/v1/variables/a%3Ab"), Some(Route::Variable(k)) if k == "a:b")
+        );
+        assert!(matches!(
+            parse_route("/v1/variables/k/watch"),
+            Some(Route::VariableWatch(_))
+        ));
+        assert!(matches!(
+            parse_route("/executions/e1/variables/k"),
+            Some(Route::CompatVariable("e1", _))
+        ));
+        assert!(parse_route("/v1/variables/k/watch/more").is_none());
+        assert!(parse_route("/v2/input").is_none());
+        assert!(validate_key("a.b:c-d_9").is_ok());
+        assert!(validate_key("").is_err());
+        assert!(validate_key("has space").is_err());
+        assert!(validate_key(&"k".repeat(257)).is_err());
+        assert!(validate_key(&"k".repeat(256)).is_ok());
+    }
+}

@@ -1,0 +1,68 @@
+//! `POST /v1/tool-actions/execute` and its compatibility route.
+
+use super::*;
+
+/// `POST /v1/tool-actions/execute` and its compatibility route (which answers
+/// `{"success":true,"data":<result>}`); both take `params` or the older `config`.
+pub(super) async fn execute<B>(
+    state: &AppState,
+    caller: &Caller,
+    req: Request<B>,
+    family: Family,
+) -> Result<Response<Body>, ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    caller.require(Scope::ToolsExecute)?;
+    let Some(tools) = state.tools() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "tool_actions_unavailable",
+            "this sidecar was started without tool actions",
+        ));
+    };
+    let key = idempotency_key(req.headers())?;
+    let body = read_body(state, req).await?;
+    let call = parse_json::<CallBody>(&body)
+        .and_then(|b| cronium_tools::parse_call(b).map_err(ApiError::from));
+    let call = match call {
+        Ok(c) => c,
+        Err(e) => {
+            tools
+                .audit_rejected(state.store.as_ref(), caller.actor(), e.code)
+                .await;
+            return Err(e);
+        }
+    };
+    let reply = tools
+        .execute(state.store.as_ref(), caller.actor(), &call, key.as_deref())
+        .await?;
+    let mut resp = match family {
+        Family::Compat => success(Some(&reply.result)),
+        _ => data(&reply.result),
+    };
+    if reply.replayed {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
+/// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_header",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters, e.g. a UUID",
+        )
+    };
+    let s = v.to_str().map_err(|_| bad())?.trim();
+    if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(Some(s.to_owned()))
+}

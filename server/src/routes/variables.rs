@@ -1,0 +1,242 @@
+//! `/v1/variables`: list, read, compare-and-set write, delete and watch a user's variables.
+
+use super::*;
+
+/// Keep-alive comment interval of the watch stream, so proxies and clients see it is alive.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// `GET /v1/variables`: the user's keys.
+pub(super) async fn list(state: &AppState, caller: &Caller) -> Result<Response<Body>, ApiError> {
+    caller.require(Scope::VariablesRead)?;
+    let keys = state
+        .timed(state.store.variable_keys(caller.user()))
+        .await?;
+    Ok(data(
+        &serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into()),
+    ))
+}
+
+/// `GET /v1/variables/{key}`, enveloped or bare, with its version as `ETag`.
+pub(super) async fn get<B>(
+    state: &AppState,
+    caller: &Caller,
+    req: &Request<B>,
+    key: &str,
+) -> Result<Response<Body>, ApiError> {
+    caller.require(Scope::VariablesRead)?;
+    let var = state
+        .variable(caller.user(), key)
+        .await?
+        .ok_or_else(|| variable_not_found(key))?;
+    let mut resp = if wants_raw(req) {
+        json_response(StatusCode::OK, var.value.clone())
+    } else {
+        data(&format!(
+            "{{\"key\":\"{}\",\"value\":{},\"version\":{},\"updatedAt\":\"{}\"}}",
+            var.key, var.value, var.version, var.updated_at
+        ))
+    };
+    set_etag(&mut resp, var.version);
+    Ok(resp)
+}
+
+/// `PUT /v1/variables/{key}` (`If-Match`: compare-and-set).
+pub(super) async fn put<B>(
+    state: &AppState,
+    caller: &Caller,
+    req: Request<B>,
+    key: &str,
+) -> Result<Response<Body>, ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let if_version = if_match(req.headers())?;
+    let (version, updated_at) = write(state, caller, req, key, if_version).await?;
+    let mut resp = data(&format!(
+        "{{\"key\":\"{key}\",\"version\":{version},\"updatedAt\":\"{updated_at}\"}}"
+    ));
+    set_etag(&mut resp, version);
+    Ok(resp)
+}
+
+/// `DELETE /v1/variables/{key}` (`If-Match`: compare-and-delete).
+pub(super) async fn delete<B>(
+    state: &AppState,
+    caller: &Caller,
+    req: &Request<B>,
+    key: &str,
+) -> Result<Response<Body>, ApiError> {
+    caller.require(Scope::VariablesWrite)?;
+    let if_version = if_match(req.headers())?;
+    let change = state
+        .timed(state.store.delete_variable(caller.actor(), key, if_version))
+        .await?;
+    let deleted = change.is_some();
+    if let Some(change) = change {
+        state.publish(change);
+    }
+    Ok(data(&format!(
+        "{{\"key\":\"{key}\",\"deleted\":{deleted}}}"
+    )))
+}
+
+/// `GET /v1/variables/{key}/watch`: server-sent events.
+pub(super) fn watch_key(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    key: &str,
+) -> Result<Response<Body>, ApiError> {
+    caller.require(Scope::VariablesRead)?;
+    Ok(watch(state, caller.user().to_owned(), key.to_owned()))
+}
+
+/// `{"value": any}` → the user's variable `key` (compare-and-set with `if_version`), then
+/// the cache and watchers; returns the new version and time.
+pub(super) async fn write<B>(
+    state: &AppState,
+    caller: &Caller,
+    req: Request<B>,
+    key: &str,
+    if_version: Option<u64>,
+) -> Result<(u64, String), ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    caller.require(Scope::VariablesWrite)?;
+    let body = read_body(state, req).await?;
+    let v: ValueBody<'_> = parse_json(&body)?;
+    let value = compact_json(v.value.get());
+    let change = state
+        .timed(
+            state
+                .store
+                .set_variable(caller.actor(), key, &value, if_version),
+        )
+        .await?;
+    let out = (change.version.unwrap_or(0), change.updated_at.clone());
+    state.publish(change);
+    Ok(out)
+}
+
+fn variable_not_found(key: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "variable_not_found",
+        format!("no variable {key:?} for this user"),
+    )
+}
+
+fn set_etag(resp: &mut Response<Body>, version: u64) {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+}
+
+/// `If-Match: 3` or `If-Match: "3"`.
+fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .map(|s| s.trim().trim_matches('"'))
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_header",
+                "If-Match must be a variable version such as 3 (0 = must not exist)",
+            )
+        })
+}
+
+#[derive(Deserialize)]
+struct ValueBody<'a> {
+    #[serde(borrow)]
+    value: &'a RawValue,
+}
+
+/// Server-sent events for one key of one user: each change after the request, in `seq`
+/// order. A watcher that falls behind the hub gets the current value instead of the changes
+/// it missed.
+fn watch(state: &Arc<AppState>, user: String, key: String) -> Response<Body> {
+    struct W {
+        state: Arc<AppState>,
+        rx: tokio::sync::broadcast::Receiver<Arc<cronium_store::VariableChange>>,
+        user: String,
+        key: String,
+        last_seq: i64,
+        keepalive: tokio::time::Interval,
+        first: bool,
+    }
+    let mut keepalive = tokio::time::interval(KEEPALIVE);
+    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let w = W {
+        rx: state.changes.subscribe(),
+        state: Arc::clone(state),
+        user,
+        key,
+        last_seq: 0,
+        keepalive,
+        first: true,
+    };
+    let stream = futures_util::stream::unfold(w, |mut w| async move {
+        if w.first {
+            // An initial comment makes the response headers and first bytes flow at once,
+            // so a client knows the subscription is live before any change.
+            w.first = false;
+            w.keepalive.reset();
+            return Some((Ok(Frame::data(Bytes::from_static(b": watching\n\n"))), w));
+        }
+        loop {
+            tokio::select! {
+                _ = w.state.shutdown.cancelled() => return None,
+                _ = w.keepalive.tick() => {
+                    return Some((Ok(Frame::data(Bytes::from_static(b": keep-alive\n\n"))), w));
+                }
+                msg = w.rx.recv() => match msg {
+                    Ok(c) => {
+                        if c.user_id != w.user || c.key != w.key || c.seq <= w.last_seq {
+                            continue;
+                        }
+                        w.last_seq = c.seq;
+                        return Some((Ok(Frame::data(sse_event(&c))), w));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        let current = w.state.store.variable(&w.user, &w.key).await;
+                        let Ok(current) = current else { continue };
+                        let c = cronium_store::VariableChange {
+                            seq: w.last_seq,
+                            user_id: w.user.clone(),
+                            key: w.key.clone(),
+                            value: current.as_ref().map(|v| v.value.clone()),
+                            version: current.as_ref().map(|v| v.version),
+                            updated_at: current.map(|v| v.updated_at).unwrap_or_else(cronium_store::now_rfc3339),
+                        };
+                        return Some((Ok(Frame::data(sse_event(&c))), w));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                },
+            }
+        }
+    });
+    stream_response("text/event-stream", Box::pin(stream))
+}
+
+fn sse_event(c: &cronium_store::VariableChange) -> Bytes {
+    let value = c.value.as_deref().unwrap_or("null");
+    let version = c
+        .version
+        .map_or_else(|| "null".to_owned(), |v| v.to_string());
+    Bytes::from(format!(
+        "id: {}\nevent: change\ndata: {{\"key\":\"{}\",\"value\":{},\"version\":{},\"updatedAt\":\"{}\",\"deleted\":{}}}\n\n",
+        c.seq,
+        c.key,
+        value,
+        version,
+        c.updated_at,
+        c.value.is_none()
+    ))
+}

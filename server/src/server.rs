@@ -1,0 +1,293 @@
+//! Listeners and connection handling: one accept loop per listener (Unix socket, TCP), a
+//! cap on open connections, a header-read timeout, and a graceful drain at shutdown.
+
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::Semaphore;
+
+use crate::routes;
+use crate::state::AppState;
+
+/// How long in-flight requests get to finish after shutdown starts.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A bound listener.
+#[derive(Debug)]
+pub enum Listener {
+    /// A Unix socket and the path (and inode) it was created at, removed at shutdown.
+    Unix(UnixListener, PathBuf, u64),
+    /// A TCP listener.
+    Tcp(TcpListener),
+}
+
+impl Listener {
+    /// Binds the Unix socket at `path` safely: the parent directory is created 0750 if
+    /// missing, a stale socket file (nobody listening) is replaced, a live one is refused,
+    /// anything that is not a socket is left alone, and the socket is made 0660.
+    pub async fn unix(path: &Path) -> io::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o750)
+                    .create(dir)?;
+            }
+        }
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_socket() => {
+                if tokio::net::UnixStream::connect(path).await.is_ok() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        format!(
+                            "another process is serving on {}; stop it or choose another --socket",
+                            path.display()
+                        ),
+                    ));
+                }
+                std::fs::remove_file(path)?;
+            }
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!(
+                        "{} exists and is not a socket; remove it or choose another --socket",
+                        path.display()
+                    ),
+                ))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+        let ino = std::fs::metadata(path)?.ino();
+        Ok(Listener::Unix(listener, path.to_owned(), ino))
+    }
+
+    /// Binds a TCP listener.
+    pub async fn tcp(addr: std::net::SocketAddr) -> io::Result<Self> {
+        Ok(Listener::Tcp(TcpListener::bind(addr).await?))
+    }
+
+    /// What it listens on, for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Listener::Unix(_, p, _) => format!("unix:{}", p.display()),
+            Listener::Tcp(l) => l
+                .local_addr()
+                .map_or_else(|_| "tcp:?".into(), |a| format!("http://{a}")),
+        }
+    }
+}
+
+/// Serves `listeners` until `state.shutdown` is cancelled, then stops accepting, lets
+/// in-flight requests finish (up to [`DRAIN_TIMEOUT`]) and removes the socket files.
+pub fn serve(
+    state: Arc<AppState>,
+    listeners: Vec<Listener>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    // Boxed so the whole request path is compiled once, here, although two crates run it
+    // (the CLI's `serve` and the runner's in-process server): each crate that polled the
+    // bare future would carry its own copy of every handler.
+    Box::pin(run(state, listeners))
+}
+
+async fn run(state: Arc<AppState>, listeners: Vec<Listener>) {
+    let graceful = Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
+    let slots = Arc::new(Semaphore::new(state.limits.max_connections));
+    let mut sockets = Vec::new();
+    let mut loops = tokio::task::JoinSet::new();
+    for l in listeners {
+        tracing::info!(listen = %l.describe(), "serving");
+        let (state, graceful, slots) = (state.clone(), graceful.clone(), slots.clone());
+        match l {
+            Listener::Unix(listener, path, ino) => {
+                sockets.push((path, ino));
+                loops.spawn(async move {
+                    loop {
+                        let accepted = tokio::select! {
+                            _ = state.shutdown.cancelled() => break,
+                            a = listener.accept() => a,
+                        };
+                        match accepted {
+                            Ok((stream, _)) => connection(&state, &graceful, &slots, stream),
+                            Err(e) => accept_error(e).await,
+                        }
+                    }
+                });
+            }
+            Listener::Tcp(listener) => {
+                loops.spawn(async move {
+                    loop {
+                        let accepted = tokio::select! {
+                            _ = state.shutdown.cancelled() => break,
+                            a = listener.accept() => a,
+                        };
+                        match accepted {
+                            Ok((stream, _)) => {
+                                let _ = stream.set_nodelay(true);
+                                connection(&state, &graceful, &slots, stream);
+                            }
+                            Err(e) => accept_error(e).await,
+                        }
+                    }
+                });
+            }
+        }
+    }
+    while loops.join_next().await.is_some() {}
+    // Listeners are dropped: no new connections. Remove our socket files (only if they are
+    // still ours: another sidecar may have replaced a stale one meanwhile).
+    for (path, ino) in sockets {
+        if std::fs::metadata(&path).is_ok_and(|m| m.ino() == ino) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    tracing::info!("draining in-flight requests");
+    let graceful = Arc::try_unwrap(graceful).unwrap_or_else(|_| {
+        // All accept loops have ended, so no other owner is left; unreachable in practice.
+        hyper_util::server::graceful::GracefulShutdown::new()
+    });
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain timed out; closing remaining connections");
+    }
+}
+
+async fn accept_error(e: io::Error) {
+    // EMFILE and friends: back off instead of spinning.
+    tracing::warn!(error = %e, "accept failed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+fn connection<S>(
+    state: &Arc<AppState>,
+    graceful: &hyper_util::server::graceful::GracefulShutdown,
+    slots: &Arc<Semaphore>,
+    stream: S,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Ok(permit) = slots.clone().try_acquire_owned() else {
+        state.metrics.rejected();
+        tokio::spawn(reject(stream));
+        return;
+    };
+    let app = routes::app(state.clone());
+    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let answer = app.handle(req.map(Lingering::new));
+        async move { Ok::<_, std::convert::Infallible>(answer.await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.limits.header_read_timeout)
+        .serve_connection(TokioIo::new(stream), svc);
+    let conn = graceful.watch(conn);
+    let state = state.clone();
+    state.metrics.connection(1);
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+        state.metrics.connection(-1);
+        drop(permit);
+    });
+}
+
+/// Most unread request body drained after an early answer (an auth error, say).
+const LINGER_BYTES: usize = 16 << 20;
+/// Longest time spent draining it.
+const LINGER_TIME: Duration = Duration::from_secs(5);
+
+/// A request body that, dropped before its end, goes on reading (and discarding) it for a
+/// while in the background. A server that answers an upload early and closes with the
+/// body unread makes the client's next write fail (EPIPE, or a TCP reset that can destroy
+/// the answer), so the client would see "connection failed" instead of the error it was
+/// sent. Bodies read to their end (every well-formed request) cost nothing more.
+struct Lingering<B: hyper::body::Body + Send + Unpin + 'static> {
+    inner: Option<B>,
+}
+
+impl<B: hyper::body::Body + Send + Unpin + 'static> Lingering<B> {
+    fn new(inner: B) -> Self {
+        Self { inner: Some(inner) }
+    }
+}
+
+impl<B: hyper::body::Body + Send + Unpin + 'static> hyper::body::Body for Lingering<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        match self.inner.as_mut() {
+            Some(b) => std::pin::Pin::new(b).poll_frame(cx),
+            None => std::task::Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| hyper::body::SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}
+
+impl<B: hyper::body::Body + Send + Unpin + 'static> Drop for Lingering<B> {
+    fn drop(&mut self) {
+        let Some(mut body) = self.inner.take() else {
+            return;
+        };
+        if body.is_end_stream() {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        rt.spawn(async move {
+            use http_body_util::BodyExt;
+            let drain = async {
+                let mut seen = 0usize;
+                while let Some(Ok(frame)) = body.frame().await {
+                    if let Some(d) = frame.data_ref() {
+                        seen += bytes::Buf::remaining(d);
+                        if seen > LINGER_BYTES {
+                            break;
+                        }
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+        });
+    }
+}
+
+/// Answers a connection over the cap with a 503 and closes it, so the client gets a
+/// retryable error instead of a hang.
+async fn reject<S: AsyncWrite + Unpin>(mut stream: S) {
+    let body = r#"{"error":{"code":"overloaded","message":"the sidecar is at its connection limit; retry shortly"}}"#;
+    let resp = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(resp.as_bytes())).await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,295 @@
+//! Shared state of a running sidecar: the store, the authenticator, the per-execution
+//! cache, the variable-change hub and the metrics.
+//!
+//! Cache rules (DESIGN.md "Storage"): reads go through the cache, writes go to the store
+//! first and into the cache only after they commit. Every variable change — made here, or
+//! found in the store's change log by the poller — carries its change-log position (`seq`),
+//! and the cache and the watchers only ever move forward in `seq`, so a slow writer can never
+//! put an older value over a newer one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Authenticator;
+use crate::config::Limits;
+use crate::metrics::Metrics;
+use cronium_store::{Execution, Store, StoreError, StoreResult, Variable, VariableChange};
+use cronium_tools::ToolEngine;
+
+/// How often the poller reads the store's change log for changes made by other processes.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Most variable entries cached before the cache starts over.
+const VARIABLE_CACHE_CAP: usize = 65_536;
+/// Most executions cached before the cache starts over.
+const EXECUTION_CACHE_CAP: usize = 16_384;
+
+/// What the sidecar needs to answer requests. Built once, shared by every connection.
+#[derive(Debug)]
+pub struct AppState {
+    /// Durable storage.
+    pub store: Arc<dyn Store>,
+    /// Token verification and minting.
+    pub auth: Arc<Authenticator>,
+    /// Request limits.
+    pub limits: Limits,
+    /// Lifetime of refreshed tokens.
+    pub token_ttl: Duration,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Variable changes, fanned out to watchers.
+    pub changes: broadcast::Sender<Arc<VariableChange>>,
+    /// Cancelled at shutdown so long-lived streams end and connections can drain.
+    pub shutdown: CancellationToken,
+    executions: Mutex<HashMap<String, Arc<ExecEntry>>>,
+    variables: Mutex<HashMap<(String, String), CachedVar>>,
+    /// Set once by whoever has the configuration (`serve`, the runner); until then tool
+    /// actions answer 501, so building the state needs no tools configuration.
+    tools: std::sync::OnceLock<Arc<ToolEngine>>,
+}
+
+/// An execution as the API needs it, prepared once: the input and context are immutable for
+/// the life of an execution, so their JSON text is built on first use and served from here.
+#[derive(Debug)]
+pub struct ExecEntry {
+    /// The stored execution.
+    pub execution: Execution,
+    /// Input JSON text (`null` when none).
+    pub input: String,
+    /// Context JSON text.
+    pub context: String,
+    limiter: Mutex<TokenBucket>,
+}
+
+#[derive(Debug, Clone)]
+struct CachedVar {
+    seq: i64,
+    value: Option<Arc<Variable>>,
+}
+
+#[derive(Debug)]
+struct TokenBucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl AppState {
+    /// Builds the state; call [`AppState::start_poller`] to follow other processes' writes.
+    pub fn new(
+        store: Arc<dyn Store>,
+        auth: Arc<Authenticator>,
+        limits: Limits,
+        token_ttl: Duration,
+    ) -> Arc<Self> {
+        let (changes, _) = broadcast::channel(1024);
+        Arc::new(Self {
+            store,
+            auth,
+            limits,
+            token_ttl,
+            metrics: Metrics::default(),
+            changes,
+            shutdown: CancellationToken::new(),
+            executions: Mutex::new(HashMap::new()),
+            variables: Mutex::new(HashMap::new()),
+            tools: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Installs the tool-actions engine; `false` if one was already installed.
+    pub fn set_tools(&self, engine: Arc<ToolEngine>) -> bool {
+        self.tools.set(engine).is_ok()
+    }
+
+    /// The tool-actions engine, if installed.
+    pub fn tools(&self) -> Option<&Arc<ToolEngine>> {
+        self.tools.get()
+    }
+
+    /// Times a store call for the metrics.
+    pub async fn timed<T>(
+        &self,
+        f: impl std::future::Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let start = Instant::now();
+        let out = f.await;
+        self.metrics.store(start.elapsed());
+        out
+    }
+
+    /// The execution of a verified token, from the cache or the store.
+    pub async fn execution(&self, id: &str) -> StoreResult<Arc<ExecEntry>> {
+        if let Some(e) = self.executions.lock().get(id) {
+            return Ok(e.clone());
+        }
+        let execution = self
+            .timed(self.store.execution(id))
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("execution {id}")))?;
+        let entry = Arc::new(ExecEntry::new(execution, &self.limits));
+        let mut map = self.executions.lock();
+        if map.len() >= EXECUTION_CACHE_CAP {
+            map.clear();
+        }
+        Ok(map.entry(id.to_owned()).or_insert(entry).clone())
+    }
+
+    /// A user's variable, read through the cache.
+    pub async fn variable(&self, user: &str, key: &str) -> StoreResult<Option<Arc<Variable>>> {
+        // The tuple key costs two small allocations; a nested map would avoid them at the
+        // price of more code on every write path. Measured cheap next to the socket round trip.
+        let cache_key = (user.to_owned(), key.to_owned());
+        if let Some(c) = self.variables.lock().get(&cache_key) {
+            return Ok(c.value.clone());
+        }
+        let value = self
+            .timed(self.store.variable(user, key))
+            .await?
+            .map(Arc::new);
+        let mut map = self.variables.lock();
+        if map.len() >= VARIABLE_CACHE_CAP {
+            map.clear();
+        }
+        // Insert only if absent: a write that committed meanwhile has put a newer value
+        // (with its seq) in the cache, and this read may be older than it.
+        map.entry(cache_key).or_insert(CachedVar {
+            seq: 0,
+            value: value.clone(),
+        });
+        Ok(value)
+    }
+
+    /// Applies a committed change to the cache and tells watchers. Safe to call twice for
+    /// the same change (once when made here, once when the poller sees it).
+    pub fn publish(&self, change: VariableChange) {
+        let change = Arc::new(change);
+        {
+            let mut map = self.variables.lock();
+            let key = (change.user_id.clone(), change.key.clone());
+            let newer = map.get(&key).is_none_or(|c| c.seq < change.seq);
+            if newer {
+                let value = match (&change.value, change.version) {
+                    (Some(v), Some(version)) => Some(Arc::new(Variable {
+                        key: change.key.clone(),
+                        value: v.clone(),
+                        version,
+                        updated_at: change.updated_at.clone(),
+                    })),
+                    _ => None,
+                };
+                map.insert(
+                    key,
+                    CachedVar {
+                        seq: change.seq,
+                        value,
+                    },
+                );
+            }
+        }
+        // No receivers is fine: nobody is watching.
+        let _ = self.changes.send(change);
+    }
+
+    /// Starts the task that follows the store's change log, so writes by other sidecars on
+    /// the same store reach this one's cache and watchers within [`POLL_INTERVAL`].
+    pub fn start_poller(self: &Arc<Self>) {
+        let state = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut last = match state.store.last_change_seq().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "change log unreadable; starting from 0");
+                    0
+                }
+            };
+            let mut tick = tokio::time::interval(POLL_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = state.shutdown.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                loop {
+                    match state.store.changes_since(last, 512).await {
+                        Ok(changes) => {
+                            let n = changes.len();
+                            for c in changes {
+                                last = last.max(c.seq);
+                                state.publish(c);
+                            }
+                            if n < 512 {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot read the change log");
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+impl ExecEntry {
+    fn new(execution: Execution, limits: &Limits) -> Self {
+        let input = execution.input.clone().unwrap_or_else(|| "null".into());
+        let context = build_context(&execution);
+        Self {
+            execution,
+            input,
+            context,
+            limiter: Mutex::new(TokenBucket {
+                tokens: limits.rate_burst,
+                last: Instant::now(),
+            }),
+        }
+    }
+
+    /// Takes one request from the execution's token bucket; `Err(seconds)` to wait.
+    pub fn take(&self, limits: &Limits) -> Result<(), u64> {
+        if limits.rate_per_sec <= 0.0 {
+            return Ok(());
+        }
+        let mut b = self.limiter.lock();
+        let now = Instant::now();
+        let refill = now.duration_since(b.last).as_secs_f64() * limits.rate_per_sec;
+        b.tokens = (b.tokens + refill).min(limits.rate_burst);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = (1.0 - b.tokens) / limits.rate_per_sec;
+            Err(wait.ceil().max(1.0) as u64)
+        }
+    }
+}
+
+/// The context document: the defaults, then the creator's `--context` fields over them.
+fn build_context(e: &Execution) -> String {
+    let mut ctx = serde_json::json!({
+        "executionId": e.id,
+        "userId": e.user_id,
+        "eventId": e.event_id,
+        "eventName": e.event_name,
+        "eventType": e.event_type,
+        "jobId": e.job_id,
+        "startedAt": e.created_at,
+        "trigger": e.trigger,
+        "workflowStep": e.workflow_step,
+        "attempt": e.attempt,
+    });
+    if let (Some(extra), Some(obj)) = (&e.context, ctx.as_object_mut()) {
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(extra) {
+            obj.extend(fields);
+        }
+    }
+    ctx.to_string()
+}

@@ -1,0 +1,382 @@
+//! Storage behind one trait.
+//!
+//! Every durable fact the sidecar knows lives behind [`Store`]: executions, their output and
+//! condition, the users' variables with their change log, stream chunks and the audit log.
+//! The embedded SQLite store ([`sqlite::SqliteStore`]) is the default; PostgreSQL and the
+//! Cronium backend plug in as further implementations without touching the API layer.
+//!
+//! JSON values cross this boundary as text ([`Json`]) so a user's value is stored and returned
+//! byte for byte: a big integer stays exact and no layer re-encodes it.
+
+#![forbid(unsafe_code)]
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+/// A JSON document as text, already validated by whoever built it.
+pub type Json = String;
+
+/// What went wrong in storage, in terms the API can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// `If-Match` named a version that is not the stored one. Nothing was written.
+    #[error("version conflict: expected version {expected}, stored version is {actual}")]
+    Conflict {
+        /// The version the caller expected (0 = absent).
+        expected: u64,
+        /// The stored version (0 = absent).
+        actual: u64,
+    },
+    /// The row the operation needs does not exist (an unknown execution).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Storage cannot be reached or failed; the caller may retry.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Result alias for store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What `cronium executions create` (or the orchestrator) asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewExecution {
+    /// Owner of the execution; variables are scoped to this user.
+    pub user_id: String,
+    /// Event (script) id; generated when empty.
+    pub event_id: String,
+    /// Human name of the event.
+    pub event_name: Option<String>,
+    /// Kind of event (`python`, `node`, `bash`, ...).
+    pub event_type: Option<String>,
+    /// Job id when the execution belongs to a scheduled job.
+    pub job_id: Option<String>,
+    /// What started it: `manual`, `schedule`, `workflow`, `webhook`...
+    pub trigger: Option<String>,
+    /// Workflow step name, when run inside a workflow.
+    pub workflow_step: Option<String>,
+    /// Retry attempt, from 1.
+    pub attempt: u32,
+    /// The input document (`None` reads back as `null`).
+    pub input: Option<Json>,
+    /// Extra context fields (a JSON object) merged over the defaults.
+    pub context: Option<Json>,
+    /// Unix seconds after which no token of this execution is valid, however refreshed.
+    pub expires_at: i64,
+}
+
+/// A stored execution.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// Execution id.
+    pub id: String,
+    /// Owner.
+    pub user_id: String,
+    /// Event id.
+    pub event_id: String,
+    /// Event name.
+    pub event_name: Option<String>,
+    /// Event type.
+    pub event_type: Option<String>,
+    /// Job id.
+    pub job_id: Option<String>,
+    /// Trigger.
+    pub trigger: String,
+    /// Workflow step.
+    pub workflow_step: Option<String>,
+    /// Attempt number.
+    pub attempt: u32,
+    /// Input document.
+    pub input: Option<Json>,
+    /// Extra context object.
+    pub context: Option<Json>,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+    /// Maximum lifetime of its tokens, unix seconds.
+    pub expires_at: i64,
+}
+
+/// An execution with what it produced, for `cronium executions show`.
+#[derive(Debug, Clone)]
+pub struct ExecutionReport {
+    /// The execution itself.
+    pub execution: Execution,
+    /// The output document, if set.
+    pub output: Option<Json>,
+    /// The condition, if set.
+    pub condition: Option<bool>,
+    /// Output-stream totals.
+    pub output_stream: StreamStats,
+    /// Input-stream totals.
+    pub input_stream: StreamStats,
+}
+
+/// Totals of a stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Records (NDJSON lines).
+    pub records: u64,
+    /// Bytes, newlines included.
+    pub bytes: u64,
+}
+
+/// A stored variable.
+#[derive(Debug, Clone)]
+pub struct Variable {
+    /// Key.
+    pub key: String,
+    /// Value as JSON text.
+    pub value: Json,
+    /// Grows by one on every write; starts at 1.
+    pub version: u64,
+    /// Time of the last write, RFC 3339.
+    pub updated_at: String,
+}
+
+/// One entry of the variables change log (what watchers receive).
+#[derive(Debug, Clone)]
+pub struct VariableChange {
+    /// Position in the store-wide change log; grows monotonically.
+    pub seq: i64,
+    /// Owner of the variable.
+    pub user_id: String,
+    /// Key.
+    pub key: String,
+    /// New value; `None` when deleted.
+    pub value: Option<Json>,
+    /// New version; `None` when deleted.
+    pub version: Option<u64>,
+    /// Time of the change.
+    pub updated_at: String,
+}
+
+/// Who performed a write, for the audit log. Never a value, never a token.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    /// Execution performing the write.
+    pub execution_id: &'a str,
+    /// Its user.
+    pub user_id: &'a str,
+}
+
+/// One audit-log row.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// When.
+    pub at: String,
+    /// Execution.
+    pub execution_id: String,
+    /// User.
+    pub user_id: String,
+    /// What (`variable.set`, `output.set`, ...).
+    pub action: String,
+    /// On what (a key, or empty).
+    pub target: String,
+}
+
+/// A brief line of `cronium executions list`.
+#[derive(Debug, Clone)]
+pub struct ExecutionSummary {
+    /// Execution id.
+    pub id: String,
+    /// Owner.
+    pub user_id: String,
+    /// Event name or id.
+    pub event: String,
+    /// Created at.
+    pub created_at: String,
+    /// Whether an output was set.
+    pub has_output: bool,
+}
+
+/// A tool credential as stored: sealed with the credentials key (see `tools::crypto`).
+/// Only the row's names are in plaintext; every URL, token and password is in `sealed`.
+#[derive(Clone)]
+pub struct SealedCredential {
+    /// Owner: only this user's executions can use it.
+    pub user_id: String,
+    /// Tool (`slack`, `discord`, `webhook`, `email`).
+    pub tool: String,
+    /// Name a script may pick (`default` when it names none).
+    pub name: String,
+    /// Fingerprint of the key that sealed it.
+    pub key_id: String,
+    /// `version || nonce || AES-256-GCM ciphertext and tag`.
+    pub sealed: Vec<u8>,
+    /// When it was first added, RFC 3339.
+    pub created_at: String,
+    /// When it was last replaced, RFC 3339.
+    pub updated_at: String,
+}
+
+// The ciphertext is not secret, but a dump of it helps nobody reading a log.
+impl std::fmt::Debug for SealedCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedCredential")
+            .field("user_id", &self.user_id)
+            .field("tool", &self.tool)
+            .field("name", &self.name)
+            .field("key_id", &self.key_id)
+            .field("sealed", &format_args!("<{} bytes>", self.sealed.len()))
+            .finish()
+    }
+}
+
+/// What happened when a call claimed its idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The key was free and is now held by this call, which must finish or release it.
+    Claimed,
+    /// Another call holds the key and has not finished.
+    Pending {
+        /// Fingerprint of the other call's request.
+        fingerprint: String,
+    },
+    /// A call with this key finished; its outcome is to be answered again.
+    Done {
+        /// Fingerprint of the first call's request.
+        fingerprint: String,
+        /// The first call's outcome, as recorded.
+        outcome: Json,
+    },
+}
+
+/// The storage interface of the sidecar.
+///
+/// Every write returns only after it is committed: an acknowledged write survives a crash
+/// of the sidecar process.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Cheap reachability check for `/ready`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Creates an execution and returns it with its new id.
+    async fn create_execution(&self, new: &NewExecution) -> StoreResult<Execution>;
+    /// Reads one execution.
+    async fn execution(&self, id: &str) -> StoreResult<Option<Execution>>;
+    /// Reads an execution with its output, condition and stream totals.
+    async fn execution_report(&self, id: &str) -> StoreResult<Option<ExecutionReport>>;
+    /// Most recent executions first.
+    async fn list_executions(&self, limit: u32) -> StoreResult<Vec<ExecutionSummary>>;
+
+    /// Sets the output (last write wins).
+    async fn set_output(&self, actor: Actor<'_>, value: &str) -> StoreResult<()>;
+    /// Reads the output.
+    async fn output(&self, execution_id: &str) -> StoreResult<Option<Json>>;
+    /// Sets the condition.
+    async fn set_condition(&self, actor: Actor<'_>, condition: bool) -> StoreResult<()>;
+    /// Reads the condition.
+    async fn condition(&self, execution_id: &str) -> StoreResult<Option<bool>>;
+
+    /// Reads a variable of a user.
+    async fn variable(&self, user_id: &str, key: &str) -> StoreResult<Option<Variable>>;
+    /// Writes a variable; with `if_version`, only when the stored version matches (0 =
+    /// absent), else [`StoreError::Conflict`].
+    async fn set_variable(
+        &self,
+        actor: Actor<'_>,
+        key: &str,
+        value: &str,
+        if_version: Option<u64>,
+    ) -> StoreResult<VariableChange>;
+    /// Deletes a variable; `Ok(None)` when it did not exist.
+    async fn delete_variable(
+        &self,
+        actor: Actor<'_>,
+        key: &str,
+        if_version: Option<u64>,
+    ) -> StoreResult<Option<VariableChange>>;
+    /// Keys of a user's variables, sorted.
+    async fn variable_keys(&self, user_id: &str) -> StoreResult<Vec<String>>;
+    /// The last position of the change log (0 when empty).
+    async fn last_change_seq(&self) -> StoreResult<i64>;
+    /// Changes after `seq`, oldest first, at most `limit`.
+    async fn changes_since(&self, seq: i64, limit: u32) -> StoreResult<Vec<VariableChange>>;
+
+    /// Appends a block of complete NDJSON lines to an execution's input stream.
+    async fn append_input_stream(
+        &self,
+        execution_id: &str,
+        block: &[u8],
+        records: u64,
+    ) -> StoreResult<()>;
+    /// The input-stream block after position `after` (0 = from the start): `(position, bytes)`.
+    async fn input_stream_block(
+        &self,
+        execution_id: &str,
+        after: i64,
+    ) -> StoreResult<Option<(i64, Vec<u8>)>>;
+    /// Appends a block of complete NDJSON lines to the output stream, durably.
+    async fn append_output_stream(
+        &self,
+        actor: Actor<'_>,
+        block: &[u8],
+        records: u64,
+    ) -> StoreResult<()>;
+    /// The output-stream block after position `after`.
+    async fn output_stream_block(
+        &self,
+        execution_id: &str,
+        after: i64,
+    ) -> StoreResult<Option<(i64, Vec<u8>)>>;
+
+    /// Records an action that is not itself a store write (token refresh, tool action).
+    async fn audit(&self, actor: Actor<'_>, action: &str, target: &str) -> StoreResult<()>;
+    /// Audit rows of an execution, oldest first.
+    async fn audit_log(&self, execution_id: &str) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Adds or replaces a user's tool credential; `true` when it replaced one.
+    async fn put_credential(&self, actor: Actor<'_>, c: &SealedCredential) -> StoreResult<bool>;
+    /// One credential of a user.
+    async fn credential(
+        &self,
+        user_id: &str,
+        tool: &str,
+        name: &str,
+    ) -> StoreResult<Option<SealedCredential>>;
+    /// A user's credentials (every user's with `None`), sorted by user, tool, name; the
+    /// `sealed` bytes are left empty.
+    async fn list_credentials(&self, user_id: Option<&str>) -> StoreResult<Vec<SealedCredential>>;
+    /// Removes a credential of the actor's user; `true` when it existed.
+    async fn delete_credential(
+        &self,
+        actor: Actor<'_>,
+        tool: &str,
+        name: &str,
+    ) -> StoreResult<bool>;
+
+    /// Claims an idempotency key of an execution for a request with `fingerprint`.
+    async fn claim_idempotency(
+        &self,
+        execution_id: &str,
+        key: &str,
+        fingerprint: &str,
+    ) -> StoreResult<IdempotencyClaim>;
+    /// Records the outcome of a claimed key; later claims answer [`IdempotencyClaim::Done`].
+    async fn finish_idempotency(
+        &self,
+        execution_id: &str,
+        key: &str,
+        outcome: &str,
+    ) -> StoreResult<()>;
+    /// Frees a claimed key whose call never reached the tool (so a retry may send).
+    async fn release_idempotency(&self, execution_id: &str, key: &str) -> StoreResult<()>;
+}
+
+/// The current time as RFC 3339 UTC with milliseconds, the one timestamp format of the API.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    now.format(&fmt)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+/// Unix seconds now.
+pub fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
