@@ -157,3 +157,18 @@ export interface ClientOptions {
  * (client-core's one value for every binding).
  */
 export declare const WRITE_BATCH_BYTES: number
+
+/** One error code of the protocol, as `errorCodes()` lists it. */
+export interface ErrorCodeInfo {
+  /** The stable snake_case code. */
+  code: string
+  /** The kind (`CroniumError.kind`) errors with this code have. */
+  kind: string
+  /** The HTTP status the runtime answers with it; absent for client-only codes. */
+  status?: number
+  /** Whether the same call may succeed if tried again later. */
+  retryable: boolean
+}
+
+/** Every error code of the protocol (client-core's list), in its order. */
+export declare function errorCodes(): Array<ErrorCodeInfo>
