@@ -163,6 +163,14 @@ check c-build "'exit' not in err"
 printf 'exec "$PROGRAM"\n' >"$work/exec.sh"
 run c "$work/exec.sh" --env "PROGRAM=$work/capp/app" --input "$order"
 check c "$ran and d['output'] == {'ok': True} and 'input: {\"id\":\"A1\",\"total\":150}' in d['stdout']"
+# docs/bindings.md's watch, linked against the same installed library.
+cp "$here/c/watch.c" "$work/capp/watch.c"
+# shellcheck disable=SC2016 # expanded by the inner bash
+(cd "$work/capp" && sh c-watch-build env PKG_CONFIG_PATH="$work/home/.local/lib/pkgconfig" \
+  bash -c 'gcc watch.c $(pkg-config --cflags --libs cronium) -pthread -Wl,-rpath,"$(pkg-config --variable=libdir cronium)" -o watch')
+check c-watch-build "'exit' not in err"
+run c-watch "$work/exec.sh" --env "PROGRAM=$work/capp/watch"
+check c-watch "$ran and d['output'] == {'watched': True} and [json.loads(l)['value'] for l in d['stdout'].splitlines()] == [1, 2]"
 
 # Rust
 run rust "$work/exec.sh" --env "PROGRAM=$DOCS_RUST_EXAMPLE" --input "$order"

@@ -5,7 +5,7 @@
 const cronium = require('cronium');
 
 async function main() {
-  await cronium.sendSlackMessage({ text: 'deploy done', channel: '#ops' });
+  await cronium.sendSlackMessage('deploy done', { channel: '#ops' });   // text, then any other fields
   await cronium.executeToolAction({ tool: 'webhook', action: 'request',
                                     params: { method: 'POST', path: '/deploy/42', body: { ref: 'main' } } });
 }

@@ -4,7 +4,7 @@
 # START basics
 import cronium
 
-order = cronium.input()
+order = cronium.input()                                 # {} when none (Cronium().input(): None)
 seen = cronium.get_variable("orders_seen", 0)          # 0, "", False, None stay themselves
 cronium.set_variable("orders_seen", seen + 1)           # returns the new version
 cronium.set_condition(order["total"] > 100)
@@ -12,7 +12,8 @@ cronium.output({"id": order["id"], "ok": True})
 
 runs = cronium.variable("runs")                         # get / set / delete / watch / subscribe
 runs.set(runs.get(0) + 1)
-stop = runs.subscribe(lambda v: print("runs is now", v))   # a background thread
+stop = runs.subscribe(lambda v: print("runs is now", v))   # a background thread; what it raises
+                                                           # is reported (sys.excepthook), it goes on
 runs.set(runs.get(0) + 1)
 stop()                                                  # ends it; a script need not wait
 
@@ -21,7 +22,7 @@ for record in cronium.stream_input():                   # NDJSON records, read i
 cronium.stream_output().close()                         # or leave it: flushed at exit
 
 try:
-    cronium.send_slack_message("done", channel="#alerts")
+    cronium.send_slack_message("done", channel="#alerts", idempotency_key=f"order-{order['id']}")
 except cronium.ToolActionError as e:                    # every error: .code .status .retryable
     print(e.code)                                       # tool_not_configured without a credential
 # END basics
