@@ -152,12 +152,6 @@ export interface ClientOptions {
   maxRetries?: number
 }
 
-/**
- * Bytes of output records index.js collects before it hands them to `writeBatch`
- * (client-core's one value for every binding).
- */
-export declare const WRITE_BATCH_BYTES: number
-
 /** One error code of the protocol, as `errorCodes()` lists it. */
 export interface ErrorCodeInfo {
   /** The stable snake_case code. */
@@ -172,3 +166,9 @@ export interface ErrorCodeInfo {
 
 /** Every error code of the protocol (client-core's list), in its order. */
 export declare function errorCodes(): Array<ErrorCodeInfo>
+
+/**
+ * Bytes of output records index.js collects before it hands them to `writeBatch`
+ * (client-core's one value for every binding).
+ */
+export declare const WRITE_BATCH_BYTES: number
