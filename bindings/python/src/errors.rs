@@ -49,7 +49,8 @@ pub(crate) fn type_error(py: Python<'_>, code: ErrorCode, message: String) -> Py
     let exc = py.import("cronium._errors").and_then(|m| {
         let kwargs = PyDict::new(py);
         kwargs.set_item("code", code.as_str())?;
-        m.getattr("CroniumTypeError")?.call((message,), Some(&kwargs))
+        m.getattr("CroniumTypeError")?
+            .call((message,), Some(&kwargs))
     });
     match exc {
         Ok(exc) => PyErr::from_value(exc),
