@@ -170,12 +170,20 @@ _cronium_write() {
   _cronium_call "$@"
 }
 
-# _cronium_key FUNCTION KEY: checks a variable key (1-256 of A-Z a-z 0-9 _ . : -).
+# _cronium_key FUNCTION KEY: checks a variable key (1-256 of A-Z a-z 0-9 _ . : -) and sets
+# _cronium_seg to its URL path segment. A key of dots only (`.`, `..`) has its dots
+# percent-encoded, as client-core does: curl would otherwise resolve `/v1/variables/..`
+# as path navigation and the request would name no key. Every other valid key is sent as is.
 _cronium_key() {
   # A glob, not a regex: compiling {1,256} on every call costs more than the check.
   if [[ -z ${2-} || ${#2} -gt 256 || $2 == *[!A-Za-z0-9_.:-]* ]]; then
     _cronium_fail "$1" invalid_key "a variable key is 1 to 256 characters of A-Z a-z 0-9 _ . : - (got '${2-}')"
     return
+  fi
+  if [[ -z ${2//./} ]]; then
+    _cronium_seg=${2//./%2E}
+  else
+    _cronium_seg=$2
   fi
 }
 
@@ -226,11 +234,11 @@ cronium_get_variable() {
     _cronium_report cronium_get_variable
     return
   }
-  if curl -sf "${_cronium_conn[@]}" -H @/dev/fd/3 "$_cronium_base/v1/variables/$1?raw" 3<<<"Authorization: Bearer $_cronium_tok"; then
+  if curl -sf "${_cronium_conn[@]}" -H @/dev/fd/3 "$_cronium_base/v1/variables/$_cronium_seg?raw" 3<<<"Authorization: Bearer $_cronium_tok"; then
     printf '\n'
     return 0
   fi
-  if _cronium_request cronium_get_variable GET "/v1/variables/$1?raw"; then
+  if _cronium_request cronium_get_variable GET "/v1/variables/$_cronium_seg?raw"; then
     printf '%s\n' "$_cronium_body"
   elif [[ ${_cronium_code-} == variable_not_found ]]; then
     printf '%s\n' "${2-null}"
@@ -251,7 +259,7 @@ cronium_set_variable() {
     cronium set-variable "$1" "$2"
     return
   fi
-  _cronium_write cronium_set_variable PUT "/v1/variables/$1" "{\"value\":$2}"
+  _cronium_write cronium_set_variable PUT "/v1/variables/$_cronium_seg" "{\"value\":$2}"
 }
 
 # cronium_delete_variable KEY: removes a variable (removing a missing one is no error).
@@ -261,7 +269,7 @@ cronium_delete_variable() {
     cronium delete-variable "$1"
     return
   fi
-  _cronium_write cronium_delete_variable DELETE "/v1/variables/$1"
+  _cronium_write cronium_delete_variable DELETE "/v1/variables/$_cronium_seg"
 }
 
 # cronium_list_variables: prints the user's variable keys, one a line, sorted.
@@ -284,7 +292,9 @@ cronium_set_condition() {
   case ${1-} in
     true | false) ;;
     *)
-      _cronium_fail cronium_set_condition invalid_argument "the condition is true or false (got '${1-}')"
+      # invalid_body: what the API answers for a condition that is not a boolean, and the
+      # code every binding gives (docs/bindings.md).
+      _cronium_fail cronium_set_condition invalid_body "the condition is true or false (got '${1-}')"
       return
       ;;
   esac
@@ -460,14 +470,14 @@ cronium_watch_variable() {
       seen=$((seen + 1))
       if ((count > 0 && seen >= count)); then break; fi
     fi
-  done < <(exec curl -sfN "${_cronium_conn[@]}" -H @/dev/fd/3 "$_cronium_base/v1/variables/$1/watch" 3<<<"Authorization: Bearer $_cronium_tok")
+  done < <(exec curl -sfN "${_cronium_conn[@]}" -H @/dev/fd/3 "$_cronium_base/v1/variables/$_cronium_seg/watch" 3<<<"Authorization: Bearer $_cronium_tok")
   # The watch never ends by itself: stop it once COUNT changes are in.
   kill "$!" 2>/dev/null || :
   if ((count > 0 && seen >= count)); then
     return 0
   fi
   # It ended early: say why (a refused token, a stopped runtime...).
-  if _cronium_request cronium_watch_variable GET "/v1/variables/$1" ||
+  if _cronium_request cronium_watch_variable GET "/v1/variables/$_cronium_seg" ||
     [[ ${_cronium_code-} == variable_not_found ]]; then
     ((count == 0)) && return 0
     _cronium_fail cronium_watch_variable watch_ended "the watch ended after $seen of $count changes"

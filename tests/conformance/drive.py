@@ -161,7 +161,7 @@ class Bash:
         if op == "get_condition":
             return json_out(self.call("cronium_get_condition"))
         if op == "context":
-            return json_out(self.call("cronium_event"))
+            return json_out(self.call("cronium_get_context"))
         if op == "stream_input":
             return lines_out(self.call("cronium_stream_input"), parse=True)
         if op == "stream_output":

@@ -394,7 +394,9 @@ static int cronium_builtin(WORD_LIST *list) {
         if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
             char msg[300];
             snprintf(msg, sizeof msg, "the condition is true or false (got '%.200s')", v);
-            return fail("invalid_argument", msg);
+            /* invalid_body: the API's code for a condition that is not a boolean, the one
+             * every binding gives (docs/bindings.md). */
+            return fail("invalid_body", msg);
         }
         if (setup())
             return EXECUTION_FAILURE;

@@ -14,7 +14,7 @@ use pyo3::types::PyDict;
 use serde_json::value::RawValue;
 
 use crate::convert::to_raw;
-use crate::errors::to_pyerr;
+use crate::errors::{to_pyerr, type_error};
 use crate::out::{spawn, Out};
 use crate::streams::{InputStream, OutputStream, Watch};
 
@@ -191,7 +191,8 @@ impl Client {
             .map_err(|e| to_pyerr(py, &e))
     }
 
-    fn set_condition(&self, py: Python<'_>, condition: bool) -> PyResult<()> {
+    fn set_condition(&self, py: Python<'_>, condition: &Bound<'_, PyAny>) -> PyResult<()> {
+        let condition = condition_of(condition)?;
         py.detach(|| self.blocking.set_condition(condition))
             .map_err(|e| to_pyerr(py, &e))
     }
@@ -463,7 +464,12 @@ impl AsyncClient {
         )
     }
 
-    fn set_condition<'py>(&self, py: Python<'py>, condition: bool) -> PyResult<Bound<'py, PyAny>> {
+    fn set_condition<'py>(
+        &self,
+        py: Python<'py>,
+        condition: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let condition = condition_of(condition)?;
         let c = self.client.clone();
         spawn(py, async move {
             Out::from(c.set_condition(condition).await, |()| Out::Nothing)
@@ -571,5 +577,25 @@ impl AsyncClient {
     /// A new output stream writer; the request starts with the first record.
     fn stream_output(&self) -> OutputStream {
         OutputStream::new(self.client.clone())
+    }
+}
+
+/// A condition argument: a `bool` only (not `1`, not `"yes"`), refused like every binding
+/// refuses it: code `invalid_body`, the API's answer to `{"condition": "yes"}`
+/// (docs/bindings.md). The old-style `setCondition` takes any value's truthiness instead.
+fn condition_of(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    match value.cast::<pyo3::types::PyBool>() {
+        Ok(b) => Ok(b.is_true()),
+        Err(_) => Err(type_error(
+            value.py(),
+            cronium_client::ErrorCode::InvalidBody,
+            format!(
+                "the condition must be a bool, got {}",
+                value
+                    .get_type()
+                    .name()
+                    .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+            ),
+        )),
     }
 }

@@ -8,7 +8,7 @@
 use cronium_client::{Error, ErrorCode};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyDict, PyTuple};
 
 /// `cronium._errors._from_native(kind, code, message, status, retryable, request_id,
 /// retry_after)`.
@@ -35,6 +35,22 @@ pub(crate) fn to_pyerr(py: Python<'_>, error: &Error) -> PyErr {
             error.request_id(),
             error.retry_after().map(|d| d.as_secs_f64()),
         ))
+    });
+    match exc {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(e) => e,
+    }
+}
+
+/// `cronium._errors.CroniumTypeError` with `code`: an argument of the wrong type, refused
+/// before anything is sent with the code the API would answer (a `ValidationError` that is
+/// also a builtin `TypeError`).
+pub(crate) fn type_error(py: Python<'_>, code: ErrorCode, message: String) -> PyErr {
+    let exc = py.import("cronium._errors").and_then(|m| {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("code", code.as_str())?;
+        m.getattr("CroniumTypeError")?
+            .call((message,), Some(&kwargs))
     });
     match exc {
         Ok(exc) => PyErr::from_value(exc),

@@ -42,8 +42,11 @@ def test_input_output_condition_context(execution: Execution, sidecar: Sidecar) 
     assert cronium.get_condition() is True
     cronium.set_condition(False)
     assert cronium.get_condition() is False
-    with pytest.raises(TypeError):
+    # Refused before sending with the code every language gives; also a TypeError.
+    with pytest.raises(TypeError) as wrong:
         cronium.set_condition(1)  # type: ignore[arg-type]
+    assert isinstance(wrong.value, cronium.ValidationError)
+    assert (wrong.value.code, wrong.value.status) == ("invalid_body", None)
 
     ctx = cronium.get_context()
     assert ctx["executionId"] == execution.id

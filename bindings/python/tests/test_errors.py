@@ -187,6 +187,8 @@ def test_class_hierarchy() -> None:
                 cronium.ProtocolError, cronium.InternalError):
         assert issubclass(cls, cronium.CroniumError)
     assert issubclass(cronium.CroniumTimeoutError, TimeoutError)
+    assert issubclass(cronium.CroniumTypeError, cronium.ValidationError)
+    assert issubclass(cronium.CroniumTypeError, TypeError)
 
 
 def test_all_errors() -> None:

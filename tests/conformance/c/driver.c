@@ -94,7 +94,7 @@ static void run(char **f, int n) {
     if (rc != CRONIUM_OK) { fail(rc); return; }
     printf("ok\t%s\n", !set ? "null" : value ? "true" : "false");
   } else if (strcmp(op, "context") == 0) {
-    rc = cronium_context(client, &json);
+    rc = cronium_context_get(client, &json);
     if (rc != CRONIUM_OK) { fail(rc); return; }
     ok_json(json);
   } else if (strcmp(op, "stream_input") == 0) {

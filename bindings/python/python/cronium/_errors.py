@@ -12,7 +12,10 @@ Every error the runtime client raises is a :class:`CroniumError` with
   ``retry_after`` (seconds the sidecar asked to wait, for rate limits).
 
 Values that JSON cannot hold (NaN, objects of other types) raise the builtin
-``TypeError`` before anything is sent.
+``TypeError`` before anything is sent. An argument of the wrong type that the API would
+refuse (``set_condition("yes")``) raises :class:`CroniumTypeError` before anything is sent:
+a :class:`ValidationError` with the code the API gives (``invalid_body``), also a builtin
+``TypeError``.
 
 ``CroniumTimeoutError`` is also a builtin ``TimeoutError``, so ``except TimeoutError``
 catches it; it is not named ``TimeoutError`` to avoid shadowing the builtin.
@@ -33,6 +36,7 @@ __all__ = [
     "NotFoundError",
     "ConflictError",
     "ValidationError",
+    "CroniumTypeError",
     "RateLimitedError",
     "UnavailableError",
     "CroniumTimeoutError",
@@ -184,6 +188,15 @@ class ValidationError(CroniumError):
     """The request was rejected as malformed (400, 413, 415), e.g. ``invalid_key``."""
 
     kind = "validation"
+
+
+class CroniumTypeError(ValidationError, builtins.TypeError):
+    """An argument of the wrong type, refused before anything is sent with the code the
+    API gives for it (``set_condition("yes")``: ``invalid_body``, as in every binding).
+
+    Also a builtin ``TypeError``, Python's error for a wrong type, so ``except TypeError``
+    catches it.
+    """
 
 
 class RateLimitedError(CroniumError):
