@@ -17,7 +17,7 @@ use std::io::{self, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,21 @@ pub fn default_cronium() -> PathBuf {
         dir.pop();
     }
     dir.join("cronium")
+}
+
+/// `cronium` with `secret` as `CRONIUM_TOKEN_SECRET`, quiet logs, and none of the caller's
+/// other `CRONIUM_*` settings (`make` exports paths that tests must not depend on): the
+/// command every sidecar, admin command and `cronium run` of a test starts from.
+pub fn cronium_command(cronium: &Path, secret: &str) -> Command {
+    let mut c = Command::new(cronium);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("CRONIUM_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("CRONIUM_TOKEN_SECRET", secret)
+        .env("CRONIUM_LOG", "warn");
+    c
 }
 
 /// A free loopback TCP address (bound, then released for the sidecar to take).
@@ -228,19 +243,10 @@ impl Sidecar {
         Ok(s)
     }
 
-    /// `cronium --state-dir DIR` with the secret and none of the caller's `CRONIUM_*`
-    /// settings (`make` exports paths that tests must not depend on).
+    /// `cronium --state-dir DIR` from [`cronium_command`].
     fn base_command(options: &Options, dir: &Path) -> Command {
-        let mut c = Command::new(&options.cronium);
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("CRONIUM_") {
-                c.env_remove(k);
-            }
-        }
-        c.env("CRONIUM_TOKEN_SECRET", &options.secret)
-            .env("CRONIUM_LOG", "warn")
-            .arg("--state-dir")
-            .arg(dir);
+        let mut c = cronium_command(&options.cronium, &options.secret);
+        c.arg("--state-dir").arg(dir);
         c
     }
 
@@ -315,13 +321,7 @@ impl Sidecar {
         for t in spec.tools.iter().flatten() {
             self.add_tool(&user, t)?;
         }
-        let mut args: Vec<String> = vec![
-            "executions".into(),
-            "create".into(),
-            "--json".into(),
-            "--user".into(),
-            user.clone(),
-        ];
+        let mut args: Vec<String> = vec!["--user".into(), user.clone()];
         let mut push = |flag: &str, value: Option<String>| {
             if let Some(v) = value {
                 args.push(flag.to_owned());
@@ -353,16 +353,41 @@ impl Sidecar {
         } else {
             stream_file = None;
         }
-        let out = self.admin(&args)?;
+        let created = self.create_with_flags(&args, &[]);
         drop(stream_file);
+        created
+    }
+
+    /// Creates an execution with `cronium executions create --json FLAGS...`, the admin
+    /// command getting `env` on top of the sidecar's secret (e.g. its own
+    /// `CRONIUM_TOKEN_TTL`): for tests of the command's flags themselves, which an
+    /// [`ExecutionSpec`] does not spell out (`--ttl`, `--user` left out).
+    pub fn create_with_flags<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        flags: &[S],
+        env: &[(&str, &str)],
+    ) -> io::Result<Execution> {
+        let out = self
+            .command()
+            .envs(env.iter().copied())
+            .args(["executions", "create", "--json"])
+            .args(flags)
+            .output()?;
+        if !out.status.success() {
+            return Err(other(format!(
+                "cronium executions create failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Created {
             id: String,
             token: String,
+            user_id: String,
             event_id: String,
         }
-        let c: Created = serde_json::from_str(&out)
+        let c: Created = serde_json::from_slice(&out.stdout)
             .map_err(|e| other(format!("unexpected answer of executions create: {e}")))?;
         let env = BTreeMap::from([
             (
@@ -375,7 +400,7 @@ impl Sidecar {
         Ok(Execution {
             id: c.id,
             token: c.token,
-            user,
+            user: c.user_id,
             event_id: c.event_id,
             env,
         })
@@ -411,25 +436,39 @@ impl Sidecar {
 
     /// SIGTERM, then SIGKILL after 15 s; whether it exited cleanly.
     pub fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else {
+        if self.child.is_none() {
             return true;
-        };
-        if let Some(pid) = i32::try_from(child.id())
-            .ok()
+        }
+        self.terminate();
+        self.wait_exit().is_some_and(|status| status.success())
+    }
+
+    /// SIGTERM without waiting: the sidecar drains while the test watches (see
+    /// [`Sidecar::wait_exit`]).
+    pub fn terminate(&self) {
+        if let Some(pid) = self
+            .pid()
+            .and_then(|p| i32::try_from(p).ok())
             .and_then(rustix::process::Pid::from_raw)
         {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
         }
+    }
+
+    /// Waits up to 15 s for the sidecar to exit and returns how; `None` when it did not
+    /// (then it is killed) or was already reaped.
+    pub fn wait_exit(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
         let deadline = Instant::now() + STOP_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
-                return status.success();
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(10));
         }
         let _ = child.kill();
         let _ = child.wait();
-        false
+        None
     }
 
     /// SIGKILL, no shutdown (a crash).
