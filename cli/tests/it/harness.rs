@@ -82,9 +82,17 @@ impl Sidecar {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             secret: SECRET.to_owned(),
+            ..cronium_testkit::Options::default()
         };
         let kit = cronium_testkit::Sidecar::start_with(options).expect("start cronium serve");
         Sidecar { kit, _tmp: None }
+    }
+
+    /// The loopback TCP address it serves on (every test sidecar has one).
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.kit
+            .tcp
+            .expect("the kit's sidecars listen on TCP by default")
     }
 
     /// `cronium executions create --json ARGS...` on this sidecar's state dir.
@@ -133,7 +141,7 @@ impl Sidecar {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Resp {
-        let s = TcpStream::connect(self.tcp).expect("connect");
+        let s = TcpStream::connect(self.tcp_addr()).expect("connect");
         http(s, method, path, headers, body)
     }
 }

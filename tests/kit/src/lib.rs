@@ -84,6 +84,12 @@ pub struct Options {
     pub config: Option<String>,
     /// Extra environment of the sidecar (not of the admin commands).
     pub env: Vec<(String, String)>,
+    /// Whether it also serves on a free loopback TCP port (`--listen`); a benchmark of the
+    /// start or of idle memory measures the socket alone.
+    pub tcp: bool,
+    /// How often the start checks whether the sidecar listens: fine enough for
+    /// [`Sidecar::started`] to time the start itself (a benchmark asks for microseconds).
+    pub poll: Duration,
 }
 
 impl Default for Options {
@@ -95,6 +101,8 @@ impl Default for Options {
             secret: SECRET.to_owned(),
             config: None,
             env: Vec::new(),
+            tcp: true,
+            poll: Duration::from_millis(10),
         }
     }
 }
@@ -173,8 +181,10 @@ pub struct Sidecar {
     pub dir: PathBuf,
     /// The Unix socket it serves on.
     pub socket: PathBuf,
-    /// The loopback TCP address it also serves on.
-    pub tcp: SocketAddr,
+    /// The loopback TCP address it also serves on (unless [`Options::tcp`] is off).
+    pub tcp: Option<SocketAddr>,
+    /// From spawning `cronium serve` until it listened (to the [`Options::poll`] interval).
+    pub started: Duration,
     options: Options,
     child: Option<Child>,
     _tmp: Option<tempfile::TempDir>,
@@ -197,7 +207,8 @@ impl Sidecar {
         Sidecar::start_with(Options::default())
     }
 
-    /// Starts a sidecar and waits until it listens on its socket and its port.
+    /// Starts a sidecar and waits until it listens on its socket and its port (creating
+    /// [`Options::state_dir`] if it does not exist yet).
     pub fn start_with(options: Options) -> io::Result<Sidecar> {
         if !options.cronium.is_file() {
             return Err(other(format!(
@@ -206,14 +217,21 @@ impl Sidecar {
             )));
         }
         let (dir, tmp) = match &options.state_dir {
-            Some(d) => (d.clone(), None),
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                (d.clone(), None)
+            }
             None => {
                 let t = tempfile::Builder::new().prefix("cronium-kit-").tempdir()?;
                 (t.path().to_path_buf(), Some(t))
             }
         };
         let socket = dir.join("run").join(&options.socket_name);
-        let tcp = free_port()?;
+        let tcp = if options.tcp {
+            Some(free_port()?)
+        } else {
+            None
+        };
         let mut cmd = Self::base_command(&options, &dir);
         if let Some(toml) = &options.config {
             let path = dir.join("cronium.toml");
@@ -224,22 +242,23 @@ impl Sidecar {
         cmd.arg("serve")
             .arg("--socket")
             .arg(&socket)
-            .arg("--listen")
-            .arg(tcp.to_string())
+            .args(tcp.map(|a| format!("--listen={a}")))
             .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
+        let spawned = Instant::now();
         let child = cmd.spawn()?;
         let mut s = Sidecar {
             dir,
             socket,
             tcp,
+            started: Duration::ZERO,
             options,
             child: Some(child),
             _tmp: tmp,
         };
-        s.wait_ready()?;
+        s.wait_ready(spawned)?;
         Ok(s)
     }
 
@@ -255,10 +274,13 @@ impl Sidecar {
         Self::base_command(&self.options, &self.dir)
     }
 
-    fn wait_ready(&mut self) -> io::Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
+    fn wait_ready(&mut self, spawned: Instant) -> io::Result<()> {
+        let deadline = spawned + START_TIMEOUT;
         while Instant::now() < deadline {
-            if UnixStream::connect(&self.socket).is_ok() && TcpStream::connect(self.tcp).is_ok() {
+            if UnixStream::connect(&self.socket).is_ok()
+                && self.tcp.is_none_or(|a| TcpStream::connect(a).is_ok())
+            {
+                self.started = spawned.elapsed();
                 return Ok(());
             }
             if let Some(child) = &mut self.child {
@@ -269,7 +291,7 @@ impl Sidecar {
                     )));
                 }
             }
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(self.options.poll);
         }
         Err(other(format!(
             "cronium serve did not listen on {} within {START_TIMEOUT:?}: {}",
@@ -278,9 +300,9 @@ impl Sidecar {
         )))
     }
 
-    /// `http://127.0.0.1:PORT`, the TCP endpoint (`CRONIUM_RUNTIME_API`).
-    pub fn url(&self) -> String {
-        format!("http://{}", self.tcp)
+    /// `http://127.0.0.1:PORT`, the TCP endpoint (`CRONIUM_RUNTIME_API`), when it has one.
+    pub fn url(&self) -> Option<String> {
+        self.tcp.map(|a| format!("http://{a}"))
     }
 
     /// Everything the sidecar logged so far.
