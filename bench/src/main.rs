@@ -473,24 +473,8 @@ fn run(args: &Args) -> Result<(), String> {
     for (label, cpu) in [("pinned to one CPU", Some(0usize)), ("unpinned", None)] {
         // The bench process's affinity is inherited by the client programs it spawns.
         pin_self(cpu);
-        let sc = start_sidecar(
-            &args.cronium,
-            &dir.join(format!("lat-{}", cpu.is_some())),
-            "lat",
-            true,
-        )?;
-        let token = create_execution(&sc)?;
-        let client = cronium_client::BlockingClient::new(
-            cronium_client::Config::builder()
-                .socket(&sc.socket)
-                .token(token.clone())
-                .build()
-                .map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
-        client
-            .set_variable("bench", &json!({"n": 1, "s": "payload"}), None)
-            .map_err(|e| e.to_string())?;
+        let state = dir.join(format!("lat-{}", cpu.is_some()));
+        let (sc, token, client) = bench_sidecar(args, &state, "lat", true)?;
         let (req_len, resp_len, _) = http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
         let mut floor = Floor::new(dir, req_len, resp_len, cpu).map_err(|e| e.to_string())?;
         let mut raw = RawHttp::new(&sc.socket, &token).map_err(|e| e.to_string())?;
@@ -884,9 +868,15 @@ fn median_f(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// A sidecar with an execution whose variable `bench` is set: (sidecar, token).
-fn bench_sidecar(args: &Args, dir: &Path, name: &str) -> Result<(Sidecar, String), String> {
-    let sc = start_sidecar(&args.cronium, &dir.join(name), name, false)?;
+/// A sidecar in `state` with an execution whose variable `bench` is set: (sidecar, token,
+/// client-core's blocking client with that token).
+fn bench_sidecar(
+    args: &Args,
+    state: &Path,
+    name: &str,
+    listen: bool,
+) -> Result<(Sidecar, String, cronium_client::BlockingClient), String> {
+    let sc = start_sidecar(&args.cronium, state, name, listen)?;
     let token = create_execution(&sc)?;
     let client = cronium_client::BlockingClient::new(
         cronium_client::Config::builder()
@@ -899,7 +889,7 @@ fn bench_sidecar(args: &Args, dir: &Path, name: &str) -> Result<(Sidecar, String
     client
         .set_variable("bench", &json!({"n": 1, "s": "payload"}), None)
         .map_err(|e| e.to_string())?;
-    Ok((sc, token))
+    Ok((sc, token, client))
 }
 
 /// Throughput with 8 connections, RSS holding 1,000 connections, the output stream.
@@ -912,7 +902,7 @@ fn load_rows(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> Result<(), String>
     };
 
     // Throughput, interleaved with a bare hyper server answering the same body.
-    let (sc, token) = bench_sidecar(args, dir, "load")?;
+    let (sc, token, _) = bench_sidecar(args, &dir.join("load"), "load", false)?;
     let (_, _, body) = http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
     let bare_path = dir.join("bare-hyper.sock");
     let bare = load::BareHyper::start(&bare_path, body).map_err(|e| e.to_string())?;
@@ -933,7 +923,7 @@ fn load_rows(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> Result<(), String>
     });
 
     // RSS holding 1,000 keep-alive connections, each with one request answered.
-    let (sc, token) = bench_sidecar(args, dir, "conns")?;
+    let (sc, token, _) = bench_sidecar(args, &dir.join("conns"), "conns", false)?;
     http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
     std::thread::sleep(Duration::from_millis(100));
     let before = rss_kib(sc_pid(&sc)?).unwrap_or(0.0);
@@ -956,7 +946,7 @@ fn load_rows(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> Result<(), String>
     // Output stream: NDJSON into durable storage, next to writing the same bytes to a file.
     let total: u64 = if args.quick { 64 << 20 } else { 1 << 30 };
     let block = load::ndjson_block(64 << 10);
-    let (sc, token) = bench_sidecar(args, dir, "stream")?;
+    let (sc, token, _) = bench_sidecar(args, &dir.join("stream"), "stream", false)?;
     let r = load::output_stream(&sc.socket, &token, sc_pid(&sc)?, &block, total)?;
     drop(sc);
     let file_took = load::file_write(&dir.join("baseline.ndjson"), &block, r.bytes)?;
