@@ -17,9 +17,10 @@
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cronium_testkit::{Options, Sidecar};
 use serde_json::json;
 
 mod external;
@@ -211,122 +212,38 @@ fn args() -> Result<Args, String> {
     })
 }
 
-/// A release sidecar for the benchmarks.
-struct Sidecar {
-    child: Child,
-    socket: PathBuf,
-    dir: PathBuf,
+/// A release sidecar for the benchmarks, started by the test kit (the one launcher): on
+/// its socket alone unless `listen` (the start and idle memory are the socket's), checked
+/// every 50 µs so [`Sidecar::started`] times the start, with no rate limit. A pinned
+/// sidecar is one started from a pinned thread: a child inherits its affinity.
+fn start_sidecar(bin: &Path, dir: &Path, name: &str, listen: bool) -> Result<Sidecar, String> {
+    Sidecar::start_with(Options {
+        cronium: bin.to_owned(),
+        state_dir: Some(dir.to_owned()),
+        socket_name: format!("{name}.sock"),
+        secret: SECRET.to_owned(),
+        config: None,
+        env: vec![("CRONIUM_RATE_LIMIT".to_owned(), "0".to_owned())],
+        tcp: listen,
+        poll: Duration::from_micros(50),
+    })
+    .map_err(|e| format!("cannot start {}: {e}", bin.display()))
 }
 
-impl Drop for Sidecar {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The sidecar's process id (for its RSS).
+fn sc_pid(sc: &Sidecar) -> Result<u32, String> {
+    sc.pid()
+        .ok_or_else(|| "the sidecar is not running".to_owned())
 }
 
-fn cronium_cmd(bin: &Path, dir: &Path) -> Command {
-    let mut c = Command::new(bin);
-    c.env("CRONIUM_TOKEN_SECRET", SECRET)
-        .env("CRONIUM_LOG", "warn")
-        .env("CRONIUM_RATE_LIMIT", "0")
-        .arg("--state-dir")
-        .arg(dir);
-    c
-}
-
-fn start_sidecar(
-    bin: &Path,
-    dir: &Path,
-    name: &str,
-    cpu: Option<usize>,
-) -> Result<(Sidecar, Duration), String> {
-    start_sidecar_with(bin, dir, name, cpu, None)
-}
-
-/// A free loopback TCP port (bound, then released for the sidecar to take).
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free TCP port: {e}"))
-}
-
-fn start_sidecar_with(
-    bin: &Path,
-    dir: &Path,
-    name: &str,
-    cpu: Option<usize>,
-    listen: Option<u16>,
-) -> Result<(Sidecar, Duration), String> {
-    let socket = dir.join(format!("{name}.sock"));
-    let mut cmd = match cpu {
-        Some(cpu) => {
-            let mut c = Command::new("taskset");
-            c.arg("-c").arg(cpu.to_string()).arg(bin);
-            c.env("CRONIUM_TOKEN_SECRET", SECRET)
-                .env("CRONIUM_LOG", "warn")
-                .env("CRONIUM_RATE_LIMIT", "0")
-                .arg("--state-dir")
-                .arg(dir);
-            c
-        }
-        None => cronium_cmd(bin, dir),
-    };
-    cmd.arg("serve")
-        .arg("--socket")
-        .arg(&socket)
-        .args(listen.map(|p| format!("--listen=127.0.0.1:{p}")))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    let start = Instant::now();
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-    loop {
-        if UnixStream::connect(&socket).is_ok() {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(10) {
-            return Err("the sidecar did not start within 10 s".into());
-        }
-        std::thread::sleep(Duration::from_micros(50));
-    }
-    let took = start.elapsed();
-    Ok((
-        Sidecar {
-            child,
-            socket,
-            dir: dir.to_owned(),
-        },
-        took,
-    ))
-}
-
-fn create_execution(bin: &Path, dir: &Path) -> Result<(String, String), String> {
-    let out = cronium_cmd(bin, dir)
-        .args([
-            "executions",
-            "create",
-            "--user",
-            "bench",
-            "--ttl",
-            "2h",
-            "--json",
-            "--input",
-            "{\"n\":1}",
-        ])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
-    Ok((
-        v["id"].as_str().unwrap_or_default().to_owned(),
-        v["token"].as_str().unwrap_or_default().to_owned(),
-    ))
+/// The token of a new execution (user `bench`, input `{"n":1}`, valid for 2 h).
+fn create_execution(sc: &Sidecar) -> Result<String, String> {
+    sc.create_with_flags(
+        &["--user", "bench", "--ttl", "2h", "--input", "{\"n\":1}"],
+        &[],
+    )
+    .map(|e| e.token)
+    .map_err(|e| e.to_string())
 }
 
 /// Pins the calling thread to `cpu`, or unpins it (all CPUs) with `None`.
@@ -509,7 +426,8 @@ fn run(args: &Args) -> Result<(), String> {
     let mut idle_rss = None;
     for i in 0..starts {
         let d = dir.join(format!("start{i}"));
-        let (sc, took) = start_sidecar(&args.cronium, &d, "s", None)?;
+        let sc = start_sidecar(&args.cronium, &d, "s", false)?;
+        let took = sc.started;
         if i == 0 {
             // Idle: started, one request answered, nothing else.
             let _ = UnixStream::connect(&sc.socket).and_then(|mut s| {
@@ -518,7 +436,7 @@ fn run(args: &Args) -> Result<(), String> {
                 s.read_to_end(&mut sink).map(|_| ())
             });
             std::thread::sleep(Duration::from_millis(100));
-            idle_rss = rss_kib(sc.child.id());
+            idle_rss = rss_kib(sc_pid(&sc)?);
         }
         drop(sc);
         start_series.add_round(vec![took]);
@@ -555,26 +473,8 @@ fn run(args: &Args) -> Result<(), String> {
     for (label, cpu) in [("pinned to one CPU", Some(0usize)), ("unpinned", None)] {
         // The bench process's affinity is inherited by the client programs it spawns.
         pin_self(cpu);
-        let port = free_port()?;
-        let (sc, _) = start_sidecar_with(
-            &args.cronium,
-            &dir.join(format!("lat-{}", cpu.is_some())),
-            "lat",
-            cpu,
-            Some(port),
-        )?;
-        let (_id, token) = create_execution(&args.cronium, &sc.dir)?;
-        let client = cronium_client::BlockingClient::new(
-            cronium_client::Config::builder()
-                .socket(&sc.socket)
-                .token(token.clone())
-                .build()
-                .map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
-        client
-            .set_variable("bench", &json!({"n": 1, "s": "payload"}), None)
-            .map_err(|e| e.to_string())?;
+        let state = dir.join(format!("lat-{}", cpu.is_some()));
+        let (sc, token, client) = bench_sidecar(args, &state, "lat", true)?;
         let (req_len, resp_len, _) = http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
         let mut floor = Floor::new(dir, req_len, resp_len, cpu).map_err(|e| e.to_string())?;
         let mut raw = RawHttp::new(&sc.socket, &token).map_err(|e| e.to_string())?;
@@ -602,7 +502,7 @@ fn run(args: &Args) -> Result<(), String> {
         let env = external::Env {
             socket: sc.socket.clone(),
             token: token.clone(),
-            api: format!("http://127.0.0.1:{port}"),
+            api: sc.url().ok_or("the sidecar has no TCP port")?,
         };
         let mut ext_series: std::collections::BTreeMap<String, Series> = Default::default();
         let mut ext_skip: std::collections::BTreeMap<&'static str, String> = Default::default();
@@ -829,7 +729,7 @@ fn run(args: &Args) -> Result<(), String> {
         if cpu.is_none() {
             // Idle RSS after this workload settled.
             std::thread::sleep(Duration::from_millis(200));
-            if let Some(kib) = rss_kib(sc.child.id()) {
+            if let Some(kib) = rss_kib(sc_pid(&sc)?) {
                 rows.push(Row {
                     figure: "sidecar RSS after the latency runs".into(),
                     unit: "MiB",
@@ -968,10 +868,16 @@ fn median_f(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// A sidecar with an execution whose variable `bench` is set: (sidecar, token).
-fn bench_sidecar(args: &Args, dir: &Path, name: &str) -> Result<(Sidecar, String), String> {
-    let (sc, _) = start_sidecar(&args.cronium, &dir.join(name), name, None)?;
-    let (_id, token) = create_execution(&args.cronium, &sc.dir)?;
+/// A sidecar in `state` with an execution whose variable `bench` is set: (sidecar, token,
+/// client-core's blocking client with that token).
+fn bench_sidecar(
+    args: &Args,
+    state: &Path,
+    name: &str,
+    listen: bool,
+) -> Result<(Sidecar, String, cronium_client::BlockingClient), String> {
+    let sc = start_sidecar(&args.cronium, state, name, listen)?;
+    let token = create_execution(&sc)?;
     let client = cronium_client::BlockingClient::new(
         cronium_client::Config::builder()
             .socket(&sc.socket)
@@ -983,7 +889,7 @@ fn bench_sidecar(args: &Args, dir: &Path, name: &str) -> Result<(Sidecar, String
     client
         .set_variable("bench", &json!({"n": 1, "s": "payload"}), None)
         .map_err(|e| e.to_string())?;
-    Ok((sc, token))
+    Ok((sc, token, client))
 }
 
 /// Throughput with 8 connections, RSS holding 1,000 connections, the output stream.
@@ -996,7 +902,7 @@ fn load_rows(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> Result<(), String>
     };
 
     // Throughput, interleaved with a bare hyper server answering the same body.
-    let (sc, token) = bench_sidecar(args, dir, "load")?;
+    let (sc, token, _) = bench_sidecar(args, &dir.join("load"), "load", false)?;
     let (_, _, body) = http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
     let bare_path = dir.join("bare-hyper.sock");
     let bare = load::BareHyper::start(&bare_path, body).map_err(|e| e.to_string())?;
@@ -1017,13 +923,13 @@ fn load_rows(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> Result<(), String>
     });
 
     // RSS holding 1,000 keep-alive connections, each with one request answered.
-    let (sc, token) = bench_sidecar(args, dir, "conns")?;
+    let (sc, token, _) = bench_sidecar(args, &dir.join("conns"), "conns", false)?;
     http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
     std::thread::sleep(Duration::from_millis(100));
-    let before = rss_kib(sc.child.id()).unwrap_or(0.0);
+    let before = rss_kib(sc_pid(&sc)?).unwrap_or(0.0);
     let held = load::hold_connections(&sc.socket, &token, 1000)?;
     std::thread::sleep(Duration::from_millis(300));
-    let holding = rss_kib(sc.child.id()).unwrap_or(0.0);
+    let holding = rss_kib(sc_pid(&sc)?).unwrap_or(0.0);
     drop(held);
     drop(sc);
     rows.push(Row {
@@ -1040,8 +946,8 @@ fn load_rows(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> Result<(), String>
     // Output stream: NDJSON into durable storage, next to writing the same bytes to a file.
     let total: u64 = if args.quick { 64 << 20 } else { 1 << 30 };
     let block = load::ndjson_block(64 << 10);
-    let (sc, token) = bench_sidecar(args, dir, "stream")?;
-    let r = load::output_stream(&sc.socket, &token, sc.child.id(), &block, total)?;
+    let (sc, token, _) = bench_sidecar(args, &dir.join("stream"), "stream", false)?;
+    let r = load::output_stream(&sc.socket, &token, sc_pid(&sc)?, &block, total)?;
     drop(sc);
     let file_took = load::file_write(&dir.join("baseline.ndjson"), &block, r.bytes)?;
     let mb = r.bytes as f64 / 1e6;
@@ -1076,7 +982,10 @@ fn run_rows(args: &Args, dir: &Path, n: usize, rows: &mut Vec<Row>) -> Result<()
     let (mut run_s, mut bash_s) = (Series::default(), Series::default());
     for i in 0..n + 1 {
         let t = Instant::now();
-        let st = cronium_cmd(&args.cronium, &state)
+        let st = cronium_testkit::cronium_command(&args.cronium, SECRET)
+            .env("CRONIUM_RATE_LIMIT", "0")
+            .arg("--state-dir")
+            .arg(&state)
             .arg("run")
             .arg(&script)
             .stdin(Stdio::null())

@@ -288,7 +288,9 @@ fn a_refused_upload_is_read_so_the_client_gets_the_refusal() {
     ask(Box::new(
         std::os::unix::net::UnixStream::connect(&s.socket).expect("unix"),
     ));
-    ask(Box::new(std::net::TcpStream::connect(s.tcp).expect("tcp")));
+    ask(Box::new(
+        std::net::TcpStream::connect(s.tcp_addr()).expect("tcp"),
+    ));
 }
 
 trait ReadWrite: std::io::Read + std::io::Write {}

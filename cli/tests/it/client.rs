@@ -145,7 +145,7 @@ fn typed_errors_from_the_server() {
 fn tcp_transport_and_env_configuration() {
     let s = Sidecar::start();
     let e = s.create(&["--user", "u", "--input", "[1,2,3]"]);
-    let url = format!("http://{}", s.tcp);
+    let url = format!("http://{}", s.tcp_addr());
     // The socket is preferred when it exists, the URL otherwise.
     let cfg = Config::from_lookup(|k| match k {
         "CRONIUM_RUNTIME_SOCKET" => Some(s.dir.join("absent.sock").display().to_string()),
@@ -158,7 +158,7 @@ fn tcp_transport_and_env_configuration() {
     assert!(
         cfg.endpoint()
             .to_string()
-            .contains(&s.tcp.port().to_string()),
+            .contains(&s.tcp_addr().port().to_string()),
         "{}",
         cfg.endpoint()
     );

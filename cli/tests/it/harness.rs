@@ -1,48 +1,53 @@
-//! A real `cronium serve` process on a temp socket and TCP port, and a minimal HTTP/1.1
-//! client over std sockets, so tests see exactly the bytes a script's client would.
+//! What the integration tests share: a kit sidecar ([`cronium_testkit`], the one launcher
+//! of every suite) that also trusts an Ed25519 key, and a minimal HTTP/1.1 client over std
+//! sockets, so tests see exactly the bytes a script's client would.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::ops::{Deref, DerefMut};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Child, Command};
 
+pub use cronium_testkit::{Execution, SECRET};
 use serde_json::Value;
 
-/// The HS256 secret every test sidecar verifies with.
-pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
 /// An Ed25519 key pair the sidecar trusts under kid "ed" (verify only: it holds the public key).
 pub const ED_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIGtgk2b8+IYe+vdOoPfXcauyXSS+m4upQKOLxcR2jJNu\n-----END PRIVATE KEY-----\n";
 /// The public half of [`ED_PRIVATE`].
 pub const ED_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEARBSzBRecdYfRfMRxvMiF10+ozNesiytRjODHzy2hkYM=\n-----END PUBLIC KEY-----\n";
 
-/// The `cronium` binary with a known secret and none of the caller's `CRONIUM_*` settings
-/// (`make` exports the bindings' paths, which tests must not depend on).
+/// The `cronium` binary under test, with the kit's secret and none of the caller's
+/// `CRONIUM_*` settings.
 pub fn cronium() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cronium"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CRONIUM_") {
-            c.env_remove(k);
-        }
-    }
-    c.env("CRONIUM_TOKEN_SECRET", SECRET)
-        .env("CRONIUM_LOG", "warn");
-    c
+    cronium_testkit::cronium_command(Path::new(env!("CARGO_BIN_EXE_cronium")), SECRET)
 }
 
-/// A running sidecar; killed (SIGTERM, then SIGKILL) on drop.
+/// A free loopback TCP address.
+pub fn free_port() -> SocketAddr {
+    cronium_testkit::free_port().expect("free port")
+}
+
+/// A kit sidecar that trusts [`ED_PUBLIC`] under kid "ed", with the helpers these tests
+/// share: panicking admin commands and raw HTTP. Everything else (its `dir`, `socket`,
+/// `tcp`, `log`, `stop`, `kill9`, ...) is the kit's [`cronium_testkit::Sidecar`].
 pub struct Sidecar {
-    pub dir: PathBuf,
-    pub socket: PathBuf,
-    pub tcp: SocketAddr,
-    pub child: Option<Child>,
+    kit: cronium_testkit::Sidecar,
+    // Declared after `kit`, so the process is gone before its state dir is removed.
     _tmp: Option<tempfile::TempDir>,
 }
 
-pub fn free_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
+impl Deref for Sidecar {
+    type Target = cronium_testkit::Sidecar;
+    fn deref(&self) -> &Self::Target {
+        &self.kit
+    }
+}
+
+impl DerefMut for Sidecar {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.kit
+    }
 }
 
 impl Sidecar {
@@ -53,124 +58,56 @@ impl Sidecar {
     /// Starts a sidecar in a new state dir with extra env vars.
     pub fn start_with(env: &[(&str, &str)]) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = tmp.path().to_path_buf();
-        let mut s = Self::start_in(&dir, "rt.sock", env);
+        let mut s = Self::start_in(tmp.path(), "rt.sock", env);
         s._tmp = Some(tmp);
         s
     }
 
-    /// Starts a sidecar on an existing state dir (a second process on one store).
+    /// Starts a sidecar on an existing state dir (a second process on one store, or a
+    /// restart after a crash).
     pub fn start_in(dir: &Path, socket_name: &str, env: &[(&str, &str)]) -> Self {
-        std::fs::write(dir.join("ed.pub"), ED_PUBLIC).expect("key");
-        std::fs::write(
-            dir.join("cronium.toml"),
-            format!(
+        // The config names the key by path, inside the state dir: written before the start.
+        let key = dir.join("ed.pub");
+        std::fs::write(&key, ED_PUBLIC).expect("key");
+        let options = cronium_testkit::Options {
+            cronium: env!("CARGO_BIN_EXE_cronium").into(),
+            state_dir: Some(dir.to_path_buf()),
+            socket_name: socket_name.to_owned(),
+            config: Some(format!(
                 "[[auth.keys]]\nkid = \"ed\"\nalg = \"EdDSA\"\npublic_key_file = \"{}\"\n",
-                dir.join("ed.pub").display()
-            ),
-        )
-        .expect("config");
-        let socket = dir.join("run").join(socket_name);
-        let tcp = free_port();
-        let mut cmd = cronium();
-        cmd.arg("--state-dir")
-            .arg(dir)
-            .arg("--config")
-            .arg(dir.join("cronium.toml"))
-            .arg("serve")
-            .arg("--socket")
-            .arg(&socket)
-            .arg("--listen")
-            .arg(tcp.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::File::create(dir.join(format!("{socket_name}.log"))).expect("log file"),
-            );
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("spawn cronium serve");
-        let s = Sidecar {
-            dir: dir.to_path_buf(),
-            socket,
-            tcp,
-            child: Some(child),
-            _tmp: None,
+                key.display()
+            )),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            secret: SECRET.to_owned(),
+            ..cronium_testkit::Options::default()
         };
-        s.wait_ready();
-        s
+        let kit = cronium_testkit::Sidecar::start_with(options).expect("start cronium serve");
+        Sidecar { kit, _tmp: None }
     }
 
-    /// Everything the sidecar logged so far.
-    pub fn log(&self) -> String {
-        let name = self
-            .socket
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
-        std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
+    /// The loopback TCP address it serves on (every test sidecar has one).
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.kit
+            .tcp
+            .expect("the kit's sidecars listen on TCP by default")
     }
 
-    pub fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if UnixStream::connect(&self.socket).is_ok() && TcpStream::connect(self.tcp).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!(
-            "sidecar did not start listening on {}: {}",
-            self.socket.display(),
-            self.log()
-        );
-    }
-
-    /// `cronium executions create --json` on this sidecar's state dir.
+    /// `cronium executions create --json ARGS...` on this sidecar's state dir.
     pub fn create(&self, args: &[&str]) -> Execution {
         self.create_with_env(args, &[])
     }
 
     /// [`Sidecar::create`] with extra environment for the admin command.
     pub fn create_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Execution {
-        let out = cronium()
-            .envs(env.iter().copied())
-            .arg("--state-dir")
-            .arg(&self.dir)
-            .args(["executions", "create", "--json"])
-            .args(args)
-            .output()
-            .expect("run create");
-        assert!(
-            out.status.success(),
-            "create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).expect("create json");
-        Execution {
-            id: v["id"].as_str().expect("id").to_owned(),
-            token: v["token"].as_str().expect("token").to_owned(),
-            user: v["userId"].as_str().expect("user").to_owned(),
-            event_id: v["eventId"].as_str().expect("event").to_owned(),
-        }
+        self.kit.create_with_flags(args, env).expect("create")
     }
 
-    /// Runs an admin command on this state dir and returns stdout.
+    /// Runs an admin command on this state dir and returns stdout (panics on failure).
     pub fn admin(&self, args: &[&str]) -> String {
-        let out = cronium()
-            .arg("--state-dir")
-            .arg(&self.dir)
-            .args(args)
-            .output()
-            .expect("run admin");
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf8")
+        self.kit.admin(args).expect("admin command")
     }
 
     pub fn req(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Resp {
@@ -204,54 +141,17 @@ impl Sidecar {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Resp {
-        let s = TcpStream::connect(self.tcp).expect("connect");
+        let s = TcpStream::connect(self.tcp_addr()).expect("connect");
         http(s, method, path, headers, body)
-    }
-
-    /// SIGTERM and wait; returns whether it exited cleanly.
-    pub fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else {
-            return true;
-        };
-        signal(&child, libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        false
-    }
-
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
+/// Sends `sig` to a child (a `cronium run` under test).
 pub fn signal(child: &Child, sig: i32) {
     let _ = Command::new("kill")
         .arg(format!("-{sig}"))
         .arg(child.id().to_string())
         .status();
-}
-
-impl Drop for Sidecar {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-pub struct Execution {
-    pub id: String,
-    pub token: String,
-    pub user: String,
-    pub event_id: String,
 }
 
 #[derive(Debug)]

@@ -78,8 +78,7 @@ fn sigterm_finishes_in_flight_requests_then_removes_the_socket() {
         |c: &mut UnixStream, data: &str| write!(c, "{:x}\r\n{data}\r\n", data.len()).expect("w");
     chunk(&mut conn, "{\"part\":1}\n");
     std::thread::sleep(Duration::from_millis(200));
-    let child = s.child.take().expect("child");
-    signal(&child, libc::SIGTERM);
+    s.terminate();
     std::thread::sleep(Duration::from_millis(300));
     // New connections are refused while the old one drains.
     assert!(
@@ -105,8 +104,7 @@ fn sigterm_finishes_in_flight_requests_then_removes_the_socket() {
     let r = parse_response(&raw);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["data"]["records"], 2);
-    let mut child = child;
-    let status = child.wait().expect("wait");
+    let status = s.wait_exit().expect("exited");
     assert!(status.success(), "clean exit after draining: {status:?}");
     assert!(!s.socket.exists(), "socket removed at shutdown");
     let shown = s.admin(&["executions", "show", &e.id, "--json"]);

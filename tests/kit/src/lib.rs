@@ -17,7 +17,7 @@ use std::io::{self, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,21 @@ pub fn default_cronium() -> PathBuf {
     dir.join("cronium")
 }
 
+/// `cronium` with `secret` as `CRONIUM_TOKEN_SECRET`, quiet logs, and none of the caller's
+/// other `CRONIUM_*` settings (`make` exports paths that tests must not depend on): the
+/// command every sidecar, admin command and `cronium run` of a test starts from.
+pub fn cronium_command(cronium: &Path, secret: &str) -> Command {
+    let mut c = Command::new(cronium);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("CRONIUM_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("CRONIUM_TOKEN_SECRET", secret)
+        .env("CRONIUM_LOG", "warn");
+    c
+}
+
 /// A free loopback TCP address (bound, then released for the sidecar to take).
 pub fn free_port() -> io::Result<SocketAddr> {
     TcpListener::bind("127.0.0.1:0")?.local_addr()
@@ -69,6 +84,12 @@ pub struct Options {
     pub config: Option<String>,
     /// Extra environment of the sidecar (not of the admin commands).
     pub env: Vec<(String, String)>,
+    /// Whether it also serves on a free loopback TCP port (`--listen`); a benchmark of the
+    /// start or of idle memory measures the socket alone.
+    pub tcp: bool,
+    /// How often the start checks whether the sidecar listens: fine enough for
+    /// [`Sidecar::started`] to time the start itself (a benchmark asks for microseconds).
+    pub poll: Duration,
 }
 
 impl Default for Options {
@@ -80,6 +101,8 @@ impl Default for Options {
             secret: SECRET.to_owned(),
             config: None,
             env: Vec::new(),
+            tcp: true,
+            poll: Duration::from_millis(10),
         }
     }
 }
@@ -158,8 +181,10 @@ pub struct Sidecar {
     pub dir: PathBuf,
     /// The Unix socket it serves on.
     pub socket: PathBuf,
-    /// The loopback TCP address it also serves on.
-    pub tcp: SocketAddr,
+    /// The loopback TCP address it also serves on (unless [`Options::tcp`] is off).
+    pub tcp: Option<SocketAddr>,
+    /// From spawning `cronium serve` until it listened (to the [`Options::poll`] interval).
+    pub started: Duration,
     options: Options,
     child: Option<Child>,
     _tmp: Option<tempfile::TempDir>,
@@ -182,7 +207,8 @@ impl Sidecar {
         Sidecar::start_with(Options::default())
     }
 
-    /// Starts a sidecar and waits until it listens on its socket and its port.
+    /// Starts a sidecar and waits until it listens on its socket and its port (creating
+    /// [`Options::state_dir`] if it does not exist yet).
     pub fn start_with(options: Options) -> io::Result<Sidecar> {
         if !options.cronium.is_file() {
             return Err(other(format!(
@@ -191,14 +217,21 @@ impl Sidecar {
             )));
         }
         let (dir, tmp) = match &options.state_dir {
-            Some(d) => (d.clone(), None),
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                (d.clone(), None)
+            }
             None => {
                 let t = tempfile::Builder::new().prefix("cronium-kit-").tempdir()?;
                 (t.path().to_path_buf(), Some(t))
             }
         };
         let socket = dir.join("run").join(&options.socket_name);
-        let tcp = free_port()?;
+        let tcp = if options.tcp {
+            Some(free_port()?)
+        } else {
+            None
+        };
         let mut cmd = Self::base_command(&options, &dir);
         if let Some(toml) = &options.config {
             let path = dir.join("cronium.toml");
@@ -209,38 +242,30 @@ impl Sidecar {
         cmd.arg("serve")
             .arg("--socket")
             .arg(&socket)
-            .arg("--listen")
-            .arg(tcp.to_string())
+            .args(tcp.map(|a| format!("--listen={a}")))
             .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
+        let spawned = Instant::now();
         let child = cmd.spawn()?;
         let mut s = Sidecar {
             dir,
             socket,
             tcp,
+            started: Duration::ZERO,
             options,
             child: Some(child),
             _tmp: tmp,
         };
-        s.wait_ready()?;
+        s.wait_ready(spawned)?;
         Ok(s)
     }
 
-    /// `cronium --state-dir DIR` with the secret and none of the caller's `CRONIUM_*`
-    /// settings (`make` exports paths that tests must not depend on).
+    /// `cronium --state-dir DIR` from [`cronium_command`].
     fn base_command(options: &Options, dir: &Path) -> Command {
-        let mut c = Command::new(&options.cronium);
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("CRONIUM_") {
-                c.env_remove(k);
-            }
-        }
-        c.env("CRONIUM_TOKEN_SECRET", &options.secret)
-            .env("CRONIUM_LOG", "warn")
-            .arg("--state-dir")
-            .arg(dir);
+        let mut c = cronium_command(&options.cronium, &options.secret);
+        c.arg("--state-dir").arg(dir);
         c
     }
 
@@ -249,10 +274,13 @@ impl Sidecar {
         Self::base_command(&self.options, &self.dir)
     }
 
-    fn wait_ready(&mut self) -> io::Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
+    fn wait_ready(&mut self, spawned: Instant) -> io::Result<()> {
+        let deadline = spawned + START_TIMEOUT;
         while Instant::now() < deadline {
-            if UnixStream::connect(&self.socket).is_ok() && TcpStream::connect(self.tcp).is_ok() {
+            if UnixStream::connect(&self.socket).is_ok()
+                && self.tcp.is_none_or(|a| TcpStream::connect(a).is_ok())
+            {
+                self.started = spawned.elapsed();
                 return Ok(());
             }
             if let Some(child) = &mut self.child {
@@ -263,7 +291,7 @@ impl Sidecar {
                     )));
                 }
             }
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(self.options.poll);
         }
         Err(other(format!(
             "cronium serve did not listen on {} within {START_TIMEOUT:?}: {}",
@@ -272,9 +300,9 @@ impl Sidecar {
         )))
     }
 
-    /// `http://127.0.0.1:PORT`, the TCP endpoint (`CRONIUM_RUNTIME_API`).
-    pub fn url(&self) -> String {
-        format!("http://{}", self.tcp)
+    /// `http://127.0.0.1:PORT`, the TCP endpoint (`CRONIUM_RUNTIME_API`), when it has one.
+    pub fn url(&self) -> Option<String> {
+        self.tcp.map(|a| format!("http://{a}"))
     }
 
     /// Everything the sidecar logged so far.
@@ -315,13 +343,7 @@ impl Sidecar {
         for t in spec.tools.iter().flatten() {
             self.add_tool(&user, t)?;
         }
-        let mut args: Vec<String> = vec![
-            "executions".into(),
-            "create".into(),
-            "--json".into(),
-            "--user".into(),
-            user.clone(),
-        ];
+        let mut args: Vec<String> = vec!["--user".into(), user.clone()];
         let mut push = |flag: &str, value: Option<String>| {
             if let Some(v) = value {
                 args.push(flag.to_owned());
@@ -353,16 +375,41 @@ impl Sidecar {
         } else {
             stream_file = None;
         }
-        let out = self.admin(&args)?;
+        let created = self.create_with_flags(&args, &[]);
         drop(stream_file);
+        created
+    }
+
+    /// Creates an execution with `cronium executions create --json FLAGS...`, the admin
+    /// command getting `env` on top of the sidecar's secret (e.g. its own
+    /// `CRONIUM_TOKEN_TTL`): for tests of the command's flags themselves, which an
+    /// [`ExecutionSpec`] does not spell out (`--ttl`, `--user` left out).
+    pub fn create_with_flags<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        flags: &[S],
+        env: &[(&str, &str)],
+    ) -> io::Result<Execution> {
+        let out = self
+            .command()
+            .envs(env.iter().copied())
+            .args(["executions", "create", "--json"])
+            .args(flags)
+            .output()?;
+        if !out.status.success() {
+            return Err(other(format!(
+                "cronium executions create failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Created {
             id: String,
             token: String,
+            user_id: String,
             event_id: String,
         }
-        let c: Created = serde_json::from_str(&out)
+        let c: Created = serde_json::from_slice(&out.stdout)
             .map_err(|e| other(format!("unexpected answer of executions create: {e}")))?;
         let env = BTreeMap::from([
             (
@@ -375,7 +422,7 @@ impl Sidecar {
         Ok(Execution {
             id: c.id,
             token: c.token,
-            user,
+            user: c.user_id,
             event_id: c.event_id,
             env,
         })
@@ -411,25 +458,39 @@ impl Sidecar {
 
     /// SIGTERM, then SIGKILL after 15 s; whether it exited cleanly.
     pub fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else {
+        if self.child.is_none() {
             return true;
-        };
-        if let Some(pid) = i32::try_from(child.id())
-            .ok()
+        }
+        self.terminate();
+        self.wait_exit().is_some_and(|status| status.success())
+    }
+
+    /// SIGTERM without waiting: the sidecar drains while the test watches (see
+    /// [`Sidecar::wait_exit`]).
+    pub fn terminate(&self) {
+        if let Some(pid) = self
+            .pid()
+            .and_then(|p| i32::try_from(p).ok())
             .and_then(rustix::process::Pid::from_raw)
         {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
         }
+    }
+
+    /// Waits up to 15 s for the sidecar to exit and returns how; `None` when it did not
+    /// (then it is killed) or was already reaped.
+    pub fn wait_exit(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
         let deadline = Instant::now() + STOP_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
-                return status.success();
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(10));
         }
         let _ = child.kill();
         let _ = child.wait();
-        false
+        None
     }
 
     /// SIGKILL, no shutdown (a crash).
