@@ -862,29 +862,29 @@ impl super::Store for PostgresStore {
         let txn = client.transaction().await.map_err(unavailable)?;
         let tx = &txn;
         let out = async {
-                let seq = next_change_seq(tx).await?;
-                let current = stored_version(tx, user, key).await?;
-                check_version(if_version, current)?;
-                let version = current + 1;
-                let v = to_i64(version)?;
-                exec(
-                    tx,
-                    "INSERT INTO variables (user_id, key, value, version, updated_at) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, \
-                     version = excluded.version, updated_at = excluded.updated_at",
-                    &[&user, &key, &value, &v, &at],
-                )
-                .await?;
-                record_change(tx, seq, user, key, Some(value), Some(v), at).await?;
-                audit_row(tx, actor, at, "variable.set", key).await?;
-                Ok(VariableChange {
-                    seq,
-                    user_id: user.to_owned(),
-                    key: key.to_owned(),
-                    value: Some(value.to_owned()),
-                    version: Some(version),
-                    updated_at: at.to_owned(),
-                })
+            let seq = next_change_seq(tx).await?;
+            let current = stored_version(tx, user, key).await?;
+            check_version(if_version, current)?;
+            let version = current + 1;
+            let v = to_i64(version)?;
+            exec(
+                tx,
+                "INSERT INTO variables (user_id, key, value, version, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, \
+                 version = excluded.version, updated_at = excluded.updated_at",
+                &[&user, &key, &value, &v, &at],
+            )
+            .await?;
+            record_change(tx, seq, user, key, Some(value), Some(v), at).await?;
+            audit_row(tx, actor, at, "variable.set", key).await?;
+            Ok(VariableChange {
+                seq,
+                user_id: user.to_owned(),
+                key: key.to_owned(),
+                value: Some(value.to_owned()),
+                version: Some(version),
+                updated_at: at.to_owned(),
+            })
         }
         .await?;
         txn.commit().await.map_err(unavailable)?;
@@ -1047,26 +1047,26 @@ impl super::Store for PostgresStore {
         let txn = client.transaction().await.map_err(unavailable)?;
         let tx = &txn;
         let out = async {
-                // Insert-or-replace that also tells which it was, without a race between a
-                // look and a write: the insert either creates the row or conflicts.
-                let inserted = exec(
+            // Insert-or-replace that also tells which it was, without a race between a
+            // look and a write: the insert either creates the row or conflicts.
+            let inserted = exec(
+                tx,
+                "INSERT INTO tool_credentials (user_id, tool, name, key_id, sealed, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (user_id, tool, name) DO NOTHING",
+                &[&c.user_id, &c.tool, &c.name, &c.key_id, &c.sealed, &at],
+            )
+            .await?;
+            if inserted == 0 {
+                exec(
                     tx,
-                    "INSERT INTO tool_credentials (user_id, tool, name, key_id, sealed, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (user_id, tool, name) DO NOTHING",
+                    "UPDATE tool_credentials SET key_id = $4, sealed = $5, updated_at = $6 \
+                     WHERE user_id = $1 AND tool = $2 AND name = $3",
                     &[&c.user_id, &c.tool, &c.name, &c.key_id, &c.sealed, &at],
                 )
                 .await?;
-                if inserted == 0 {
-                    exec(
-                        tx,
-                        "UPDATE tool_credentials SET key_id = $4, sealed = $5, updated_at = $6 \
-                         WHERE user_id = $1 AND tool = $2 AND name = $3",
-                        &[&c.user_id, &c.tool, &c.name, &c.key_id, &c.sealed, &at],
-                    )
-                    .await?;
-                }
-                audit_row(tx, actor, at, "tool.credential.put", target).await?;
-                Ok(inserted == 0)
+            }
+            audit_row(tx, actor, at, "tool.credential.put", target).await?;
+            Ok(inserted == 0)
         }
         .await?;
         txn.commit().await.map_err(unavailable)?;
@@ -1285,5 +1285,279 @@ mod unit {
         assert!(valid_schema("cronium") && valid_schema("_t1"));
         assert!(!valid_schema("Cronium") && !valid_schema("1x") && !valid_schema("a;b"));
         assert!(!valid_schema(""));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::temp_postgres::TempPostgres;
+    use crate::Store;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn server() -> TempPostgres {
+        TempPostgres::start().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn store(pg: &TempPostgres, schema: &str) -> PostgresStore {
+        PostgresStore::open(&PgSettings {
+            schema: schema.into(),
+            ..PgSettings::new(pg.url())
+        })
+        .expect("open")
+    }
+
+    async fn execution(s: &PostgresStore, user: &str) -> Execution {
+        s.create_execution(&NewExecution {
+            user_id: user.into(),
+            input: Some(r#"{"n":12345678901234567890123, "a" : [1.0e3]}"#.into()),
+            expires_at: crate::now_unix() + 60,
+            ..Default::default()
+        })
+        .await
+        .expect("create")
+    }
+
+    /// The generic suite every store passes, on a real PostgreSQL server: each check in a
+    /// schema of its own, which is also how several deployments share one database.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn conforms() {
+        let pg = server();
+        let n = AtomicUsize::new(0);
+        crate::conformance::run(|| {
+            store(&pg, &format!("conf_{}", n.fetch_add(1, Ordering::Relaxed)))
+        })
+        .await;
+    }
+
+    /// What one sidecar wrote, another (its own pool) reads, byte for byte, and it is still
+    /// there after both are gone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shared_and_durable_across_stores() {
+        let pg = server();
+        let a = store(&pg, "cronium");
+        let e = execution(&a, "u").await;
+        let actor = Actor {
+            execution_id: &e.id,
+            user_id: "u",
+        };
+        let value = r#"{"z":1,"a":12345678901234567890.50,"s":"\u00e9"}"#;
+        a.set_variable(actor, "k", value, Some(0))
+            .await
+            .expect("set");
+        a.append_output_stream(actor, b"{\"a\":1}\n", 1)
+            .await
+            .expect("append");
+        a.set_output(actor, "[1,2]").await.expect("output");
+        drop(a);
+        let b = store(&pg, "cronium");
+        let v = b.variable("u", "k").await.expect("get").expect("exists");
+        assert_eq!((v.value.as_str(), v.version), (value, 1), "byte for byte");
+        let r = b
+            .execution_report(&e.id)
+            .await
+            .expect("report")
+            .expect("exists");
+        assert_eq!(
+            r.execution.input.as_deref(),
+            Some(r#"{"n":12345678901234567890123, "a" : [1.0e3]}"#)
+        );
+        assert_eq!(r.output.as_deref(), Some("[1,2]"));
+        assert_eq!(
+            r.output_stream,
+            StreamStats {
+                records: 1,
+                bytes: 8
+            }
+        );
+        assert_eq!(b.schema_status().await.expect("status"), (1, 1));
+        // Another schema is another store.
+        assert!(store(&pg, "other")
+            .variable("u", "k")
+            .await
+            .expect("get")
+            .is_none());
+    }
+
+    /// Sidecars starting together on a fresh database: every one migrates without error,
+    /// the steps run once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_migrations_apply_once() {
+        let pg = server();
+        let stores: Vec<_> = (0..8).map(|_| store(&pg, "race")).collect();
+        assert_eq!(stores[0].schema_status().await.expect("status"), (0, 1));
+        let results = futures_join_all(stores.iter().map(|s| s.migrate())).await;
+        for r in results {
+            r.expect("every migration succeeds");
+        }
+        assert_eq!(stores[7].schema_status().await.expect("status"), (1, 1));
+    }
+
+    /// Compare-and-set across sidecars: 8 writers on 4 pools each add 1 to a counter 40
+    /// times with `If-Match` retries; nothing is lost and the change log is in order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn compare_and_set_race_loses_nothing() {
+        let pg = server();
+        let stores: Vec<_> = (0..4).map(|_| Arc::new(store(&pg, "cas"))).collect();
+        let e = execution(&stores[0], "u").await;
+        let mut tasks = Vec::new();
+        for w in 0..8 {
+            let s = stores[w % 4].clone();
+            let id = e.id.clone();
+            tasks.push(tokio::spawn(async move {
+                let actor = Actor {
+                    execution_id: &id,
+                    user_id: "u",
+                };
+                let mut conflicts = 0;
+                for _ in 0..40 {
+                    loop {
+                        let (n, version) = match s.variable("u", "n").await.expect("get") {
+                            Some(v) => (v.value.parse::<u64>().expect("number"), v.version),
+                            None => (0, 0),
+                        };
+                        match s
+                            .set_variable(actor, "n", &(n + 1).to_string(), Some(version))
+                            .await
+                        {
+                            Ok(_) => break,
+                            Err(StoreError::Conflict { .. }) => conflicts += 1,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+                conflicts
+            }));
+        }
+        for t in tasks {
+            t.await.expect("writer");
+        }
+        let v = stores[1]
+            .variable("u", "n")
+            .await
+            .expect("get")
+            .expect("set");
+        assert_eq!((v.value.as_str(), v.version), ("320", 320));
+        let log = stores[2].changes_since(0, 1000).await.expect("log");
+        let versions: Vec<_> = log.iter().filter_map(|c| c.version).collect();
+        assert_eq!(
+            versions,
+            (1..=320).collect::<Vec<_>>(),
+            "log order is commit order"
+        );
+        assert!(log.windows(2).all(|w| w[0].seq < w[1].seq));
+    }
+
+    /// Several sidecars claim one idempotency key at once: exactly one may send.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_claimant_per_key() {
+        let pg = server();
+        let stores: Vec<_> = (0..6).map(|_| store(&pg, "idem")).collect();
+        stores[0].migrate().await.expect("migrate");
+        for round in 0..10 {
+            let key = format!("k{round}");
+            let claims =
+                futures_join_all(stores.iter().map(|s| s.claim_idempotency("e", &key, "fp"))).await;
+            let claimed = claims
+                .iter()
+                .filter(|c| matches!(c, Ok(IdempotencyClaim::Claimed)))
+                .count();
+            assert_eq!(claimed, 1, "round {round}: {claims:?}");
+            assert!(claims.iter().all(Result::is_ok));
+        }
+    }
+
+    /// A database that goes away answers `Unavailable` (never a false success, never a
+    /// hang); when it comes back the same store serves again and nothing acknowledged is
+    /// lost.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unavailable_then_recovers() {
+        let pg = server();
+        let s = store(&pg, "cronium");
+        let e = execution(&s, "u").await;
+        let actor = Actor {
+            execution_id: &e.id,
+            user_id: "u",
+        };
+        s.set_variable(actor, "k", "1", None).await.expect("set");
+        pg.stop().expect("stop");
+        let started = std::time::Instant::now();
+        match s.set_variable(actor, "k", "2", None).await {
+            Err(StoreError::Unavailable(msg)) => {
+                assert!(!msg.contains("postgres@"), "no URL in errors: {msg}")
+            }
+            other => panic!("a write to a stopped database must fail, got {other:?}"),
+        }
+        assert!(matches!(s.ping().await, Err(StoreError::Unavailable(_))));
+        assert!(started.elapsed() < Duration::from_secs(15), "fails fast");
+        pg.restart().expect("restart");
+        let mut back = false;
+        for _ in 0..50 {
+            if s.ping().await.is_ok() {
+                back = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(back, "the pool reconnects by itself");
+        let v = s.variable("u", "k").await.expect("get").expect("kept");
+        assert_eq!((v.value.as_str(), v.version), ("1", 1));
+        let c = s
+            .set_variable(actor, "k", "3", Some(1))
+            .await
+            .expect("write again");
+        assert_eq!(c.version, Some(2));
+    }
+
+    /// A database that is not there at all: opening works (the sidecar starts and answers
+    /// 503), every call is `Unavailable` with a message that has no password.
+    #[tokio::test]
+    async fn unreachable_database_is_unavailable() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let s = PostgresStore::open(&PgSettings {
+            timeout: Duration::from_secs(2),
+            ..PgSettings::new(format!("postgres://app:s3cret@127.0.0.1:{port}/x"))
+        })
+        .expect("open");
+        assert_eq!(s.target(), format!("postgres://app:***@127.0.0.1:{port}/x"));
+        match s.ping().await {
+            Err(StoreError::Unavailable(msg)) => assert!(!msg.contains("s3cret"), "{msg}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        assert!(PostgresStore::open(&PgSettings::new("postgres://a@b:notaport/x")).is_err());
+    }
+
+    /// Polls the futures together until every one is done, results in order (the
+    /// store has no futures crate to do it).
+    async fn futures_join_all<F, T>(futs: impl Iterator<Item = F>) -> Vec<T>
+    where
+        F: std::future::Future<Output = T>,
+    {
+        let mut set = Vec::new();
+        for f in futs {
+            set.push(Box::pin(f));
+        }
+        let mut out: Vec<Option<T>> = set.iter().map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (i, f) in set.iter_mut().enumerate() {
+                if out[i].is_none() {
+                    match f.as_mut().poll(cx) {
+                        std::task::Poll::Ready(v) => out[i] = Some(v),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+        out.into_iter().flatten().collect()
     }
 }
