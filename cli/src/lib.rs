@@ -409,6 +409,11 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
             return Err(e);
         }
     };
+    // A shared database is connected and migrated here, so a wrong URL or password shows
+    // at start; a database that is down only delays readiness (503 until it is back).
+    if let Err(e) = store.ping().await {
+        tracing::warn!(error = %e, "storage is unreachable; answering 503 until it is back");
+    }
     let state = cronium_server::app_state(store, auth, cfg.limits, cfg.core.token_ttl);
     state.set_tools(cronium_server::tools_engine(&cfg.core).map_err(CliError::failed)?);
     let shutdown = state.shutdown.clone();

@@ -54,7 +54,11 @@ impl ToolCall {
     /// A Discord message: `content` and any other field of Discord's webhook payload
     /// (`embeds`, `username`, ...).
     pub fn discord_message(content: &str, fields: Option<Map<String, Value>>) -> ToolCall {
-        ToolCall::new(Action::DiscordSendMessage, fields, [("content", Value::from(content))])
+        ToolCall::new(
+            Action::DiscordSendMessage,
+            fields,
+            [("content", Value::from(content))],
+        )
     }
 
     /// An email to every address of `to`, with `subject` and a text `body`, and any other
@@ -126,10 +130,7 @@ mod tests {
     #[test]
     fn each_call_names_its_tool_and_action() {
         let slack = ToolCall::slack_message("hi", Some("#ops"), None);
-        assert_eq!(
-            (slack.tool(), slack.action()),
-            ("slack", "send-message")
-        );
+        assert_eq!((slack.tool(), slack.action()), ("slack", "send-message"));
         assert_eq!(
             Value::Object(slack.params().clone()),
             json!({"text": "hi", "channel": "#ops"})
