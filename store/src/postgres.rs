@@ -1509,6 +1509,22 @@ mod tests {
         assert_eq!(c.version, Some(2));
     }
 
+    /// `sslmode=require` really asks for TLS: against a server without it, calls fail
+    /// instead of falling back to plain text.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sslmode_require_insists_on_tls() {
+        let pg = server();
+        let s = PostgresStore::open(&PgSettings::new(format!("{}?sslmode=require", pg.url())))
+            .expect("open");
+        match s.ping().await {
+            Err(StoreError::Unavailable(msg)) => assert!(msg.contains("TLS"), "{msg}"),
+            other => panic!("expected a TLS failure, got {other:?}"),
+        }
+        let plain = PostgresStore::open(&PgSettings::new(format!("{}?sslmode=prefer", pg.url())))
+            .expect("open");
+        plain.ping().await.expect("prefer connects in plain text");
+    }
+
     /// A database that is not there at all: opening works (the sidecar starts and answers
     /// 503), every call is `Unavailable` with a message that has no password.
     #[tokio::test]

@@ -1,15 +1,18 @@
 //! Several `cronium serve` processes on one PostgreSQL database (the shared store): what
-//! one sidecar acknowledges, the others serve; compare-and-set holds across them; a
-//! database that goes away turns writes into 503 and comes back without a restart.
+//! one sidecar acknowledges, the others serve; compare-and-set and idempotency keys hold
+//! across them; a database that goes away turns writes into 503 and comes back without a
+//! restart.
 //!
 //! The database is a real server started in a temp dir (`cronium_store::temp_postgres`);
 //! without PostgreSQL's binaries these tests fail with the reason, they do not skip.
 
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use cronium_store::temp_postgres::TempPostgres;
 
-use crate::harness::Sidecar;
+use crate::harness::{http, Sidecar};
+use crate::receivers::{HttpReceiver, Reply};
 
 fn database() -> TempPostgres {
     TempPostgres::start().unwrap_or_else(|e| panic!("{e}"))
@@ -220,4 +223,72 @@ fn database_down_is_503_then_recovers_without_restart() {
         "the acknowledged write is kept, the refused one is not there"
     );
     assert_eq!(put("3").status, 200);
+}
+
+/// A tool action sent with one idempotency key to two sidecars at once is delivered once
+/// (a real local receiver counts), and both callers get its result.
+#[test]
+fn one_delivery_for_one_key_across_sidecars() {
+    let pg = database();
+    let url = pg.url();
+    let key = "A".repeat(43);
+    let env = [
+        ("CRONIUM_DATABASE_URL", url.as_str()),
+        ("CRONIUM_CREDENTIALS_KEY", key.as_str()),
+        ("CRONIUM_TOOLS_RETRY_BACKOFF", "10ms"),
+    ];
+    let s: Vec<_> = (0..2).map(|_| Sidecar::start_with(&env)).collect();
+    let slack = HttpReceiver::start(Reply::Status(200, "ok"));
+    let cfg = serde_json::json!({"webhook_url": slack.url("/hook/pg-idem")}).to_string();
+    let mut add = crate::harness::cronium()
+        .envs(env)
+        .arg("--state-dir")
+        .arg(&s[0].dir)
+        .args([
+            "tools", "add", "--user", "u1", "--tool", "slack", "--name", "default", "--config", "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("tools add");
+    add.stdin
+        .take()
+        .expect("stdin")
+        .write_all(cfg.as_bytes())
+        .expect("write config");
+    assert!(add.wait().expect("tools add").success());
+    let e = s[0].create_with_env(&["--user", "u1", "--ttl", "1h"], &env);
+    for round in 0..3 {
+        slack.then(&[Reply::Slow(Duration::from_millis(300), 200, "ok")]);
+        let idem = format!("key-{round}");
+        let answers: Vec<_> = s
+            .iter()
+            .map(|side| {
+                let (sock, token, idem) = (side.socket.clone(), e.token.clone(), idem.clone());
+                std::thread::spawn(move || {
+                    let auth = format!("Bearer {token}");
+                    let stream = std::os::unix::net::UnixStream::connect(sock).expect("connect");
+                    http(
+                        stream,
+                        "POST",
+                        "/v1/tool-actions/execute",
+                        &[("Authorization", &auth), ("Idempotency-Key", &idem)],
+                        Some(
+                            br#"{"tool":"slack","action":"send-message","params":{"text":"once"}}"#,
+                        ),
+                    )
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().expect("caller"))
+            .collect();
+        assert!(
+            answers.iter().all(|a| a.status == 200),
+            "{:?}",
+            answers.iter().map(|a| a.text()).collect::<Vec<_>>()
+        );
+        assert_eq!(answers[0].body, answers[1].body, "both get the one result");
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(slack.count(), round + 1, "one delivery per key");
+    }
 }
