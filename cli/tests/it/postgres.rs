@@ -380,3 +380,48 @@ fn acknowledged_writes_survive_database_restart_and_kill_9() {
         assert!(got >= v, "k{k}: acknowledged {v}, found {got}");
     }
 }
+
+/// `cronium migrate-store --check` tells whether the database is current (exit 1 when not,
+/// changing nothing); `cronium migrate-store` makes it current; SQLite has nothing to do.
+#[test]
+fn migrate_store_checks_and_migrates() {
+    let pg = database();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str], url: Option<&str>| {
+        let mut c = crate::harness::cronium();
+        if let Some(url) = url {
+            c.env("CRONIUM_DATABASE_URL", url);
+        }
+        let out = c
+            .arg("--state-dir")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .expect("run migrate-store");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let url = format!(
+        "postgres://postgres:pw-never-shown@127.0.0.1:{}/postgres",
+        pg.port()
+    );
+    let (code, _, err) = run(&["migrate-store", "--check"], Some(&url));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("version 0 of"), "{err}");
+    assert!(
+        !err.contains("pw-never-shown") && err.contains("***"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["migrate-store", "--check"], Some(&url));
+    assert_eq!(code, Some(1), "a check changes nothing: {out}{err}");
+    let (code, out, err) = run(&["migrate-store"], Some(&url));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("current, version"), "{out}");
+    let (code, out, err) = run(&["migrate-store", "--check"], Some(&url));
+    assert_eq!((code, out.contains("current")), (Some(0), true), "{err}");
+    let (code, out, _) = run(&["migrate-store", "--check"], None);
+    assert_eq!((code, out.contains("SQLite")), (Some(0), true), "{out}");
+}
