@@ -16,6 +16,8 @@ esac
 case "${1:-test}" in
   test)
     have bwrap || need_apt+=(bubblewrap)
+    # The PostgreSQL store's tests start a real server (initdb + pg_ctl) in a temp dir.
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || have initdb || need_apt+=(postgresql)
     [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
     have ssh || need_apt+=(openssh-client)
     have shellcheck || need_apt+=(shellcheck)

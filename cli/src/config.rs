@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use cronium_server::auth::{AuthConfig, KeyMaterial, KeySpec};
+use cronium_store::postgres::{is_postgres_url, redact_url, PgSettings};
 use cronium_store::sqlite::Sync;
 use cronium_tools::crypto::CredentialKey;
 use cronium_tools::{CredentialsKeySource, ToolsConfig};
@@ -94,6 +95,10 @@ struct FileLimits {
 struct FileStorage {
     sync: Option<String>,
     path: Option<PathBuf>,
+    url: Option<String>,
+    schema: Option<String>,
+    password_file: Option<PathBuf>,
+    pool_size: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -184,6 +189,7 @@ pub fn core_config(
             ))
         }
     };
+    let database = database(env, &file.storage)?;
     let mut auth = AuthConfig::default();
     if let Some(a) = &file.auth.audience {
         auth.audience.clone_from(a);
@@ -205,6 +211,7 @@ pub fn core_config(
         CoreConfig {
             state_dir,
             db_path,
+            database,
             sync,
             auth,
             token_ttl,
@@ -212,6 +219,53 @@ pub fn core_config(
         },
         file,
     ))
+}
+
+/// The PostgreSQL store's settings, when a database URL is configured. The URL (and so a
+/// password in it) comes from the environment or the file, never a flag; every message
+/// shows it redacted.
+fn database(
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &FileStorage,
+) -> Result<Option<PgSettings>, ConfigError> {
+    let Some((url, setting)) = env("CRONIUM_DATABASE_URL")
+        .filter(|s| !s.is_empty())
+        .map(|u| (u, "CRONIUM_DATABASE_URL"))
+        .or_else(|| file.url.clone().map(|u| (u, "[storage] url")))
+    else {
+        return Ok(None);
+    };
+    if !is_postgres_url(&url) {
+        return err(format!(
+            "{setting} must be a postgres:// URL, not {}; leave it unset for the SQLite store",
+            redact_url(&url)
+        ));
+    }
+    let mut pg = PgSettings::new(url);
+    if let Some(schema) = env("CRONIUM_DATABASE_SCHEMA").or_else(|| file.schema.clone()) {
+        pg.schema = schema;
+    }
+    if let Some(n) = file.pool_size {
+        pg.pool_size = n;
+    }
+    let password_file = env("CRONIUM_DATABASE_PASSWORD_FILE")
+        .filter(|s| !s.is_empty())
+        .map(|p| (PathBuf::from(p), "CRONIUM_DATABASE_PASSWORD_FILE"))
+        .or_else(|| {
+            file.password_file
+                .clone()
+                .map(|p| (p, "[storage] password_file"))
+        });
+    if let Some((path, setting)) = password_file {
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            ConfigError(format!(
+                "{setting}: cannot read the database password {}: {e}",
+                path.display()
+            ))
+        })?;
+        pg.password = Some(text.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    Ok(Some(pg))
 }
 
 fn tools_config(
@@ -597,6 +651,54 @@ mod tests {
         assert_eq!(c.workers, 3, "flag beats file");
         assert_eq!(c.limits.body_bytes, 1024);
         assert_eq!(c.core.db_path, dir.path().join("cronium.db"));
+    }
+
+    #[test]
+    fn storage_url_selects_postgres_without_showing_the_password() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut env = HashMap::new();
+        env.insert("CRONIUM_STATE_DIR", dir.path().display().to_string());
+        env.insert("CRONIUM_TOKEN_SECRET", "x".repeat(32));
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("defaults");
+        assert!(c.database.is_none(), "SQLite stays the default");
+
+        let file = dir.path().join("c.toml");
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "from-file\n").expect("write");
+        std::fs::write(
+            &file,
+            format!(
+                "[storage]\nurl = \"postgres://app:in-url@db/cronium\"\nschema = \"ops\"\npassword_file = \"{}\"\n",
+                pw.display()
+            ),
+        )
+        .expect("write");
+        env.insert("CRONIUM_CONFIG", file.display().to_string());
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("file");
+        let pg = c.database.as_ref().expect("postgres");
+        assert_eq!(pg.schema, "ops");
+        assert_eq!(pg.password.as_deref(), Some("from-file"));
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("in-url") && !shown.contains("from-file"),
+            "{shown}"
+        );
+
+        env.insert(
+            "CRONIUM_DATABASE_URL",
+            "postgres://env@db2/x?sslmode=require".into(),
+        );
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("env");
+        assert_eq!(
+            c.database.expect("postgres").url,
+            "postgres://env@db2/x?sslmode=require",
+            "env beats file"
+        );
+
+        env.insert("CRONIUM_DATABASE_URL", "mysql://u:secret@h/x".into());
+        let e = core_config(&ConfigArgs::default(), &lookup(&env)).expect_err("not postgres");
+        assert!(e.to_string().contains("postgres://"), "{e}");
+        assert!(!e.to_string().contains("secret"), "{e}");
     }
 
     #[test]

@@ -113,6 +113,13 @@ enum Command {
     /// are sealed in the store and never printed.
     #[command(subcommand)]
     Tools(ToolsCmd),
+    /// Bring the configured store's schema up to date (sidecars also do this at start);
+    /// with --check, only say whether it is current (exit 1 when it is not).
+    MigrateStore {
+        /// Change nothing: report the schema version and exit 1 if migrations are due.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -335,6 +342,14 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             };
             Ok(cronium_runner::run(&load, *args, &env)?)
         }
+        Command::MigrateStore { check } => {
+            init_tracing(tracing::Level::WARN, false);
+            let (core, _) = config::core_config(&cli.config, &env)?;
+            let rt = runtime(1)?;
+            let line = rt.block_on(migrate_store(&core, check))?;
+            println!("{line}");
+            Ok(0)
+        }
         cmd => {
             init_tracing(tracing::Level::INFO, false);
             let (core, _) = config::core_config(&cli.config, &env)?;
@@ -409,6 +424,11 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
             return Err(e);
         }
     };
+    // A shared database is connected and migrated here, so a wrong URL or password shows
+    // at start; a database that is down only delays readiness (503 until it is back).
+    if let Err(e) = store.ping().await {
+        tracing::warn!(error = %e, "storage is unreachable; answering 503 until it is back");
+    }
     let state = cronium_server::app_state(store, auth, cfg.limits, cfg.core.token_ttl);
     state.set_tools(cronium_server::tools_engine(&cfg.core).map_err(CliError::failed)?);
     let shutdown = state.shutdown.clone();
@@ -466,12 +486,43 @@ struct CreatedJson<'a> {
     expires_at: i64,
 }
 
+/// `cronium migrate-store [--check]`: the line to print, or the error (exit 1 when a check
+/// finds migrations due or the database cannot be reached).
+async fn migrate_store(core: &config::CoreConfig, check: bool) -> Result<String, CliError> {
+    let Some(pg) = &core.database else {
+        // SQLite migrates when opened, under its own lock; there is no separate step.
+        return Ok(format!(
+            "SQLite store {}: migrated whenever it is opened; nothing to do",
+            core.db_path.display()
+        ));
+    };
+    let store = cronium_store::postgres::PostgresStore::open(pg)?;
+    if !check {
+        store.migrate().await?;
+    }
+    let (applied, known) = store.schema_status().await?;
+    let place = format!("{} (schema {})", store.target(), pg.schema);
+    if applied == known {
+        Ok(format!("{place}: current, version {applied}"))
+    } else if applied < known {
+        Err(CliError::failed(format!(
+            "{place}: at version {applied} of {known}; run `cronium migrate-store` (or start a sidecar)"
+        )))
+    } else {
+        Err(CliError::failed(format!(
+            "{place}: at version {applied}, newer than this cronium ({known}); upgrade cronium"
+        )))
+    }
+}
+
 async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
     let admin = Admin::open(&core)?;
     let out = &mut std::io::stdout().lock();
     let w = |r: std::io::Result<()>| r.map_err(|e| CliError::failed(format!("cannot write: {e}")));
     match cmd {
-        Command::Serve(_) | Command::Run(_) => unreachable!("handled by run"),
+        Command::Serve(_) | Command::Run(_) | Command::MigrateStore { .. } => {
+            unreachable!("handled by run")
+        }
         Command::Executions(ExecutionsCmd::Create(a)) => {
             let scopes = parse_scopes(&a.scope)?;
             let ttl = config::parse_duration(&a.ttl)?;

@@ -51,8 +51,11 @@ impl Default for Limits {
 pub struct CoreConfig {
     /// State directory.
     pub state_dir: PathBuf,
-    /// SQLite file.
+    /// SQLite file (unused when `database` names PostgreSQL).
     pub db_path: PathBuf,
+    /// The shared PostgreSQL store, when configured (`[storage] url`,
+    /// `CRONIUM_DATABASE_URL`); `None` keeps the embedded SQLite store.
+    pub database: Option<cronium_store::postgres::PgSettings>,
     /// Commit durability.
     pub sync: Sync,
     /// Token verification and minting.

@@ -34,8 +34,14 @@ use config::{CoreConfig, Limits};
 use cronium_store::{now_unix, sqlite::SqliteStore, Execution, NewExecution, Store, StoreError};
 use state::AppState;
 
-/// Opens the store named by the configuration.
+/// Opens the store named by the configuration: PostgreSQL when a database URL is set,
+/// else the SQLite file. A PostgreSQL store connects and migrates on first use.
 pub fn open_store(core: &CoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(pg) = &core.database {
+        let store = cronium_store::postgres::PostgresStore::open(pg)?;
+        tracing::debug!(database = store.target(), schema = %pg.schema, "PostgreSQL store");
+        return Ok(Arc::new(store));
+    }
     Ok(Arc::new(SqliteStore::open(&core.db_path, core.sync)?))
 }
 

@@ -200,14 +200,19 @@ impl AppState {
     pub fn start_poller(self: &Arc<Self>) {
         let state = Arc::clone(self);
         tokio::spawn(async move {
-            let mut last = match state.store.last_change_seq().await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "change log unreadable; starting from 0");
-                    0
+            let mut tick = tokio::time::interval(POLL_INTERVAL);
+            // Start at the log's end, once it can be read: starting from 0 while a shared
+            // database is down would replay every kept change to watchers when it is back.
+            let mut last = loop {
+                match state.store.last_change_seq().await {
+                    Ok(s) => break s,
+                    Err(e) => tracing::warn!(error = %e, "change log unreadable; retrying"),
+                }
+                tokio::select! {
+                    _ = state.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
                 }
             };
-            let mut tick = tokio::time::interval(POLL_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {

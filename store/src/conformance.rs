@@ -2,7 +2,9 @@
 //! real instance of itself: `cronium_store::conformance::run(|| make_a_fresh_store()).await`.
 //!
 //! Each check gets a fresh, empty store from `make`, so checks do not see each other's
-//! rows. A failed check panics with what it expected (this is test code).
+//! rows. A failed check panics with what it expected (this is test code). SQLite runs it
+//! on fresh files, PostgreSQL on fresh schemas of a real server
+//! ([`crate::temp_postgres::TempPostgres`]).
 //!
 //! Durability across a restart is not here: how a store is reopened is its own business,
 //! so each implementation tests it beside its own code.

@@ -2,8 +2,10 @@
 //!
 //! Every durable fact the sidecar knows lives behind [`Store`]: executions, their output and
 //! condition, the users' variables with their change log, stream chunks and the audit log.
-//! The embedded SQLite store ([`sqlite::SqliteStore`]) is the default; PostgreSQL and the
-//! Cronium backend plug in as further implementations without touching the API layer.
+//! The embedded SQLite store ([`sqlite::SqliteStore`]) is the default; PostgreSQL
+//! (`postgres::PostgresStore`, feature `postgres`, on by default) is one store shared by
+//! many sidecars; the Cronium backend will plug in the same way, without touching the API
+//! layer.
 //!
 //! JSON values cross this boundary as text ([`Json`]) so a user's value is stored and returned
 //! byte for byte: a big integer stays exact and no layer re-encodes it.
@@ -12,7 +14,11 @@
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
+#[cfg(any(test, feature = "conformance"))]
+pub mod temp_postgres;
 
 use async_trait::async_trait;
 

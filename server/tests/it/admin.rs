@@ -15,6 +15,7 @@ fn core(dir: &std::path::Path) -> CoreConfig {
     CoreConfig {
         state_dir: dir.to_path_buf(),
         db_path: dir.join("state.db"),
+        database: None,
         sync: Sync::Normal,
         auth: AuthConfig {
             keys: vec![KeySpec {
