@@ -338,6 +338,7 @@ impl<'a> Admin<'a> {
 }
 
 fn check_key(key: &str) -> Result<(), AdminError> {
-    crate::routes::validate_key(key)
-        .map_err(|e| AdminError::Invalid(format!("{key:?}: {}", e.message)))
+    cronium_protocol::validate_key(key).map_err(|_| {
+        AdminError::Invalid(format!("{key:?}: {}", cronium_protocol::key::KEY_RULE))
+    })
 }

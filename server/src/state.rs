@@ -49,7 +49,7 @@ pub struct AppState {
     executions: Mutex<HashMap<String, Arc<ExecEntry>>>,
     variables: Mutex<HashMap<(String, String), CachedVar>>,
     /// Set once by whoever has the configuration (`serve`, the runner); until then tool
-    /// actions answer 501, so building the state needs no tools configuration.
+    /// actions answer 500 `internal`, so building the state needs no tools configuration.
     tools: std::sync::OnceLock<Arc<ToolEngine>>,
 }
 

@@ -33,6 +33,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 pub use config::{CredentialsKeySource, ToolsConfig};
+use cronium_protocol::ErrorCode;
 use cronium_store::{Actor, IdempotencyClaim, SealedCredential, Store, StoreError};
 use crypto::{row_aad, CredentialKey, OpenError};
 pub use error::ToolError;
@@ -710,7 +711,7 @@ impl ToolEngine {
         let out = self.run(store, actor, call, idempotency_key).await;
         let (outcome, status, attempts, replayed) = match &out {
             Ok((reply, status, attempts)) => ("ok".to_owned(), *status, *attempts, reply.replayed),
-            Err((e, attempts)) => (e.code().to_owned(), 0, *attempts, false),
+            Err((e, attempts)) => (e.code().as_str().to_owned(), 0, *attempts, false),
         };
         let mut target = format!(
             "{}/{} credential={} outcome={outcome}",
@@ -746,7 +747,7 @@ impl ToolEngine {
     }
 
     /// Audits a call that failed before it could be parsed (unknown tool, bad body).
-    pub async fn audit_rejected(&self, store: &dyn Store, actor: Actor<'_>, code: &str) {
+    pub async fn audit_rejected(&self, store: &dyn Store, actor: Actor<'_>, code: ErrorCode) {
         let target = format!("outcome={code}");
         if let Err(err) = store.audit(actor, "tool.execute", &target).await {
             tracing::warn!(error = %err, "cannot write the audit entry of a tool call");
@@ -1065,10 +1066,13 @@ fn replay(outcome: &str) -> Result<(ToolReply, u16), ToolError> {
         .map_or(502, |s| s as u16);
     let message = v["message"].as_str().unwrap_or("the first call failed");
     let message = format!("{message} (answer of the first call with this Idempotency-Key)");
-    Err(match v["code"].as_str() {
-        Some("tool_timeout") => ToolError::Timeout { status, message },
-        _ => ToolError::UpstreamFailed { status, message },
-    })
+    Err(
+        if v["code"].as_str() == Some(ErrorCode::ToolTimeout.as_str()) {
+            ToolError::Timeout { status, message }
+        } else {
+            ToolError::UpstreamFailed { status, message }
+        },
+    )
 }
 
 fn upstream_failed(message: String) -> ToolError {
@@ -1160,30 +1164,30 @@ mod tests {
         assert_eq!(c.credential, "ops");
         assert!(!c.params.contains_key("credential"));
         for (body, code) in [
-            (r#"{"tool":"sms","action":"send"}"#, "tool_action_unknown"),
+            (r#"{"tool":"sms","action":"send"}"#, ErrorCode::ToolActionUnknown),
             (
                 r#"{"tool":"slack","action":"delete"}"#,
-                "tool_action_unknown",
+                ErrorCode::ToolActionUnknown,
             ),
             (
                 r#"{"tool":"slack","action":"send-message","params":[1]}"#,
-                "tool_params_invalid",
+                ErrorCode::ToolParamsInvalid,
             ),
             (
                 r#"{"tool":"slack","action":"send-message","params":{},"config":{}}"#,
-                "tool_params_invalid",
+                ErrorCode::ToolParamsInvalid,
             ),
             (
                 r#"{"tool":"slack","action":"send-message","credential":"../x"}"#,
-                "tool_params_invalid",
+                ErrorCode::ToolParamsInvalid,
             ),
             (
                 r#"{"tool":"slack","action":"send-message","credential":"a","params":{"credential":"b"}}"#,
-                "tool_params_invalid",
+                ErrorCode::ToolParamsInvalid,
             ),
             (
                 r#"{"tool":"slack","action":"send-message","params":{"credential":5}}"#,
-                "tool_params_invalid",
+                ErrorCode::ToolParamsInvalid,
             ),
         ] {
             let e = parse_call(body.as_bytes()).expect_err(body);

@@ -335,6 +335,7 @@ mod tests {
     use super::super::Tool;
     use super::*;
     use serde_json::json;
+    use cronium_protocol::ErrorCode;
 
     fn cred(cfg: Value) -> WebhookCredential {
         let Value::Object(m) = cfg else {
@@ -380,7 +381,7 @@ mod tests {
             "%00",
         ] {
             let e = prep(&c, json!({"path": bad})).expect_err(bad);
-            assert_eq!(e.code(), "tool_params_invalid", "{bad}");
+            assert_eq!(e.code(), ErrorCode::ToolParamsInvalid, "{bad}");
         }
     }
 

@@ -60,8 +60,7 @@ fn compat_check(caller: &Caller, id: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "execution_mismatch",
+            ErrorCode::ExecutionMismatch,
             "the path names another execution than the token's",
         ))
     }

@@ -102,8 +102,8 @@ where
             Some(Err(e)) => {
                 let e: Box<dyn std::error::Error + Send + Sync> = e.into();
                 flush(state, caller, &mut block, &mut block_records, &mut total).await?;
-                return Err(ApiError::bad_request(
-                    "invalid_body",
+                return Err(ApiError::new(
+                    ErrorCode::InvalidBody,
                     format!(
                         "the stream broke off after {} records ({e}); those records are stored",
                         total.0
@@ -122,8 +122,7 @@ where
             if content.len() > cap {
                 flush(state, caller, &mut block, &mut block_records, &mut total).await?;
                 return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
+                    ErrorCode::BodyTooLarge,
                     format!(
                         "line {line_no} is larger than the limit of {cap} bytes; the {} records before it are stored",
                         total.0
@@ -132,8 +131,8 @@ where
             }
             if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(content) {
                 flush(state, caller, &mut block, &mut block_records, &mut total).await?;
-                return Err(ApiError::bad_request(
-                    "invalid_ndjson",
+                return Err(ApiError::new(
+                    ErrorCode::InvalidNdjson,
                     format!(
                         "line {line_no} is not JSON ({e}); the {} records before it are stored",
                         total.0
@@ -150,8 +149,7 @@ where
         if pending.len() > cap {
             flush(state, caller, &mut block, &mut block_records, &mut total).await?;
             return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                ErrorCode::BodyTooLarge,
                 format!(
                     "line {} is larger than the limit of {cap} bytes; the {} records before it are stored",
                     line_no + 1,

@@ -9,8 +9,7 @@ pub(super) async fn refresh(state: &AppState, caller: &Caller) -> Result<Respons
     let expires_at = (now + state.token_ttl.as_secs() as i64).min(e.expires_at);
     if expires_at <= now {
         return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "token_expired",
+            ErrorCode::TokenExpired,
             "the execution has reached its maximum lifetime; no further token can be issued",
         ));
     }

@@ -16,9 +16,10 @@ where
 {
     caller.require(Scope::ToolsExecute)?;
     let Some(tools) = state.tools() else {
+        // Only an embedding that never installed the engine gets here (`serve` and the
+        // runner always do): a bug of that embedding, not of the caller, so `internal`.
         return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "tool_actions_unavailable",
+            ErrorCode::Internal,
             "this sidecar was started without tool actions",
         ));
     };
@@ -55,8 +56,8 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
         return Ok(None);
     };
     let bad = || {
-        ApiError::bad_request(
-            "invalid_header",
+        ApiError::new(
+            ErrorCode::InvalidHeader,
             "Idempotency-Key must be 1 to 255 visible ASCII characters, e.g. a UUID",
         )
     };

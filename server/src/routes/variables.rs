@@ -122,8 +122,7 @@ where
 
 fn variable_not_found(key: &str) -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
-        "variable_not_found",
+        ErrorCode::VariableNotFound,
         format!("no variable {key:?} for this user"),
     )
 }
@@ -145,8 +144,8 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
         .and_then(|s| s.parse::<u64>().ok())
         .map(Some)
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_header",
+            ApiError::new(
+                ErrorCode::InvalidHeader,
                 "If-Match must be a variable version such as 3 (0 = must not exist)",
             )
         })
