@@ -49,61 +49,23 @@ const PENDING_POLL: Duration = Duration::from_millis(100);
 /// Executions tracked by the rate limiter before it starts over.
 const LIMITER_CAP: usize = 16_384;
 
-/// A tool a script can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
-    /// Slack incoming webhook.
-    Slack,
-    /// Discord webhook.
-    Discord,
-    /// Any HTTP endpoint under a base URL.
-    Webhook,
-    /// SMTP.
-    Email,
+/// The tools and their actions, as the protocol names them (ids and aliases).
+pub use cronium_protocol::{Action, Tool};
+
+/// The ids a tool takes, for messages: `send-message (or slack-send-message)`.
+fn action_ids(tool: Tool) -> String {
+    let ids: Vec<String> = tool
+        .actions()
+        .map(|a| match a.aliases() {
+            [] => a.as_str().to_owned(),
+            aliases => format!("{} (or {})", a.as_str(), aliases.join(", ")),
+        })
+        .collect();
+    ids.join(", ")
 }
 
-impl Tool {
-    /// Every tool, for messages and listings.
-    pub const ALL: [Tool; 4] = [Tool::Slack, Tool::Discord, Tool::Webhook, Tool::Email];
-
-    /// Its name on the wire and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tool::Slack => "slack",
-            Tool::Discord => "discord",
-            Tool::Webhook => "webhook",
-            Tool::Email => "email",
-        }
-    }
-
-    /// Reads a tool name (exact, lowercase).
-    pub fn parse(s: &str) -> Option<Tool> {
-        Tool::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-
-    /// The action id (short form, or Cronium's long id) → the canonical short form.
-    fn action(self, action: &str) -> Option<&'static str> {
-        match (self, action) {
-            (Tool::Slack, "send-message" | "slack-send-message") => Some("send-message"),
-            (Tool::Discord, "send-message" | "discord-send-message") => Some("send-message"),
-            (Tool::Webhook, "request") => Some("request"),
-            (Tool::Email, "send-email" | "send") => Some("send-email"),
-            _ => None,
-        }
-    }
-
-    fn actions(self) -> &'static str {
-        match self {
-            Tool::Slack => "send-message (or slack-send-message)",
-            Tool::Discord => "send-message (or discord-send-message)",
-            Tool::Webhook => "request",
-            Tool::Email => "send-email",
-        }
-    }
-
-    fn names() -> String {
-        Tool::ALL.map(Tool::as_str).join(", ")
-    }
+fn tool_names() -> String {
+    Tool::ALL.map(Tool::as_str).join(", ")
 }
 
 /// How one attempt failed; decides whether the call is retried.
@@ -122,8 +84,8 @@ pub enum AttemptError {
 pub struct ToolCall {
     /// Tool.
     pub tool: Tool,
-    /// Canonical action id.
-    pub action: &'static str,
+    /// The action (its canonical id is [`Action::as_str`]).
+    pub action: Action,
     /// Credential name.
     pub credential: String,
     /// The params object.
@@ -168,7 +130,7 @@ pub fn parse_call(b: CallBody) -> Result<ToolCall, ToolError> {
         action_unknown(format!(
             "unknown tool {:?}; the tools are {}",
             printable(&b.tool),
-            Tool::names()
+            tool_names()
         ))
     })?;
     let action = tool.action(&b.action).ok_or_else(|| {
@@ -176,7 +138,7 @@ pub fn parse_call(b: CallBody) -> Result<ToolCall, ToolError> {
             "{} has no action {:?}; its actions: {}",
             tool.as_str(),
             printable(&b.action),
-            tool.actions()
+            action_ids(tool)
         ))
     })?;
     let params = match (b.params, b.config) {
@@ -716,7 +678,7 @@ impl ToolEngine {
         let mut target = format!(
             "{}/{} credential={} outcome={outcome}",
             call.tool.as_str(),
-            call.action,
+            call.action.as_str(),
             call.credential
         );
         if status != 0 {
@@ -734,7 +696,7 @@ impl ToolEngine {
         }
         tracing::info!(
             tool = call.tool.as_str(),
-            action = call.action,
+            action = call.action.as_str(),
             credential = %call.credential,
             outcome = %outcome,
             status,
@@ -1106,7 +1068,7 @@ fn result_json(call: &ToolCall, d: &Delivered, attempts: u32) -> Value {
     let mut m = Map::new();
     m.insert("ok".into(), Value::Bool(true));
     m.insert("tool".into(), call.tool.as_str().into());
-    m.insert("action".into(), call.action.into());
+    m.insert("action".into(), call.action.as_str().into());
     m.insert("credential".into(), call.credential.clone().into());
     m.insert("status".into(), d.status.into());
     m.insert("body".into(), d.body.clone().into());
@@ -1123,7 +1085,7 @@ fn fingerprint(call: &ToolCall) -> String {
     let text = format!(
         "{}\0{}\0{}\0{}",
         call.tool.as_str(),
-        call.action,
+        call.action.as_str(),
         call.credential,
         Value::Object(call.params.clone())
     );
@@ -1147,7 +1109,7 @@ mod tests {
                 .expect("parse");
         assert_eq!(
             (c.tool, c.action, c.credential.as_str()),
-            (Tool::Slack, "send-message", "default")
+            (Tool::Slack, Action::SlackSendMessage, "default")
         );
         assert_eq!(c.params["text"], "x");
         let c = parse_call(
