@@ -19,12 +19,12 @@ where
     match route {
         Route::CompatInput(id) => {
             compat_check(caller, id)?;
-            caller.require(Scope::InputRead)?;
+            caller.require_scope()?;
             Ok(success(Some(&caller.entry.input)))
         }
         Route::CompatContext(id) => {
             compat_check(caller, id)?;
-            caller.require(Scope::InputRead)?;
+            caller.require_scope()?;
             Ok(success(Some(&caller.entry.context)))
         }
         Route::CompatOutput(id) => {
@@ -39,7 +39,7 @@ where
         }
         Route::CompatVariable(id, key) if method == Method::GET => {
             compat_check(caller, id)?;
-            caller.require(Scope::VariablesRead)?;
+            caller.require_scope()?;
             let var = state.variable(caller.user(), &key).await?;
             let value = var.as_ref().map_or("null", |v| v.value.as_str());
             Ok(success(Some(&format!(

@@ -4,7 +4,7 @@ use super::*;
 
 /// `GET /v1/condition`.
 pub(super) async fn get(state: &AppState, caller: &Caller) -> Result<Response<Body>, ApiError> {
-    caller.require(Scope::ConditionWrite)?;
+    caller.require_scope()?;
     let c = state
         .timed(state.store.condition(&caller.entry.execution.id))
         .await?;
@@ -36,7 +36,7 @@ where
     B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    caller.require(Scope::ConditionWrite)?;
+    caller.require_scope()?;
     let body = read_body(state, req).await?;
     let c: ConditionBody = parse_json(&body)?;
     state

@@ -21,7 +21,7 @@ pub use ops::OPENAPI;
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -32,9 +32,10 @@ use hyper::body::{Body as HttpBody, Frame};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::auth::{bearer_token, AuthError, MintRequest, Principal, Scope};
+use crate::auth::{bearer_token, AuthError, MintRequest, Principal};
 use crate::body::{check_content_type, compact_json, compact_json_bytes, parse_json, read_body};
 use crate::error::{to_json, ApiError};
+use cronium_protocol::route::{Family, Route as RouteSpec, ROUTES, UNKNOWN_ROUTE_NAME};
 use cronium_protocol::ErrorCode;
 use crate::state::{AppState, ExecEntry};
 use cronium_store::{now_unix, Actor};
@@ -42,14 +43,6 @@ use cronium_tools::CallBody;
 
 /// Response body: a full buffer or a stream (input stream, watch).
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
-
-/// Which answer shape a route uses.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Family {
-    V1,
-    Compat,
-    Ops,
-}
 
 #[derive(Debug)]
 enum Route<'a> {
@@ -76,61 +69,112 @@ enum Route<'a> {
     CompatToolActions,
 }
 
+/// The path template of each [`Route`] variant, in the order of [`Route::index`]: the
+/// key into [`ROUTES`], which says everything else about a path (methods, scope, metric
+/// name, family). A test checks that these are exactly the paths of [`ROUTES`].
+const TEMPLATES: [&str; 21] = [
+    "/health",
+    "/ready",
+    "/metrics",
+    "/openapi.json",
+    "/v1/input",
+    "/v1/input/stream",
+    "/v1/output",
+    "/v1/output/stream",
+    "/v1/variables",
+    "/v1/variables/{key}",
+    "/v1/variables/{key}/watch",
+    "/v1/condition",
+    "/v1/context",
+    "/v1/token/refresh",
+    "/v1/tool-actions/execute",
+    "/executions/{id}/input",
+    "/executions/{id}/output",
+    "/executions/{id}/variables/{key}",
+    "/executions/{id}/condition",
+    "/executions/{id}/context",
+    "/tool-actions/execute",
+];
+
 impl Route<'_> {
-    /// Metric label; fixed strings so the label set stays small whatever paths arrive.
-    fn name(&self) -> &'static str {
+    /// Position of the variant's template in [`TEMPLATES`] (and of its facts in [`paths`]).
+    fn index(&self) -> usize {
         match self {
-            Route::Health => "health",
-            Route::Ready => "ready",
-            Route::Metrics => "metrics",
-            Route::OpenApi => "openapi",
-            Route::Input => "input",
-            Route::InputStream => "input_stream",
-            Route::Output => "output",
-            Route::OutputStream => "output_stream",
-            Route::Variables => "variables",
-            Route::Variable(_) => "variable",
-            Route::VariableWatch(_) => "variable_watch",
-            Route::Condition => "condition",
-            Route::Context => "context",
-            Route::TokenRefresh => "token_refresh",
-            Route::ToolActions => "tool_actions",
-            Route::CompatInput(_) => "compat_input",
-            Route::CompatOutput(_) => "compat_output",
-            Route::CompatVariable(..) => "compat_variable",
-            Route::CompatCondition(_) => "compat_condition",
-            Route::CompatContext(_) => "compat_context",
-            Route::CompatToolActions => "compat_tool_actions",
+            Route::Health => 0,
+            Route::Ready => 1,
+            Route::Metrics => 2,
+            Route::OpenApi => 3,
+            Route::Input => 4,
+            Route::InputStream => 5,
+            Route::Output => 6,
+            Route::OutputStream => 7,
+            Route::Variables => 8,
+            Route::Variable(_) => 9,
+            Route::VariableWatch(_) => 10,
+            Route::Condition => 11,
+            Route::Context => 12,
+            Route::TokenRefresh => 13,
+            Route::ToolActions => 14,
+            Route::CompatInput(_) => 15,
+            Route::CompatOutput(_) => 16,
+            Route::CompatVariable(..) => 17,
+            Route::CompatCondition(_) => 18,
+            Route::CompatContext(_) => 19,
+            Route::CompatToolActions => 20,
         }
     }
 
-    /// The methods the route takes (the `Allow` header of a 405).
-    fn allow(&self) -> &'static str {
-        match self {
-            Route::Input | Route::InputStream | Route::Context | Route::VariableWatch(_) => "GET",
-            Route::Output | Route::Condition => "GET, PUT",
-            Route::OutputStream | Route::TokenRefresh | Route::ToolActions => "POST",
-            Route::Variables => "GET",
-            Route::Variable(_) => "GET, PUT, DELETE",
-            Route::CompatInput(_) | Route::CompatContext(_) => "GET",
-            Route::CompatOutput(_) | Route::CompatCondition(_) | Route::CompatToolActions => "POST",
-            Route::CompatVariable(..) => "GET, PUT",
-            Route::Health | Route::Ready | Route::Metrics | Route::OpenApi => "GET",
-        }
+    /// What [`ROUTES`] says about this path.
+    fn path(&self) -> &'static PathFacts {
+        &paths()[self.index()]
     }
+}
 
-    fn family(&self) -> Family {
-        match self {
-            Route::Health | Route::Ready | Route::Metrics | Route::OpenApi => Family::Ops,
-            Route::CompatInput(_)
-            | Route::CompatOutput(_)
-            | Route::CompatVariable(..)
-            | Route::CompatCondition(_)
-            | Route::CompatContext(_)
-            | Route::CompatToolActions => Family::Compat,
-            _ => Family::V1,
-        }
+/// The facts of one path template, gathered from [`ROUTES`] once so that a request costs
+/// an index and a scan of at most three methods, no allocation.
+#[derive(Debug)]
+struct PathFacts {
+    /// Metric label (one per path, shared by its methods).
+    name: &'static str,
+    /// Answer shape.
+    family: Family,
+    /// The `Allow` header of a 405.
+    allow: String,
+    /// The routes of the path, one per method.
+    methods: Vec<&'static RouteSpec>,
+}
+
+impl PathFacts {
+    /// The route of this path for `method`, if it takes it.
+    fn route(&self, method: &Method) -> Option<&'static RouteSpec> {
+        self.methods
+            .iter()
+            .copied()
+            .find(|r| r.method == method.as_str())
     }
+}
+
+/// The facts of every template, in [`TEMPLATES`] order.
+fn paths() -> &'static [PathFacts] {
+    static PATHS: OnceLock<Vec<PathFacts>> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        TEMPLATES
+            .iter()
+            .map(|&template| {
+                let methods: Vec<&'static RouteSpec> =
+                    ROUTES.iter().filter(|r| r.path == template).collect();
+                // A template missing from ROUTES is a bug the unit test below catches;
+                // here it only makes the path answer 405 to every method.
+                let first = methods.first();
+                PathFacts {
+                    name: first.map_or(UNKNOWN_ROUTE_NAME, |r| r.name),
+                    family: first.map_or(Family::V1, |r| r.family),
+                    allow: RouteSpec::allow(template),
+                    methods,
+                }
+            })
+            .collect()
+    })
 }
 
 fn parse_route(path: &str) -> Option<Route<'_>> {
@@ -248,9 +292,10 @@ where
     let request_id = request_id(req.headers());
     let path = req.uri().path().to_owned();
     let route = parse_route(&path);
-    let (name, family) = route
-        .as_ref()
-        .map_or(("unknown", Family::V1), |r| (r.name(), r.family()));
+    let (name, family) = route.as_ref().map_or((UNKNOWN_ROUTE_NAME, Family::V1), |r| {
+        let facts = r.path();
+        (facts.name, facts.family)
+    });
     let method = req.method().clone();
     let result = match route {
         Some(route) => dispatch(&state, route, req).await,
@@ -374,6 +419,8 @@ fn wants_raw<B>(req: &Request<B>) -> bool {
 struct Caller {
     principal: Principal,
     entry: Arc<ExecEntry>,
+    /// The route called: its scope is the one [`Caller::require_scope`] checks.
+    route: &'static RouteSpec,
 }
 
 impl Caller {
@@ -388,19 +435,25 @@ impl Caller {
         &self.entry.execution.user_id
     }
 
-    fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.principal.scopes.contains(scope) {
-            Ok(())
-        } else {
-            Err(ApiError::new(
+    /// Checks the token's scopes against the scope [`ROUTES`] gives the route called.
+    /// Handlers call it where they always have, so the order of the checks (and so which
+    /// error a request with two mistakes gets) stays as it was.
+    fn require_scope(&self) -> Result<(), ApiError> {
+        match self.route.scope {
+            Some(scope) if !self.principal.scopes.contains(scope) => Err(ApiError::new(
                 ErrorCode::ScopeInsufficient,
                 format!("this token lacks the scope {}", scope.as_str()),
-            ))
+            )),
+            _ => Ok(()),
         }
     }
 }
 
-async fn authenticate<B>(state: &AppState, req: &Request<B>) -> Result<Caller, ApiError> {
+async fn authenticate<B>(
+    state: &AppState,
+    req: &Request<B>,
+    route: &'static RouteSpec,
+) -> Result<Caller, ApiError> {
     let token = match req.headers().get(header::AUTHORIZATION) {
         None => bearer_token(None)?,
         Some(v) => bearer_token(Some(v.to_str().map_err(|_| {
@@ -427,7 +480,11 @@ async fn authenticate<B>(state: &AppState, req: &Request<B>) -> Result<Caller, A
             )
         });
     }
-    Ok(Caller { principal, entry })
+    Ok(Caller {
+        principal,
+        entry,
+        route,
+    })
 }
 
 async fn dispatch<B>(
@@ -440,19 +497,19 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let method = req.method().clone();
-    // Ops routes need no token.
-    if let Some(answer) = ops::answer(state, &route, &method).await {
-        return answer;
-    }
     // Method check before auth, so a wrong method is 405 whatever the token.
-    let allowed = route.allow();
-    if !allowed.split(", ").any(|m| m == method.as_str()) {
-        return Err(ApiError::method_not_allowed(allowed));
+    let facts = route.path();
+    let Some(spec) = facts.route(&method) else {
+        return Err(ApiError::method_not_allowed(&facts.allow));
+    };
+    // Ops routes need no token.
+    if let Some(answer) = ops::answer(state, &route).await {
+        return answer;
     }
     if let Route::Variable(k) | Route::VariableWatch(k) | Route::CompatVariable(_, k) = &route {
         check_key(k)?;
     }
-    let caller = authenticate(state, &req).await?;
+    let caller = authenticate(state, &req, spec).await?;
     match route {
         Route::Input => input::get(&caller, &req),
         Route::InputStream => input::stream(state, &caller),
@@ -513,6 +570,27 @@ mod tests {
         );
         assert!(matches!(compact_json("[1,2]"), Cow::Borrowed(_)));
         assert_eq!(compact_json("\"  é  \""), "\"  é  \"");
+    }
+
+    #[test]
+    fn templates_are_the_paths_of_the_protocol_routes() {
+        for (i, facts) in paths().iter().enumerate() {
+            assert!(!facts.methods.is_empty(), "{} is not in ROUTES", TEMPLATES[i]);
+        }
+        for r in ROUTES {
+            assert!(
+                TEMPLATES.contains(&r.path),
+                "{} {} has no Route variant",
+                r.method,
+                r.path
+            );
+        }
+        let watch = parse_route("/v1/variables/k/watch").expect("route");
+        assert_eq!(TEMPLATES[watch.index()], "/v1/variables/{key}/watch");
+        assert_eq!(watch.path().name, "variable_watch");
+        let v = parse_route("/executions/e/variables/k").expect("route").path();
+        assert_eq!((v.family, v.allow.as_str()), (Family::Compat, "GET, PUT"));
+        assert!(v.route(&Method::DELETE).is_none());
     }
 
     #[test]

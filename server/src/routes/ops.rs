@@ -5,32 +5,29 @@ use super::*;
 /// The OpenAPI document of the v1 API, committed beside the code and served as is.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
-/// Answers an operations route, or `None` for any other route.
+/// Answers an operations route (its method already checked), or `None` for any other
+/// route.
 pub(super) async fn answer(
     state: &AppState,
     route: &Route<'_>,
-    method: &Method,
 ) -> Option<Result<Response<Body>, ApiError>> {
-    Some(match (route, method) {
-        (Route::Health, &Method::GET) => {
+    Some(match route {
+        Route::Health => {
             Ok(json_response(StatusCode::OK, r#"{"status":"ok"}"#.into()))
         }
-        (Route::Ready, &Method::GET) => match state.timed(state.store.ping()).await {
+        Route::Ready => match state.timed(state.store.ping()).await {
             Ok(()) => Ok(json_response(
                 StatusCode::OK,
                 r#"{"status":"ready"}"#.into(),
             )),
             Err(e) => Err(e.into()),
         },
-        (Route::Metrics, &Method::GET) => Ok(response(
+        Route::Metrics => Ok(response(
             StatusCode::OK,
             "text/plain; version=0.0.4",
             state.metrics.render(),
         )),
-        (Route::OpenApi, &Method::GET) => Ok(response(StatusCode::OK, "application/json", OPENAPI)),
-        (Route::Health | Route::Ready | Route::Metrics | Route::OpenApi, _) => {
-            Err(ApiError::method_not_allowed("GET"))
-        }
+        Route::OpenApi => Ok(response(StatusCode::OK, "application/json", OPENAPI)),
         _ => return None,
     })
 }

@@ -9,7 +9,7 @@ const STREAM_BLOCK: usize = 256 * 1024;
 
 /// `GET /v1/output`.
 pub(super) async fn get(state: &AppState, caller: &Caller) -> Result<Response<Body>, ApiError> {
-    caller.require(Scope::OutputWrite)?;
+    caller.require_scope()?;
     let out = state
         .timed(state.store.output(&caller.entry.execution.id))
         .await?;
@@ -40,7 +40,7 @@ where
     B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    caller.require(Scope::OutputWrite)?;
+    caller.require_scope()?;
     output_stream(state, caller, req).await
 }
 
@@ -54,7 +54,7 @@ where
     B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    caller.require(Scope::OutputWrite)?;
+    caller.require_scope()?;
     let body = read_body(state, req).await?;
     let v: DataBody<'_> = parse_json(&body)?;
     let value = compact_json(v.data.get());

@@ -14,7 +14,7 @@ where
     B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    caller.require(Scope::ToolsExecute)?;
+    caller.require_scope()?;
     let Some(tools) = state.tools() else {
         // Only an embedding that never installed the engine gets here (`serve` and the
         // runner always do): a bug of that embedding, not of the caller, so `internal`.

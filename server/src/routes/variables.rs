@@ -7,7 +7,7 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// `GET /v1/variables`: the user's keys.
 pub(super) async fn list(state: &AppState, caller: &Caller) -> Result<Response<Body>, ApiError> {
-    caller.require(Scope::VariablesRead)?;
+    caller.require_scope()?;
     let keys = state
         .timed(state.store.variable_keys(caller.user()))
         .await?;
@@ -23,7 +23,7 @@ pub(super) async fn get<B>(
     req: &Request<B>,
     key: &str,
 ) -> Result<Response<Body>, ApiError> {
-    caller.require(Scope::VariablesRead)?;
+    caller.require_scope()?;
     let var = state
         .variable(caller.user(), key)
         .await?
@@ -67,7 +67,7 @@ pub(super) async fn delete<B>(
     req: &Request<B>,
     key: &str,
 ) -> Result<Response<Body>, ApiError> {
-    caller.require(Scope::VariablesWrite)?;
+    caller.require_scope()?;
     let if_version = if_match(req.headers())?;
     let change = state
         .timed(state.store.delete_variable(caller.actor(), key, if_version))
@@ -87,7 +87,7 @@ pub(super) fn watch_key(
     caller: &Caller,
     key: &str,
 ) -> Result<Response<Body>, ApiError> {
-    caller.require(Scope::VariablesRead)?;
+    caller.require_scope()?;
     Ok(watch(state, caller.user().to_owned(), key.to_owned()))
 }
 
@@ -104,7 +104,7 @@ where
     B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    caller.require(Scope::VariablesWrite)?;
+    caller.require_scope()?;
     let body = read_body(state, req).await?;
     let v: ValueBody<'_> = parse_json(&body)?;
     let value = compact_json(v.value.get());
