@@ -29,13 +29,14 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Body as HttpBody, Frame};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::auth::{bearer_token, AuthError, MintRequest, Principal};
 use crate::body::{check_content_type, compact_json, compact_json_bytes, parse_json, read_body};
 use crate::error::{to_json, ApiError};
 use cronium_protocol::route::{Family, Route as RouteSpec, ROUTES, UNKNOWN_ROUTE_NAME};
+use cronium_protocol::wire::{CompatEnvelope, Envelope};
 use cronium_protocol::ErrorCode;
 use crate::state::{AppState, ExecEntry};
 use cronium_store::{now_unix, Actor};
@@ -381,23 +382,39 @@ fn json_response(status: StatusCode, body: String) -> Response<Body> {
     response(status, "application/json", body)
 }
 
-/// `{"data": <raw>}` without re-encoding the payload.
-fn data(raw: &str) -> Response<Body> {
-    let mut s = String::with_capacity(raw.len() + 9);
-    s.push_str("{\"data\":");
-    s.push_str(raw);
-    s.push('}');
-    json_response(StatusCode::OK, s)
+/// `{"data": payload}`: the success answer of a v1 route.
+fn data<T: Serialize + ?Sized>(payload: &T) -> Response<Body> {
+    json_response(StatusCode::OK, to_json(&Envelope { data: payload }))
 }
 
-fn success(raw: Option<&str>) -> Response<Body> {
-    match raw {
-        Some(raw) => json_response(
-            StatusCode::OK,
-            format!("{{\"success\":true,\"data\":{raw}}}"),
-        ),
-        None => json_response(StatusCode::OK, "{\"success\":true}".to_owned()),
-    }
+/// `{"success": true, "data": payload}`: the success answer of a compatibility read.
+fn success<T: Serialize + ?Sized>(payload: &T) -> Response<Body> {
+    json_response(
+        StatusCode::OK,
+        to_json(&CompatEnvelope {
+            success: true,
+            data: Some(payload),
+        }),
+    )
+}
+
+/// `{"success": true}`: the success answer of a compatibility write.
+fn success_empty() -> Response<Body> {
+    json_response(
+        StatusCode::OK,
+        to_json(&CompatEnvelope::<()> {
+            success: true,
+            data: None,
+        }),
+    )
+}
+
+/// Stored JSON text (a variable, the output, a tool result) as a value to answer with,
+/// byte for byte. It was checked when it was written, so failing here means the store
+/// was changed behind the sidecar's back: a 500, not the caller's mistake.
+fn raw(text: &str) -> Result<&RawValue, ApiError> {
+    serde_json::from_str(text)
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "a stored value is not valid JSON"))
 }
 
 /// Whether the caller asked for the bare value (`?raw`, `?raw=1`, `Accept: text/plain`).

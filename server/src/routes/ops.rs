@@ -1,6 +1,7 @@
 //! Operations routes, no token needed: `/health`, `/ready`, `/metrics`, `/openapi.json`.
 
 use super::*;
+use cronium_protocol::wire::Status;
 
 /// The OpenAPI document of the v1 API, committed beside the code and served as is.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -12,14 +13,9 @@ pub(super) async fn answer(
     route: &Route<'_>,
 ) -> Option<Result<Response<Body>, ApiError>> {
     Some(match route {
-        Route::Health => {
-            Ok(json_response(StatusCode::OK, r#"{"status":"ok"}"#.into()))
-        }
+        Route::Health => Ok(status("ok")),
         Route::Ready => match state.timed(state.store.ping()).await {
-            Ok(()) => Ok(json_response(
-                StatusCode::OK,
-                r#"{"status":"ready"}"#.into(),
-            )),
+            Ok(()) => Ok(status("ready")),
             Err(e) => Err(e.into()),
         },
         Route::Metrics => Ok(response(
@@ -30,4 +26,14 @@ pub(super) async fn answer(
         Route::OpenApi => Ok(response(StatusCode::OK, "application/json", OPENAPI)),
         _ => return None,
     })
+}
+
+/// `{"status": ...}` of `/health` and `/ready`.
+fn status(status: &str) -> Response<Body> {
+    json_response(
+        StatusCode::OK,
+        to_json(&Status {
+            status: status.to_owned(),
+        }),
+    )
 }

@@ -1,6 +1,7 @@
 //! `GET`/`PUT /v1/output` and `POST /v1/output/stream`.
 
 use super::*;
+use cronium_protocol::wire::StreamSummary;
 
 /// Size of the blocks an output stream is committed in: large enough that the per-commit
 /// cost vanishes in the throughput, small enough that a crash loses at most one block that
@@ -13,7 +14,7 @@ pub(super) async fn get(state: &AppState, caller: &Caller) -> Result<Response<Bo
     let out = state
         .timed(state.store.output(&caller.entry.execution.id))
         .await?;
-    Ok(data(out.as_deref().unwrap_or("null")))
+    Ok(data(raw(out.as_deref().unwrap_or("null"))?))
 }
 
 /// `PUT /v1/output`.
@@ -27,7 +28,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     write(state, caller, req).await?;
-    Ok(data("null"))
+    Ok(data(&()))
 }
 
 /// `POST /v1/output/stream`.
@@ -159,10 +160,10 @@ where
         }
     }
     flush(state, caller, &mut block, &mut block_records, &mut total).await?;
-    Ok(data(&format!(
-        "{{\"records\":{},\"bytes\":{}}}",
-        total.0, total.1
-    )))
+    Ok(data(&StreamSummary {
+        records: total.0,
+        bytes: total.1,
+    }))
 }
 
 /// Commits the records gathered so far as one block.

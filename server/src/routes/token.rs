@@ -1,6 +1,7 @@
 //! `POST /v1/token/refresh`: a fresh token for the caller's execution.
 
 use super::*;
+use cronium_protocol::wire::TokenRefresh;
 
 /// Mints a token with the caller's scopes, never past the execution's maximum lifetime.
 pub(super) async fn refresh(state: &AppState, caller: &Caller) -> Result<Response<Body>, ApiError> {
@@ -25,7 +26,5 @@ pub(super) async fn refresh(state: &AppState, caller: &Caller) -> Result<Respons
     state
         .timed(state.store.audit(caller.actor(), "token.refresh", ""))
         .await?;
-    Ok(data(&format!(
-        "{{\"token\":\"{token}\",\"expiresAt\":{expires_at}}}"
-    )))
+    Ok(data(&TokenRefresh { token, expires_at }))
 }

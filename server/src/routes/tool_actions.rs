@@ -39,9 +39,10 @@ where
     let reply = tools
         .execute(state.store.as_ref(), caller.actor(), &call, key.as_deref())
         .await?;
+    let result = raw(&reply.result)?;
     let mut resp = match family {
-        Family::Compat => success(Some(&reply.result)),
-        _ => data(&reply.result),
+        Family::Compat => success(result),
+        _ => data(result),
     };
     if reply.replayed {
         resp.headers_mut()
