@@ -335,7 +335,6 @@ impl<'a> Admin<'a> {
 }
 
 fn check_key(key: &str) -> Result<(), AdminError> {
-    cronium_protocol::validate_key(key).map_err(|_| {
-        AdminError::Invalid(format!("{key:?}: {}", cronium_protocol::key::KEY_RULE))
-    })
+    cronium_protocol::validate_key(key)
+        .map_err(|_| AdminError::Invalid(format!("{key:?}: {}", cronium_protocol::key::KEY_RULE)))
 }

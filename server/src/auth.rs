@@ -1709,12 +1709,18 @@ MCowBQYDK2VwAyEAZkK8zIBH8tWH1N/S8EFOOYvOXYcQpa1RjBXPBh6dEIY=
         let all = [
             (AuthError::Missing, ErrorCode::TokenMissing),
             (AuthError::Malformed("x".into()), ErrorCode::TokenMalformed),
-            (AuthError::InvalidSignature, ErrorCode::TokenInvalidSignature),
+            (
+                AuthError::InvalidSignature,
+                ErrorCode::TokenInvalidSignature,
+            ),
             (
                 AuthError::AlgorithmRejected("x".into()),
                 ErrorCode::TokenAlgorithmRejected,
             ),
-            (AuthError::UnknownKey("x".into()), ErrorCode::TokenUnknownKey),
+            (
+                AuthError::UnknownKey("x".into()),
+                ErrorCode::TokenUnknownKey,
+            ),
             (AuthError::Expired, ErrorCode::TokenExpired),
             (AuthError::NotYetValid, ErrorCode::TokenNotYetValid),
             (AuthError::WrongIssuer, ErrorCode::TokenWrongIssuer),

@@ -11,8 +11,8 @@ use hyper::body::Body as HttpBody;
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use cronium_protocol::ErrorCode;
 use crate::state::AppState;
+use cronium_protocol::ErrorCode;
 
 /// Refuses a body declared as anything but JSON (or NDJSON, or plain text).
 pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {

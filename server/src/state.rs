@@ -359,7 +359,10 @@ impl<'de> Deserialize<'de> for Fields {
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields, A::Error> {
                 let mut fields = Fields::default();
                 while let Some((k, v)) = map.next_entry::<String, Box<RawValue>>()? {
                     fields.upsert(k, v);

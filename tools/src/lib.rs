@@ -1126,7 +1126,10 @@ mod tests {
         assert_eq!(c.credential, "ops");
         assert!(!c.params.contains_key("credential"));
         for (body, code) in [
-            (r#"{"tool":"sms","action":"send"}"#, ErrorCode::ToolActionUnknown),
+            (
+                r#"{"tool":"sms","action":"send"}"#,
+                ErrorCode::ToolActionUnknown,
+            ),
             (
                 r#"{"tool":"slack","action":"delete"}"#,
                 ErrorCode::ToolActionUnknown,

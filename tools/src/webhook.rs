@@ -334,8 +334,8 @@ fn method(m: &str) -> Method {
 mod tests {
     use super::super::Tool;
     use super::*;
-    use serde_json::json;
     use cronium_protocol::ErrorCode;
+    use serde_json::json;
 
     fn cred(cfg: Value) -> WebhookCredential {
         let Value::Object(m) = cfg else {

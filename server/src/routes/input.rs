@@ -6,7 +6,10 @@ use super::*;
 pub(super) fn get<B>(caller: &Caller, req: &Request<B>) -> Result<Response<Body>, ApiError> {
     caller.require_scope()?;
     if wants_raw(req) {
-        return Ok(json_response(StatusCode::OK, caller.entry.input.get().to_owned()));
+        return Ok(json_response(
+            StatusCode::OK,
+            caller.entry.input.get().to_owned(),
+        ));
     }
     Ok(data(&caller.entry.input))
 }

@@ -35,10 +35,10 @@ use serde_json::value::RawValue;
 use crate::auth::{bearer_token, AuthError, MintRequest, Principal};
 use crate::body::{check_content_type, compact_json, compact_json_bytes, parse_json, read_body};
 use crate::error::{to_json, ApiError};
+use crate::state::{AppState, ExecEntry};
 use cronium_protocol::route::{Family, Route as RouteSpec, ROUTES, UNKNOWN_ROUTE_NAME};
 use cronium_protocol::wire::{CompatEnvelope, Envelope};
 use cronium_protocol::ErrorCode;
-use crate::state::{AppState, ExecEntry};
 use cronium_store::{now_unix, Actor};
 use cronium_tools::CallBody;
 
@@ -293,10 +293,12 @@ where
     let request_id = request_id(req.headers());
     let path = req.uri().path().to_owned();
     let route = parse_route(&path);
-    let (name, family) = route.as_ref().map_or((UNKNOWN_ROUTE_NAME, Family::V1), |r| {
-        let facts = r.path();
-        (facts.name, facts.family)
-    });
+    let (name, family) = route
+        .as_ref()
+        .map_or((UNKNOWN_ROUTE_NAME, Family::V1), |r| {
+            let facts = r.path();
+            (facts.name, facts.family)
+        });
     let method = req.method().clone();
     let result = match route {
         Some(route) => dispatch(&state, route, req).await,
@@ -592,7 +594,11 @@ mod tests {
     #[test]
     fn templates_are_the_paths_of_the_protocol_routes() {
         for (i, facts) in paths().iter().enumerate() {
-            assert!(!facts.methods.is_empty(), "{} is not in ROUTES", TEMPLATES[i]);
+            assert!(
+                !facts.methods.is_empty(),
+                "{} is not in ROUTES",
+                TEMPLATES[i]
+            );
         }
         for r in ROUTES {
             assert!(
@@ -605,7 +611,9 @@ mod tests {
         let watch = parse_route("/v1/variables/k/watch").expect("route");
         assert_eq!(TEMPLATES[watch.index()], "/v1/variables/{key}/watch");
         assert_eq!(watch.path().name, "variable_watch");
-        let v = parse_route("/executions/e/variables/k").expect("route").path();
+        let v = parse_route("/executions/e/variables/k")
+            .expect("route")
+            .path();
         assert_eq!((v.family, v.allow.as_str()), (Family::Compat, "GET, PUT"));
         assert!(v.route(&Method::DELETE).is_none());
     }
@@ -627,6 +635,9 @@ mod tests {
         assert!(parse_route("/v2/input").is_none());
         assert!(check_key("a.b:c-d_9").is_ok());
         let e = check_key("has space").expect_err("space");
-        assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, ErrorCode::InvalidKey));
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::BAD_REQUEST, ErrorCode::InvalidKey)
+        );
     }
 }

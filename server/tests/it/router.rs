@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use cronium_protocol::{ErrorCode, ROUTES};
+use cronium_server::auth::Scopes;
 use cronium_server::auth::{AuthConfig, Authenticator, KeyMaterial, KeySpec};
 use cronium_server::config::Limits;
 use cronium_server::routes::{app, App};
 use cronium_store::sqlite::{SqliteStore, Sync};
-use cronium_protocol::{ErrorCode, ROUTES};
-use cronium_server::auth::Scopes;
 use cronium_store::{now_unix, Execution, NewExecution, Store};
 use http::{header, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -333,7 +333,9 @@ async fn custom_context_fields_stay_byte_exact() {
     // the big integer with all its digits, `1.50` not `1.5`, escapes and key order kept.
     let tail = r#""trigger":"api","workflowStep":null,"attempt":1,"big":12345678901234567890123,"f":1.50,"u":"é\u00e9","a":[1,{"z":0,"y":1}]}}"#;
     assert!(
-        a.text.starts_with(&format!(r#"{{"data":{{"executionId":"{id}","userId":"u1","#)),
+        a.text.starts_with(&format!(
+            r#"{{"data":{{"executionId":"{id}","userId":"u1","#
+        )),
         "{}",
         a.text
     );
@@ -342,7 +344,12 @@ async fn custom_context_fields_stay_byte_exact() {
     let bare = f.send(Method::GET, "/v1/context?raw", true, None).await;
     assert_eq!(format!(r#"{{"data":{}}}"#, bare.text), a.text);
     let compat = f
-        .send(Method::GET, &format!("/executions/{id}/context"), true, None)
+        .send(
+            Method::GET,
+            &format!("/executions/{id}/context"),
+            true,
+            None,
+        )
         .await;
     assert!(compat.text.ends_with(tail), "{}", compat.text);
 }
