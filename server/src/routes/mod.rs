@@ -70,52 +70,27 @@ enum Route<'a> {
     CompatToolActions,
 }
 
-/// The path template of each [`Route`] variant, in the order of [`Route::index`]: the
-/// key into [`ROUTES`], which says everything else about a path (methods, scope, metric
-/// name, family). A test checks that these are exactly the paths of [`ROUTES`].
-const TEMPLATES: [&str; 21] = [
-    "/health",
-    "/ready",
-    "/metrics",
-    "/openapi.json",
-    "/v1/input",
-    "/v1/input/stream",
-    "/v1/output",
-    "/v1/output/stream",
-    "/v1/variables",
-    "/v1/variables/{key}",
-    "/v1/variables/{key}/watch",
-    "/v1/condition",
-    "/v1/context",
-    "/v1/token/refresh",
-    "/v1/tool-actions/execute",
-    "/executions/{id}/input",
-    "/executions/{id}/output",
-    "/executions/{id}/variables/{key}",
-    "/executions/{id}/condition",
-    "/executions/{id}/context",
-    "/tool-actions/execute",
-];
-
 impl Route<'_> {
-    /// Position of the variant's template in [`TEMPLATES`] (and of its facts in [`paths`]).
+    /// Position of the variant's path among the paths of [`ROUTES`], in the table's order
+    /// (where [`paths`] keeps its facts). A unit test parses a sample of every path of
+    /// [`ROUTES`] and checks it lands on that path.
     fn index(&self) -> usize {
         match self {
-            Route::Health => 0,
-            Route::Ready => 1,
-            Route::Metrics => 2,
-            Route::OpenApi => 3,
-            Route::Input => 4,
-            Route::InputStream => 5,
-            Route::Output => 6,
-            Route::OutputStream => 7,
-            Route::Variables => 8,
-            Route::Variable(_) => 9,
-            Route::VariableWatch(_) => 10,
-            Route::Condition => 11,
-            Route::Context => 12,
-            Route::TokenRefresh => 13,
-            Route::ToolActions => 14,
+            Route::Input => 0,
+            Route::InputStream => 1,
+            Route::Output => 2,
+            Route::OutputStream => 3,
+            Route::Variables => 4,
+            Route::Variable(_) => 5,
+            Route::VariableWatch(_) => 6,
+            Route::Condition => 7,
+            Route::Context => 8,
+            Route::TokenRefresh => 9,
+            Route::ToolActions => 10,
+            Route::Health => 11,
+            Route::Ready => 12,
+            Route::Metrics => 13,
+            Route::OpenApi => 14,
             Route::CompatInput(_) => 15,
             Route::CompatOutput(_) => 16,
             Route::CompatVariable(..) => 17,
@@ -135,6 +110,8 @@ impl Route<'_> {
 /// an index and a scan of at most three methods, no allocation.
 #[derive(Debug)]
 struct PathFacts {
+    /// The path template, e.g. `/v1/variables/{key}`.
+    template: &'static str,
     /// Metric label (one per path, shared by its methods).
     name: &'static str,
     /// Answer shape.
@@ -155,26 +132,24 @@ impl PathFacts {
     }
 }
 
-/// The facts of every template, in [`TEMPLATES`] order.
+/// The facts of every path of [`ROUTES`], in the table's order.
 fn paths() -> &'static [PathFacts] {
     static PATHS: OnceLock<Vec<PathFacts>> = OnceLock::new();
     PATHS.get_or_init(|| {
-        TEMPLATES
-            .iter()
-            .map(|&template| {
-                let methods: Vec<&'static RouteSpec> =
-                    ROUTES.iter().filter(|r| r.path == template).collect();
-                // A template missing from ROUTES is a bug the unit test below catches;
-                // here it only makes the path answer 405 to every method.
-                let first = methods.first();
-                PathFacts {
-                    name: first.map_or(UNKNOWN_ROUTE_NAME, |r| r.name),
-                    family: first.map_or(Family::V1, |r| r.family),
-                    allow: RouteSpec::allow(template),
-                    methods,
-                }
-            })
-            .collect()
+        let mut paths: Vec<PathFacts> = Vec::new();
+        for r in ROUTES {
+            match paths.iter_mut().find(|p| p.template == r.path) {
+                Some(p) => p.methods.push(r),
+                None => paths.push(PathFacts {
+                    template: r.path,
+                    name: r.name,
+                    family: r.family,
+                    allow: RouteSpec::allow(r.path),
+                    methods: vec![r],
+                }),
+            }
+        }
+        paths
     })
 }
 
@@ -592,24 +567,20 @@ mod tests {
     }
 
     #[test]
-    fn templates_are_the_paths_of_the_protocol_routes() {
-        for (i, facts) in paths().iter().enumerate() {
-            assert!(
-                !facts.methods.is_empty(),
-                "{} is not in ROUTES",
-                TEMPLATES[i]
-            );
-        }
+    fn every_path_of_the_protocol_parses_to_its_facts() {
+        // 21 `Route` variants, one per path of ROUTES.
+        assert_eq!(paths().len(), 21);
         for r in ROUTES {
-            assert!(
-                TEMPLATES.contains(&r.path),
-                "{} {} has no Route variant",
-                r.method,
-                r.path
-            );
+            let sample = r.path.replace("{key}", "k").replace("{id}", "e");
+            let parsed = parse_route(&sample)
+                .unwrap_or_else(|| panic!("{} {} has no Route variant", r.method, r.path));
+            let facts = parsed.path();
+            assert_eq!(facts.template, r.path);
+            let method = Method::from_bytes(r.method.as_bytes()).expect("method");
+            assert_eq!(facts.route(&method), Some(r));
         }
         let watch = parse_route("/v1/variables/k/watch").expect("route");
-        assert_eq!(TEMPLATES[watch.index()], "/v1/variables/{key}/watch");
+        assert_eq!(watch.path().template, "/v1/variables/{key}/watch");
         assert_eq!(watch.path().name, "variable_watch");
         let v = parse_route("/executions/e/variables/k")
             .expect("route")
