@@ -313,11 +313,8 @@ impl<'a> Admin<'a> {
             let ok = engine.probe(&cred).await.map_err(AdminError::Failed)?;
             return Ok(TestOutcome::Reached(ok));
         };
-        let default_action = match tool {
-            Tool::Slack | Tool::Discord => "send-message",
-            Tool::Webhook => "request",
-            Tool::Email => "send-email",
-        };
+        // Every tool has one action today: a test call runs it unless the caller names one.
+        let default_action = tool.actions().next().map_or("", |a| a.as_str());
         let call = cronium_tools::parse_call(CallBody {
             tool: tool.as_str().to_owned(),
             action: action.unwrap_or(default_action).to_owned(),
@@ -338,6 +335,6 @@ impl<'a> Admin<'a> {
 }
 
 fn check_key(key: &str) -> Result<(), AdminError> {
-    crate::routes::validate_key(key)
-        .map_err(|e| AdminError::Invalid(format!("{key:?}: {}", e.message)))
+    cronium_protocol::validate_key(key)
+        .map_err(|_| AdminError::Invalid(format!("{key:?}: {}", cronium_protocol::key::KEY_RULE)))
 }

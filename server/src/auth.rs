@@ -22,6 +22,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use parking_lot::Mutex;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use cronium_protocol::ErrorCode;
+
 /// Issuers accepted when the configuration names none: what the sidecar mints and what
 /// Cronium's orchestrator mints.
 pub const DEFAULT_ISSUERS: [&str; 2] = ["cronium", "cronium-runtime"];
@@ -110,61 +112,12 @@ impl Default for AuthConfig {
     }
 }
 
-/// One permission a token can carry; routes check it (see API.md, "Scopes").
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
-pub enum Scope {
-    /// `input:read`: input, input stream, context.
-    InputRead,
-    /// `output:write`: output and output stream.
-    OutputWrite,
-    /// `variables:read`: list, get and watch variables.
-    VariablesRead,
-    /// `variables:write`: put and delete variables.
-    VariablesWrite,
-    /// `condition:write`: set the workflow condition.
-    ConditionWrite,
-    /// `tools:execute`: run tool actions.
-    ToolsExecute,
-}
+/// One permission a token can carry, as the protocol defines it; routes check it.
+pub use cronium_protocol::Scope;
 
-impl Scope {
-    /// Every scope, in bit order; iteration and "full scope" are defined by it.
-    pub const ALL: [Scope; 6] = [
-        Scope::InputRead,
-        Scope::OutputWrite,
-        Scope::VariablesRead,
-        Scope::VariablesWrite,
-        Scope::ConditionWrite,
-        Scope::ToolsExecute,
-    ];
-
-    /// The wire spelling, as it appears in the `scope` claim.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::InputRead => "input:read",
-            Scope::OutputWrite => "output:write",
-            Scope::VariablesRead => "variables:read",
-            Scope::VariablesWrite => "variables:write",
-            Scope::ConditionWrite => "condition:write",
-            Scope::ToolsExecute => "tools:execute",
-        }
-    }
-
-    /// Reads the wire spelling (exact, case-sensitive); `None` for scopes this sidecar does
-    /// not know, which verification ignores so that newer issuers stay compatible.
-    pub fn parse(s: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|scope| scope.as_str() == s)
-    }
-
-    fn bit(self) -> u8 {
-        1 << (self as u8)
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// The bit of a scope in [`Scopes`]: its position in [`Scope::ALL`].
+fn bit(s: Scope) -> u8 {
+    1 << (s as u8)
 }
 
 /// A small Copy bitset of scopes.
@@ -187,12 +140,12 @@ impl Scopes {
 
     /// Whether a route needing `s` may run.
     pub fn contains(self, s: Scope) -> bool {
-        self.0 & s.bit() != 0
+        self.0 & bit(s) != 0
     }
 
     /// Adds `s` (idempotent).
     pub fn insert(&mut self, s: Scope) {
-        self.0 |= s.bit();
+        self.0 |= bit(s);
     }
 
     /// Whether no scope at all is granted.
@@ -308,18 +261,18 @@ pub enum AuthError {
 
 impl AuthError {
     /// The stable `error.code` of the HTTP answer (API.md, "Errors").
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AuthError::Missing => "token_missing",
-            AuthError::Malformed(_) => "token_malformed",
-            AuthError::InvalidSignature => "token_invalid_signature",
-            AuthError::AlgorithmRejected(_) => "token_algorithm_rejected",
-            AuthError::UnknownKey(_) => "token_unknown_key",
-            AuthError::Expired => "token_expired",
-            AuthError::NotYetValid => "token_not_yet_valid",
-            AuthError::WrongIssuer => "token_wrong_issuer",
-            AuthError::WrongAudience => "token_wrong_audience",
-            AuthError::CannotMint => "token_cannot_mint",
+            AuthError::Missing => ErrorCode::TokenMissing,
+            AuthError::Malformed(_) => ErrorCode::TokenMalformed,
+            AuthError::InvalidSignature => ErrorCode::TokenInvalidSignature,
+            AuthError::AlgorithmRejected(_) => ErrorCode::TokenAlgorithmRejected,
+            AuthError::UnknownKey(_) => ErrorCode::TokenUnknownKey,
+            AuthError::Expired => ErrorCode::TokenExpired,
+            AuthError::NotYetValid => ErrorCode::TokenNotYetValid,
+            AuthError::WrongIssuer => ErrorCode::TokenWrongIssuer,
+            AuthError::WrongAudience => ErrorCode::TokenWrongAudience,
+            AuthError::CannotMint => ErrorCode::TokenCannotMint,
         }
     }
 
@@ -766,10 +719,7 @@ impl<'de> Deserialize<'de> for ScopeField {
         }
         let scopes = match Raw::deserialize(d)? {
             Raw::List(list) => list.iter().filter_map(|s| Scope::parse(s)).collect(),
-            Raw::Spaced(s) => s
-                .split_ascii_whitespace()
-                .filter_map(Scope::parse)
-                .collect(),
+            Raw::Spaced(s) => Scope::parse_spaced(&s).collect(),
         };
         Ok(ScopeField::Present(scopes))
     }
@@ -1757,19 +1707,25 @@ MCowBQYDK2VwAyEAZkK8zIBH8tWH1N/S8EFOOYvOXYcQpa1RjBXPBh6dEIY=
     #[test]
     fn error_codes() {
         let all = [
-            (AuthError::Missing, "token_missing"),
-            (AuthError::Malformed("x".into()), "token_malformed"),
-            (AuthError::InvalidSignature, "token_invalid_signature"),
+            (AuthError::Missing, ErrorCode::TokenMissing),
+            (AuthError::Malformed("x".into()), ErrorCode::TokenMalformed),
+            (
+                AuthError::InvalidSignature,
+                ErrorCode::TokenInvalidSignature,
+            ),
             (
                 AuthError::AlgorithmRejected("x".into()),
-                "token_algorithm_rejected",
+                ErrorCode::TokenAlgorithmRejected,
             ),
-            (AuthError::UnknownKey("x".into()), "token_unknown_key"),
-            (AuthError::Expired, "token_expired"),
-            (AuthError::NotYetValid, "token_not_yet_valid"),
-            (AuthError::WrongIssuer, "token_wrong_issuer"),
-            (AuthError::WrongAudience, "token_wrong_audience"),
-            (AuthError::CannotMint, "token_cannot_mint"),
+            (
+                AuthError::UnknownKey("x".into()),
+                ErrorCode::TokenUnknownKey,
+            ),
+            (AuthError::Expired, ErrorCode::TokenExpired),
+            (AuthError::NotYetValid, ErrorCode::TokenNotYetValid),
+            (AuthError::WrongIssuer, ErrorCode::TokenWrongIssuer),
+            (AuthError::WrongAudience, ErrorCode::TokenWrongAudience),
+            (AuthError::CannotMint, ErrorCode::TokenCannotMint),
         ];
         for (err, code) in all {
             assert_eq!(err.code(), code);

@@ -5,13 +5,14 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap};
-use http::{Request, StatusCode};
+use http::Request;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Body as HttpBody;
 use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use cronium_protocol::ErrorCode;
 
 /// Refuses a body declared as anything but JSON (or NDJSON, or plain text).
 pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
@@ -29,8 +30,7 @@ pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!("the body is {essence}; send JSON with Content-Type: application/json"),
         ))
     }
@@ -55,8 +55,8 @@ where
     match Limited::new(req.into_body(), cap).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(cap)),
-        Err(e) => Err(ApiError::bad_request(
-            "invalid_body",
+        Err(e) => Err(ApiError::new(
+            ErrorCode::InvalidBody,
             format!("could not read the request body: {e}"),
         )),
     }
@@ -64,8 +64,7 @@ where
 
 fn too_large(cap: usize) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
+        ErrorCode::BodyTooLarge,
         format!("the body is larger than the limit of {cap} bytes; stream large data with /v1/output/stream"),
     )
 }
@@ -74,24 +73,24 @@ fn too_large(cap: usize) -> ApiError {
 /// wrong shape.
 pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(
-            "invalid_json",
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
             "the body is empty; send a JSON object",
         ));
     }
     // serde accepts a struct written as an array (positionally); the API only takes objects.
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|b| matches!(b, b'[' | b'"' | b'n' | b't' | b'f' | b'-' | b'0'..=b'9')) {
-        return Err(ApiError::bad_request(
-            "invalid_body",
+        return Err(ApiError::new(
+            ErrorCode::InvalidBody,
             "the body must be a JSON object",
         ));
     }
     serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
-            ApiError::bad_request("invalid_body", format!("wrong body shape: {e}"))
+            ApiError::new(ErrorCode::InvalidBody, format!("wrong body shape: {e}"))
         }
-        _ => ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}")),
+        _ => ApiError::new(ErrorCode::InvalidJson, format!("the body is not JSON: {e}")),
     })
 }
 

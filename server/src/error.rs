@@ -7,6 +7,8 @@
 use http::{HeaderValue, StatusCode};
 
 use crate::auth::AuthError;
+use cronium_protocol::wire::{CompatErrorBody, ErrorBody};
+use cronium_protocol::ErrorCode;
 use cronium_store::StoreError;
 use cronium_tools::ToolError;
 
@@ -16,7 +18,7 @@ pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
     /// Stable machine code (see docs/API.md).
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Human explanation.
     pub message: String,
     /// Seconds for `Retry-After` (429, 503).
@@ -26,8 +28,14 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// A new error.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// A new error, with the status the protocol's table gives the code.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::with_status(status_of(code), code, message)
+    }
+
+    /// A new error with a status the code does not fix by itself: a tool failure replayed
+    /// with the status recorded when it first happened.
+    pub fn with_status(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -37,16 +45,10 @@ impl ApiError {
         }
     }
 
-    /// 400 with a code.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
     /// 404 for an unknown path.
     pub fn route_not_found(path: &str) -> Self {
         Self::new(
-            StatusCode::NOT_FOUND,
-            "route_not_found",
+            ErrorCode::RouteNotFound,
             format!("no route {path}; see GET /openapi.json for the API"),
         )
     }
@@ -56,8 +58,7 @@ impl ApiError {
         Self {
             allow: Some(allow),
             ..Self::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 format!("this route takes {allow}"),
             )
         }
@@ -65,18 +66,17 @@ impl ApiError {
 
     /// The JSON body in the v1 shape: `{"error":{"code","message"}}`.
     pub fn v1_body(&self) -> String {
-        serde_json::json!({"error": {"code": self.code, "message": self.message}}).to_string()
+        to_json(&ErrorBody::new(self.code, self.message.as_str()))
     }
 
     /// The JSON body in the shape of Cronium's Go runtime service:
-    /// `{"error": "<status text>", "message": "..."}`.
+    /// `{"error": "<status text>", "message": "...", "code": "..."}`.
     pub fn compat_body(&self) -> String {
-        serde_json::json!({
-            "error": self.status.canonical_reason().unwrap_or("Error"),
-            "message": self.message,
-            "code": self.code,
+        to_json(&CompatErrorBody {
+            error: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            message: self.message.clone(),
+            code: self.code.as_str().to_owned(),
         })
-        .to_string()
     }
 
     /// Extra headers this error asks for.
@@ -93,11 +93,7 @@ impl ApiError {
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
-        let status = match e {
-            AuthError::CannotMint => StatusCode::NOT_IMPLEMENTED,
-            _ => StatusCode::UNAUTHORIZED,
-        };
-        Self::new(status, e.code(), e.to_string())
+        Self::new(e.code(), e.to_string())
     }
 }
 
@@ -105,8 +101,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict { expected, actual } => Self::new(
-                StatusCode::CONFLICT,
-                "version_conflict",
+                ErrorCode::VersionConflict,
                 if actual == 0 {
                     format!("If-Match expected version {expected} but the variable does not exist")
                 } else {
@@ -114,8 +109,7 @@ impl From<StoreError> for ApiError {
                 },
             ),
             StoreError::NotFound(what) => Self::new(
-                StatusCode::UNAUTHORIZED,
-                "execution_unknown",
+                ErrorCode::ExecutionUnknown,
                 format!("{what}: the token's execution is not in this sidecar's store"),
             ),
             StoreError::Unavailable(reason) => {
@@ -123,8 +117,7 @@ impl From<StoreError> for ApiError {
                 Self {
                     retry_after: Some(1),
                     ..Self::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "storage_unavailable",
+                        ErrorCode::StorageUnavailable,
                         "storage is unavailable; retry shortly",
                     )
                 }
@@ -146,7 +139,23 @@ impl From<ToolError> for ApiError {
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
         Self {
             retry_after,
-            ..Self::new(status, e.code(), e.to_string())
+            ..Self::with_status(status, e.code(), e.to_string())
         }
     }
+}
+
+/// The status the table gives a code; a client-only code (no status) never reaches here
+/// from the server's own paths, and would be a bug: 500.
+fn status_of(code: ErrorCode) -> StatusCode {
+    code.status()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// Serialises an answer body built from the protocol's wire types. Those hold strings,
+/// numbers, booleans and already-valid JSON text (`RawValue`), which serde_json always
+/// writes; it fails only for maps with non-string keys, which none of them has. So the
+/// empty fallback is never taken; it keeps the request path free of panics.
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(body: &T) -> String {
+    serde_json::to_string(body).unwrap_or_default()
 }

@@ -283,7 +283,11 @@ impl<B: hyper::body::Body + Send + Unpin + 'static> Drop for Lingering<B> {
 /// Answers a connection over the cap with a 503 and closes it, so the client gets a
 /// retryable error instead of a hang.
 async fn reject<S: AsyncWrite + Unpin>(mut stream: S) {
-    let body = r#"{"error":{"code":"overloaded","message":"the sidecar is at its connection limit; retry shortly"}}"#;
+    let body = crate::error::ApiError::new(
+        cronium_protocol::ErrorCode::Overloaded,
+        "the sidecar is at its connection limit; retry shortly",
+    )
+    .v1_body();
     let resp = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()

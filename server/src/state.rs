@@ -12,10 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
+use crate::body::compact_json;
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use cronium_store::{Execution, Store, StoreError, StoreResult, Variable, VariableChange};
@@ -49,7 +52,7 @@ pub struct AppState {
     executions: Mutex<HashMap<String, Arc<ExecEntry>>>,
     variables: Mutex<HashMap<(String, String), CachedVar>>,
     /// Set once by whoever has the configuration (`serve`, the runner); until then tool
-    /// actions answer 501, so building the state needs no tools configuration.
+    /// actions answer 500 `internal`, so building the state needs no tools configuration.
     tools: std::sync::OnceLock<Arc<ToolEngine>>,
 }
 
@@ -59,10 +62,11 @@ pub struct AppState {
 pub struct ExecEntry {
     /// The stored execution.
     pub execution: Execution,
-    /// Input JSON text (`null` when none).
-    pub input: String,
-    /// Context JSON text.
-    pub context: String,
+    /// The input document (`null` when none), checked JSON, byte for byte as stored.
+    pub input: Box<RawValue>,
+    /// The context document: the defaults with the creator's fields over them, each user
+    /// value byte for byte (big integers keep their digits).
+    pub context: Box<RawValue>,
     limiter: Mutex<TokenBucket>,
 }
 
@@ -244,7 +248,11 @@ impl AppState {
 
 impl ExecEntry {
     fn new(execution: Execution, limits: &Limits) -> Self {
-        let input = execution.input.clone().unwrap_or_else(|| "null".into());
+        let input = execution
+            .input
+            .as_deref()
+            .and_then(|text| stored_json(text, "input"))
+            .unwrap_or_else(json_null);
         let context = build_context(&execution);
         Self {
             execution,
@@ -277,24 +285,113 @@ impl ExecEntry {
     }
 }
 
-/// The context document: the defaults, then the creator's `--context` fields over them.
-fn build_context(e: &Execution) -> String {
-    let mut ctx = serde_json::json!({
-        "executionId": e.id,
-        "userId": e.user_id,
-        "eventId": e.event_id,
-        "eventName": e.event_name,
-        "eventType": e.event_type,
-        "jobId": e.job_id,
-        "startedAt": e.created_at,
-        "trigger": e.trigger,
-        "workflowStep": e.workflow_step,
-        "attempt": e.attempt,
-    });
-    if let (Some(extra), Some(obj)) = (&e.context, ctx.as_object_mut()) {
-        if let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(extra) {
-            obj.extend(fields);
+/// The context document: the defaults, then the creator's `--context` fields over them
+/// (a field of the same name replaces the default in its place; new ones follow, in their
+/// order). The creator's values are kept as JSON text, never read as numbers, so
+/// `12345678901234567890123` stays those digits.
+fn build_context(e: &Execution) -> Box<RawValue> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Defaults<'a> {
+        execution_id: &'a str,
+        user_id: &'a str,
+        event_id: &'a str,
+        event_name: &'a Option<String>,
+        event_type: &'a Option<String>,
+        job_id: &'a Option<String>,
+        started_at: &'a str,
+        trigger: &'a str,
+        workflow_step: &'a Option<String>,
+        attempt: u32,
+    }
+    let defaults = Defaults {
+        execution_id: &e.id,
+        user_id: &e.user_id,
+        event_id: &e.event_id,
+        event_name: &e.event_name,
+        event_type: &e.event_type,
+        job_id: &e.job_id,
+        started_at: &e.created_at,
+        trigger: &e.trigger,
+        workflow_step: &e.workflow_step,
+        attempt: e.attempt,
+    };
+    // The defaults hold only strings and a small integer: exact through `Value`.
+    let mut fields = Fields::default();
+    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&defaults) {
+        for (k, v) in map {
+            if let Ok(raw) = serde_json::value::to_raw_value(&v) {
+                fields.upsert(k, raw);
+            }
         }
     }
-    ctx.to_string()
+    // Extra fields that are not a JSON object are ignored, as they always were.
+    if let Some(Ok(extra)) = e.context.as_deref().map(serde_json::from_str::<Fields>) {
+        for (k, v) in extra.0 {
+            let v = stored_json(v.get(), "context field").unwrap_or(v);
+            fields.upsert(k, v);
+        }
+    }
+    serde_json::value::to_raw_value(&fields).unwrap_or_else(|_| json_null())
+}
+
+/// An ordered JSON object whose values stay JSON text: what `serde_json::Map` would be
+/// with `RawValue` values. A repeated key keeps its first place and its last value, as
+/// `Map` does.
+#[derive(Default)]
+struct Fields(Vec<(String, Box<RawValue>)>);
+
+impl Fields {
+    fn upsert(&mut self, key: String, value: Box<RawValue>) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+}
+
+impl Serialize for Fields {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields, A::Error> {
+                let mut fields = Fields::default();
+                while let Some((k, v)) = map.next_entry::<String, Box<RawValue>>()? {
+                    fields.upsert(k, v);
+                }
+                Ok(fields)
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// Stored JSON text as a [`RawValue`], on one line (whitespace between tokens removed,
+/// numbers and strings untouched). `None`, logged, if the store holds something that is
+/// not JSON, which only a store edited by hand can.
+fn stored_json(text: &str, what: &str) -> Option<Box<RawValue>> {
+    match RawValue::from_string(compact_json(text).into_owned()) {
+        Ok(raw) => Some(raw),
+        Err(e) => {
+            tracing::warn!(error = %e, what, "stored JSON does not parse; serving null");
+            None
+        }
+    }
+}
+
+fn json_null() -> Box<RawValue> {
+    RawValue::from_string("null".to_owned()).expect("null is JSON")
 }

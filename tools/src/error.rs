@@ -1,6 +1,7 @@
 //! How a tool call fails. The HTTP layer maps each variant to its status and stable code;
 //! the engine itself knows nothing of HTTP.
 
+use cronium_protocol::ErrorCode;
 use cronium_store::StoreError;
 
 /// A failed tool call. `Display` is the message for the caller: it never holds a secret.
@@ -57,34 +58,30 @@ pub enum ToolError {
 impl ToolError {
     /// The stable error code (docs/API.md); for [`ToolError::Store`] the code of a storage
     /// failure the API answers.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::ParamsInvalid(_) => "tool_params_invalid",
-            Self::ActionUnknown(_) => "tool_action_unknown",
-            Self::NotConfigured(_) => "tool_not_configured",
-            Self::IdempotencyKeyReused => "idempotency_key_reused",
-            Self::IdempotencyInProgress => "idempotency_in_progress",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::Timeout { .. } => "tool_timeout",
-            Self::UpstreamFailed { .. } => "tool_upstream_failed",
-            Self::Store(StoreError::Conflict { .. }) => "version_conflict",
-            Self::Store(StoreError::NotFound(_)) => "execution_unknown",
-            Self::Store(StoreError::Unavailable(_)) => "storage_unavailable",
+            Self::ParamsInvalid(_) => ErrorCode::ToolParamsInvalid,
+            Self::ActionUnknown(_) => ErrorCode::ToolActionUnknown,
+            Self::NotConfigured(_) => ErrorCode::ToolNotConfigured,
+            Self::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            Self::IdempotencyInProgress => ErrorCode::IdempotencyInProgress,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Timeout { .. } => ErrorCode::ToolTimeout,
+            Self::UpstreamFailed { .. } => ErrorCode::ToolUpstreamFailed,
+            Self::Store(StoreError::Conflict { .. }) => ErrorCode::VersionConflict,
+            Self::Store(StoreError::NotFound(_)) => ErrorCode::ExecutionUnknown,
+            Self::Store(StoreError::Unavailable(_)) => ErrorCode::StorageUnavailable,
         }
     }
 
-    /// The HTTP status of the failure's answer, for the records of idempotent calls.
+    /// The HTTP status of the failure's answer, for the records of idempotent calls: the
+    /// code's own, except for an endpoint failure replayed with the status it first had.
     pub fn status(&self) -> u16 {
         match self {
-            Self::ParamsInvalid(_) | Self::ActionUnknown(_) => 400,
-            Self::NotConfigured(_) => 404,
-            Self::IdempotencyKeyReused => 422,
-            Self::IdempotencyInProgress => 409,
-            Self::RateLimited { .. } => 429,
             Self::Timeout { status, .. } | Self::UpstreamFailed { status, .. } => *status,
-            Self::Store(StoreError::Conflict { .. }) => 409,
-            Self::Store(StoreError::NotFound(_)) => 401,
-            Self::Store(StoreError::Unavailable(_)) => 503,
+            // Every code above is a server code, so it has a status; 500 would mean a code
+            // was added without one.
+            _ => self.code().status().unwrap_or(500),
         }
     }
 }

@@ -33,6 +33,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 pub use config::{CredentialsKeySource, ToolsConfig};
+use cronium_protocol::ErrorCode;
 use cronium_store::{Actor, IdempotencyClaim, SealedCredential, Store, StoreError};
 use crypto::{row_aad, CredentialKey, OpenError};
 pub use error::ToolError;
@@ -48,61 +49,23 @@ const PENDING_POLL: Duration = Duration::from_millis(100);
 /// Executions tracked by the rate limiter before it starts over.
 const LIMITER_CAP: usize = 16_384;
 
-/// A tool a script can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
-    /// Slack incoming webhook.
-    Slack,
-    /// Discord webhook.
-    Discord,
-    /// Any HTTP endpoint under a base URL.
-    Webhook,
-    /// SMTP.
-    Email,
+/// The tools and their actions, as the protocol names them (ids and aliases).
+pub use cronium_protocol::{Action, Tool};
+
+/// The ids a tool takes, for messages: `send-message (or slack-send-message)`.
+fn action_ids(tool: Tool) -> String {
+    let ids: Vec<String> = tool
+        .actions()
+        .map(|a| match a.aliases() {
+            [] => a.as_str().to_owned(),
+            aliases => format!("{} (or {})", a.as_str(), aliases.join(", ")),
+        })
+        .collect();
+    ids.join(", ")
 }
 
-impl Tool {
-    /// Every tool, for messages and listings.
-    pub const ALL: [Tool; 4] = [Tool::Slack, Tool::Discord, Tool::Webhook, Tool::Email];
-
-    /// Its name on the wire and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tool::Slack => "slack",
-            Tool::Discord => "discord",
-            Tool::Webhook => "webhook",
-            Tool::Email => "email",
-        }
-    }
-
-    /// Reads a tool name (exact, lowercase).
-    pub fn parse(s: &str) -> Option<Tool> {
-        Tool::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-
-    /// The action id (short form, or Cronium's long id) → the canonical short form.
-    fn action(self, action: &str) -> Option<&'static str> {
-        match (self, action) {
-            (Tool::Slack, "send-message" | "slack-send-message") => Some("send-message"),
-            (Tool::Discord, "send-message" | "discord-send-message") => Some("send-message"),
-            (Tool::Webhook, "request") => Some("request"),
-            (Tool::Email, "send-email" | "send") => Some("send-email"),
-            _ => None,
-        }
-    }
-
-    fn actions(self) -> &'static str {
-        match self {
-            Tool::Slack => "send-message (or slack-send-message)",
-            Tool::Discord => "send-message (or discord-send-message)",
-            Tool::Webhook => "request",
-            Tool::Email => "send-email",
-        }
-    }
-
-    fn names() -> String {
-        Tool::ALL.map(Tool::as_str).join(", ")
-    }
+fn tool_names() -> String {
+    Tool::ALL.map(Tool::as_str).join(", ")
 }
 
 /// How one attempt failed; decides whether the call is retried.
@@ -121,8 +84,8 @@ pub enum AttemptError {
 pub struct ToolCall {
     /// Tool.
     pub tool: Tool,
-    /// Canonical action id.
-    pub action: &'static str,
+    /// The action (its canonical id is [`Action::as_str`]).
+    pub action: Action,
     /// Credential name.
     pub credential: String,
     /// The params object.
@@ -167,7 +130,7 @@ pub fn parse_call(b: CallBody) -> Result<ToolCall, ToolError> {
         action_unknown(format!(
             "unknown tool {:?}; the tools are {}",
             printable(&b.tool),
-            Tool::names()
+            tool_names()
         ))
     })?;
     let action = tool.action(&b.action).ok_or_else(|| {
@@ -175,7 +138,7 @@ pub fn parse_call(b: CallBody) -> Result<ToolCall, ToolError> {
             "{} has no action {:?}; its actions: {}",
             tool.as_str(),
             printable(&b.action),
-            tool.actions()
+            action_ids(tool)
         ))
     })?;
     let params = match (b.params, b.config) {
@@ -710,12 +673,12 @@ impl ToolEngine {
         let out = self.run(store, actor, call, idempotency_key).await;
         let (outcome, status, attempts, replayed) = match &out {
             Ok((reply, status, attempts)) => ("ok".to_owned(), *status, *attempts, reply.replayed),
-            Err((e, attempts)) => (e.code().to_owned(), 0, *attempts, false),
+            Err((e, attempts)) => (e.code().as_str().to_owned(), 0, *attempts, false),
         };
         let mut target = format!(
             "{}/{} credential={} outcome={outcome}",
             call.tool.as_str(),
-            call.action,
+            call.action.as_str(),
             call.credential
         );
         if status != 0 {
@@ -733,7 +696,7 @@ impl ToolEngine {
         }
         tracing::info!(
             tool = call.tool.as_str(),
-            action = call.action,
+            action = call.action.as_str(),
             credential = %call.credential,
             outcome = %outcome,
             status,
@@ -746,7 +709,7 @@ impl ToolEngine {
     }
 
     /// Audits a call that failed before it could be parsed (unknown tool, bad body).
-    pub async fn audit_rejected(&self, store: &dyn Store, actor: Actor<'_>, code: &str) {
+    pub async fn audit_rejected(&self, store: &dyn Store, actor: Actor<'_>, code: ErrorCode) {
         let target = format!("outcome={code}");
         if let Err(err) = store.audit(actor, "tool.execute", &target).await {
             tracing::warn!(error = %err, "cannot write the audit entry of a tool call");
@@ -1065,10 +1028,13 @@ fn replay(outcome: &str) -> Result<(ToolReply, u16), ToolError> {
         .map_or(502, |s| s as u16);
     let message = v["message"].as_str().unwrap_or("the first call failed");
     let message = format!("{message} (answer of the first call with this Idempotency-Key)");
-    Err(match v["code"].as_str() {
-        Some("tool_timeout") => ToolError::Timeout { status, message },
-        _ => ToolError::UpstreamFailed { status, message },
-    })
+    Err(
+        if v["code"].as_str() == Some(ErrorCode::ToolTimeout.as_str()) {
+            ToolError::Timeout { status, message }
+        } else {
+            ToolError::UpstreamFailed { status, message }
+        },
+    )
 }
 
 fn upstream_failed(message: String) -> ToolError {
@@ -1102,7 +1068,7 @@ fn result_json(call: &ToolCall, d: &Delivered, attempts: u32) -> Value {
     let mut m = Map::new();
     m.insert("ok".into(), Value::Bool(true));
     m.insert("tool".into(), call.tool.as_str().into());
-    m.insert("action".into(), call.action.into());
+    m.insert("action".into(), call.action.as_str().into());
     m.insert("credential".into(), call.credential.clone().into());
     m.insert("status".into(), d.status.into());
     m.insert("body".into(), d.body.clone().into());
@@ -1119,7 +1085,7 @@ fn fingerprint(call: &ToolCall) -> String {
     let text = format!(
         "{}\0{}\0{}\0{}",
         call.tool.as_str(),
-        call.action,
+        call.action.as_str(),
         call.credential,
         Value::Object(call.params.clone())
     );
@@ -1143,7 +1109,7 @@ mod tests {
                 .expect("parse");
         assert_eq!(
             (c.tool, c.action, c.credential.as_str()),
-            (Tool::Slack, "send-message", "default")
+            (Tool::Slack, Action::SlackSendMessage, "default")
         );
         assert_eq!(c.params["text"], "x");
         let c = parse_call(
@@ -1160,30 +1126,33 @@ mod tests {
         assert_eq!(c.credential, "ops");
         assert!(!c.params.contains_key("credential"));
         for (body, code) in [
-            (r#"{"tool":"sms","action":"send"}"#, "tool_action_unknown"),
+            (
+                r#"{"tool":"sms","action":"send"}"#,
+                ErrorCode::ToolActionUnknown,
+            ),
             (
                 r#"{"tool":"slack","action":"delete"}"#,
-                "tool_action_unknown",
+                ErrorCode::ToolActionUnknown,
             ),
             (
                 r#"{"tool":"slack","action":"send-message","params":[1]}"#,
-                "tool_params_invalid",
+                ErrorCode::ToolParamsInvalid,
             ),
             (
                 r#"{"tool":"slack","action":"send-message","params":{},"config":{}}"#,
-                "tool_params_invalid",
+                ErrorCode::ToolParamsInvalid,
             ),
             (
                 r#"{"tool":"slack","action":"send-message","credential":"../x"}"#,
-                "tool_params_invalid",
+                ErrorCode::ToolParamsInvalid,
             ),
             (
                 r#"{"tool":"slack","action":"send-message","credential":"a","params":{"credential":"b"}}"#,
-                "tool_params_invalid",
+                ErrorCode::ToolParamsInvalid,
             ),
             (
                 r#"{"tool":"slack","action":"send-message","params":{"credential":5}}"#,
-                "tool_params_invalid",
+                ErrorCode::ToolParamsInvalid,
             ),
         ] {
             let e = parse_call(body.as_bytes()).expect_err(body);

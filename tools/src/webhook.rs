@@ -334,6 +334,7 @@ fn method(m: &str) -> Method {
 mod tests {
     use super::super::Tool;
     use super::*;
+    use cronium_protocol::ErrorCode;
     use serde_json::json;
 
     fn cred(cfg: Value) -> WebhookCredential {
@@ -380,7 +381,7 @@ mod tests {
             "%00",
         ] {
             let e = prep(&c, json!({"path": bad})).expect_err(bad);
-            assert_eq!(e.code(), "tool_params_invalid", "{bad}");
+            assert_eq!(e.code(), ErrorCode::ToolParamsInvalid, "{bad}");
         }
     }
 

@@ -3,6 +3,7 @@
 //! execution only.
 
 use super::*;
+use cronium_protocol::wire::CompatVariable;
 
 /// Answers a compatibility route (the tool-actions one is [`super::tool_actions`]).
 pub(super) async fn answer<B>(
@@ -19,37 +20,38 @@ where
     match route {
         Route::CompatInput(id) => {
             compat_check(caller, id)?;
-            caller.require(Scope::InputRead)?;
-            Ok(success(Some(&caller.entry.input)))
+            caller.require_scope()?;
+            Ok(success(&caller.entry.input))
         }
         Route::CompatContext(id) => {
             compat_check(caller, id)?;
-            caller.require(Scope::InputRead)?;
-            Ok(success(Some(&caller.entry.context)))
+            caller.require_scope()?;
+            Ok(success(&caller.entry.context))
         }
         Route::CompatOutput(id) => {
             compat_check(caller, id)?;
             output::write(state, caller, req).await?;
-            Ok(success(None))
+            Ok(success_empty())
         }
         Route::CompatCondition(id) => {
             compat_check(caller, id)?;
             condition::write(state, caller, req).await?;
-            Ok(success(None))
+            Ok(success_empty())
         }
         Route::CompatVariable(id, key) if method == Method::GET => {
             compat_check(caller, id)?;
-            caller.require(Scope::VariablesRead)?;
+            caller.require_scope()?;
             let var = state.variable(caller.user(), &key).await?;
-            let value = var.as_ref().map_or("null", |v| v.value.as_str());
-            Ok(success(Some(&format!(
-                "{{\"key\":\"{key}\",\"value\":{value}}}"
-            ))))
+            let value = raw(var.as_ref().map_or("null", |v| v.value.as_str()))?;
+            Ok(success(&CompatVariable {
+                key: key.into_owned(),
+                value,
+            }))
         }
         Route::CompatVariable(id, key) => {
             compat_check(caller, id)?;
             variables::write(state, caller, req, &key, None).await?;
-            Ok(success(None))
+            Ok(success_empty())
         }
         _ => Err(ApiError::route_not_found("")),
     }
@@ -60,8 +62,7 @@ fn compat_check(caller: &Caller, id: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "execution_mismatch",
+            ErrorCode::ExecutionMismatch,
             "the path names another execution than the token's",
         ))
     }

@@ -1,15 +1,15 @@
 //! `GET`/`PUT /v1/condition`.
 
 use super::*;
+use cronium_protocol::wire::{Condition, ConditionState};
 
 /// `GET /v1/condition`.
 pub(super) async fn get(state: &AppState, caller: &Caller) -> Result<Response<Body>, ApiError> {
-    caller.require(Scope::ConditionWrite)?;
+    caller.require_scope()?;
     let c = state
         .timed(state.store.condition(&caller.entry.execution.id))
         .await?;
-    let c = c.map_or("null", |b| if b { "true" } else { "false" });
-    Ok(data(&format!("{{\"condition\":{c}}}")))
+    Ok(data(&ConditionState { condition: c }))
 }
 
 /// `PUT /v1/condition`.
@@ -23,7 +23,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let condition = write(state, caller, req).await?;
-    Ok(data(&format!("{{\"condition\":{condition}}}")))
+    Ok(data(&Condition { condition }))
 }
 
 /// `{"condition": bool}` → the execution's condition; returns it.
@@ -36,16 +36,11 @@ where
     B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    caller.require(Scope::ConditionWrite)?;
+    caller.require_scope()?;
     let body = read_body(state, req).await?;
-    let c: ConditionBody = parse_json(&body)?;
+    let c: Condition = parse_json(&body)?;
     state
         .timed(state.store.set_condition(caller.actor(), c.condition))
         .await?;
     Ok(c.condition)
-}
-
-#[derive(Deserialize)]
-struct ConditionBody {
-    condition: bool,
 }

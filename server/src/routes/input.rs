@@ -4,16 +4,19 @@ use super::*;
 
 /// `GET /v1/input`: the execution's input, enveloped or bare.
 pub(super) fn get<B>(caller: &Caller, req: &Request<B>) -> Result<Response<Body>, ApiError> {
-    caller.require(Scope::InputRead)?;
+    caller.require_scope()?;
     if wants_raw(req) {
-        return Ok(json_response(StatusCode::OK, caller.entry.input.clone()));
+        return Ok(json_response(
+            StatusCode::OK,
+            caller.entry.input.get().to_owned(),
+        ));
     }
     Ok(data(&caller.entry.input))
 }
 
 /// `GET /v1/input/stream`.
 pub(super) fn stream(state: &Arc<AppState>, caller: &Caller) -> Result<Response<Body>, ApiError> {
-    caller.require(Scope::InputRead)?;
+    caller.require_scope()?;
     Ok(input_stream(state, caller))
 }
 

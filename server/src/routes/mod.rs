@@ -21,7 +21,7 @@ pub use ops::OPENAPI;
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -29,26 +29,21 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Body as HttpBody, Frame};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::auth::{bearer_token, AuthError, MintRequest, Principal, Scope};
+use crate::auth::{bearer_token, AuthError, MintRequest, Principal};
 use crate::body::{check_content_type, compact_json, compact_json_bytes, parse_json, read_body};
-use crate::error::ApiError;
+use crate::error::{to_json, ApiError};
 use crate::state::{AppState, ExecEntry};
+use cronium_protocol::route::{Family, Route as RouteSpec, ROUTES, UNKNOWN_ROUTE_NAME};
+use cronium_protocol::wire::{CompatEnvelope, Envelope};
+use cronium_protocol::ErrorCode;
 use cronium_store::{now_unix, Actor};
 use cronium_tools::CallBody;
 
 /// Response body: a full buffer or a stream (input stream, watch).
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
-
-/// Which answer shape a route uses.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Family {
-    V1,
-    Compat,
-    Ops,
-}
 
 #[derive(Debug)]
 enum Route<'a> {
@@ -76,60 +71,86 @@ enum Route<'a> {
 }
 
 impl Route<'_> {
-    /// Metric label; fixed strings so the label set stays small whatever paths arrive.
-    fn name(&self) -> &'static str {
+    /// Position of the variant's path among the paths of [`ROUTES`], in the table's order
+    /// (where [`paths`] keeps its facts). A unit test parses a sample of every path of
+    /// [`ROUTES`] and checks it lands on that path.
+    fn index(&self) -> usize {
         match self {
-            Route::Health => "health",
-            Route::Ready => "ready",
-            Route::Metrics => "metrics",
-            Route::OpenApi => "openapi",
-            Route::Input => "input",
-            Route::InputStream => "input_stream",
-            Route::Output => "output",
-            Route::OutputStream => "output_stream",
-            Route::Variables => "variables",
-            Route::Variable(_) => "variable",
-            Route::VariableWatch(_) => "variable_watch",
-            Route::Condition => "condition",
-            Route::Context => "context",
-            Route::TokenRefresh => "token_refresh",
-            Route::ToolActions => "tool_actions",
-            Route::CompatInput(_) => "compat_input",
-            Route::CompatOutput(_) => "compat_output",
-            Route::CompatVariable(..) => "compat_variable",
-            Route::CompatCondition(_) => "compat_condition",
-            Route::CompatContext(_) => "compat_context",
-            Route::CompatToolActions => "compat_tool_actions",
+            Route::Input => 0,
+            Route::InputStream => 1,
+            Route::Output => 2,
+            Route::OutputStream => 3,
+            Route::Variables => 4,
+            Route::Variable(_) => 5,
+            Route::VariableWatch(_) => 6,
+            Route::Condition => 7,
+            Route::Context => 8,
+            Route::TokenRefresh => 9,
+            Route::ToolActions => 10,
+            Route::Health => 11,
+            Route::Ready => 12,
+            Route::Metrics => 13,
+            Route::OpenApi => 14,
+            Route::CompatInput(_) => 15,
+            Route::CompatOutput(_) => 16,
+            Route::CompatVariable(..) => 17,
+            Route::CompatCondition(_) => 18,
+            Route::CompatContext(_) => 19,
+            Route::CompatToolActions => 20,
         }
     }
 
-    /// The methods the route takes (the `Allow` header of a 405).
-    fn allow(&self) -> &'static str {
-        match self {
-            Route::Input | Route::InputStream | Route::Context | Route::VariableWatch(_) => "GET",
-            Route::Output | Route::Condition => "GET, PUT",
-            Route::OutputStream | Route::TokenRefresh | Route::ToolActions => "POST",
-            Route::Variables => "GET",
-            Route::Variable(_) => "GET, PUT, DELETE",
-            Route::CompatInput(_) | Route::CompatContext(_) => "GET",
-            Route::CompatOutput(_) | Route::CompatCondition(_) | Route::CompatToolActions => "POST",
-            Route::CompatVariable(..) => "GET, PUT",
-            Route::Health | Route::Ready | Route::Metrics | Route::OpenApi => "GET",
-        }
+    /// What [`ROUTES`] says about this path.
+    fn path(&self) -> &'static PathFacts {
+        &paths()[self.index()]
     }
+}
 
-    fn family(&self) -> Family {
-        match self {
-            Route::Health | Route::Ready | Route::Metrics | Route::OpenApi => Family::Ops,
-            Route::CompatInput(_)
-            | Route::CompatOutput(_)
-            | Route::CompatVariable(..)
-            | Route::CompatCondition(_)
-            | Route::CompatContext(_)
-            | Route::CompatToolActions => Family::Compat,
-            _ => Family::V1,
-        }
+/// The facts of one path template, gathered from [`ROUTES`] once so that a request costs
+/// an index and a scan of at most three methods, no allocation.
+#[derive(Debug)]
+struct PathFacts {
+    /// The path template, e.g. `/v1/variables/{key}`.
+    template: &'static str,
+    /// Metric label (one per path, shared by its methods).
+    name: &'static str,
+    /// Answer shape.
+    family: Family,
+    /// The `Allow` header of a 405.
+    allow: String,
+    /// The routes of the path, one per method.
+    methods: Vec<&'static RouteSpec>,
+}
+
+impl PathFacts {
+    /// The route of this path for `method`, if it takes it.
+    fn route(&self, method: &Method) -> Option<&'static RouteSpec> {
+        self.methods
+            .iter()
+            .copied()
+            .find(|r| r.method == method.as_str())
     }
+}
+
+/// The facts of every path of [`ROUTES`], in the table's order.
+fn paths() -> &'static [PathFacts] {
+    static PATHS: OnceLock<Vec<PathFacts>> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        let mut paths: Vec<PathFacts> = Vec::new();
+        for r in ROUTES {
+            match paths.iter_mut().find(|p| p.template == r.path) {
+                Some(p) => p.methods.push(r),
+                None => paths.push(PathFacts {
+                    template: r.path,
+                    name: r.name,
+                    family: r.family,
+                    allow: RouteSpec::allow(r.path),
+                    methods: vec![r],
+                }),
+            }
+        }
+        paths
+    })
 }
 
 fn parse_route(path: &str) -> Option<Route<'_>> {
@@ -176,21 +197,11 @@ fn decode(seg: &str) -> Cow<'_, str> {
         .unwrap_or(Cow::Borrowed("\u{FFFD}"))
 }
 
-/// Checks a variable key: 1–256 bytes of `[A-Za-z0-9_.:-]`.
-pub fn validate_key(key: &str) -> Result<(), ApiError> {
-    let ok = !key.is_empty()
-        && key.len() <= 256
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_key",
-            "a variable key is 1 to 256 characters of A-Z a-z 0-9 _ . : -",
-        ))
-    }
+/// The key rule of the protocol ([`cronium_protocol::validate_key`]) as a 400
+/// `invalid_key` answer; checked before the token, like the method.
+fn check_key(key: &str) -> Result<(), ApiError> {
+    cronium_protocol::validate_key(key)
+        .map_err(|_| ApiError::new(ErrorCode::InvalidKey, cronium_protocol::key::KEY_RULE))
 }
 
 /// The API as a value: answers any request, whatever its body type, with no socket. The
@@ -259,7 +270,10 @@ where
     let route = parse_route(&path);
     let (name, family) = route
         .as_ref()
-        .map_or(("unknown", Family::V1), |r| (r.name(), r.family()));
+        .map_or((UNKNOWN_ROUTE_NAME, Family::V1), |r| {
+            let facts = r.path();
+            (facts.name, facts.family)
+        });
     let method = req.method().clone();
     let result = match route {
         Some(route) => dispatch(&state, route, req).await,
@@ -345,23 +359,39 @@ fn json_response(status: StatusCode, body: String) -> Response<Body> {
     response(status, "application/json", body)
 }
 
-/// `{"data": <raw>}` without re-encoding the payload.
-fn data(raw: &str) -> Response<Body> {
-    let mut s = String::with_capacity(raw.len() + 9);
-    s.push_str("{\"data\":");
-    s.push_str(raw);
-    s.push('}');
-    json_response(StatusCode::OK, s)
+/// `{"data": payload}`: the success answer of a v1 route.
+fn data<T: Serialize + ?Sized>(payload: &T) -> Response<Body> {
+    json_response(StatusCode::OK, to_json(&Envelope { data: payload }))
 }
 
-fn success(raw: Option<&str>) -> Response<Body> {
-    match raw {
-        Some(raw) => json_response(
-            StatusCode::OK,
-            format!("{{\"success\":true,\"data\":{raw}}}"),
-        ),
-        None => json_response(StatusCode::OK, "{\"success\":true}".to_owned()),
-    }
+/// `{"success": true, "data": payload}`: the success answer of a compatibility read.
+fn success<T: Serialize + ?Sized>(payload: &T) -> Response<Body> {
+    json_response(
+        StatusCode::OK,
+        to_json(&CompatEnvelope {
+            success: true,
+            data: Some(payload),
+        }),
+    )
+}
+
+/// `{"success": true}`: the success answer of a compatibility write.
+fn success_empty() -> Response<Body> {
+    json_response(
+        StatusCode::OK,
+        to_json(&CompatEnvelope::<()> {
+            success: true,
+            data: None,
+        }),
+    )
+}
+
+/// Stored JSON text (a variable, the output, a tool result) as a value to answer with,
+/// byte for byte. It was checked when it was written, so failing here means the store
+/// was changed behind the sidecar's back: a 500, not the caller's mistake.
+fn raw(text: &str) -> Result<&RawValue, ApiError> {
+    serde_json::from_str(text)
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "a stored value is not valid JSON"))
 }
 
 /// Whether the caller asked for the bare value (`?raw`, `?raw=1`, `Accept: text/plain`).
@@ -383,6 +413,8 @@ fn wants_raw<B>(req: &Request<B>) -> bool {
 struct Caller {
     principal: Principal,
     entry: Arc<ExecEntry>,
+    /// The route called: its scope is the one [`Caller::require_scope`] checks.
+    route: &'static RouteSpec,
 }
 
 impl Caller {
@@ -397,20 +429,25 @@ impl Caller {
         &self.entry.execution.user_id
     }
 
-    fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.principal.scopes.contains(scope) {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "scope_insufficient",
+    /// Checks the token's scopes against the scope [`ROUTES`] gives the route called.
+    /// Handlers call it where they always have, so the order of the checks (and so which
+    /// error a request with two mistakes gets) stays as it was.
+    fn require_scope(&self) -> Result<(), ApiError> {
+        match self.route.scope {
+            Some(scope) if !self.principal.scopes.contains(scope) => Err(ApiError::new(
+                ErrorCode::ScopeInsufficient,
                 format!("this token lacks the scope {}", scope.as_str()),
-            ))
+            )),
+            _ => Ok(()),
         }
     }
 }
 
-async fn authenticate<B>(state: &AppState, req: &Request<B>) -> Result<Caller, ApiError> {
+async fn authenticate<B>(
+    state: &AppState,
+    req: &Request<B>,
+    route: &'static RouteSpec,
+) -> Result<Caller, ApiError> {
     let token = match req.headers().get(header::AUTHORIZATION) {
         None => bearer_token(None)?,
         Some(v) => bearer_token(Some(v.to_str().map_err(|_| {
@@ -421,8 +458,7 @@ async fn authenticate<B>(state: &AppState, req: &Request<B>) -> Result<Caller, A
     let entry = state.execution(&principal.execution_id).await?;
     if entry.execution.user_id != principal.user_id {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "execution_mismatch",
+            ErrorCode::ExecutionMismatch,
             "the token's user does not own its execution",
         ));
     }
@@ -430,8 +466,7 @@ async fn authenticate<B>(state: &AppState, req: &Request<B>) -> Result<Caller, A
         return Err(ApiError {
             retry_after: Some(wait),
             ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+                ErrorCode::RateLimited,
                 format!(
                     "this execution is over its limit of {} requests per second; retry after {wait} s",
                     state.limits.rate_per_sec
@@ -439,7 +474,11 @@ async fn authenticate<B>(state: &AppState, req: &Request<B>) -> Result<Caller, A
             )
         });
     }
-    Ok(Caller { principal, entry })
+    Ok(Caller {
+        principal,
+        entry,
+        route,
+    })
 }
 
 async fn dispatch<B>(
@@ -452,19 +491,19 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let method = req.method().clone();
+    // Method check before auth, so a wrong method is 405 whatever the token.
+    let facts = route.path();
+    let Some(spec) = facts.route(&method) else {
+        return Err(ApiError::method_not_allowed(&facts.allow));
+    };
     // Ops routes need no token.
-    if let Some(answer) = ops::answer(state, &route, &method).await {
+    if let Some(answer) = ops::answer(state, &route).await {
         return answer;
     }
-    // Method check before auth, so a wrong method is 405 whatever the token.
-    let allowed = route.allow();
-    if !allowed.split(", ").any(|m| m == method.as_str()) {
-        return Err(ApiError::method_not_allowed(allowed));
-    }
     if let Route::Variable(k) | Route::VariableWatch(k) | Route::CompatVariable(_, k) = &route {
-        validate_key(k)?;
+        check_key(k)?;
     }
-    let caller = authenticate(state, &req).await?;
+    let caller = authenticate(state, &req, spec).await?;
     match route {
         Route::Input => input::get(&caller, &req),
         Route::InputStream => input::stream(state, &caller),
@@ -528,6 +567,29 @@ mod tests {
     }
 
     #[test]
+    fn every_path_of_the_protocol_parses_to_its_facts() {
+        // 21 `Route` variants, one per path of ROUTES.
+        assert_eq!(paths().len(), 21);
+        for r in ROUTES {
+            let sample = r.path.replace("{key}", "k").replace("{id}", "e");
+            let parsed = parse_route(&sample)
+                .unwrap_or_else(|| panic!("{} {} has no Route variant", r.method, r.path));
+            let facts = parsed.path();
+            assert_eq!(facts.template, r.path);
+            let method = Method::from_bytes(r.method.as_bytes()).expect("method");
+            assert_eq!(facts.route(&method), Some(r));
+        }
+        let watch = parse_route("/v1/variables/k/watch").expect("route");
+        assert_eq!(watch.path().template, "/v1/variables/{key}/watch");
+        assert_eq!(watch.path().name, "variable_watch");
+        let v = parse_route("/executions/e/variables/k")
+            .expect("route")
+            .path();
+        assert_eq!((v.family, v.allow.as_str()), (Family::Compat, "GET, PUT"));
+        assert!(v.route(&Method::DELETE).is_none());
+    }
+
+    #[test]
     fn routes_parse_and_keys_validate() {
         assert!(
             matches!(parse_route("/v1/variables/a%3Ab"), Some(Route::Variable(k)) if k == "a:b")
@@ -542,10 +604,11 @@ mod tests {
         ));
         assert!(parse_route("/v1/variables/k/watch/more").is_none());
         assert!(parse_route("/v2/input").is_none());
-        assert!(validate_key("a.b:c-d_9").is_ok());
-        assert!(validate_key("").is_err());
-        assert!(validate_key("has space").is_err());
-        assert!(validate_key(&"k".repeat(257)).is_err());
-        assert!(validate_key(&"k".repeat(256)).is_ok());
+        assert!(check_key("a.b:c-d_9").is_ok());
+        let e = check_key("has space").expect_err("space");
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::BAD_REQUEST, ErrorCode::InvalidKey)
+        );
     }
 }

@@ -1,36 +1,39 @@
 //! Operations routes, no token needed: `/health`, `/ready`, `/metrics`, `/openapi.json`.
 
 use super::*;
+use cronium_protocol::wire::Status;
 
 /// The OpenAPI document of the v1 API, committed beside the code and served as is.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
-/// Answers an operations route, or `None` for any other route.
+/// Answers an operations route (its method already checked), or `None` for any other
+/// route.
 pub(super) async fn answer(
     state: &AppState,
     route: &Route<'_>,
-    method: &Method,
 ) -> Option<Result<Response<Body>, ApiError>> {
-    Some(match (route, method) {
-        (Route::Health, &Method::GET) => {
-            Ok(json_response(StatusCode::OK, r#"{"status":"ok"}"#.into()))
-        }
-        (Route::Ready, &Method::GET) => match state.timed(state.store.ping()).await {
-            Ok(()) => Ok(json_response(
-                StatusCode::OK,
-                r#"{"status":"ready"}"#.into(),
-            )),
+    Some(match route {
+        Route::Health => Ok(status("ok")),
+        Route::Ready => match state.timed(state.store.ping()).await {
+            Ok(()) => Ok(status("ready")),
             Err(e) => Err(e.into()),
         },
-        (Route::Metrics, &Method::GET) => Ok(response(
+        Route::Metrics => Ok(response(
             StatusCode::OK,
             "text/plain; version=0.0.4",
             state.metrics.render(),
         )),
-        (Route::OpenApi, &Method::GET) => Ok(response(StatusCode::OK, "application/json", OPENAPI)),
-        (Route::Health | Route::Ready | Route::Metrics | Route::OpenApi, _) => {
-            Err(ApiError::method_not_allowed("GET"))
-        }
+        Route::OpenApi => Ok(response(StatusCode::OK, "application/json", OPENAPI)),
         _ => return None,
     })
+}
+
+/// `{"status": ...}` of `/health` and `/ready`.
+fn status(status: &str) -> Response<Body> {
+    json_response(
+        StatusCode::OK,
+        to_json(&Status {
+            status: status.to_owned(),
+        }),
+    )
 }

@@ -1,6 +1,7 @@
 //! `GET`/`PUT /v1/output` and `POST /v1/output/stream`.
 
 use super::*;
+use cronium_protocol::wire::StreamSummary;
 
 /// Size of the blocks an output stream is committed in: large enough that the per-commit
 /// cost vanishes in the throughput, small enough that a crash loses at most one block that
@@ -9,11 +10,11 @@ const STREAM_BLOCK: usize = 256 * 1024;
 
 /// `GET /v1/output`.
 pub(super) async fn get(state: &AppState, caller: &Caller) -> Result<Response<Body>, ApiError> {
-    caller.require(Scope::OutputWrite)?;
+    caller.require_scope()?;
     let out = state
         .timed(state.store.output(&caller.entry.execution.id))
         .await?;
-    Ok(data(out.as_deref().unwrap_or("null")))
+    Ok(data(raw(out.as_deref().unwrap_or("null"))?))
 }
 
 /// `PUT /v1/output`.
@@ -27,7 +28,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     write(state, caller, req).await?;
-    Ok(data("null"))
+    Ok(data(&()))
 }
 
 /// `POST /v1/output/stream`.
@@ -40,7 +41,7 @@ where
     B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    caller.require(Scope::OutputWrite)?;
+    caller.require_scope()?;
     output_stream(state, caller, req).await
 }
 
@@ -54,7 +55,7 @@ where
     B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    caller.require(Scope::OutputWrite)?;
+    caller.require_scope()?;
     let body = read_body(state, req).await?;
     let v: DataBody<'_> = parse_json(&body)?;
     let value = compact_json(v.data.get());
@@ -102,8 +103,8 @@ where
             Some(Err(e)) => {
                 let e: Box<dyn std::error::Error + Send + Sync> = e.into();
                 flush(state, caller, &mut block, &mut block_records, &mut total).await?;
-                return Err(ApiError::bad_request(
-                    "invalid_body",
+                return Err(ApiError::new(
+                    ErrorCode::InvalidBody,
                     format!(
                         "the stream broke off after {} records ({e}); those records are stored",
                         total.0
@@ -122,8 +123,7 @@ where
             if content.len() > cap {
                 flush(state, caller, &mut block, &mut block_records, &mut total).await?;
                 return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
+                    ErrorCode::BodyTooLarge,
                     format!(
                         "line {line_no} is larger than the limit of {cap} bytes; the {} records before it are stored",
                         total.0
@@ -132,8 +132,8 @@ where
             }
             if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(content) {
                 flush(state, caller, &mut block, &mut block_records, &mut total).await?;
-                return Err(ApiError::bad_request(
-                    "invalid_ndjson",
+                return Err(ApiError::new(
+                    ErrorCode::InvalidNdjson,
                     format!(
                         "line {line_no} is not JSON ({e}); the {} records before it are stored",
                         total.0
@@ -150,8 +150,7 @@ where
         if pending.len() > cap {
             flush(state, caller, &mut block, &mut block_records, &mut total).await?;
             return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                ErrorCode::BodyTooLarge,
                 format!(
                     "line {} is larger than the limit of {cap} bytes; the {} records before it are stored",
                     line_no + 1,
@@ -161,10 +160,10 @@ where
         }
     }
     flush(state, caller, &mut block, &mut block_records, &mut total).await?;
-    Ok(data(&format!(
-        "{{\"records\":{},\"bytes\":{}}}",
-        total.0, total.1
-    )))
+    Ok(data(&StreamSummary {
+        records: total.0,
+        bytes: total.1,
+    }))
 }
 
 /// Commits the records gathered so far as one block.

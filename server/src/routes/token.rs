@@ -1,6 +1,7 @@
 //! `POST /v1/token/refresh`: a fresh token for the caller's execution.
 
 use super::*;
+use cronium_protocol::wire::TokenRefresh;
 
 /// Mints a token with the caller's scopes, never past the execution's maximum lifetime.
 pub(super) async fn refresh(state: &AppState, caller: &Caller) -> Result<Response<Body>, ApiError> {
@@ -9,8 +10,7 @@ pub(super) async fn refresh(state: &AppState, caller: &Caller) -> Result<Respons
     let expires_at = (now + state.token_ttl.as_secs() as i64).min(e.expires_at);
     if expires_at <= now {
         return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "token_expired",
+            ErrorCode::TokenExpired,
             "the execution has reached its maximum lifetime; no further token can be issued",
         ));
     }
@@ -26,7 +26,5 @@ pub(super) async fn refresh(state: &AppState, caller: &Caller) -> Result<Respons
     state
         .timed(state.store.audit(caller.actor(), "token.refresh", ""))
         .await?;
-    Ok(data(&format!(
-        "{{\"token\":\"{token}\",\"expiresAt\":{expires_at}}}"
-    )))
+    Ok(data(&TokenRefresh { token, expires_at }))
 }

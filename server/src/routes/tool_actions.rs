@@ -14,11 +14,12 @@ where
     B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    caller.require(Scope::ToolsExecute)?;
+    caller.require_scope()?;
     let Some(tools) = state.tools() else {
+        // Only an embedding that never installed the engine gets here (`serve` and the
+        // runner always do): a bug of that embedding, not of the caller, so `internal`.
         return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "tool_actions_unavailable",
+            ErrorCode::Internal,
             "this sidecar was started without tool actions",
         ));
     };
@@ -38,9 +39,10 @@ where
     let reply = tools
         .execute(state.store.as_ref(), caller.actor(), &call, key.as_deref())
         .await?;
+    let result = raw(&reply.result)?;
     let mut resp = match family {
-        Family::Compat => success(Some(&reply.result)),
-        _ => data(&reply.result),
+        Family::Compat => success(result),
+        _ => data(result),
     };
     if reply.replayed {
         resp.headers_mut()
@@ -55,8 +57,8 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
         return Ok(None);
     };
     let bad = || {
-        ApiError::bad_request(
-            "invalid_header",
+        ApiError::new(
+            ErrorCode::InvalidHeader,
             "Idempotency-Key must be 1 to 255 visible ASCII characters, e.g. a UUID",
         )
     };

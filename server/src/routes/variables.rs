@@ -1,19 +1,18 @@
 //! `/v1/variables`: list, read, compare-and-set write, delete and watch a user's variables.
 
 use super::*;
+use cronium_protocol::wire::{ValueBody, Variable, VariableChange, VariableDeleted, VariableMeta};
 
 /// Keep-alive comment interval of the watch stream, so proxies and clients see it is alive.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// `GET /v1/variables`: the user's keys.
 pub(super) async fn list(state: &AppState, caller: &Caller) -> Result<Response<Body>, ApiError> {
-    caller.require(Scope::VariablesRead)?;
+    caller.require_scope()?;
     let keys = state
         .timed(state.store.variable_keys(caller.user()))
         .await?;
-    Ok(data(
-        &serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into()),
-    ))
+    Ok(data(&keys))
 }
 
 /// `GET /v1/variables/{key}`, enveloped or bare, with its version as `ETag`.
@@ -23,7 +22,7 @@ pub(super) async fn get<B>(
     req: &Request<B>,
     key: &str,
 ) -> Result<Response<Body>, ApiError> {
-    caller.require(Scope::VariablesRead)?;
+    caller.require_scope()?;
     let var = state
         .variable(caller.user(), key)
         .await?
@@ -31,10 +30,12 @@ pub(super) async fn get<B>(
     let mut resp = if wants_raw(req) {
         json_response(StatusCode::OK, var.value.clone())
     } else {
-        data(&format!(
-            "{{\"key\":\"{}\",\"value\":{},\"version\":{},\"updatedAt\":\"{}\"}}",
-            var.key, var.value, var.version, var.updated_at
-        ))
+        data(&Variable {
+            key: var.key.clone(),
+            value: raw(&var.value)?,
+            version: var.version,
+            updated_at: var.updated_at.clone(),
+        })
     };
     set_etag(&mut resp, var.version);
     Ok(resp)
@@ -53,9 +54,11 @@ where
 {
     let if_version = if_match(req.headers())?;
     let (version, updated_at) = write(state, caller, req, key, if_version).await?;
-    let mut resp = data(&format!(
-        "{{\"key\":\"{key}\",\"version\":{version},\"updatedAt\":\"{updated_at}\"}}"
-    ));
+    let mut resp = data(&VariableMeta {
+        key: key.to_owned(),
+        version,
+        updated_at,
+    });
     set_etag(&mut resp, version);
     Ok(resp)
 }
@@ -67,7 +70,7 @@ pub(super) async fn delete<B>(
     req: &Request<B>,
     key: &str,
 ) -> Result<Response<Body>, ApiError> {
-    caller.require(Scope::VariablesWrite)?;
+    caller.require_scope()?;
     let if_version = if_match(req.headers())?;
     let change = state
         .timed(state.store.delete_variable(caller.actor(), key, if_version))
@@ -76,9 +79,10 @@ pub(super) async fn delete<B>(
     if let Some(change) = change {
         state.publish(change);
     }
-    Ok(data(&format!(
-        "{{\"key\":\"{key}\",\"deleted\":{deleted}}}"
-    )))
+    Ok(data(&VariableDeleted {
+        key: key.to_owned(),
+        deleted,
+    }))
 }
 
 /// `GET /v1/variables/{key}/watch`: server-sent events.
@@ -87,7 +91,7 @@ pub(super) fn watch_key(
     caller: &Caller,
     key: &str,
 ) -> Result<Response<Body>, ApiError> {
-    caller.require(Scope::VariablesRead)?;
+    caller.require_scope()?;
     Ok(watch(state, caller.user().to_owned(), key.to_owned()))
 }
 
@@ -104,9 +108,9 @@ where
     B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    caller.require(Scope::VariablesWrite)?;
+    caller.require_scope()?;
     let body = read_body(state, req).await?;
-    let v: ValueBody<'_> = parse_json(&body)?;
+    let v: ValueBody<&RawValue> = parse_json(&body)?;
     let value = compact_json(v.value.get());
     let change = state
         .timed(
@@ -122,8 +126,7 @@ where
 
 fn variable_not_found(key: &str) -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
-        "variable_not_found",
+        ErrorCode::VariableNotFound,
         format!("no variable {key:?} for this user"),
     )
 }
@@ -145,17 +148,11 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
         .and_then(|s| s.parse::<u64>().ok())
         .map(Some)
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_header",
+            ApiError::new(
+                ErrorCode::InvalidHeader,
                 "If-Match must be a variable version such as 3 (0 = must not exist)",
             )
         })
-}
-
-#[derive(Deserialize)]
-struct ValueBody<'a> {
-    #[serde(borrow)]
-    value: &'a RawValue,
 }
 
 /// Server-sent events for one key of one user: each change after the request, in `seq`
@@ -226,17 +223,22 @@ fn watch(state: &Arc<AppState>, user: String, key: String) -> Response<Body> {
 }
 
 fn sse_event(c: &cronium_store::VariableChange) -> Bytes {
-    let value = c.value.as_deref().unwrap_or("null");
-    let version = c
-        .version
-        .map_or_else(|| "null".to_owned(), |v| v.to_string());
-    Bytes::from(format!(
-        "id: {}\nevent: change\ndata: {{\"key\":\"{}\",\"value\":{},\"version\":{},\"updatedAt\":\"{}\",\"deleted\":{}}}\n\n",
-        c.seq,
-        c.key,
+    // A stored value that does not parse (a store edited by hand) is sent as a delete
+    // would be, rather than breaking the stream.
+    let value = c
+        .value
+        .as_deref()
+        .and_then(|v| serde_json::from_str::<&RawValue>(v).ok());
+    let change = VariableChange {
+        key: c.key.clone(),
         value,
-        version,
-        c.updated_at,
-        c.value.is_none()
+        version: c.version,
+        updated_at: c.updated_at.clone(),
+        deleted: c.value.is_none(),
+    };
+    Bytes::from(format!(
+        "id: {}\nevent: change\ndata: {}\n\n",
+        c.seq,
+        to_json(&change)
     ))
 }

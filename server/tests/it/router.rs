@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use cronium_protocol::{ErrorCode, ROUTES};
+use cronium_server::auth::Scopes;
 use cronium_server::auth::{AuthConfig, Authenticator, KeyMaterial, KeySpec};
 use cronium_server::config::Limits;
 use cronium_server::routes::{app, App};
 use cronium_store::sqlite::{SqliteStore, Sync};
-use cronium_store::{now_unix, NewExecution, Store};
+use cronium_store::{now_unix, Execution, NewExecution, Store};
 use http::{header, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
@@ -19,6 +21,8 @@ struct Fixture {
     app: App,
     token: String,
     execution: String,
+    stored: Execution,
+    auth: Arc<Authenticator>,
     _dir: tempfile::TempDir,
 }
 
@@ -43,6 +47,12 @@ async fn fixture() -> Fixture {
         &NewExecution {
             user_id: "u1".into(),
             input: Some(r#"{"n":12345678901234567890123}"#.into()),
+            // Custom context fields: one replaces a default in its place, the others follow
+            // in their order, each byte for byte (no trip through f64).
+            context: Some(
+                r#"{"big": 12345678901234567890123, "trigger": "api", "f": 1.50, "u": "é\u00e9", "a": [1, {"z": 0, "y": 1}]}"#
+                    .into(),
+            ),
             expires_at: now_unix() + 600,
             ..Default::default()
         },
@@ -51,11 +61,18 @@ async fn fixture() -> Fixture {
     )
     .await
     .expect("create an execution");
-    let state = cronium_server::app_state(store, auth, Limits::default(), Duration::from_secs(600));
+    let state = cronium_server::app_state(
+        store,
+        Arc::clone(&auth),
+        Limits::default(),
+        Duration::from_secs(600),
+    );
     Fixture {
         app: app(state),
         token,
-        execution: execution.id,
+        execution: execution.id.clone(),
+        stored: execution,
+        auth,
         _dir: dir,
     }
 }
@@ -304,4 +321,83 @@ async fn compat_routes_use_the_go_envelope() {
         .await;
     assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(a.json["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn custom_context_fields_stay_byte_exact() {
+    let f = fixture().await;
+    let a = f.send(Method::GET, "/v1/context", true, None).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let id = &f.execution;
+    // The whole document, as text: defaults in their order, `trigger` replaced in place,
+    // the big integer with all its digits, `1.50` not `1.5`, escapes and key order kept.
+    let tail = r#""trigger":"api","workflowStep":null,"attempt":1,"big":12345678901234567890123,"f":1.50,"u":"é\u00e9","a":[1,{"z":0,"y":1}]}}"#;
+    assert!(
+        a.text.starts_with(&format!(
+            r#"{{"data":{{"executionId":"{id}","userId":"u1","#
+        )),
+        "{}",
+        a.text
+    );
+    assert!(a.text.ends_with(tail), "{}", a.text);
+    // The bare form and the compatibility route serve the same document.
+    let bare = f.send(Method::GET, "/v1/context?raw", true, None).await;
+    assert_eq!(format!(r#"{{"data":{}}}"#, bare.text), a.text);
+    let compat = f
+        .send(
+            Method::GET,
+            &format!("/executions/{id}/context"),
+            true,
+            None,
+        )
+        .await;
+    assert!(compat.text.ends_with(tail), "{}", compat.text);
+}
+
+#[tokio::test]
+async fn every_scoped_route_needs_the_scope_the_protocol_gives_it() {
+    let f = fixture().await;
+    for route in ROUTES {
+        let Some(scope) = route.scope else { continue };
+        let token = cronium_server::mint_for(
+            &f.auth,
+            &f.stored,
+            Duration::from_secs(600),
+            Some(Scopes::all().iter().filter(|s| *s != scope).collect()),
+        )
+        .expect("mint");
+        let path = route
+            .path
+            .replace("{key}", "k")
+            .replace("{id}", &f.execution);
+        let method = Method::from_bytes(route.method.as_bytes()).expect("method");
+        let auth = format!("Bearer {token}");
+        let a = f
+            .send_with(
+                method,
+                &path,
+                false,
+                Some("{}"),
+                &[("authorization", auth.as_str())],
+            )
+            .await;
+        assert_eq!(
+            a.status,
+            StatusCode::FORBIDDEN,
+            "{} {path}: {}",
+            route.method,
+            a.text
+        );
+        let code = if path.starts_with("/v1/") {
+            &a.json["error"]["code"]
+        } else {
+            &a.json["code"]
+        };
+        assert_eq!(
+            code,
+            ErrorCode::ScopeInsufficient.as_str(),
+            "{} {path}",
+            route.method
+        );
+    }
 }
