@@ -8,6 +8,7 @@
 //! put an older value over a newer one.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,10 @@ pub struct AppState {
     pub changes: broadcast::Sender<Arc<VariableChange>>,
     /// Cancelled at shutdown so long-lived streams end and connections can drain.
     pub shutdown: CancellationToken,
+    /// Highest `seq` published so far. A watch starts from here: the poller publishes this
+    /// sidecar's own changes a second time when it reads them back from the change log, and
+    /// a watch opened in between must not take that replay for a new change.
+    published_seq: AtomicI64,
     executions: Mutex<HashMap<String, Arc<ExecEntry>>>,
     variables: Mutex<HashMap<(String, String), CachedVar>>,
     /// Set once by whoever has the configuration (`serve`, the runner); until then tool
@@ -99,6 +104,7 @@ impl AppState {
             metrics: Metrics::default(),
             changes,
             shutdown: CancellationToken::new(),
+            published_seq: AtomicI64::new(0),
             executions: Mutex::new(HashMap::new()),
             variables: Mutex::new(HashMap::new()),
             tools: std::sync::OnceLock::new(),
@@ -195,8 +201,18 @@ impl AppState {
                 );
             }
         }
+        self.published_seq.fetch_max(change.seq, Ordering::AcqRel);
         // No receivers is fine: nobody is watching.
         let _ = self.changes.send(change);
+    }
+
+    /// Subscribes to variable changes, with the `seq` a watcher starts after: every change
+    /// published before the call is at or below it, so only later changes pass.
+    pub fn subscribe_changes(&self) -> (broadcast::Receiver<Arc<VariableChange>>, i64) {
+        // Subscribe first: a change published between the two steps is then both received
+        // and at or below the mark, never lost and never replayed.
+        let rx = self.changes.subscribe();
+        (rx, self.published_seq.load(Ordering::Acquire))
     }
 
     /// Starts the task that follows the store's change log, so writes by other sidecars on

@@ -170,12 +170,15 @@ fn watch(state: &Arc<AppState>, user: String, key: String) -> Response<Body> {
     }
     let mut keepalive = tokio::time::interval(KEEPALIVE);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Start after everything published so far: the poller replays this sidecar's own
+    // writes from the change log, and a write made just before the request is not news.
+    let (rx, last_seq) = state.subscribe_changes();
     let w = W {
-        rx: state.changes.subscribe(),
+        rx,
         state: Arc::clone(state),
         user,
         key,
-        last_seq: 0,
+        last_seq,
         keepalive,
         first: true,
     };

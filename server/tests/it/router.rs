@@ -401,3 +401,48 @@ async fn every_scoped_route_needs_the_scope_the_protocol_gives_it() {
         );
     }
 }
+
+/// A watch opened right after a write must not replay that write when the change-log poller
+/// sees it again: only changes after the request are sent (issue 18, item 3).
+#[tokio::test]
+async fn watch_skips_the_write_made_just_before_it() {
+    let f = fixture().await;
+    // Let the poller take its starting point, so it would replay the first write below.
+    tokio::time::sleep(cronium_server::state::POLL_INTERVAL * 2).await;
+    let a = f
+        .send(Method::PUT, "/v1/variables/w", true, Some(r#"{"value":1}"#))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let req = Request::builder()
+        .method(Method::GET)
+        .uri("/v1/variables/w/watch")
+        .header(header::AUTHORIZATION, format!("Bearer {}", f.token))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let resp = f.app.handle(req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body();
+    // Past a poll of the change log, then the write that the watch is for.
+    tokio::time::sleep(cronium_server::state::POLL_INTERVAL * 2).await;
+    let a = f
+        .send(Method::PUT, "/v1/variables/w", true, Some(r#"{"value":2}"#))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let mut seen = String::new();
+    let event = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let frame = body.frame().await.expect("stream open").expect("frame");
+            if let Ok(data) = frame.into_data() {
+                seen.push_str(std::str::from_utf8(&data).expect("UTF-8"));
+            }
+            if let Some(line) = seen.lines().find(|l| l.starts_with("data: ")) {
+                return line.to_owned();
+            }
+        }
+    })
+    .await
+    .expect("an event within 5 s");
+    let change: Value = serde_json::from_str(&event["data: ".len()..]).expect("JSON event");
+    assert_eq!(change["value"], json!(2), "first event: {event}");
+    assert_eq!(change["version"], json!(2), "first event: {event}");
+}
