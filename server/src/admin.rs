@@ -117,6 +117,22 @@ impl<'a> Admin<'a> {
         Ok(crate::authenticator(self.core)?)
     }
 
+    /// The authenticator, refused unless it can mint: checked before anything is written, so
+    /// a verify-only configuration does not leave an execution behind without a token.
+    fn minting_auth(&self) -> Result<Arc<Authenticator>, AdminError> {
+        let auth = self.auth()?;
+        if !auth.can_mint() {
+            return Err(AdminError::Invalid(
+                "no signing key is configured: these token keys can verify tokens but not mint \
+                 them. Add a key that can sign to the configuration, an [[auth.keys]] entry with \
+                 alg = \"EdDSA\" and private_key_file (or alg = \"HS256\" and secret_file), and \
+                 name it with signing_kid under [auth]; or set CRONIUM_TOKEN_SECRET_FILE"
+                    .into(),
+            ));
+        }
+        Ok(auth)
+    }
+
     fn engine(&self) -> Result<Arc<ToolEngine>, AdminError> {
         crate::tools_engine(self.core).map_err(AdminError::Failed)
     }
@@ -129,7 +145,7 @@ impl<'a> Admin<'a> {
         lifetime: Duration,
         scopes: Option<Scopes>,
     ) -> Result<Created, AdminError> {
-        let auth = self.auth()?;
+        let auth = self.minting_auth()?;
         new.expires_at = now_unix() + lifetime.as_secs() as i64;
         let (execution, token) = crate::create_execution(
             self.store.as_ref(),
@@ -175,7 +191,7 @@ impl<'a> Admin<'a> {
         ttl: Option<Duration>,
         scopes: Option<Scopes>,
     ) -> Result<String, AdminError> {
-        let auth = self.auth()?;
+        let auth = self.minting_auth()?;
         let e = self
             .store
             .execution(execution_id)

@@ -217,3 +217,49 @@ fn tokens_never_reach_the_logs() {
         );
     }
 }
+
+/// A verify-only configuration (the public half of an Ed25519 key) cannot mint: `executions
+/// create` refuses with exit 2 before storing anything, and names the setting to add
+/// (issue 18, item 4).
+#[test]
+fn create_with_verify_only_keys_refuses_before_writing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("ed.pub");
+    std::fs::write(&key, ED_PUBLIC).expect("key");
+    let config = dir.path().join("cronium.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[auth.keys]]\nkid = \"ed\"\nalg = \"EdDSA\"\npublic_key_file = \"{}\"\n",
+            key.display()
+        ),
+    )
+    .expect("config");
+    let state = dir.path().join("state");
+    let admin = |args: &[&str]| {
+        let mut c = cronium();
+        c.env_remove("CRONIUM_TOKEN_SECRET")
+            .arg("--config")
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(args);
+        c.output().expect("run cronium")
+    };
+    let out = admin(&["executions", "create", "--user", "ada"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(err.contains("no signing key"), "{err}");
+    assert!(
+        err.contains("private_key_file") && err.contains("signing_kid"),
+        "names the setting to add: {err}"
+    );
+    let out = admin(&["executions", "list", "--json"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!listed.contains("ada"), "nothing stored: {listed}");
+}
