@@ -27,20 +27,72 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(msg.into()))
 }
 
-/// Settings given on the command line; `None` means "not given".
+/// Settings given on the command line; `None` means "not given". `--state-dir` and
+/// `--token-secret-file` are global: they work before or after the subcommand.
+/// `--config` cannot be (`tools add --config` is the credential's configuration), so the
+/// commands without a `--config` of their own take it after their name too
+/// ([`SubConfig`]).
 #[derive(Debug, Default, Clone, clap::Args)]
 pub struct ConfigArgs {
     /// State directory: the SQLite store and the generated signing key.
     /// [env: CRONIUM_STATE_DIR] [default: /var/lib/cronium as root, else ~/.local/state/cronium]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub state_dir: Option<PathBuf>,
     /// TOML configuration file. [env: CRONIUM_CONFIG]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// File holding the HS256 secret (the secret itself only via env CRONIUM_TOKEN_SECRET).
     /// [env: CRONIUM_TOKEN_SECRET_FILE]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub token_secret_file: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// These settings with the subcommand's `--config`, when it gave one (it is the later,
+    /// so it wins).
+    pub fn with(&self, sub: &SubConfig) -> Self {
+        let mut out = self.clone();
+        if let Some(c) = &sub.config {
+            out.config = Some(c.clone());
+        }
+        out
+    }
+
+    /// The flags an admin command needs to reach the same store as this command, as shell
+    /// words (empty when everything is the default): the run summary's hint carries them.
+    pub fn admin_flags(&self) -> String {
+        let mut out = String::new();
+        for (flag, value) in [("--config", &self.config), ("--state-dir", &self.state_dir)] {
+            if let Some(v) = value {
+                out.push(' ');
+                out.push_str(flag);
+                out.push(' ');
+                out.push_str(&shell_word(&v.to_string_lossy()));
+            }
+        }
+        out
+    }
+}
+
+/// `--config` given after a subcommand's name (`cronium serve --config f.toml`).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct SubConfig {
+    /// TOML configuration file (also accepted before the subcommand). [env: CRONIUM_CONFIG]
+    #[arg(long = "config", id = "sub_config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `text` as one shell word: as is when it is plain, else single-quoted.
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=,@%".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// Settings of `cronium serve` given on the command line.

@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::config::{ConfigArgs, ConfigError, ServeArgs};
+use crate::config::{ConfigArgs, ConfigError, ServeArgs, SubConfig};
 use cronium_runner::args::{json_arg, load_input_stream, read_input_arg};
 use cronium_runner::RunError;
 use cronium_server::admin::{Admin, AdminError, Created, CredentialView, TestOutcome};
@@ -96,10 +96,20 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the runtime API on a Unix socket (and optionally TCP).
-    Serve(ServeArgs),
+    Serve {
+        #[command(flatten)]
+        sub: SubConfig,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
     /// Run a script the way Cronium would, with the runtime in this process, and show what
     /// it did (exit code: the script's; 124 on --timeout).
-    Run(Box<cronium_runner::RunArgs>),
+    Run {
+        #[command(flatten)]
+        sub: SubConfig,
+        #[command(flatten)]
+        args: Box<cronium_runner::RunArgs>,
+    },
     /// Create, inspect and list executions.
     #[command(subcommand)]
     Executions(ExecutionsCmd),
@@ -119,6 +129,8 @@ enum Command {
         /// Change nothing: report the schema version and exit 1 if migrations are due.
         #[arg(long)]
         check: bool,
+        #[command(flatten)]
+        sub: SubConfig,
     },
 }
 
@@ -324,27 +336,29 @@ fn env(name: &str) -> Option<String> {
 /// script's); the caller exits with it.
 pub fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
-        Command::Serve(serve) => {
-            let cfg = config::serve_config(&cli.config, &serve, &env)?;
+        Command::Serve { sub, serve } => {
+            let cfg = config::serve_config(&cli.config.with(&sub), &serve, &env)?;
             init_tracing(tracing::Level::INFO, cfg.log_json);
             let rt = runtime(cfg.workers)?;
             rt.block_on(serve_main(cfg))?;
             Ok(0)
         }
-        Command::Run(args) => {
+        Command::Run { sub, mut args } => {
+            let config_args = cli.config.with(&sub);
+            args.admin_flags = config_args.admin_flags();
             // Only errors unless `CRONIUM_LOG` says otherwise, so the script's own stderr
             // stays readable.
             init_tracing(tracing::Level::ERROR, false);
             let load = || {
-                let (core, file) = config::core_config(&cli.config, &env)?;
+                let (core, file) = config::core_config(&config_args, &env)?;
                 let limits = config::limits_config(&file, &env)?;
                 Ok((core, limits))
             };
             Ok(cronium_runner::run(&load, *args, &env)?)
         }
-        Command::MigrateStore { check } => {
+        Command::MigrateStore { check, sub } => {
             init_tracing(tracing::Level::WARN, false);
-            let (core, _) = config::core_config(&cli.config, &env)?;
+            let (core, _) = config::core_config(&cli.config.with(&sub), &env)?;
             let rt = runtime(1)?;
             let line = rt.block_on(migrate_store(&core, check))?;
             println!("{line}");
@@ -520,7 +534,7 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
     let out = &mut std::io::stdout().lock();
     let w = |r: std::io::Result<()>| r.map_err(|e| CliError::failed(format!("cannot write: {e}")));
     match cmd {
-        Command::Serve(_) | Command::Run(_) | Command::MigrateStore { .. } => {
+        Command::Serve { .. } | Command::Run { .. } | Command::MigrateStore { .. } => {
             unreachable!("handled by run")
         }
         Command::Executions(ExecutionsCmd::Create(a)) => {

@@ -116,6 +116,10 @@ pub struct RunArgs {
     /// Extra ssh option, as ssh -o takes it (repeatable), e.g. UserKnownHostsFile=FILE.
     #[arg(long = "ssh-option", value_name = "KEY=VALUE", requires = "ssh")]
     pub ssh_options: Vec<String>,
+    /// Flags `cronium executions show` needs to reach this run's store (` --state-dir D`,
+    /// empty for the defaults), set by the CLI for the summary's hint.
+    #[arg(skip)]
+    pub admin_flags: String,
 }
 
 /// A failed run of the runner itself (not of the script): one line for the user and the
@@ -204,6 +208,7 @@ struct Plan {
     timeout: Option<Duration>,
     env: Vec<(String, String)>,
     json: bool,
+    admin_flags: String,
     stdin_taken: bool,
     mode: Mode,
     cwd: PathBuf,
@@ -378,6 +383,7 @@ fn prepare(
         timeout,
         env: vars,
         json: a.json,
+        admin_flags: a.admin_flags.clone(),
         stdin_taken,
         mode,
         cwd,
@@ -636,6 +642,7 @@ async fn execute(plan: Plan, env: &dyn Fn(&str) -> Option<String>) -> Result<u8,
         input_stream: g.input_stream,
         output_stream: g.output_stream,
         stdout: outcome.stdout,
+        admin_flags: plan.admin_flags.clone(),
     };
     if plan.json {
         let mut out = std::io::stdout().lock();

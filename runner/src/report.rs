@@ -50,6 +50,9 @@ pub struct Report {
     pub output_stream: StreamStats,
     /// With `--json`: the script's stdout, and whether it was cut at the cap.
     pub stdout: Option<(String, bool)>,
+    /// What `cronium executions show` needs before its name to reach this store (` --state-dir
+    /// D`), empty for the defaults.
+    pub admin_flags: String,
 }
 
 /// Reads what the execution produced.
@@ -172,8 +175,8 @@ impl Report {
         }
         writeln!(
             w,
-            "execution      {}  (cronium executions show {})",
-            self.execution_id, self.execution_id
+            "execution      {}  (cronium{} executions show {})",
+            self.execution_id, self.admin_flags, self.execution_id
         )
     }
 }
@@ -209,6 +212,7 @@ mod tests {
                 bytes: 10,
             },
             stdout: Some(("hi\n".into(), false)),
+            admin_flags: " --state-dir /s".into(),
         };
         let mut human = Vec::new();
         r.write_human(&mut human).expect("write");
@@ -221,6 +225,10 @@ mod tests {
             "{human}"
         );
         assert!(human.contains("output 2 records"), "{human}");
+        assert!(
+            human.contains("(cronium --state-dir /s executions show e1)"),
+            "{human}"
+        );
         let j = r.to_json();
         assert_eq!(j["exitCode"], 124);
         assert_eq!(j["timedOut"], true);

@@ -646,3 +646,73 @@ fn python_and_node_scripts_run_with_the_binding_paths_set() {
         eprintln!("note: node not installed; the Node run is not tested");
     }
 }
+
+/// Global options work after the subcommand too (`run x.sh --state-dir D`, `serve --config
+/// F`), arguments after `--` still go to the script, and the summary's hint names the state
+/// dir it was given (issue 18, item 5).
+#[test]
+fn global_options_after_the_subcommand() {
+    let b = Bench::new();
+    let script = b.script("args.sh", "#!/bin/bash\nprintf 'args:%s\\n' \"$*\"\n");
+    let state = b.path("elsewhere");
+    let out = cronium()
+        .arg("run")
+        .arg(&script)
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--")
+        .arg("--state-dir")
+        .arg("x")
+        .stdin(Stdio::null())
+        .current_dir(b.tmp.path())
+        .output()
+        .expect("run cronium run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr: {stderr}");
+    assert!(
+        stdout.contains("args:--state-dir x"),
+        "script args: {stdout}"
+    );
+    let hint = format!("(cronium --state-dir {} executions show ", state.display());
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("execution "))
+        .unwrap_or_else(|| panic!("no execution line: {stderr}"));
+    assert!(line.contains(&hint), "hint {hint:?} in {line:?}");
+    // The hint works as printed, and the option after the subcommand too.
+    let id = line.split_whitespace().nth(1).expect("id");
+    let shown = cronium()
+        .args(["--state-dir"])
+        .arg(&state)
+        .args(["executions", "show", id])
+        .output()
+        .expect("show");
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    let shown = cronium()
+        .args(["executions", "show", id, "--state-dir"])
+        .arg(&state)
+        .output()
+        .expect("show");
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+
+    // `serve --config F` reads F (here: a file that is not there, named in the error).
+    let missing = b.path("no-such.toml");
+    let out = cronium()
+        .arg("serve")
+        .arg("--config")
+        .arg(&missing)
+        .output()
+        .expect("serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no-such.toml"), "names the file: {stderr}");
+}
