@@ -594,8 +594,19 @@ impl ToolEngine {
             .credential(user, tool.as_str(), name)
             .await?
             .ok_or_else(|| {
+                // The user id is the execution's own owner (never a secret), named so the
+                // operator adds the credential for the right user.
+                let who = if user
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
+                    && !user.is_empty()
+                {
+                    user.to_owned()
+                } else {
+                    "<user>".to_owned()
+                };
                 not_configured(format!(
-                    "no {} credential named {name:?} for this user; an operator adds one with `cronium tools add --user <user> --tool {} --name {name} --config @file`",
+                    "no {} credential named {name:?} for user {user:?}; an operator adds one with `cronium tools add --user {who} --tool {} --name {name} --config @file`",
                     tool.as_str(),
                     tool.as_str()
                 ))

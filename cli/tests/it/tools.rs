@@ -1361,3 +1361,29 @@ fn secrets_never_leak() {
         );
     }
 }
+
+/// A missing credential's error names the user it was looked up for, and the command that
+/// adds it for that user (issue 18, item 6); never a secret.
+#[test]
+fn a_missing_credential_names_the_user() {
+    let s = Sidecar::start_with(FAST);
+    let e = s.create(&["--user", "ada"]);
+    let r = call(&s, &e.token, &slack_text("x"), None);
+    r.expect_error(404, "tool_not_configured");
+    let message = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains(r#"no slack credential named "default" for user "ada""#),
+        "{message}"
+    );
+    assert!(
+        message.contains("cronium tools add --user ada --tool slack --name default"),
+        "{message}"
+    );
+    assert!(
+        !message.contains(&e.token) && !message.contains(SECRET),
+        "{message}"
+    );
+}
