@@ -295,3 +295,50 @@ fn a_refused_upload_is_read_so_the_client_gets_the_refusal() {
 
 trait ReadWrite: std::io::Read + std::io::Write {}
 impl<T: std::io::Read + std::io::Write> ReadWrite for T {}
+
+/// `[[[...]]]` nested `depth` levels deep.
+fn nested(depth: usize) -> String {
+    format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+}
+
+#[test]
+fn values_nested_past_the_depth_limit_are_refused_and_stored_ones_render() {
+    let s = Sidecar::start();
+    let e = s.create(&["--user", "u"]);
+    let t = Some(e.token.as_str());
+    // 128 levels is the limit: stored, and shown by the CLI byte for byte (the CLI used to
+    // panic building a serde_json::Value from it).
+    let ok = nested(128);
+    let r = s.req("PUT", "/v1/output", t, Some(&format!("{{\"data\": {ok}}}")));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = s.admin(&["executions", "show", &e.id, "--json"]);
+    assert!(text.contains(&format!("\"output\":{ok}")), "{text}");
+    let human = s.admin(&["executions", "show", &e.id]);
+    assert!(human.contains(&ok), "{human}");
+    // One level more is refused with a 400 naming the limit, on every way in.
+    let deep = nested(129);
+    for (method, path, body) in [
+        ("PUT", "/v1/output", format!("{{\"data\": {deep}}}")),
+        ("PUT", "/v1/variables/k", format!("{{\"value\": {deep}}}")),
+    ] {
+        let r = s.req(method, path, t, Some(&body));
+        r.expect_error(400, "invalid_json");
+        assert!(r.text().contains("128 levels"), "{}", r.text());
+    }
+    let r = s.req(
+        "POST",
+        "/v1/output/stream",
+        t,
+        Some(&format!("1\n{deep}\n")),
+    );
+    r.expect_error(400, "invalid_ndjson");
+    assert!(r.text().contains("128 levels"), "{}", r.text());
+    // Brackets inside strings are not nesting.
+    let r = s.req(
+        "PUT",
+        "/v1/output",
+        t,
+        Some(&format!("{{\"data\": \"{}\"}}", "[".repeat(300))),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
