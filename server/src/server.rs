@@ -29,13 +29,49 @@ pub enum Listener {
     Tcp(TcpListener),
 }
 
+/// Makes sure nobody else can replace the socket: whoever can write its directory can
+/// rename or unlink it and put their own socket in its place, and scripts would then hand
+/// their tokens to that process. A directory we own that group or others can write is
+/// tightened (those write bits removed, a warning logged); one owned by someone else is
+/// refused. A sticky directory (like `/tmp`) is accepted: there only the owner of a file
+/// may rename or remove it.
+pub fn secure_socket_dir(dir: &Path) -> io::Result<()> {
+    let mode = std::fs::metadata(dir)?.mode();
+    if mode & 0o022 == 0 || mode & 0o1000 != 0 {
+        return Ok(());
+    }
+    // Only the owner (or root) may change the mode: failing to is how "not ours" shows.
+    let tightened = mode & 0o7777 & !0o022;
+    if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(tightened)) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the socket directory {} can be written by other users (mode {:o}) and cannot be tightened ({e}); choose another --socket or remove group/other write permission",
+                dir.display(),
+                mode & 0o7777
+            ),
+        ));
+    }
+    tracing::warn!(
+        dir = %dir.display(),
+        was = format!("{:o}", mode & 0o7777),
+        now = format!("{tightened:o}"),
+        "the socket directory could be written by other users; removed their write permission"
+    );
+    Ok(())
+}
+
 impl Listener {
     /// Binds the Unix socket at `path` safely: the parent directory is created 0750 if
-    /// missing, a stale socket file (nobody listening) is replaced, a live one is refused,
-    /// anything that is not a socket is left alone, and the socket is made 0660.
+    /// missing, and an existing one others can write is tightened or refused (see
+    /// [`secure_socket_dir`]); a stale socket file (nobody listening) is replaced, a live
+    /// one is refused, anything that is not a socket is left alone, and the socket is made
+    /// 0660.
     pub async fn unix(path: &Path) -> io::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.exists() {
+            if dir.exists() {
+                secure_socket_dir(dir)?;
+            } else {
                 use std::os::unix::fs::DirBuilderExt;
                 std::fs::DirBuilder::new()
                     .recursive(true)
