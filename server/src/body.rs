@@ -52,7 +52,17 @@ where
     if declared.is_some_and(|n| n > cap as u64) {
         return Err(too_large(cap));
     }
-    match Limited::new(req.into_body(), cap).collect().await {
+    let limit = state.limits.body_read_timeout;
+    let collected = tokio::time::timeout(limit, Limited::new(req.into_body(), cap).collect())
+        .await
+        .map_err(|_| {
+            ApiError::with_status(
+                http::StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::InvalidBody,
+                format!("the body was not received within {limit:?}"),
+            )
+        })?;
+    match collected {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(cap)),
         Err(e) => Err(ApiError::new(

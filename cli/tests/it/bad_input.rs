@@ -385,3 +385,30 @@ fn unknown_expectations_get_417_and_too_many_headers_431() {
         assert!(text.starts_with("HTTP/1.1 431"), "{text:?} {read:?}");
     }
 }
+
+#[test]
+fn a_trickled_body_is_cut_off_while_others_are_served() {
+    use std::io::{Read, Write};
+    let s = Sidecar::start_with(&[("CRONIUM_BODY_READ_TIMEOUT", "1s")]);
+    let e = s.create(&["--user", "u"]);
+    let t = Some(e.token.as_str());
+    let mut slow = std::os::unix::net::UnixStream::connect(&s.socket).expect("unix");
+    write!(
+        slow,
+        "PUT /v1/output HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: 100\r\n\r\n{{\"data\":",
+        e.token
+    )
+    .expect("head");
+    let started = std::time::Instant::now();
+    // Others are served meanwhile.
+    let r = s.req("PUT", "/v1/output", t, Some(r#"{"data": 1}"#));
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The trickler gets 408 once the time is up, not an open connection for ever.
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .expect("timeout");
+    let mut raw = [0u8; 4096];
+    let n = slow.read(&mut raw).expect("an answer");
+    let text = String::from_utf8_lossy(&raw[..n]);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
