@@ -140,6 +140,7 @@ struct FileLimits {
     rate_limit: Option<f64>,
     rate_burst: Option<f64>,
     header_read_timeout: Option<String>,
+    body_read_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -497,6 +498,9 @@ pub fn limits_config(
     }
     if let Some(t) = env("CRONIUM_HEADER_READ_TIMEOUT").or_else(|| fl.header_read_timeout.clone()) {
         limits.header_read_timeout = parse_duration(&t)?;
+    }
+    if let Some(t) = env("CRONIUM_BODY_READ_TIMEOUT").or_else(|| fl.body_read_timeout.clone()) {
+        limits.body_read_timeout = parse_duration(&t)?;
     }
     Ok(limits)
 }

@@ -791,21 +791,44 @@ fn show(
 ) -> std::io::Result<()> {
     let e = &r.execution;
     if json {
-        let doc = serde_json::json!({
-            "id": e.id,
-            "userId": e.user_id,
-            "eventId": e.event_id,
-            "eventName": e.event_name,
-            "createdAt": e.created_at,
-            "expiresAt": e.expires_at,
-            "input": raw(e.input.as_deref()),
-            "output": raw(r.output.as_deref()),
-            "condition": r.condition,
-            "inputStream": {"records": r.input_stream.records, "bytes": r.input_stream.bytes},
-            "outputStream": {"records": r.output_stream.records, "bytes": r.output_stream.bytes},
-            "audit": audit.iter().map(|a| serde_json::json!({"at": a.at, "action": a.action, "target": a.target})).collect::<Vec<_>>(),
-        });
-        return writeln!(out, "{doc}");
+        // Written through a derived Serialize, never through `serde_json::Value`: a stored
+        // value is copied byte for byte however deep it is nested (building a `Value` from
+        // it stops at serde_json's recursion limit of 128).
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Doc<'a> {
+            id: &'a str,
+            user_id: &'a str,
+            event_id: &'a str,
+            event_name: Option<&'a str>,
+            created_at: &'a str,
+            expires_at: i64,
+            input: Option<Box<RawValue>>,
+            output: Option<Box<RawValue>>,
+            condition: Option<bool>,
+            input_stream: serde_json::Value,
+            output_stream: serde_json::Value,
+            audit: Vec<serde_json::Value>,
+        }
+        let doc = Doc {
+            id: &e.id,
+            user_id: &e.user_id,
+            event_id: &e.event_id,
+            event_name: e.event_name.as_deref(),
+            created_at: &e.created_at,
+            expires_at: e.expires_at,
+            input: raw(e.input.as_deref()),
+            output: raw(r.output.as_deref()),
+            condition: r.condition,
+            input_stream: serde_json::json!({"records": r.input_stream.records, "bytes": r.input_stream.bytes}),
+            output_stream: serde_json::json!({"records": r.output_stream.records, "bytes": r.output_stream.bytes}),
+            audit: audit
+                .iter()
+                .map(|a| serde_json::json!({"at": a.at, "action": a.action, "target": a.target}))
+                .collect(),
+        };
+        let text = serde_json::to_string(&doc).map_err(std::io::Error::other)?;
+        return writeln!(out, "{text}");
     }
     let pretty = |t: Option<&str>| match t {
         None => "(none)".to_owned(),

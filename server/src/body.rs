@@ -52,7 +52,17 @@ where
     if declared.is_some_and(|n| n > cap as u64) {
         return Err(too_large(cap));
     }
-    match Limited::new(req.into_body(), cap).collect().await {
+    let limit = state.limits.body_read_timeout;
+    let collected = tokio::time::timeout(limit, Limited::new(req.into_body(), cap).collect())
+        .await
+        .map_err(|_| {
+            ApiError::with_status(
+                http::StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::InvalidBody,
+                format!("the body was not received within {limit:?}"),
+            )
+        })?;
+    match collected {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(cap)),
         Err(e) => Err(ApiError::new(
@@ -69,8 +79,55 @@ fn too_large(cap: usize) -> ApiError {
     )
 }
 
-/// Parses a JSON object body into `T`: `invalid_json` for bad JSON, `invalid_body` for the
-/// wrong shape.
+/// How deep a value a script writes may be nested (arrays and objects inside each other).
+/// Deeper values are refused on input (`invalid_json`, naming the limit): every JSON
+/// library has a recursion limit (serde_json's is 128), and a value stored past it could be
+/// written but not read back by the clients.
+pub const MAX_VALUE_DEPTH: usize = 128;
+
+/// The deepest nesting of arrays and objects in `json` (brackets inside strings do not
+/// count). Text that is not JSON gets some number; the parser then refuses it.
+pub fn json_depth(json: &[u8]) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &c in json {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Refuses a value nested deeper than [`MAX_VALUE_DEPTH`]; `envelope` is the number of
+/// levels the request's own shape adds around the value (1 for `{"data": ...}`).
+pub fn check_depth(json: &[u8], envelope: usize) -> Result<(), ApiError> {
+    if json_depth(json) > MAX_VALUE_DEPTH + envelope {
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("the value is nested deeper than the limit of {MAX_VALUE_DEPTH} levels"),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a JSON object body into `T`: `invalid_json` for bad JSON or a value nested deeper
+/// than [`MAX_VALUE_DEPTH`] inside the body's object, `invalid_body` for the wrong shape.
 pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::new(
@@ -86,6 +143,7 @@ pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError>
             "the body must be a JSON object",
         ));
     }
+    check_depth(body, 1)?;
     serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
             ApiError::new(ErrorCode::InvalidBody, format!("wrong body shape: {e}"))

@@ -32,6 +32,9 @@ pub struct Limits {
     pub rate_burst: f64,
     /// Time a client gets to send its request headers.
     pub header_read_timeout: Duration,
+    /// Time a client gets to send a whole JSON body (streams are not bounded by it): a
+    /// client trickling a body would otherwise hold a connection slot for ever.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -42,6 +45,7 @@ impl Default for Limits {
             rate_per_sec: 10_000.0,
             rate_burst: 10_000.0,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }

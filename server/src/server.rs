@@ -29,13 +29,49 @@ pub enum Listener {
     Tcp(TcpListener),
 }
 
+/// Makes sure nobody else can replace the socket: whoever can write its directory can
+/// rename or unlink it and put their own socket in its place, and scripts would then hand
+/// their tokens to that process. A directory we own that group or others can write is
+/// tightened (those write bits removed, a warning logged); one owned by someone else is
+/// refused. A sticky directory (like `/tmp`) is accepted: there only the owner of a file
+/// may rename or remove it.
+pub fn secure_socket_dir(dir: &Path) -> io::Result<()> {
+    let mode = std::fs::metadata(dir)?.mode();
+    if mode & 0o022 == 0 || mode & 0o1000 != 0 {
+        return Ok(());
+    }
+    // Only the owner (or root) may change the mode: failing to is how "not ours" shows.
+    let tightened = mode & 0o7777 & !0o022;
+    if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(tightened)) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the socket directory {} can be written by other users (mode {:o}) and cannot be tightened ({e}); choose another --socket or remove group/other write permission",
+                dir.display(),
+                mode & 0o7777
+            ),
+        ));
+    }
+    tracing::warn!(
+        dir = %dir.display(),
+        was = format!("{:o}", mode & 0o7777),
+        now = format!("{tightened:o}"),
+        "the socket directory could be written by other users; removed their write permission"
+    );
+    Ok(())
+}
+
 impl Listener {
     /// Binds the Unix socket at `path` safely: the parent directory is created 0750 if
-    /// missing, a stale socket file (nobody listening) is replaced, a live one is refused,
-    /// anything that is not a socket is left alone, and the socket is made 0660.
+    /// missing, and an existing one others can write is tightened or refused (see
+    /// [`secure_socket_dir`]); a stale socket file (nobody listening) is replaced, a live
+    /// one is refused, anything that is not a socket is left alone, and the socket is made
+    /// 0660.
     pub async fn unix(path: &Path) -> io::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.exists() {
+            if dir.exists() {
+                secure_socket_dir(dir)?;
+            } else {
                 use std::os::unix::fs::DirBuilderExt;
                 std::fs::DirBuilder::new()
                     .recursive(true)
@@ -193,7 +229,7 @@ fn connection<S>(
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(state.limits.header_read_timeout)
-        .serve_connection(TokioIo::new(stream), svc);
+        .serve_connection(TokioIo::new(LingerClose::new(stream)), svc);
     let conn = graceful.watch(conn);
     let state = state.clone();
     state.metrics.connection(1);
@@ -204,6 +240,114 @@ fn connection<S>(
         state.metrics.connection(-1);
         drop(permit);
     });
+}
+
+/// Most unread input discarded after hyper closes a connection.
+const CLOSE_LINGER_BYTES: usize = 4 << 20;
+/// Longest time spent discarding it.
+const CLOSE_LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// A connection's stream that, when hyper is done with it, is half-closed and then read
+/// (and discarded) for a short while before it is closed. Hyper answers a request it
+/// cannot parse (`431` for too many or too large headers, `400`) before the client has
+/// finished sending it; closing a TCP socket with unread input sends a reset, which can
+/// destroy that answer before the client reads it. A client that closed first costs
+/// nothing: the first read sees the end.
+struct LingerClose<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
+    inner: Option<S>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> LingerClose<S> {
+    fn new(inner: S) -> Self {
+        Self { inner: Some(inner) }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncRead for LingerClose<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self.inner.as_mut() {
+            Some(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for LingerClose<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        match self.inner.as_mut() {
+            Some(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            None => std::task::Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        match self.inner.as_mut() {
+            Some(s) => std::pin::Pin::new(s).poll_write_vectored(cx, bufs),
+            None => std::task::Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.as_ref().is_some_and(|s| s.is_write_vectored())
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self.inner.as_mut() {
+            Some(s) => std::pin::Pin::new(s).poll_flush(cx),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self.inner.as_mut() {
+            Some(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for LingerClose<S> {
+    fn drop(&mut self) {
+        let Some(mut stream) = self.inner.take() else {
+            return;
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        rt.spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let _ = stream.shutdown().await;
+            let discard = async {
+                let mut buf = [0u8; 8192];
+                let mut total = 0usize;
+                while total < CLOSE_LINGER_BYTES {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => total += n,
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(CLOSE_LINGER_TIME, discard).await;
+        });
+    }
 }
 
 /// Most unread request body drained after an early answer (an auth error, say).

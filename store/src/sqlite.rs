@@ -130,6 +130,27 @@ pub struct SqliteStore {
     reader: Mutex<Connection>,
 }
 
+/// Creates the database file 0600 (an empty file is an empty SQLite database) before SQLite
+/// would create it under the umask, usually 0644: the store holds outputs, variables and
+/// sealed credentials, which are nobody else's business. SQLite gives its `-wal` and `-shm`
+/// files the database file's mode. An existing file is left as it is.
+fn create_private(path: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
@@ -142,6 +163,7 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
+        create_private(path)?;
         // A fresh store opened by several processes at once (a sidecar and an admin
         // command) can see SQLITE_BUSY without the busy handler being consulted: switching
         // to WAL and the first migration take locks SQLite refuses rather than wait for,

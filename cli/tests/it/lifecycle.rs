@@ -356,3 +356,28 @@ fn json_logs_carry_the_request_id() {
     assert_eq!(req["fields"]["route"], "input");
     assert_eq!(req["fields"]["status"], 200);
 }
+
+#[test]
+fn a_loose_socket_dir_is_tightened_and_the_database_is_private() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let run = tmp.path().join("run");
+    std::fs::create_dir(&run).expect("mkdir");
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let s = Sidecar::start_in(tmp.path(), "rt.sock", &[]);
+    let e = s.create(&["--user", "u"]);
+    let r = s.req("PUT", "/v1/output", Some(&e.token), Some(r#"{"data": 1}"#));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o7777;
+    // Others could have replaced the socket: their write permission is gone, and the log
+    // says so.
+    assert_eq!(mode(&run), 0o755);
+    assert!(s.log().contains("socket directory"), "{}", s.log());
+    // The store is the owner's alone, whatever the umask (SQLite's -wal/-shm follow it).
+    for name in ["cronium.db", "cronium.db-wal", "cronium.db-shm"] {
+        let p = tmp.path().join(name);
+        if name == "cronium.db" || p.exists() {
+            assert_eq!(mode(&p), 0o600, "{name}");
+        }
+    }
+}

@@ -275,9 +275,10 @@ where
             (facts.name, facts.family)
         });
     let method = req.method().clone();
-    let result = match route {
-        Some(route) => dispatch(&state, route, req).await,
-        None => Err(ApiError::route_not_found(&path)),
+    let result = match (unmet_expectation(req.headers()), route) {
+        (Some(e), _) => Err(e),
+        (None, Some(route)) => dispatch(&state, route, req).await,
+        (None, None) => Err(ApiError::route_not_found(&path)),
     };
     let mut resp = match result {
         Ok(r) => r,
@@ -295,6 +296,22 @@ where
         tracing::debug!(%request_id, %method, route = name, status = status.as_u16(), micros = took.as_micros() as u64, "request");
     }
     resp
+}
+
+/// An `Expect` header the server cannot meet: anything but `100-continue` (which hyper
+/// answers itself) gets `417` (RFC 9110 §10.1.1), with the `invalid_header` code.
+fn unmet_expectation(headers: &http::HeaderMap) -> Option<ApiError> {
+    let bad = headers
+        .get_all(http::header::EXPECT)
+        .iter()
+        .any(|v| !v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    bad.then(|| {
+        ApiError::with_status(
+            http::StatusCode::EXPECTATION_FAILED,
+            ErrorCode::InvalidHeader,
+            "Expect: only 100-continue is supported",
+        )
+    })
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -130,6 +130,16 @@ where
                     ),
                 ));
             }
+            if let Err(e) = crate::body::check_depth(content, 0) {
+                flush(state, caller, &mut block, &mut block_records, &mut total).await?;
+                return Err(ApiError::new(
+                    ErrorCode::InvalidNdjson,
+                    format!(
+                        "line {line_no}: {}; the {} records before it are stored",
+                        e.message, total.0
+                    ),
+                ));
+            }
             if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(content) {
                 flush(state, caller, &mut block, &mut block_records, &mut total).await?;
                 return Err(ApiError::new(
