@@ -105,6 +105,33 @@ pub struct Execution {
     pub expires_at: i64,
 }
 
+impl NewExecution {
+    /// The execution every store keeps for this request: a fresh time-ordered id, a
+    /// generated event id when none was given, trigger `manual` and attempt 1 by default,
+    /// created now. Defined once so the stores cannot disagree on the defaults.
+    pub fn to_execution(&self) -> Execution {
+        Execution {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: self.user_id.clone(),
+            event_id: if self.event_id.is_empty() {
+                uuid::Uuid::new_v4().to_string()
+            } else {
+                self.event_id.clone()
+            },
+            event_name: self.event_name.clone(),
+            event_type: self.event_type.clone(),
+            job_id: self.job_id.clone(),
+            trigger: self.trigger.clone().unwrap_or_else(|| "manual".into()),
+            workflow_step: self.workflow_step.clone(),
+            attempt: self.attempt.max(1),
+            input: self.input.clone(),
+            context: self.context.clone(),
+            created_at: now_rfc3339(),
+            expires_at: self.expires_at,
+        }
+    }
+}
+
 /// An execution with what it produced, for `cronium executions show`.
 #[derive(Debug, Clone)]
 pub struct ExecutionReport {

@@ -449,6 +449,18 @@ impl PostgresStore {
         self.pool.get().await.map_err(pool_unavailable)
     }
 
+    /// One nullable column of an execution's row; `None` also when there is no such row.
+    async fn execution_column<T>(&self, sql: &str, execution_id: &str) -> StoreResult<Option<T>>
+    where
+        T: for<'a> tokio_postgres::types::FromSql<'a>,
+    {
+        let row = self.query_opt(sql, &[&execution_id]).await?;
+        Ok(match row {
+            Some(r) => col(&r, 0)?,
+            None => None,
+        })
+    }
+
     async fn query_opt(
         &self,
         sql: &str,
@@ -672,27 +684,7 @@ impl super::Store for PostgresStore {
     }
 
     async fn create_execution(&self, new: &NewExecution) -> StoreResult<Execution> {
-        let id = uuid::Uuid::now_v7().to_string();
-        let event_id = if new.event_id.is_empty() {
-            uuid::Uuid::new_v4().to_string()
-        } else {
-            new.event_id.clone()
-        };
-        let e = Execution {
-            id,
-            user_id: new.user_id.clone(),
-            event_id,
-            event_name: new.event_name.clone(),
-            event_type: new.event_type.clone(),
-            job_id: new.job_id.clone(),
-            trigger: new.trigger.clone().unwrap_or_else(|| "manual".into()),
-            workflow_step: new.workflow_step.clone(),
-            attempt: new.attempt.max(1),
-            input: new.input.clone(),
-            context: new.context.clone(),
-            created_at: now_rfc3339(),
-            expires_at: new.expires_at,
-        };
+        let e = new.to_execution();
         let attempt = i64::from(e.attempt);
         let client = self.client().await?;
         let stmt = client
@@ -796,16 +788,8 @@ impl super::Store for PostgresStore {
     }
 
     async fn output(&self, execution_id: &str) -> StoreResult<Option<Json>> {
-        let row = self
-            .query_opt(
-                "SELECT output FROM executions WHERE id = $1",
-                &[&execution_id],
-            )
-            .await?;
-        Ok(match row {
-            Some(r) => col(&r, 0)?,
-            None => None,
-        })
+        self.execution_column("SELECT output FROM executions WHERE id = $1", execution_id)
+            .await
     }
 
     async fn set_condition(&self, actor: Actor<'_>, condition: bool) -> StoreResult<()> {
@@ -819,16 +803,11 @@ impl super::Store for PostgresStore {
     }
 
     async fn condition(&self, execution_id: &str) -> StoreResult<Option<bool>> {
-        let row = self
-            .query_opt(
-                "SELECT condition FROM executions WHERE id = $1",
-                &[&execution_id],
-            )
-            .await?;
-        Ok(match row {
-            Some(r) => col(&r, 0)?,
-            None => None,
-        })
+        self.execution_column(
+            "SELECT condition FROM executions WHERE id = $1",
+            execution_id,
+        )
+        .await
     }
 
     async fn variable(&self, user_id: &str, key: &str) -> StoreResult<Option<Variable>> {

@@ -395,27 +395,7 @@ impl super::Store for SqliteStore {
     }
 
     async fn create_execution(&self, new: &NewExecution) -> StoreResult<Execution> {
-        let id = uuid::Uuid::now_v7().to_string();
-        let event_id = if new.event_id.is_empty() {
-            uuid::Uuid::new_v4().to_string()
-        } else {
-            new.event_id.clone()
-        };
-        let execution = Execution {
-            id,
-            user_id: new.user_id.clone(),
-            event_id,
-            event_name: new.event_name.clone(),
-            event_type: new.event_type.clone(),
-            job_id: new.job_id.clone(),
-            trigger: new.trigger.clone().unwrap_or_else(|| "manual".into()),
-            workflow_step: new.workflow_step.clone(),
-            attempt: new.attempt.max(1),
-            input: new.input.clone(),
-            context: new.context.clone(),
-            created_at: now_rfc3339(),
-            expires_at: new.expires_at,
-        };
+        let execution = new.to_execution();
         let e = &execution;
         self.write(|tx| {
             tx.execute(
