@@ -123,6 +123,10 @@ enum Command {
     /// are sealed in the store and never printed.
     #[command(subcommand)]
     Tools(ToolsCmd),
+    /// Rewrite scripts written for Cronium's file-based helpers (files, or the events table
+    /// of Cronium's database) so they run on the runtime API; exit 1 when something needs
+    /// review, 2 on bad usage.
+    Migrate(Box<MigrateArgs>),
     /// Bring the configured store's schema up to date (sidecars also do this at start);
     /// with --check, only say whether it is current (exit 1 when it is not).
     MigrateStore {
@@ -132,6 +136,36 @@ enum Command {
         #[command(flatten)]
         sub: SubConfig,
     },
+}
+
+/// `cronium migrate`.
+#[derive(Debug, clap::Args)]
+struct MigrateArgs {
+    /// Script files or directories (searched recursively; language by extension or shebang).
+    #[arg(required_unless_present = "database", conflicts_with = "database")]
+    paths: Vec<PathBuf>,
+    /// Print a unified diff of every change and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Also rename the old helper names to today's API (otherwise only what breaks changes).
+    #[arg(long)]
+    modernize: bool,
+    /// Rewrite the scripts in Cronium's database instead: a SQLite file path or a
+    /// postgres:// URL (the password from the URL or PGPASSWORD; never printed).
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// The events table.
+    #[arg(long, default_value = "events", requires = "database")]
+    table: String,
+    /// The script column.
+    #[arg(long, default_value = "content", requires = "database")]
+    column: String,
+    /// The language column (PYTHON, NODEJS, BASH).
+    #[arg(long, default_value = "type", requires = "database")]
+    language_column: String,
+    /// The id column.
+    #[arg(long, default_value = "id", requires = "database")]
+    id_column: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -356,6 +390,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             };
             Ok(cronium_runner::run(&load, *args, &env)?)
         }
+        Command::Migrate(args) => migrate_scripts(*args),
         Command::MigrateStore { check, sub } => {
             init_tracing(tracing::Level::WARN, false);
             let (core, _) = config::core_config(&cli.config.with(&sub), &env)?;
@@ -372,6 +407,33 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             Ok(0)
         }
     }
+}
+
+/// `cronium migrate`: the diffs or the changes, then the summary, on stdout.
+fn migrate_scripts(args: MigrateArgs) -> Result<u8, CliError> {
+    let options = cronium_migrate::Options {
+        modernize: args.modernize,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let summary = match &args.database {
+        Some(url) => {
+            let target = cronium_migrate::db::Target {
+                url: url.clone(),
+                table: args.table,
+                column: args.column,
+                language_column: args.language_column,
+                id_column: args.id_column,
+            };
+            cronium_migrate::db::migrate_database(&target, options, args.dry_run, &mut out)
+                .map_err(|e| CliError::usage(e.0))?
+        }
+        None => cronium_migrate::files::migrate_paths(&args.paths, options, args.dry_run, &mut out)
+            .map_err(|e| CliError::usage(e.0))?,
+    };
+    write!(out, "{}", summary.render(args.dry_run))
+        .map_err(|e| CliError::failed(format!("cannot write: {e}")))?;
+    Ok(summary.exit_code())
 }
 
 fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, CliError> {
@@ -534,7 +596,10 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
     let out = &mut std::io::stdout().lock();
     let w = |r: std::io::Result<()>| r.map_err(|e| CliError::failed(format!("cannot write: {e}")));
     match cmd {
-        Command::Serve { .. } | Command::Run { .. } | Command::MigrateStore { .. } => {
+        Command::Serve { .. }
+        | Command::Run { .. }
+        | Command::Migrate(_)
+        | Command::MigrateStore { .. } => {
             unreachable!("handled by run")
         }
         Command::Executions(ExecutionsCmd::Create(a)) => {

@@ -54,6 +54,28 @@ pub struct OldHelper {
     pub shimmed: bool,
     /// What the old helper did and returned, where it differs from today's call.
     pub semantics: &'static str,
+    /// How `cronium migrate --modernize` turns a call of the old name into today's.
+    pub modernize: Modernize,
+}
+
+/// How a call of an old name becomes a call of today's name (`cronium migrate --modernize`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Modernize {
+    /// The old name is today's name: nothing to do.
+    Keep,
+    /// Call `today` with the same arguments: same answer.
+    Rename,
+    /// Call `today` with the same arguments, but only where the call is a statement of its
+    /// own: the old helper returned something else (e.g. `True` where today returns the
+    /// new version), so a call whose value is used is left and reported.
+    RenameStatement,
+    /// Call `today` with the argument made a boolean (`bool(x)`): the old helper took any
+    /// value's truthiness, today's takes a boolean only.
+    RenameBool,
+    /// No mechanical rewrite keeps the answer the same (e.g. Bash `cronium_getVariable`
+    /// printed strings without their quotes, `cronium_get_variable` prints JSON): left and
+    /// reported.
+    Review,
 }
 
 const fn h(
@@ -71,6 +93,33 @@ const fn h(
         operation,
         shimmed,
         semantics,
+        modernize: if old.len() == today.len() && same(old, today) {
+            Modernize::Keep
+        } else {
+            Modernize::Rename
+        },
+    }
+}
+
+/// `a == b` for the const constructor (str equality is not const).
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+impl OldHelper {
+    /// The same entry with another [`Modernize`] rule, for names whose rewrite is not a
+    /// plain rename.
+    const fn modernized(mut self, modernize: Modernize) -> Self {
+        self.modernize = modernize;
+        self
     }
 }
 
@@ -90,14 +139,14 @@ pub const OLD_HELPERS: &[OldHelper] = &[
     h(Python, "send_slack_message", "send_slack_message", Some("executeToolAction"), true, "slack/send_message with a `channel` first argument"),
     h(Python, "send_discord_message", "send_discord_message", Some("executeToolAction"), true, "discord/send_message with a `channelId` param the webhook API does not take"),
     h(Python, "getVariable", "get_variable", Some("getVariable"), true, "file-based helper: the value, None for a missing key"),
-    h(Python, "setVariable", "set_variable", Some("setVariable"), true, "file-based helper: stores the value"),
-    h(Python, "setCondition", "set_condition", Some("setCondition"), true, "file-based helper"),
+    h(Python, "setVariable", "set_variable", Some("setVariable"), true, "file-based helper: stores the value").modernized(Modernize::RenameStatement),
+    h(Python, "setCondition", "set_condition", Some("setCondition"), true, "file-based helper").modernized(Modernize::RenameBool),
     h(Python, "getCondition", "get_condition", Some("getCondition"), true, "file-based helper: the condition, None when unset"),
     // Node: Cronium's runtime-helpers (async), and the global `cronium` of file-based
     // scripts (synchronous).
     h(Node, "input", "input", Some("getInput"), true, "the input; the global `cronium.input()` gives {} when there is none"),
     h(Node, "output", "output", Some("setOutput"), true, "sets the output"),
-    h(Node, "event", "getEventContext", Some("getContext"), true, "the event context object"),
+    h(Node, "event", "getEventContext", Some("getContext"), true, "the event context object").modernized(Modernize::Rename),
     h(Node, "getVariable", "getVariable", Some("getVariable"), true, "the value; the global `cronium.getVariable` gives null for a missing key"),
     h(Node, "setVariable", "setVariable", Some("setVariable"), true, "the global `cronium.setVariable` returns true"),
     h(Node, "setCondition", "setCondition", Some("setCondition"), true, "the global `cronium.setCondition` takes any truthy value and returns the boolean stored"),
@@ -113,18 +162,18 @@ pub const OLD_HELPERS: &[OldHelper] = &[
     h(Bash, "cronium_set_variable", "cronium_set_variable", Some("setVariable"), true, "a value that is not JSON was stored as a JSON string"),
     h(Bash, "cronium_set_condition", "cronium_set_condition", Some("setCondition"), true, "took true/false, 1/0, yes/no, on/off"),
     h(Bash, "cronium_event", "cronium_event", Some("getContext"), true, "prints the event context JSON"),
-    h(Bash, "cronium_event_field", "cronium_event", Some("getContext"), false, "one field of the context; today `cronium_event FIELD`"),
+    h(Bash, "cronium_event_field", "cronium_event", Some("getContext"), false, "one field of the context; today `cronium_event FIELD`").modernized(Modernize::Review),
     h(Bash, "cronium_execute_tool_action", "cronium_execute_tool_action", Some("executeToolAction"), true, "took TOOL ACTION CONFIG_JSON with `send_message` action ids"),
-    h(Bash, "cronium_send_email", "cronium_execute_tool_action", Some("executeToolAction"), false, "TO SUBJECT BODY [--cc --bcc --html]; today cronium_execute_tool_action email send-email PARAMS"),
-    h(Bash, "cronium_send_slack_message", "cronium_execute_tool_action", Some("executeToolAction"), false, "CHANNEL TEXT [--username --icon-emoji --icon-url]; today cronium_execute_tool_action slack send-message PARAMS"),
-    h(Bash, "cronium_send_discord_message", "cronium_execute_tool_action", Some("executeToolAction"), false, "CHANNEL_ID CONTENT [--embed JSON]; today cronium_execute_tool_action discord send-message PARAMS"),
-    h(Bash, "cronium_variable_exists", "cronium_get_variable", Some("getVariable"), false, "status 0 when the value is non-empty; today cronium_get_variable fails for a missing key"),
+    h(Bash, "cronium_send_email", "cronium_execute_tool_action", Some("executeToolAction"), false, "TO SUBJECT BODY [--cc --bcc --html]; today cronium_execute_tool_action email send-email PARAMS").modernized(Modernize::Review),
+    h(Bash, "cronium_send_slack_message", "cronium_execute_tool_action", Some("executeToolAction"), false, "CHANNEL TEXT [--username --icon-emoji --icon-url]; today cronium_execute_tool_action slack send-message PARAMS").modernized(Modernize::Review),
+    h(Bash, "cronium_send_discord_message", "cronium_execute_tool_action", Some("executeToolAction"), false, "CHANNEL_ID CONTENT [--embed JSON]; today cronium_execute_tool_action discord send-message PARAMS").modernized(Modernize::Review),
+    h(Bash, "cronium_variable_exists", "cronium_get_variable", Some("getVariable"), false, "status 0 when the value is non-empty; today cronium_get_variable fails for a missing key").modernized(Modernize::Review),
     h(Bash, "cronium_delete_variable", "cronium_delete_variable", Some("deleteVariable"), true, "set the value to null; today it deletes the key"),
-    h(Bash, "cronium_increment_variable", "cronium_set_variable", None, false, "read, add (default 1), write and print; today a get and a set (with If-Match for safety)"),
-    h(Bash, "cronium_append_variable", "cronium_set_variable", None, false, "read, append with an optional separator, write; today a get and a set"),
+    h(Bash, "cronium_increment_variable", "cronium_set_variable", None, false, "read, add (default 1), write and print; today a get and a set (with If-Match for safety)").modernized(Modernize::Review),
+    h(Bash, "cronium_append_variable", "cronium_set_variable", None, false, "read, append with an optional separator, write; today a get and a set").modernized(Modernize::Review),
     h(Bash, "cronium_info", "cronium_info", None, true, "printed the SDK version, API URL, execution id and the token's first characters; today the runtime's health, never the token"),
-    h(Bash, "cronium_getVariable", "cronium_get_variable", Some("getVariable"), true, "file-based helper: a string value printed without its quotes"),
-    h(Bash, "cronium_setVariable", "cronium_set_variable", Some("setVariable"), true, "file-based helper: a value that is not JSON-looking is stored as a string"),
+    h(Bash, "cronium_getVariable", "cronium_get_variable", Some("getVariable"), true, "file-based helper: a string value printed without its quotes").modernized(Modernize::Review),
+    h(Bash, "cronium_setVariable", "cronium_set_variable", Some("setVariable"), true, "file-based helper: a value that is not JSON-looking is stored as a string").modernized(Modernize::Review),
     h(Bash, "cronium_setCondition", "cronium_set_condition", Some("setCondition"), true, "file-based helper"),
     h(Bash, "cronium_getCondition", "cronium_get_condition", Some("getCondition"), true, "file-based helper"),
 ];

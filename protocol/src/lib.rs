@@ -28,7 +28,7 @@ pub mod tool;
 pub mod wire;
 
 pub use error::{ErrorCode, ErrorKind, UnknownErrorCode};
-pub use helpers::{OldHelper, OLD_HELPERS};
+pub use helpers::{Modernize, OldHelper, OLD_HELPERS};
 pub use key::{validate_key, InvalidKey, KEY_MAX_BYTES};
 pub use route::{Family, Route, ROUTES};
 pub use scope::Scope;

@@ -1,0 +1,315 @@
+//! `cronium migrate`: rewrites scripts written for Cronium's file-based helpers so they run
+//! on the runtime API, in files ([`files`]) and in the script column of Cronium's events
+//! table ([`db`]).
+//!
+//! It works on the syntax tree of each script (tree-sitter grammars for Python, JavaScript
+//! and Bash), never on its text: a helper name or `input.json` inside a string or a comment
+//! is not code and is never touched. By default only what breaks on the new runtime is
+//! changed (the lines that loaded a helper file that no longer exists, and direct reads and
+//! writes of the old JSON files); `--modernize` also renames the old helper names to
+//! today's, from [`cronium_protocol::OLD_HELPERS`]. What it cannot rewrite safely it leaves
+//! and reports with its line and why.
+
+#![forbid(unsafe_code)]
+
+pub mod db;
+pub mod files;
+mod node;
+mod python;
+mod shell;
+
+use std::fmt;
+
+pub use cronium_protocol::helpers::Language;
+
+/// What to rewrite.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Also rename the old helper names to today's API.
+    pub modernize: bool,
+}
+
+/// Something left unchanged that a person must look at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Review {
+    /// 1-based line in the script as it was.
+    pub line: usize,
+    /// Why it was not rewritten, and what to do.
+    pub reason: String,
+}
+
+impl fmt::Display for Review {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// The result of migrating one script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Migrated {
+    /// The script after the rewrite (equal to the input when nothing changed).
+    pub text: String,
+    /// One line per rewrite, e.g. `line 3: removed the line loading ./cronium.js`.
+    pub changes: Vec<String>,
+    /// What needs a person.
+    pub review: Vec<Review>,
+}
+
+impl Migrated {
+    /// Whether the script text changed.
+    pub fn changed(&self, before: &str) -> bool {
+        self.text != before
+    }
+}
+
+/// A script that could not be migrated at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MigrateError {
+    /// The parser found a syntax error: the script is left as it is.
+    Parse {
+        /// 1-based line of the first error.
+        line: usize,
+    },
+}
+
+impl fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MigrateError::Parse { line } => write!(
+                f,
+                "does not parse (syntax error at line {line}); left unchanged: fix the syntax and run again"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MigrateError {}
+
+/// Migrates one script's text.
+pub fn migrate(language: Language, source: &str, options: Options) -> Result<Migrated, MigrateError> {
+    let mut rw = Rewriter::new(source);
+    match language {
+        Language::Python => python::migrate(&mut rw, options)?,
+        Language::Node => node::migrate(&mut rw, options)?,
+        Language::Bash => shell::migrate(&mut rw, options)?,
+    }
+    Ok(rw.finish())
+}
+
+/// The language of a script from a file name's extension, else from its first line.
+pub fn detect_language(name: &str, text: &str) -> Option<Language> {
+    let ext = name.rsplit_once('.').map(|(_, e)| e);
+    match ext {
+        Some("py") => return Some(Language::Python),
+        Some("js" | "mjs" | "cjs") => return Some(Language::Node),
+        Some("sh" | "bash") => return Some(Language::Bash),
+        _ => {}
+    }
+    let line = text.lines().next()?.strip_prefix("#!")?;
+    let mut words = line.split_whitespace();
+    let mut prog = words.next()?.rsplit('/').next()?;
+    if prog == "env" {
+        prog = words.find(|w| !w.starts_with('-'))?;
+    }
+    match prog {
+        p if p.starts_with("python") => Some(Language::Python),
+        "node" | "nodejs" => Some(Language::Node),
+        "bash" | "sh" => Some(Language::Bash),
+        _ => None,
+    }
+}
+
+/// The language of an event row from Cronium's `type` column (`PYTHON`, `NODEJS`, `BASH`;
+/// `HTTP_REQUEST` events have no script).
+pub fn language_of_event_type(value: &str) -> Option<Language> {
+    match value.trim().to_ascii_uppercase().as_str() {
+        "PYTHON" => Some(Language::Python),
+        "NODEJS" | "NODE" | "JAVASCRIPT" => Some(Language::Node),
+        "BASH" | "SHELL" => Some(Language::Bash),
+        _ => None,
+    }
+}
+
+/// The old data files the file-based helpers and their scripts read and wrote beside the
+/// script.
+pub(crate) const DATA_FILES: [&str; 5] = [
+    "input.json",
+    "output.json",
+    "event.json",
+    "condition.json",
+    "variables.json",
+];
+
+/// The data file a path names (`input.json`, `./input.json`, `/tmp/x/input.json`).
+pub(crate) fn data_file(path: &str) -> Option<&'static str> {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    DATA_FILES.iter().copied().find(|f| *f == base)
+}
+
+/// Whether a path names an old helper file (`./cronium.js`, `cronium.sh`, ...).
+pub(crate) fn helper_file(path: &str, ext: &[&str]) -> bool {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    base == "cronium" && path.contains('/') || ext.iter().any(|e| base == format!("cronium.{e}"))
+}
+
+/// Edits to one source, applied at the end.
+pub(crate) struct Rewriter<'s> {
+    pub src: &'s str,
+    edits: Vec<(usize, usize, String)>,
+    changes: Vec<(usize, String)>,
+    review: Vec<Review>,
+}
+
+impl<'s> Rewriter<'s> {
+    fn new(src: &'s str) -> Self {
+        Self {
+            src,
+            edits: Vec::new(),
+            changes: Vec::new(),
+            review: Vec::new(),
+        }
+    }
+
+    /// 1-based line of a byte offset.
+    pub fn line_of(&self, at: usize) -> usize {
+        self.src[..at].matches('\n').count() + 1
+    }
+
+    /// Whether a range overlaps an edit already made.
+    pub fn touched(&self, start: usize, end: usize) -> bool {
+        self.edits.iter().any(|&(s, e, _)| start < e.max(s + 1) && s < end.max(start + 1))
+    }
+
+    /// Replaces `start..end`.
+    pub fn replace(&mut self, start: usize, end: usize, text: String, why: String) {
+        if self.touched(start, end) {
+            return;
+        }
+        let line = self.line_of(start);
+        self.edits.push((start, end, text));
+        self.changes.push((line, why));
+    }
+
+    /// Inserts text at an offset.
+    pub fn insert(&mut self, at: usize, text: String, why: String) {
+        let line = self.line_of(at);
+        self.edits.push((at, at, text));
+        self.changes.push((line, why));
+    }
+
+    /// Removes a statement: its whole line when it stands alone on it.
+    pub fn remove_statement(&mut self, start: usize, end: usize, why: String) {
+        let (s, e) = self.whole_line(start, end);
+        self.replace(s, e, String::new(), why);
+    }
+
+    /// Replaces a statement keeping its indentation (`text` may have several lines, each
+    /// indented like the statement).
+    pub fn replace_statement(&mut self, start: usize, end: usize, text: &str, why: String) {
+        let indent = self.indent_at(start);
+        let text = text.lines().collect::<Vec<_>>().join(&format!("\n{indent}"));
+        self.replace(start, end, text, why);
+    }
+
+    /// The indentation of the line holding `at`.
+    pub fn indent_at(&self, at: usize) -> String {
+        let line_start = self.src[..at].rfind('\n').map_or(0, |i| i + 1);
+        self.src[line_start..at]
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect()
+    }
+
+    /// `start..end` widened to whole lines when only blanks (and a `;`) surround it.
+    pub fn whole_line(&self, start: usize, end: usize) -> (usize, usize) {
+        let line_start = self.src[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.src[end..].find('\n').map_or(self.src.len(), |i| end + i + 1);
+        let before = &self.src[line_start..start];
+        let after = &self.src[end..line_end];
+        if before.trim().is_empty() && after.trim().trim_start_matches(';').trim().is_empty() {
+            (line_start, line_end)
+        } else {
+            (start, end)
+        }
+    }
+
+    /// Reports something left unchanged.
+    pub fn review(&mut self, at: usize, reason: impl Into<String>) {
+        let line = self.line_of(at);
+        let reason = reason.into();
+        if !self.review.iter().any(|r| r.line == line && r.reason == reason) {
+            self.review.push(Review { line, reason });
+        }
+    }
+
+    fn finish(mut self) -> Migrated {
+        self.edits.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+        let mut text = self.src.to_owned();
+        for (s, e, t) in &self.edits {
+            text.replace_range(*s..*e, t);
+        }
+        self.changes.sort_by_key(|c| c.0);
+        self.review.sort_by_key(|r| r.line);
+        Migrated {
+            text,
+            changes: self
+                .changes
+                .into_iter()
+                .map(|(line, why)| format!("line {line}: {why}"))
+                .collect(),
+            review: self.review,
+        }
+    }
+}
+
+/// Tree-sitter helpers shared by the languages.
+pub(crate) mod ts {
+    use tree_sitter::{Node, Parser, Tree};
+
+    use crate::MigrateError;
+
+    /// Parses, refusing a tree with a syntax error.
+    pub fn parse(language: tree_sitter::Language, src: &str) -> Result<Tree, MigrateError> {
+        let mut parser = Parser::new();
+        parser
+            .set_language(&language)
+            .map_err(|_| MigrateError::Parse { line: 1 })?;
+        let tree = parser
+            .parse(src, None)
+            .ok_or(MigrateError::Parse { line: 1 })?;
+        if tree.root_node().has_error() {
+            let mut line = 1;
+            walk(tree.root_node(), &mut |n| {
+                if (n.is_error() || n.is_missing()) && line == 1 {
+                    line = n.start_position().row + 1;
+                }
+                line == 1
+            });
+            return Err(MigrateError::Parse { line });
+        }
+        Ok(tree)
+    }
+
+    /// Visits every node, parents first; `f` returns whether to go into the node's children.
+    pub fn walk<'t>(node: Node<'t>, f: &mut impl FnMut(Node<'t>) -> bool) {
+        if !f(node) {
+            return;
+        }
+        let mut cursor = node.walk();
+        let children: Vec<Node<'t>> = node.children(&mut cursor).collect();
+        for c in children {
+            walk(c, f);
+        }
+    }
+
+    /// A node's text.
+    pub fn text<'s>(node: Node<'_>, src: &'s str) -> &'s str {
+        &src[node.byte_range()]
+    }
+
+    /// The named children.
+    pub fn named<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+        let mut cursor = node.walk();
+        node.named_children(&mut cursor).collect()
+    }
+}

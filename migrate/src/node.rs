@@ -1,0 +1,314 @@
+//! Node.js: the `require('./cronium.js')` / `import ... from './cronium.js'` lines the old
+//! runner prepended (the runtime now preloads the global `cronium`, with the old helpers'
+//! synchronous calls), `fs` reads and writes of the old JSON files, and (with
+//! `--modernize`) the old names the table renames.
+
+use cronium_protocol::helpers::{find, Language, Modernize};
+use tree_sitter::Node;
+
+use crate::ts::{named, parse, text, walk};
+use crate::{data_file, helper_file, MigrateError, Options, Rewriter};
+
+pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), MigrateError> {
+    let src = rw.src;
+    let tree = parse(tree_sitter_javascript::LANGUAGE.into(), src)?;
+    let root = tree.root_node();
+
+    // A script that binds `cronium` to today's (asynchronous) package: the rewritten calls
+    // would return promises there, so file uses are only reported.
+    let mut async_package = false;
+    walk(root, &mut |n| {
+        if let Some(path) = module_path(n, src) {
+            if path == "cronium" || path == "@cronium/sdk" {
+                async_package = true;
+            }
+        }
+        true
+    });
+
+    walk(root, &mut |n| {
+        match n.kind() {
+            "lexical_declaration" | "variable_declaration" => {
+                let decls = named(n)
+                    .into_iter()
+                    .filter(|d| d.kind() == "variable_declarator")
+                    .collect::<Vec<_>>();
+                if decls.len() == 1 {
+                    if let Some(value) = decls[0].child_by_field_name("value") {
+                        if require_path(value, src).as_deref().is_some_and(is_helper) {
+                            let name = decls[0].child_by_field_name("name").map_or("", |x| text(x, src));
+                            if name == "cronium" {
+                                rw.remove_statement(
+                                    n.start_byte(),
+                                    n.end_byte(),
+                                    "removed the require of the old ./cronium.js: the runtime provides the global `cronium`".into(),
+                                );
+                            } else {
+                                rw.replace(
+                                    value.start_byte(),
+                                    value.end_byte(),
+                                    "globalThis.cronium".into(),
+                                    "the old ./cronium.js is now the runtime's global `cronium`".into(),
+                                );
+                            }
+                            return false;
+                        }
+                    }
+                }
+            }
+            "expression_statement" => {
+                if let Some(call) = named(n).into_iter().next() {
+                    if require_path(call, src).as_deref().is_some_and(is_helper) {
+                        rw.remove_statement(
+                            n.start_byte(),
+                            n.end_byte(),
+                            "removed the require of the old ./cronium.js: the runtime provides the global `cronium`".into(),
+                        );
+                        return false;
+                    }
+                }
+            }
+            "import_statement" => {
+                let source = n.child_by_field_name("source").and_then(|s| string_value(s, src));
+                if source.as_deref().is_some_and(is_helper) {
+                    let clause = named(n).into_iter().find(|c| c.kind() == "import_clause");
+                    let binding = clause.and_then(|c| {
+                        let parts = named(c);
+                        match parts.as_slice() {
+                            [one] if one.kind() == "identifier" => Some(text(*one, src).to_owned()),
+                            [one] if one.kind() == "namespace_import" => {
+                                named(*one).first().map(|x| text(*x, src).to_owned())
+                            }
+                            _ => None,
+                        }
+                    });
+                    match (clause.is_some(), binding.as_deref()) {
+                        (false, _) | (true, Some("cronium")) => rw.remove_statement(
+                            n.start_byte(),
+                            n.end_byte(),
+                            "removed the import of the old ./cronium.js: the runtime provides the global `cronium`".into(),
+                        ),
+                        (true, Some(other)) => rw.replace_statement(
+                            n.start_byte(),
+                            n.end_byte(),
+                            &format!("const {other} = globalThis.cronium;"),
+                            "the old ./cronium.js is now the runtime's global `cronium`".into(),
+                        ),
+                        (true, None) => rw.review(
+                            n.start_byte(),
+                            "imports names from the old ./cronium.js, which no longer exists: use the global `cronium` (e.g. cronium.getVariable)",
+                        ),
+                    }
+                    return false;
+                }
+            }
+            "call_expression" => {
+                if !async_package && rewrite_file_call(rw, n) {
+                    return false;
+                }
+                if options.modernize {
+                    modernize_call(rw, n);
+                }
+            }
+            "string" | "template_string" => {
+                if let Some(file) = string_value(n, src).and_then(|s| data_file(&s)) {
+                    if !rw.touched(n.start_byte(), n.end_byte()) {
+                        let why = if async_package {
+                            format!("uses {file} directly in a script that loads today's asynchronous `cronium` package; rewrite it by hand with await (see docs/migrate.md)")
+                        } else {
+                            direct_use_reason(file)
+                        };
+                        rw.review(n.start_byte(), why);
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    Ok(())
+}
+
+fn is_helper(path: &str) -> bool {
+    (path.starts_with('.') || path.starts_with('/')) && helper_file(path, &["js", "cjs", "mjs"])
+}
+
+fn direct_use_reason(file: &str) -> String {
+    let today = match file {
+        "input.json" => "cronium.input()",
+        "output.json" => "cronium.output(data)",
+        "event.json" => "cronium.event()",
+        "condition.json" => "cronium.setCondition(value)",
+        _ => "cronium.getVariable(key) / cronium.setVariable(key, value) per variable",
+    };
+    format!("uses {file} directly in a form not rewritten automatically; the file no longer exists: use {today}")
+}
+
+/// A string literal's value (a template string only without substitutions).
+fn string_value(n: Node<'_>, src: &str) -> Option<String> {
+    match n.kind() {
+        "string" | "template_string" => {
+            let parts = named(n);
+            if parts.iter().any(|p| p.kind() != "string_fragment") {
+                return None;
+            }
+            Some(parts.iter().map(|p| text(*p, src)).collect())
+        }
+        _ => None,
+    }
+}
+
+/// `require('PATH')`: the path.
+fn require_path(n: Node<'_>, src: &str) -> Option<String> {
+    if n.kind() != "call_expression" || n.child_by_field_name("function").map(|f| text(f, src)) != Some("require") {
+        return None;
+    }
+    let args = named(n.child_by_field_name("arguments")?);
+    (args.len() == 1).then(|| string_value(args[0], src))?
+}
+
+/// The module a require call or import statement loads.
+fn module_path(n: Node<'_>, src: &str) -> Option<String> {
+    match n.kind() {
+        "call_expression" => require_path(n, src),
+        "import_statement" => n.child_by_field_name("source").and_then(|s| string_value(s, src)),
+        _ => None,
+    }
+}
+
+fn method<'t>(call: Node<'t>, src: &str) -> Option<(Node<'t>, String)> {
+    let f = call.child_by_field_name("function")?;
+    if f.kind() != "member_expression" {
+        return None;
+    }
+    let object = f.child_by_field_name("object")?;
+    let property = text(f.child_by_field_name("property")?, src).to_owned();
+    Some((object, property))
+}
+
+fn args<'t>(call: Node<'t>) -> Vec<Node<'t>> {
+    call.child_by_field_name("arguments").map(named).unwrap_or_default()
+}
+
+/// `fs.readFileSync('FILE', ...)` (optionally `.toString()`): the data file.
+fn read_file_sync(n: Node<'_>, src: &str) -> Option<&'static str> {
+    let mut n = n;
+    if let Some((object, m)) = method(n, src) {
+        if m == "toString" && args(n).is_empty() {
+            n = object;
+        }
+    }
+    let (_, m) = method(n, src)
+        .or_else(|| (n.child_by_field_name("function").map(|f| text(f, src)) == Some("readFileSync")).then(|| (n, "readFileSync".to_owned())))?;
+    if m != "readFileSync" || n.kind() != "call_expression" {
+        return None;
+    }
+    let a = args(n);
+    data_file(&string_value(*a.first()?, src)?)
+}
+
+/// Rewrites `JSON.parse(fs.readFileSync('input.json', 'utf8'))`, `require('./input.json')`
+/// and `fs.writeFileSync('output.json' | 'condition.json', JSON.stringify(...))`.
+fn rewrite_file_call(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
+    let src = rw.src;
+    let func = n.child_by_field_name("function").map_or("", |f| text(f, src));
+    let getter = |file: &str| match file {
+        "input.json" => Some("input"),
+        "event.json" => Some("event"),
+        _ => None,
+    };
+    if func == "JSON.parse" {
+        let a = args(n);
+        if a.len() == 1 {
+            if let Some(g) = read_file_sync(a[0], src).and_then(getter) {
+                rw.replace(n.start_byte(), n.end_byte(), format!("cronium.{g}()"), format!("reading the old JSON file is now cronium.{g}()"));
+                return true;
+            }
+        }
+        return false;
+    }
+    if let Some(path) = require_path(n, src) {
+        if let Some(g) = data_file(&path).and_then(getter) {
+            if path.starts_with('.') || path.starts_with('/') {
+                rw.replace(n.start_byte(), n.end_byte(), format!("cronium.{g}()"), format!("require of the old {path} is now cronium.{g}()"));
+                return true;
+            }
+        }
+        return false;
+    }
+    let Some((_, m)) = method(n, src) else {
+        return false;
+    };
+    if m != "writeFileSync" {
+        return false;
+    }
+    let a = args(n);
+    let Some(file) = a.first().and_then(|f| string_value(*f, src)).and_then(|s| data_file(&s)) else {
+        return false;
+    };
+    let Some(payload) = a.get(1).filter(|p| p.kind() == "call_expression") else {
+        return false;
+    };
+    if payload.child_by_field_name("function").map(|f| text(f, src)) != Some("JSON.stringify") {
+        return false;
+    }
+    let Some(value) = args(*payload).first().copied() else {
+        return false;
+    };
+    let replacement = match file {
+        "output.json" => Some(format!("cronium.output({})", text(value, src))),
+        "condition.json" if value.kind() == "object" => {
+            let members = named(value);
+            match members.as_slice() {
+                [m] if m.kind() == "shorthand_property_identifier" && text(*m, src) == "condition" => {
+                    Some("cronium.setCondition(condition)".to_owned())
+                }
+                [m] if m.kind() == "pair" => {
+                    let key = m.child_by_field_name("key");
+                    let key = key.map(|k| string_value(k, src).unwrap_or_else(|| text(k, src).to_owned()));
+                    (key.as_deref() == Some("condition"))
+                        .then(|| m.child_by_field_name("value").map(|v| format!("cronium.setCondition({})", text(v, src))))
+                        .flatten()
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    match replacement {
+        Some(r) => {
+            rw.replace(n.start_byte(), n.end_byte(), r, format!("writing {file} is now a cronium call"));
+            true
+        }
+        None => false,
+    }
+}
+
+/// `--modernize`: old names the table renames (`cronium.event()` → `cronium.getEventContext()`).
+/// The calls stay synchronous: the global `cronium` answers them so; moving a script to
+/// today's asynchronous package (`await`) changes its control flow and is left to a person.
+fn modernize_call(rw: &mut Rewriter<'_>, call: Node<'_>) {
+    let src = rw.src;
+    let Some(func) = call.child_by_field_name("function").filter(|f| f.kind() == "member_expression") else {
+        return;
+    };
+    let (Some(object), Some(prop)) = (func.child_by_field_name("object"), func.child_by_field_name("property")) else {
+        return;
+    };
+    if text(object, src) != "cronium" {
+        return;
+    }
+    let Some(helper) = find(Language::Node, text(prop, src)) else {
+        return;
+    };
+    match helper.modernize {
+        Modernize::Rename => rw.replace(
+            prop.start_byte(),
+            prop.end_byte(),
+            helper.today.into(),
+            format!("cronium.{} is now cronium.{}", helper.old, helper.today),
+        ),
+        Modernize::Review => rw.review(call.start_byte(), format!("cronium.{}: {}", helper.old, helper.semantics)),
+        _ => {}
+    }
+}
