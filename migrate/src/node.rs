@@ -7,7 +7,7 @@ use cronium_protocol::helpers::{find, Language, Modernize};
 use tree_sitter::Node;
 
 use crate::ts::{named, parse, text, walk};
-use crate::{data_file, helper_file, MigrateError, Options, Rewriter};
+use crate::{data_file, helper_file, renamed_event_field, MigrateError, Options, Rewriter};
 
 pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), MigrateError> {
     let src = rw.src;
@@ -126,7 +126,55 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
         }
         true
     });
+    if !async_package {
+        event_fields(rw, root);
+    }
     Ok(())
+}
+
+/// `cronium.event().name` (and `ev.name`, `ev['name']` where `const ev = cronium.event()`):
+/// the field is `eventName` today.
+fn event_fields(rw: &mut Rewriter<'_>, root: Node<'_>) {
+    let src = rw.src;
+    let is_event_call = |n: Node<'_>| {
+        n.kind() == "call_expression"
+            && matches!(n.child_by_field_name("function").map(|f| text(f, src)), Some("cronium.event" | "cronium.getEventContext"))
+            && args(n).is_empty()
+    };
+    let mut names: Vec<String> = Vec::new();
+    walk(root, &mut |n| {
+        if n.kind() == "variable_declarator" {
+            if let (Some(l), Some(r)) = (n.child_by_field_name("name"), n.child_by_field_name("value")) {
+                if l.kind() == "identifier" && is_event_call(r) {
+                    names.push(text(l, src).to_owned());
+                }
+            }
+        }
+        true
+    });
+    let is_event = |n: Node<'_>| is_event_call(n) || (n.kind() == "identifier" && names.iter().any(|x| x == text(n, src)));
+    walk(root, &mut |n| {
+        match n.kind() {
+            "member_expression" if n.child_by_field_name("object").is_some_and(is_event) => {
+                if let Some(p) = n.child_by_field_name("property") {
+                    if let Some(new) = renamed_event_field(text(p, src)) {
+                        let old = text(p, src).to_owned();
+                        rw.replace(p.start_byte(), p.end_byte(), new.into(), format!("the event field '{old}' is '{new}' today"));
+                    }
+                }
+            }
+            "subscript_expression" if n.child_by_field_name("object").is_some_and(is_event) => {
+                if let Some(k) = n.child_by_field_name("index") {
+                    if let Some(new) = string_value(k, src).as_deref().and_then(renamed_event_field) {
+                        let q = &text(k, src)[..1];
+                        rw.replace(k.start_byte(), k.end_byte(), format!("{q}{new}{q}"), format!("the event field is '{new}' today"));
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    });
 }
 
 fn is_helper(path: &str) -> bool {

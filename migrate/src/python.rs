@@ -6,7 +6,7 @@ use cronium_protocol::helpers::{find, Language, Modernize};
 use tree_sitter::Node;
 
 use crate::ts::{named, parse, text, walk};
-use crate::{data_file, MigrateError, Options, Rewriter};
+use crate::{data_file, renamed_event_field, MigrateError, Options, Rewriter};
 
 pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), MigrateError> {
     let src = rw.src;
@@ -102,6 +102,8 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
         }
         true
     });
+
+    event_fields(rw, root);
 
     // `sys` imported only for the removed sys.path line.
     if let Some(import_sys) = top.iter().find(|s| {
@@ -431,4 +433,55 @@ fn modernize_call(rw: &mut Rewriter<'_>, call: Node<'_>) {
             format!("cronium.{} has no mechanical rewrite: {}", helper.old, helper.semantics),
         ),
     }
+}
+
+/// `cronium.event()['name']` (and `ev['name']`, `ev.get('name')` where `ev =
+/// cronium.event()`): the field is `eventName` today.
+fn event_fields(rw: &mut Rewriter<'_>, root: Node<'_>) {
+    let src = rw.src;
+    let is_event_call = |n: Node<'_>| {
+        n.kind() == "call"
+            && n.child_by_field_name("function").map(|f| text(f, src)) == Some("cronium.event")
+            && n.child_by_field_name("arguments").is_some_and(|a| named(a).is_empty())
+    };
+    let mut names: Vec<String> = Vec::new();
+    walk(root, &mut |n| {
+        if n.kind() == "assignment" {
+            if let (Some(l), Some(r)) = (n.child_by_field_name("left"), n.child_by_field_name("right")) {
+                if l.kind() == "identifier" && is_event_call(r) {
+                    names.push(text(l, src).to_owned());
+                }
+            }
+        }
+        true
+    });
+    let is_event = |n: Node<'_>| is_event_call(n) || (n.kind() == "identifier" && names.iter().any(|x| x == text(n, src)));
+    walk(root, &mut |n| {
+        let key = match n.kind() {
+            // ev['name']
+            "subscript" if n.child_by_field_name("value").is_some_and(is_event) => n.child_by_field_name("subscript"),
+            // ev.get('name'[, default])
+            "call" => n
+                .child_by_field_name("function")
+                .filter(|f| f.kind() == "attribute")
+                .filter(|f| f.child_by_field_name("object").is_some_and(is_event))
+                .filter(|f| f.child_by_field_name("attribute").map(|a| text(a, src)) == Some("get"))
+                .and_then(|_| n.child_by_field_name("arguments"))
+                .and_then(|a| named(a).into_iter().next()),
+            _ => None,
+        };
+        if let Some(k) = key {
+            if let Some(new) = string_value(k, src).as_deref().and_then(renamed_event_field) {
+                let old = string_value(k, src).unwrap_or_default();
+                let q = &text(k, src)[..1];
+                rw.replace(
+                    k.start_byte(),
+                    k.end_byte(),
+                    format!("{q}{new}{q}"),
+                    format!("the event field '{old}' is '{new}' today"),
+                );
+            }
+        }
+        true
+    });
 }

@@ -19,6 +19,22 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
                     return false;
                 }
             }
+            "pipeline" => {
+                // cat event.json | jq -r '.FIELD'
+                let parts = named(n);
+                if let [first, second] = parts.as_slice() {
+                    let cat_event = first.kind() == "command"
+                        && first.child_by_field_name("name").map(|x| text(x, src)) == Some("cat")
+                        && arguments(*first).len() == 1
+                        && value(arguments(*first)[0], src).as_deref().and_then(data_file) == Some("event.json");
+                    if cat_event && second.kind() == "command" {
+                        if let Some(field) = jq_field(*second, src, 0) {
+                            rw.replace(n.start_byte(), n.end_byte(), format!("cronium_event {field}"), "reading a field of event.json is now cronium_event FIELD".into());
+                            return false;
+                        }
+                    }
+                }
+            }
             "redirected_statement" => {
                 if rewrite_redirect(rw, n) {
                     return false;
@@ -149,6 +165,12 @@ fn rewrite_command(rw: &mut Rewriter<'_>, cmd: Node<'_>, options: Options) -> bo
 
     if name == "jq" && args.len() >= 2 && redirects == 0 {
         let last = args[args.len() - 1];
+        if value(last, src).as_deref().and_then(data_file) == Some("event.json") {
+            if let Some(field) = jq_field(cmd, src, 1) {
+                rw.replace(cmd.start_byte(), cmd.end_byte(), format!("cronium_event {field}"), "reading a field of event.json is now cronium_event FIELD".into());
+                return true;
+            }
+        }
         if let Some(g) = value(last, src).and_then(|v| data_file(&v)).and_then(getter) {
             let others_clean = args[..args.len() - 1]
                 .iter()
@@ -240,9 +262,28 @@ fn condition_value(body: Node<'_>, src: &str) -> Option<String> {
         return Some(v.to_owned());
     }
     // One expansion ($X, ${X}, $(...)) from a double-quoted string.
-    let expansion = arg.kind() == "string"
-        && v.starts_with('$')
-        && named(arg).len() == 1
-        && matches!(named(arg)[0].kind(), "simple_expansion" | "expansion" | "command_substitution");
+    let expansions: Vec<Node<'_>> = named(arg)
+        .into_iter()
+        .filter(|p| matches!(p.kind(), "simple_expansion" | "expansion" | "command_substitution"))
+        .collect();
+    let expansion = arg.kind() == "string" && expansions.len() == 1 && text(expansions[0], src) == v;
     expansion.then(|| format!("\"{v}\""))
+}
+
+/// `jq -r '.FIELD'` (plus `skip_last` trailing file arguments): the field, when it is a
+/// plain top-level name; `cronium_event FIELD` prints it the same way (strings raw) and
+/// answers the old names (`name`, `id`, `type`) too.
+fn jq_field(cmd: Node<'_>, src: &str, skip_last: usize) -> Option<String> {
+    if cmd.child_by_field_name("name").map(|x| text(x, src)) != Some("jq") {
+        return None;
+    }
+    let args = arguments(cmd);
+    let args = &args[..args.len().checked_sub(skip_last)?];
+    let (filter, flags) = args.split_last()?;
+    if flags.len() != 1 || value(flags[0], src).as_deref() != Some("-r") {
+        return None;
+    }
+    let f = value(*filter, src)?;
+    let field = f.strip_prefix('.')?;
+    (!field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then(|| field.to_owned())
 }

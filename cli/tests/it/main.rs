@@ -6,6 +6,7 @@ mod bad_input;
 mod client;
 mod harness;
 mod lifecycle;
+mod migrate;
 mod postgres;
 mod receivers;
 mod run;
