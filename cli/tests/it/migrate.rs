@@ -344,3 +344,184 @@ fn bad_input_is_one_line_each_and_nothing_half_written() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// The events rows of the database tests: (id, type, content).
+fn event_rows() -> Vec<(i32, &'static str, Option<&'static str>)> {
+    vec![
+        (
+            1,
+            "PYTHON",
+            Some("import json\nfrom cronium import cronium\n\nwith open('input.json') as f:\n    data = json.load(f)\ncronium.output(data)\n"),
+        ),
+        (2, "NODEJS", Some("const cronium = require('./cronium.js');\n\ncronium.output(cronium.input());\n")),
+        (3, "BASH", Some("#!/bin/bash\nsource ./cronium.sh\n\ncronium_output '{}'\n")),
+        (4, "PYTHON", Some("import json\nwith open('variables.json') as f:\n    v = json.load(f)\n")),
+        (5, "HTTP_REQUEST", None),
+        (6, "BASH", Some("cronium_output '{\"ok\": true}'\n")),
+    ]
+}
+
+fn expected_content(id: i32) -> Option<&'static str> {
+    match id {
+        1 => Some("import json\nimport cronium\n\ndata = cronium.input()\ncronium.output(data)\n"),
+        2 => Some("cronium.output(cronium.input());\n"),
+        3 => Some("#!/bin/bash\ncronium_output '{}'\n"),
+        _ => event_rows().into_iter().find(|r| r.0 == id).and_then(|r| r.2),
+    }
+}
+
+/// The same checks on any database: `query` returns (id, content) of the events table
+/// and the number of backup rows (None when there is no backup table).
+fn database_mode(url: &str, query: &dyn Fn() -> (Vec<(i32, Option<String>)>, Option<i64>)) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let before = query();
+    assert_eq!(before.1, None);
+
+    // Dry run: a diff per changed event id, the review reported, nothing written.
+    let dry = migrate(d, &["--database", url, "--dry-run"]);
+    let (out, err) = text(&dry);
+    assert_eq!(dry.status.code(), Some(1), "{out}{err}");
+    for id in [1, 2, 3] {
+        assert!(out.contains(&format!("--- a/event {id}\n")), "{out}");
+    }
+    assert!(!out.contains("a/event 4") && !out.contains("a/event 6"), "{out}");
+    assert!(out.contains("review event 4:2: uses variables.json"), "{out}");
+    assert!(out.contains("scanned 5, would change 3, unchanged 2, needing review 1"), "{out}");
+    assert_eq!(query(), before, "the dry run wrote");
+
+    // Apply: changed rows rewritten, each backed up first, the rest untouched.
+    let run = migrate(d, &["--database", url]);
+    let (out, err) = text(&run);
+    assert_eq!(run.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("scanned 5, changed 3, unchanged 2, needing review 1"), "{out}");
+    assert!(out.contains("backed up 3 row(s) to events_migrate_backup"), "{out}");
+    let (rows, backups) = query();
+    assert_eq!(backups, Some(3));
+    for (id, content) in &rows {
+        assert_eq!(content.as_deref(), expected_content(*id), "event {id}");
+    }
+
+    // Re-run: nothing changes, no new backup rows.
+    let again = migrate(d, &["--database", url]);
+    let (out, _) = text(&again);
+    assert!(out.contains("scanned 5, changed 0, unchanged 5, needing review 1"), "{out}");
+    assert_eq!(query(), (rows, Some(3)));
+
+    // A missing table or column: one line, exit 2, nothing written.
+    for (args, want) in [
+        (vec!["--table", "evnts"], "no table \"evnts\""),
+        (vec!["--column", "script"], "no column \"script\""),
+        (vec!["--language-column", "lang"], "no column \"lang\""),
+        (vec!["--table", "events; drop table events"], "plain table or column name"),
+    ] {
+        let mut a = vec!["--database", url];
+        a.extend(args);
+        let o = migrate(d, &a);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{out}{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{err}");
+    }
+    assert_eq!(query().1, Some(3));
+}
+
+#[test]
+fn database_mode_on_a_real_sqlite_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("cronium.db");
+    {
+        let c = rusqlite::Connection::open(&db).expect("open");
+        c.execute_batch(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL, content TEXT)",
+        )
+        .expect("create");
+        for (id, ty, content) in event_rows() {
+            c.execute(
+                "INSERT INTO events (id, user_id, name, type, content) VALUES (?1, 'u', ?2, ?3, ?4)",
+                rusqlite::params![id, format!("event {id}"), ty, content],
+            )
+            .expect("insert");
+        }
+    }
+    let query = || {
+        let c = rusqlite::Connection::open(&db).expect("open");
+        let mut s = c.prepare("SELECT id, content FROM events ORDER BY id").expect("prepare");
+        let rows = s
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("rows");
+        let backups = c
+            .query_row("SELECT count(*) FROM events_migrate_backup", [], |r| r.get(0))
+            .ok();
+        (rows, backups)
+    };
+    database_mode(db.to_str().expect("path"), &query);
+
+    // A file that does not exist is not created.
+    let missing = dir.path().join("nope.db");
+    let o = migrate(dir.path(), &["--database", missing.to_str().expect("p")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("no such SQLite file"), "{:?}", text(&o));
+    assert!(!missing.exists());
+}
+
+#[test]
+fn database_mode_on_a_real_postgresql() {
+    let pg = cronium_store::temp_postgres::TempPostgres::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = pg.url();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client = rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        client
+    });
+    rt.block_on(async {
+        client
+            .batch_execute(
+                "CREATE TABLE events (id serial PRIMARY KEY, user_id varchar(255) NOT NULL, name varchar(255) NOT NULL, type varchar(50) NOT NULL, content text)",
+            )
+            .await
+            .expect("create");
+        for (id, ty, content) in event_rows() {
+            client
+                .execute(
+                    "INSERT INTO events (id, user_id, name, type, content) VALUES ($1, 'u', $2, $3, $4)",
+                    &[&id, &format!("event {id}"), &ty, &content],
+                )
+                .await
+                .expect("insert");
+        }
+    });
+    let query = || {
+        rt.block_on(async {
+            let rows = client
+                .query("SELECT id, content FROM events ORDER BY id", &[])
+                .await
+                .expect("query")
+                .iter()
+                .map(|r| (r.get::<_, i32>(0), r.get::<_, Option<String>>(1)))
+                .collect();
+            let backups = client
+                .query_one("SELECT count(*) FROM events_migrate_backup", &[])
+                .await
+                .ok()
+                .map(|r| r.get::<_, i64>(0));
+            (rows, backups)
+        })
+    };
+    database_mode(&url, &query);
+
+    // A URL that does not connect: one line, exit 2, and the password is never printed.
+    let bad = format!("postgres://postgres:s3cret-pw@127.0.0.1:{}/postgres", crate::harness::free_port().port());
+    let o = migrate(Path::new("."), &["--database", &bad]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cannot connect to postgres://postgres@127.0.0.1"), "{err}");
+    assert!(!err.contains("s3cret") && !out.contains("s3cret"), "{err}");
+}
