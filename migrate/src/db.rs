@@ -53,12 +53,17 @@ fn usage(m: impl Into<String>) -> UsageError {
 fn ident(name: &str, what: &str) -> Result<String, UsageError> {
     let ok = !name.is_empty()
         && name.len() <= 63
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
         Ok(format!("\"{name}\""))
     } else {
-        Err(usage(format!("--{what} {name:?}: give a plain table or column name (letters, digits, _)")))
+        Err(usage(format!(
+            "--{what} {name:?}: give a plain table or column name (letters, digits, _)"
+        )))
     }
 }
 
@@ -74,11 +79,14 @@ pub fn migrate_database(
     ident(&target.column, "column")?;
     ident(&target.language_column, "language-column")?;
     ident(&target.id_column, "id-column")?;
-    let mut store: Box<dyn Db> = if target.url.starts_with("postgres://") || target.url.starts_with("postgresql://") {
-        Box::new(Pg::connect(&target.url)?)
-    } else {
-        Box::new(Lite::open(target.url.strip_prefix("sqlite:").unwrap_or(&target.url))?)
-    };
+    let mut store: Box<dyn Db> =
+        if target.url.starts_with("postgres://") || target.url.starts_with("postgresql://") {
+            Box::new(Pg::connect(&target.url)?)
+        } else {
+            Box::new(Lite::open(
+                target.url.strip_prefix("sqlite:").unwrap_or(&target.url),
+            )?)
+        };
     let columns = store.columns(&target.table)?;
     if columns.is_empty() {
         return Err(usage(format!(
@@ -103,18 +111,34 @@ pub fn migrate_database(
     let mut summary = Summary::default();
     let mut updates = Vec::new();
     for row in rows {
-        let (Some(content), Some(language)) = (row.content, row.language.as_deref().and_then(language_of_event_type)) else {
+        let (Some(content), Some(language)) = (
+            row.content,
+            row.language.as_deref().and_then(language_of_event_type),
+        ) else {
             continue;
         };
         summary.scanned += 1;
         let place = format!("event {}", row.id);
         let mut new = None;
-        migrate_one(&place, language, &content, options, dry_run, out, &mut summary, |t| {
-            new = Some(t.to_owned());
-            Ok(())
-        });
+        migrate_one(
+            &place,
+            language,
+            &content,
+            options,
+            dry_run,
+            out,
+            &mut summary,
+            |t| {
+                new = Some(t.to_owned());
+                Ok(())
+            },
+        );
         if let Some(new) = new {
-            updates.push(Update { id: row.id, old: content, new });
+            updates.push(Update {
+                id: row.id,
+                old: content,
+                new,
+            });
         }
     }
     if !dry_run && !updates.is_empty() {
@@ -146,8 +170,11 @@ impl Lite {
                 "{path}: no such SQLite file; give the database file's path or a postgres:// URL"
             )));
         }
-        let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
-            .map_err(|e| usage(format!("{path}: cannot open the SQLite database: {e}")))?;
+        let c = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
+        )
+        .map_err(|e| usage(format!("{path}: cannot open the SQLite database: {e}")))?;
         c.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(|e| usage(format!("{path}: {e}")))?;
         Ok(Self(c))
@@ -176,7 +203,10 @@ impl Db for Lite {
             col = ident(&t.column, "column")?,
             table = ident(&t.table, "table")?,
         );
-        let mut stmt = self.0.prepare(&sql).map_err(|e| usage(format!("cannot read {}: {e}", t.table)))?;
+        let mut stmt = self
+            .0
+            .prepare(&sql)
+            .map_err(|e| usage(format!("cannot read {}: {e}", t.table)))?;
         stmt.query_map([], |r| {
             Ok(Row {
                 id: r.get(0)?,
@@ -209,7 +239,9 @@ impl Db for Lite {
                 rusqlite::params![u.id, u.old],
             )
             .map_err(fail)?;
-            let n = tx.execute(&update, rusqlite::params![u.new, u.id, u.old]).map_err(fail)?;
+            let n = tx
+                .execute(&update, rusqlite::params![u.new, u.id, u.old])
+                .map_err(fail)?;
             if n != 1 {
                 return Err(usage(format!(
                     "nothing written: event {} changed while migrating; run again",
@@ -259,11 +291,13 @@ impl Pg {
             if tls {
                 let mut roots = rustls::RootCertStore::empty();
                 roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-                let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                    .with_safe_default_protocol_versions()
-                    .map_err(|e| e.to_string())?
-                    .with_root_certificates(roots)
-                    .with_no_client_auth();
+                let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
                 let (client, conn) = config
                     .connect(tokio_postgres_rustls::MakeRustlsConnect::new(cfg))
                     .await
@@ -271,7 +305,10 @@ impl Pg {
                 tokio::spawn(conn);
                 Ok::<_, String>(client)
             } else {
-                let (client, conn) = config.connect(tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+                let (client, conn) = config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 tokio::spawn(conn);
                 Ok(client)
             }

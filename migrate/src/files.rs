@@ -24,7 +24,8 @@ impl Summary {
     pub fn render(&self, dry_run: bool) -> String {
         let mut s = String::new();
         let verb = if dry_run { "would change" } else { "changed" };
-        let places: std::collections::BTreeSet<&str> = self.review.iter().map(|(w, _)| w.as_str()).collect();
+        let places: std::collections::BTreeSet<&str> =
+            self.review.iter().map(|(w, _)| w.as_str()).collect();
         let _ = writeln!(
             s,
             "scanned {}, {verb} {}, unchanged {}, needing review {}",
@@ -143,7 +144,13 @@ fn migrate_file(
         Err(e) => {
             summary.scanned += 1;
             summary.unchanged += 1;
-            summary.review.push((name, Review { line: 0, reason: format!("cannot read it ({e}); left unchanged") }));
+            summary.review.push((
+                name,
+                Review {
+                    line: 0,
+                    reason: format!("cannot read it ({e}); left unchanged"),
+                },
+            ));
             return;
         }
     };
@@ -151,7 +158,13 @@ fn migrate_file(
         if explicit {
             summary.scanned += 1;
             summary.unchanged += 1;
-            summary.review.push((name, Review { line: 0, reason: "not UTF-8 text; left unchanged".into() }));
+            summary.review.push((
+                name,
+                Review {
+                    line: 0,
+                    reason: "not UTF-8 text; left unchanged".into(),
+                },
+            ));
         }
         return;
     };
@@ -171,7 +184,16 @@ fn migrate_file(
         return;
     };
     summary.scanned += 1;
-    migrate_one(&name, language, &text, options, dry_run, out, summary, |new| write_atomic(path, new));
+    migrate_one(
+        &name,
+        language,
+        &text,
+        options,
+        dry_run,
+        out,
+        summary,
+        |new| write_atomic(path, new),
+    );
 }
 
 /// Migrates one script text and records the outcome; `apply` stores the new text.
@@ -193,7 +215,13 @@ pub(crate) fn migrate_one(
             let line = match e {
                 crate::MigrateError::Parse { line } => line,
             };
-            summary.review.push((place.to_owned(), Review { line, reason: e.to_string() }));
+            summary.review.push((
+                place.to_owned(),
+                Review {
+                    line,
+                    reason: e.to_string(),
+                },
+            ));
             return None;
         }
     };
@@ -209,7 +237,13 @@ pub(crate) fn migrate_one(
     } else {
         if let Err(e) = apply(&migrated.text) {
             summary.unchanged += 1;
-            summary.review.push((place.to_owned(), Review { line: 0, reason: format!("cannot write it ({e}); left unchanged") }));
+            summary.review.push((
+                place.to_owned(),
+                Review {
+                    line: 0,
+                    reason: format!("cannot write it ({e}); left unchanged"),
+                },
+            ));
             return None;
         }
         let _ = writeln!(out, "{place} ({language}): migrated");
@@ -224,8 +258,13 @@ pub(crate) fn migrate_one(
 /// Replaces a file's content atomically, keeping its permissions: a crash leaves the old
 /// file or the new one, never half of either.
 fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".cronium-migrate-").tempfile_in(dir)?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".cronium-migrate-")
+        .tempfile_in(dir)?;
     tmp.write_all(text.as_bytes())?;
     tmp.as_file().sync_all()?;
     let perms = std::fs::metadata(path)?.permissions();

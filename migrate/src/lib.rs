@@ -86,7 +86,11 @@ impl fmt::Display for MigrateError {
 impl std::error::Error for MigrateError {}
 
 /// Migrates one script's text.
-pub fn migrate(language: Language, source: &str, options: Options) -> Result<Migrated, MigrateError> {
+pub fn migrate(
+    language: Language,
+    source: &str,
+    options: Options,
+) -> Result<Migrated, MigrateError> {
     let mut result = pass(language, source, options)?;
     if result.text != source {
         // The calls that replaced the file uses are written with the old names (the ones
@@ -208,7 +212,9 @@ impl<'s> Rewriter<'s> {
 
     /// Whether a range overlaps an edit already made.
     pub fn touched(&self, start: usize, end: usize) -> bool {
-        self.edits.iter().any(|&(s, e, _)| start < e.max(s + 1) && s < end.max(start + 1))
+        self.edits
+            .iter()
+            .any(|&(s, e, _)| start < e.max(s + 1) && s < end.max(start + 1))
     }
 
     /// Replaces `start..end`.
@@ -234,7 +240,8 @@ impl<'s> Rewriter<'s> {
         // The old runner prepended its loading line followed by a blank line: at the top
         // of the script (after a shebang at most) that blank line goes too.
         let before = &self.src[..s];
-        let at_top = before.is_empty() || (before.starts_with("#!") && before.matches('\n').count() == 1);
+        let at_top =
+            before.is_empty() || (before.starts_with("#!") && before.matches('\n').count() == 1);
         if self.src[s..e].ends_with('\n') && at_top && self.src[e..].starts_with('\n') {
             e += 1;
         }
@@ -245,7 +252,10 @@ impl<'s> Rewriter<'s> {
     /// indented like the statement).
     pub fn replace_statement(&mut self, start: usize, end: usize, text: &str, why: String) {
         let indent = self.indent_at(start);
-        let text = text.lines().collect::<Vec<_>>().join(&format!("\n{indent}"));
+        let text = text
+            .lines()
+            .collect::<Vec<_>>()
+            .join(&format!("\n{indent}"));
         self.replace(start, end, text, why);
     }
 
@@ -261,7 +271,9 @@ impl<'s> Rewriter<'s> {
     /// `start..end` widened to whole lines when only blanks (and a `;`) surround it.
     pub fn whole_line(&self, start: usize, end: usize) -> (usize, usize) {
         let line_start = self.src[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = self.src[end..].find('\n').map_or(self.src.len(), |i| end + i + 1);
+        let line_end = self.src[end..]
+            .find('\n')
+            .map_or(self.src.len(), |i| end + i + 1);
         let before = &self.src[line_start..start];
         let after = &self.src[end..line_end];
         if before.trim().is_empty() && after.trim().trim_start_matches(';').trim().is_empty() {
@@ -275,7 +287,11 @@ impl<'s> Rewriter<'s> {
     pub fn review(&mut self, at: usize, reason: impl Into<String>) {
         let line = self.line_of(at);
         let reason = reason.into();
-        if !self.review.iter().any(|r| r.line == line && r.reason == reason) {
+        if !self
+            .review
+            .iter()
+            .any(|r| r.line == line && r.reason == reason)
+        {
             self.review.push(Review { line, reason });
         }
     }

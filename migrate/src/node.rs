@@ -36,7 +36,9 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
                 if decls.len() == 1 {
                     if let Some(value) = decls[0].child_by_field_name("value") {
                         if require_path(value, src).as_deref().is_some_and(is_helper) {
-                            let name = decls[0].child_by_field_name("name").map_or("", |x| text(x, src));
+                            let name = decls[0]
+                                .child_by_field_name("name")
+                                .map_or("", |x| text(x, src));
                             if name == "cronium" {
                                 rw.remove_statement(
                                     n.start_byte(),
@@ -48,7 +50,8 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
                                     value.start_byte(),
                                     value.end_byte(),
                                     "globalThis.cronium".into(),
-                                    "the old ./cronium.js is now the runtime's global `cronium`".into(),
+                                    "the old ./cronium.js is now the runtime's global `cronium`"
+                                        .into(),
                                 );
                             }
                             return false;
@@ -69,7 +72,9 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
                 }
             }
             "import_statement" => {
-                let source = n.child_by_field_name("source").and_then(|s| string_value(s, src));
+                let source = n
+                    .child_by_field_name("source")
+                    .and_then(|s| string_value(s, src));
                 if source.as_deref().is_some_and(is_helper) {
                     let clause = named(n).into_iter().find(|c| c.kind() == "import_clause");
                     let binding = clause.and_then(|c| {
@@ -138,13 +143,19 @@ fn event_fields(rw: &mut Rewriter<'_>, root: Node<'_>) {
     let src = rw.src;
     let is_event_call = |n: Node<'_>| {
         n.kind() == "call_expression"
-            && matches!(n.child_by_field_name("function").map(|f| text(f, src)), Some("cronium.event" | "cronium.getEventContext"))
+            && matches!(
+                n.child_by_field_name("function").map(|f| text(f, src)),
+                Some("cronium.event" | "cronium.getEventContext")
+            )
             && args(n).is_empty()
     };
     let mut names: Vec<String> = Vec::new();
     walk(root, &mut |n| {
         if n.kind() == "variable_declarator" {
-            if let (Some(l), Some(r)) = (n.child_by_field_name("name"), n.child_by_field_name("value")) {
+            if let (Some(l), Some(r)) = (
+                n.child_by_field_name("name"),
+                n.child_by_field_name("value"),
+            ) {
                 if l.kind() == "identifier" && is_event_call(r) {
                     names.push(text(l, src).to_owned());
                 }
@@ -152,22 +163,37 @@ fn event_fields(rw: &mut Rewriter<'_>, root: Node<'_>) {
         }
         true
     });
-    let is_event = |n: Node<'_>| is_event_call(n) || (n.kind() == "identifier" && names.iter().any(|x| x == text(n, src)));
+    let is_event = |n: Node<'_>| {
+        is_event_call(n) || (n.kind() == "identifier" && names.iter().any(|x| x == text(n, src)))
+    };
     walk(root, &mut |n| {
         match n.kind() {
             "member_expression" if n.child_by_field_name("object").is_some_and(is_event) => {
                 if let Some(p) = n.child_by_field_name("property") {
                     if let Some(new) = renamed_event_field(text(p, src)) {
                         let old = text(p, src).to_owned();
-                        rw.replace(p.start_byte(), p.end_byte(), new.into(), format!("the event field '{old}' is '{new}' today"));
+                        rw.replace(
+                            p.start_byte(),
+                            p.end_byte(),
+                            new.into(),
+                            format!("the event field '{old}' is '{new}' today"),
+                        );
                     }
                 }
             }
             "subscript_expression" if n.child_by_field_name("object").is_some_and(is_event) => {
                 if let Some(k) = n.child_by_field_name("index") {
-                    if let Some(new) = string_value(k, src).as_deref().and_then(renamed_event_field) {
+                    if let Some(new) = string_value(k, src)
+                        .as_deref()
+                        .and_then(renamed_event_field)
+                    {
                         let q = &text(k, src)[..1];
-                        rw.replace(k.start_byte(), k.end_byte(), format!("{q}{new}{q}"), format!("the event field is '{new}' today"));
+                        rw.replace(
+                            k.start_byte(),
+                            k.end_byte(),
+                            format!("{q}{new}{q}"),
+                            format!("the event field is '{new}' today"),
+                        );
                     }
                 }
             }
@@ -208,7 +234,9 @@ fn string_value(n: Node<'_>, src: &str) -> Option<String> {
 
 /// `require('PATH')`: the path.
 fn require_path(n: Node<'_>, src: &str) -> Option<String> {
-    if n.kind() != "call_expression" || n.child_by_field_name("function").map(|f| text(f, src)) != Some("require") {
+    if n.kind() != "call_expression"
+        || n.child_by_field_name("function").map(|f| text(f, src)) != Some("require")
+    {
         return None;
     }
     let args = named(n.child_by_field_name("arguments")?);
@@ -219,7 +247,9 @@ fn require_path(n: Node<'_>, src: &str) -> Option<String> {
 fn module_path(n: Node<'_>, src: &str) -> Option<String> {
     match n.kind() {
         "call_expression" => require_path(n, src),
-        "import_statement" => n.child_by_field_name("source").and_then(|s| string_value(s, src)),
+        "import_statement" => n
+            .child_by_field_name("source")
+            .and_then(|s| string_value(s, src)),
         _ => None,
     }
 }
@@ -235,7 +265,9 @@ fn method<'t>(call: Node<'t>, src: &str) -> Option<(Node<'t>, String)> {
 }
 
 fn args<'t>(call: Node<'t>) -> Vec<Node<'t>> {
-    call.child_by_field_name("arguments").map(named).unwrap_or_default()
+    call.child_by_field_name("arguments")
+        .map(named)
+        .unwrap_or_default()
 }
 
 /// `fs.readFileSync('FILE', ...)` (optionally `.toString()`): the data file.
@@ -246,8 +278,10 @@ fn read_file_sync(n: Node<'_>, src: &str) -> Option<&'static str> {
             n = object;
         }
     }
-    let (_, m) = method(n, src)
-        .or_else(|| (n.child_by_field_name("function").map(|f| text(f, src)) == Some("readFileSync")).then(|| (n, "readFileSync".to_owned())))?;
+    let (_, m) = method(n, src).or_else(|| {
+        (n.child_by_field_name("function").map(|f| text(f, src)) == Some("readFileSync"))
+            .then(|| (n, "readFileSync".to_owned()))
+    })?;
     if m != "readFileSync" || n.kind() != "call_expression" {
         return None;
     }
@@ -259,7 +293,9 @@ fn read_file_sync(n: Node<'_>, src: &str) -> Option<&'static str> {
 /// and `fs.writeFileSync('output.json' | 'condition.json', JSON.stringify(...))`.
 fn rewrite_file_call(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
     let src = rw.src;
-    let func = n.child_by_field_name("function").map_or("", |f| text(f, src));
+    let func = n
+        .child_by_field_name("function")
+        .map_or("", |f| text(f, src));
     let getter = |file: &str| match file {
         "input.json" => Some("input"),
         "event.json" => Some("event"),
@@ -269,7 +305,12 @@ fn rewrite_file_call(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
         let a = args(n);
         if a.len() == 1 {
             if let Some(g) = read_file_sync(a[0], src).and_then(getter) {
-                rw.replace(n.start_byte(), n.end_byte(), format!("cronium.{g}()"), format!("reading the old JSON file is now cronium.{g}()"));
+                rw.replace(
+                    n.start_byte(),
+                    n.end_byte(),
+                    format!("cronium.{g}()"),
+                    format!("reading the old JSON file is now cronium.{g}()"),
+                );
                 return true;
             }
         }
@@ -278,7 +319,12 @@ fn rewrite_file_call(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
     if let Some(path) = require_path(n, src) {
         if let Some(g) = data_file(&path).and_then(getter) {
             if path.starts_with('.') || path.starts_with('/') {
-                rw.replace(n.start_byte(), n.end_byte(), format!("cronium.{g}()"), format!("require of the old {path} is now cronium.{g}()"));
+                rw.replace(
+                    n.start_byte(),
+                    n.end_byte(),
+                    format!("cronium.{g}()"),
+                    format!("require of the old {path} is now cronium.{g}()"),
+                );
                 return true;
             }
         }
@@ -291,13 +337,21 @@ fn rewrite_file_call(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
         return false;
     }
     let a = args(n);
-    let Some(file) = a.first().and_then(|f| string_value(*f, src)).and_then(|s| data_file(&s)) else {
+    let Some(file) = a
+        .first()
+        .and_then(|f| string_value(*f, src))
+        .and_then(|s| data_file(&s))
+    else {
         return false;
     };
     let Some(payload) = a.get(1).filter(|p| p.kind() == "call_expression") else {
         return false;
     };
-    if payload.child_by_field_name("function").map(|f| text(f, src)) != Some("JSON.stringify") {
+    if payload
+        .child_by_field_name("function")
+        .map(|f| text(f, src))
+        != Some("JSON.stringify")
+    {
         return false;
     }
     let Some(value) = args(*payload).first().copied() else {
@@ -308,14 +362,20 @@ fn rewrite_file_call(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
         "condition.json" if value.kind() == "object" => {
             let members = named(value);
             match members.as_slice() {
-                [m] if m.kind() == "shorthand_property_identifier" && text(*m, src) == "condition" => {
+                [m] if m.kind() == "shorthand_property_identifier"
+                    && text(*m, src) == "condition" =>
+                {
                     Some("cronium.setCondition(condition)".to_owned())
                 }
                 [m] if m.kind() == "pair" => {
                     let key = m.child_by_field_name("key");
-                    let key = key.map(|k| string_value(k, src).unwrap_or_else(|| text(k, src).to_owned()));
+                    let key = key
+                        .map(|k| string_value(k, src).unwrap_or_else(|| text(k, src).to_owned()));
                     (key.as_deref() == Some("condition"))
-                        .then(|| m.child_by_field_name("value").map(|v| format!("cronium.setCondition({})", text(v, src))))
+                        .then(|| {
+                            m.child_by_field_name("value")
+                                .map(|v| format!("cronium.setCondition({})", text(v, src)))
+                        })
                         .flatten()
                 }
                 _ => None,
@@ -325,7 +385,12 @@ fn rewrite_file_call(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
     };
     match replacement {
         Some(r) => {
-            rw.replace(n.start_byte(), n.end_byte(), r, format!("writing {file} is now a cronium call"));
+            rw.replace(
+                n.start_byte(),
+                n.end_byte(),
+                r,
+                format!("writing {file} is now a cronium call"),
+            );
             true
         }
         None => false,
@@ -337,10 +402,16 @@ fn rewrite_file_call(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
 /// today's asynchronous package (`await`) changes its control flow and is left to a person.
 fn modernize_call(rw: &mut Rewriter<'_>, call: Node<'_>) {
     let src = rw.src;
-    let Some(func) = call.child_by_field_name("function").filter(|f| f.kind() == "member_expression") else {
+    let Some(func) = call
+        .child_by_field_name("function")
+        .filter(|f| f.kind() == "member_expression")
+    else {
         return;
     };
-    let (Some(object), Some(prop)) = (func.child_by_field_name("object"), func.child_by_field_name("property")) else {
+    let (Some(object), Some(prop)) = (
+        func.child_by_field_name("object"),
+        func.child_by_field_name("property"),
+    ) else {
         return;
     };
     if text(object, src) != "cronium" {
@@ -356,7 +427,10 @@ fn modernize_call(rw: &mut Rewriter<'_>, call: Node<'_>) {
             helper.today.into(),
             format!("cronium.{} is now cronium.{}", helper.old, helper.today),
         ),
-        Modernize::Review => rw.review(call.start_byte(), format!("cronium.{}: {}", helper.old, helper.semantics)),
+        Modernize::Review => rw.review(
+            call.start_byte(),
+            format!("cronium.{}: {}", helper.old, helper.semantics),
+        ),
         _ => {}
     }
 }

@@ -64,27 +64,22 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
     // Direct use of the old JSON files.
     walk(root, &mut |n| {
         match n.kind() {
-            "with_statement" => {
-                if rewrite_with(rw, n) {
-                    added_calls = true;
-                    return false;
-                }
+            "with_statement" if rewrite_with(rw, n) => {
+                added_calls = true;
+                return false;
             }
             "call" => {
                 if let Some(call) = json_load_open(n, src) {
                     let file = call.1;
-                    match getter(file) {
-                        Some(g) => {
-                            rw.replace(
-                                n.start_byte(),
-                                n.end_byte(),
-                                format!("cronium.{g}()"),
-                                format!("json.load(open('{file}')) is now cronium.{g}()"),
-                            );
-                            added_calls = true;
-                            return false;
-                        }
-                        None => {}
+                    if let Some(g) = getter(file) {
+                        rw.replace(
+                            n.start_byte(),
+                            n.end_byte(),
+                            format!("cronium.{g}()"),
+                            format!("json.load(open('{file}')) is now cronium.{g}()"),
+                        );
+                        added_calls = true;
+                        return false;
                     }
                 }
                 if options.modernize {
@@ -107,20 +102,24 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
 
     // `sys` imported only for the removed sys.path line.
     if let Some(import_sys) = top.iter().find(|s| {
-        s.kind() == "import_statement" && text(**s, src).split_whitespace().collect::<Vec<_>>() == ["import", "sys"]
+        s.kind() == "import_statement"
+            && text(**s, src).split_whitespace().collect::<Vec<_>>() == ["import", "sys"]
     }) {
         let mut used = false;
         walk(root, &mut |n| {
             if n.kind() == "identifier"
                 && text(n, src) == "sys"
-                && !(n.start_byte() >= import_sys.start_byte() && n.end_byte() <= import_sys.end_byte())
+                && !(n.start_byte() >= import_sys.start_byte()
+                    && n.end_byte() <= import_sys.end_byte())
                 && !rw.touched(n.start_byte(), n.end_byte())
             {
                 used = true;
             }
             !used
         });
-        let removed_path_line = top.iter().any(|s| is_sys_path_call(*s, src) && rw.touched(s.start_byte(), s.end_byte()));
+        let removed_path_line = top
+            .iter()
+            .any(|s| is_sys_path_call(*s, src) && rw.touched(s.start_byte(), s.end_byte()));
         if !used && removed_path_line {
             rw.remove_statement(
                 import_sys.start_byte(),
@@ -130,17 +129,28 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
         }
     }
 
-    if added_calls && !top.iter().any(|s| imports_cronium(*s, src) && !rw.touched(s.start_byte(), s.end_byte()) || is_replaced_import(rw, *s, src)) {
+    if added_calls
+        && !top.iter().any(|s| {
+            imports_cronium(*s, src) && !rw.touched(s.start_byte(), s.end_byte())
+                || is_replaced_import(rw, *s, src)
+        })
+    {
         // Under `cronium run` the module is also a builtin, but an explicit import keeps the
         // script runnable anywhere the module is installed.
         let at = insertion_point(&top, src);
-        rw.insert(at, "import cronium\n".into(), "added `import cronium` for the calls that replace the JSON files".into());
+        rw.insert(
+            at,
+            "import cronium\n".into(),
+            "added `import cronium` for the calls that replace the JSON files".into(),
+        );
     }
     Ok(())
 }
 
 fn is_replaced_import(rw: &Rewriter<'_>, stmt: Node<'_>, src: &str) -> bool {
-    stmt.kind() == "import_from_statement" && is_cronium_module(stmt, src) && rw.touched(stmt.start_byte(), stmt.end_byte())
+    stmt.kind() == "import_from_statement"
+        && is_cronium_module(stmt, src)
+        && rw.touched(stmt.start_byte(), stmt.end_byte())
 }
 
 /// Where to add `import cronium`: after a module docstring and `from __future__` imports.
@@ -152,7 +162,9 @@ fn insertion_point(top: &[Node<'_>], src: &str) -> usize {
             && named(*s).first().is_some_and(|c| c.kind() == "string");
         let future = s.kind() == "future_import_statement";
         if docstring || future {
-            at = src[s.end_byte()..].find('\n').map_or(src.len(), |j| s.end_byte() + j + 1);
+            at = src[s.end_byte()..]
+                .find('\n')
+                .map_or(src.len(), |j| s.end_byte() + j + 1);
         } else {
             break;
         }
@@ -196,7 +208,11 @@ fn is_sys_path_call(stmt: Node<'_>, src: &str) -> bool {
     if stmt.kind() != "expression_statement" {
         return false;
     }
-    let Some(call) = named(stmt).into_iter().next().filter(|c| c.kind() == "call") else {
+    let Some(call) = named(stmt)
+        .into_iter()
+        .next()
+        .filter(|c| c.kind() == "call")
+    else {
         return false;
     };
     call.child_by_field_name("function")
@@ -242,8 +258,9 @@ fn string_value(n: Node<'_>, src: &str) -> Option<String> {
 }
 
 /// `open('FILE'[, mode])`: the data file and the mode.
-fn open_call<'s>(n: Node<'_>, src: &'s str) -> Option<(&'static str, String)> {
-    if n.kind() != "call" || n.child_by_field_name("function").map(|f| text(f, src)) != Some("open") {
+fn open_call(n: Node<'_>, src: &str) -> Option<(&'static str, String)> {
+    if n.kind() != "call" || n.child_by_field_name("function").map(|f| text(f, src)) != Some("open")
+    {
         return None;
     }
     let args = named(n.child_by_field_name("arguments")?);
@@ -312,15 +329,27 @@ fn rewrite_with(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
     let replacement = only.and_then(|stmt| {
         if mode.starts_with('r') {
             // NAME = json.load(f)  /  NAME = json.loads(f.read())
-            let assign = named(stmt).into_iter().next().filter(|a| a.kind() == "assignment")?;
+            let assign = named(stmt)
+                .into_iter()
+                .next()
+                .filter(|a| a.kind() == "assignment")?;
             let right = text(assign.child_by_field_name("right")?, src);
             let left = text(assign.child_by_field_name("left")?, src);
-            let reads = right == format!("json.load({f})") || right == format!("json.loads({f}.read())");
+            let reads =
+                right == format!("json.load({f})") || right == format!("json.loads({f}.read())");
             let g = getter(file)?;
-            reads.then(|| (format!("{left} = cronium.{g}()"), format!("reading {file} is now cronium.{g}()")))
+            reads.then(|| {
+                (
+                    format!("{left} = cronium.{g}()"),
+                    format!("reading {file} is now cronium.{g}()"),
+                )
+            })
         } else if mode.starts_with('w') {
             // json.dump(VALUE, f, ...)  /  f.write(json.dumps(VALUE, ...))
-            let call = named(stmt).into_iter().next().filter(|a| a.kind() == "call")?;
+            let call = named(stmt)
+                .into_iter()
+                .next()
+                .filter(|a| a.kind() == "call")?;
             let func = text(call.child_by_field_name("function")?, src);
             let args = named(call.child_by_field_name("arguments")?);
             let value = if func == "json.dump" && args.len() >= 2 && text(args[1], src) == f {
@@ -328,8 +357,13 @@ fn rewrite_with(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
             } else if func == format!("{f}.write") && args.len() == 1 {
                 let inner = args[0];
                 (inner.kind() == "call"
-                    && inner.child_by_field_name("function").map(|x| text(x, src)) == Some("json.dumps"))
-                .then(|| inner.child_by_field_name("arguments").and_then(|a| named(a).into_iter().next()))??
+                    && inner.child_by_field_name("function").map(|x| text(x, src))
+                        == Some("json.dumps"))
+                .then(|| {
+                    inner
+                        .child_by_field_name("arguments")
+                        .and_then(|a| named(a).into_iter().next())
+                })??
             } else {
                 return None;
             };
@@ -343,12 +377,17 @@ fn rewrite_with(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
                 )),
                 "condition.json" => {
                     let pairs = named(value);
-                    let ok = value.kind() == "dictionary" && pairs.len() == 1 && pairs[0].kind() == "pair";
+                    let ok = value.kind() == "dictionary"
+                        && pairs.len() == 1
+                        && pairs[0].kind() == "pair";
                     let pair = ok.then(|| pairs[0])?;
                     let key = string_value(pair.child_by_field_name("key")?, src)?;
                     (key == "condition").then(|| {
                         (
-                            format!("cronium.setCondition({})", text(pair.child_by_field_name("value").expect("pair value"), src)),
+                            format!(
+                                "cronium.setCondition({})",
+                                text(pair.child_by_field_name("value").expect("pair value"), src)
+                            ),
                             "writing condition.json is now cronium.setCondition(...)".to_owned(),
                         )
                     })
@@ -371,10 +410,16 @@ fn rewrite_with(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
 /// `--modernize`: `cronium.getVariable(...)` → `cronium.get_variable(...)`, per the table.
 fn modernize_call(rw: &mut Rewriter<'_>, call: Node<'_>) {
     let src = rw.src;
-    let Some(func) = call.child_by_field_name("function").filter(|f| f.kind() == "attribute") else {
+    let Some(func) = call
+        .child_by_field_name("function")
+        .filter(|f| f.kind() == "attribute")
+    else {
         return;
     };
-    let (Some(object), Some(attr)) = (func.child_by_field_name("object"), func.child_by_field_name("attribute")) else {
+    let (Some(object), Some(attr)) = (
+        func.child_by_field_name("object"),
+        func.child_by_field_name("attribute"),
+    ) else {
         return;
     };
     if text(object, src) != "cronium" {
@@ -383,7 +428,9 @@ fn modernize_call(rw: &mut Rewriter<'_>, call: Node<'_>) {
     let Some(helper) = find(Language::Python, text(attr, src)) else {
         return;
     };
-    let statement = call.parent().is_some_and(|p| p.kind() == "expression_statement");
+    let statement = call
+        .parent()
+        .is_some_and(|p| p.kind() == "expression_statement");
     match helper.modernize {
         Modernize::Keep => {}
         Modernize::Rename => rw.replace(
@@ -406,9 +453,15 @@ fn modernize_call(rw: &mut Rewriter<'_>, call: Node<'_>) {
             ),
         ),
         Modernize::RenameBool => {
-            let args = call.child_by_field_name("arguments").map(named).unwrap_or_default();
+            let args = call
+                .child_by_field_name("arguments")
+                .map(named)
+                .unwrap_or_default();
             if args.len() != 1 || args[0].kind() == "keyword_argument" {
-                rw.review(call.start_byte(), format!("cronium.{} kept: expected one argument", helper.old));
+                rw.review(
+                    call.start_byte(),
+                    format!("cronium.{} kept: expected one argument", helper.old),
+                );
                 return;
             }
             let arg = args[0];
@@ -425,12 +478,18 @@ fn modernize_call(rw: &mut Rewriter<'_>, call: Node<'_>) {
                 func.start_byte(),
                 call.end_byte(),
                 format!("cronium.{}({arg_text})", helper.today),
-                format!("cronium.{}(x) is now cronium.{}(bool)", helper.old, helper.today),
+                format!(
+                    "cronium.{}(x) is now cronium.{}(bool)",
+                    helper.old, helper.today
+                ),
             );
         }
         Modernize::Review => rw.review(
             call.start_byte(),
-            format!("cronium.{} has no mechanical rewrite: {}", helper.old, helper.semantics),
+            format!(
+                "cronium.{} has no mechanical rewrite: {}",
+                helper.old, helper.semantics
+            ),
         ),
     }
 }
@@ -442,12 +501,16 @@ fn event_fields(rw: &mut Rewriter<'_>, root: Node<'_>) {
     let is_event_call = |n: Node<'_>| {
         n.kind() == "call"
             && n.child_by_field_name("function").map(|f| text(f, src)) == Some("cronium.event")
-            && n.child_by_field_name("arguments").is_some_and(|a| named(a).is_empty())
+            && n.child_by_field_name("arguments")
+                .is_some_and(|a| named(a).is_empty())
     };
     let mut names: Vec<String> = Vec::new();
     walk(root, &mut |n| {
         if n.kind() == "assignment" {
-            if let (Some(l), Some(r)) = (n.child_by_field_name("left"), n.child_by_field_name("right")) {
+            if let (Some(l), Some(r)) = (
+                n.child_by_field_name("left"),
+                n.child_by_field_name("right"),
+            ) {
                 if l.kind() == "identifier" && is_event_call(r) {
                     names.push(text(l, src).to_owned());
                 }
@@ -455,11 +518,15 @@ fn event_fields(rw: &mut Rewriter<'_>, root: Node<'_>) {
         }
         true
     });
-    let is_event = |n: Node<'_>| is_event_call(n) || (n.kind() == "identifier" && names.iter().any(|x| x == text(n, src)));
+    let is_event = |n: Node<'_>| {
+        is_event_call(n) || (n.kind() == "identifier" && names.iter().any(|x| x == text(n, src)))
+    };
     walk(root, &mut |n| {
         let key = match n.kind() {
             // ev['name']
-            "subscript" if n.child_by_field_name("value").is_some_and(is_event) => n.child_by_field_name("subscript"),
+            "subscript" if n.child_by_field_name("value").is_some_and(is_event) => {
+                n.child_by_field_name("subscript")
+            }
             // ev.get('name'[, default])
             "call" => n
                 .child_by_field_name("function")
@@ -471,7 +538,10 @@ fn event_fields(rw: &mut Rewriter<'_>, root: Node<'_>) {
             _ => None,
         };
         if let Some(k) = key {
-            if let Some(new) = string_value(k, src).as_deref().and_then(renamed_event_field) {
+            if let Some(new) = string_value(k, src)
+                .as_deref()
+                .and_then(renamed_event_field)
+            {
                 let old = string_value(k, src).unwrap_or_default();
                 let q = &text(k, src)[..1];
                 rw.replace(

@@ -14,11 +14,7 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
     let root = tree.root_node();
     walk(root, &mut |n| {
         match n.kind() {
-            "command" => {
-                if rewrite_command(rw, n, options) {
-                    return false;
-                }
-            }
+            "command" if rewrite_command(rw, n, options) => return false,
             "pipeline" => {
                 // cat event.json | jq -r '.FIELD'
                 let parts = named(n);
@@ -26,27 +22,36 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
                     let cat_event = first.kind() == "command"
                         && first.child_by_field_name("name").map(|x| text(x, src)) == Some("cat")
                         && arguments(*first).len() == 1
-                        && value(arguments(*first)[0], src).as_deref().and_then(data_file) == Some("event.json");
+                        && value(arguments(*first)[0], src)
+                            .as_deref()
+                            .and_then(data_file)
+                            == Some("event.json");
                     if cat_event && second.kind() == "command" {
                         if let Some(field) = jq_field(*second, src, 0) {
-                            rw.replace(n.start_byte(), n.end_byte(), format!("cronium_event {field}"), "reading a field of event.json is now cronium_event FIELD".into());
+                            rw.replace(
+                                n.start_byte(),
+                                n.end_byte(),
+                                format!("cronium_event {field}"),
+                                "reading a field of event.json is now cronium_event FIELD".into(),
+                            );
                             return false;
                         }
                     }
                 }
             }
-            "redirected_statement" => {
-                if rewrite_redirect(rw, n) {
-                    return false;
-                }
-            }
+            "redirected_statement" if rewrite_redirect(rw, n) => return false,
             "command_substitution" => {
                 // $(< input.json)
                 let parts = named(n);
                 if let [r] = parts.as_slice() {
                     if r.kind() == "file_redirect" && operator(*r, src) == "<" {
                         if let Some(g) = destination_file(*r, src).and_then(getter) {
-                            rw.replace(n.start_byte(), n.end_byte(), format!("$({g})"), format!("reading the old JSON file is now {g}"));
+                            rw.replace(
+                                n.start_byte(),
+                                n.end_byte(),
+                                format!("$({g})"),
+                                format!("reading the old JSON file is now {g}"),
+                            );
                             return false;
                         }
                     }
@@ -100,7 +105,11 @@ fn value(n: Node<'_>, src: &str) -> Option<String> {
                 return None;
             }
             let t = text(n, src);
-            Some(t[1..t.len().saturating_sub(1)].replace("\\\"", "\"").replace("\\\\", "\\"))
+            Some(
+                t[1..t.len().saturating_sub(1)]
+                    .replace("\\\"", "\"")
+                    .replace("\\\\", "\\"),
+            )
         }
         _ => None,
     }
@@ -122,7 +131,8 @@ fn destination_file(redirect: Node<'_>, src: &str) -> Option<&'static str> {
 }
 
 fn arguments<'t>(cmd: Node<'t>) -> Vec<Node<'t>> {
-    cmd.children_by_field_name("argument", &mut cmd.walk()).collect()
+    cmd.children_by_field_name("argument", &mut cmd.walk())
+        .collect()
 }
 
 fn rewrite_command(rw: &mut Rewriter<'_>, cmd: Node<'_>, options: Options) -> bool {
@@ -132,19 +142,31 @@ fn rewrite_command(rw: &mut Rewriter<'_>, cmd: Node<'_>, options: Options) -> bo
     };
     let name = text(name_node, src);
     let args = arguments(cmd);
-    let redirects = cmd.children_by_field_name("redirect", &mut cmd.walk()).count();
+    let redirects = cmd
+        .children_by_field_name("redirect", &mut cmd.walk())
+        .count();
 
     if (name == "source" || name == ".") && args.len() == 1 {
         let raw = text(args[0], src).trim_matches(|c| c == '"' || c == '\'');
         if helper_file(raw, &["sh"]) {
             let standalone = cmd.parent().is_some_and(|p| {
-                !matches!(p.kind(), "list" | "pipeline" | "redirected_statement" | "command_substitution" | "negated_command")
+                !matches!(
+                    p.kind(),
+                    "list"
+                        | "pipeline"
+                        | "redirected_statement"
+                        | "command_substitution"
+                        | "negated_command"
+                )
             });
             if standalone {
                 rw.remove_statement(
                     cmd.start_byte(),
                     cmd.end_byte(),
-                    format!("removed `{}`: the runtime defines the helpers before the script starts", text(cmd, src)),
+                    format!(
+                        "removed `{}`: the runtime defines the helpers before the script starts",
+                        text(cmd, src)
+                    ),
                 );
             } else {
                 rw.review(
@@ -157,8 +179,16 @@ fn rewrite_command(rw: &mut Rewriter<'_>, cmd: Node<'_>, options: Options) -> bo
     }
 
     if name == "cat" && args.len() == 1 && redirects == 0 {
-        if let Some(g) = value(args[0], src).and_then(|v| data_file(&v)).and_then(getter) {
-            rw.replace(cmd.start_byte(), cmd.end_byte(), g.into(), format!("`cat` of the old JSON file is now {g}"));
+        if let Some(g) = value(args[0], src)
+            .and_then(|v| data_file(&v))
+            .and_then(getter)
+        {
+            rw.replace(
+                cmd.start_byte(),
+                cmd.end_byte(),
+                g.into(),
+                format!("`cat` of the old JSON file is now {g}"),
+            );
             return true;
         }
     }
@@ -167,17 +197,30 @@ fn rewrite_command(rw: &mut Rewriter<'_>, cmd: Node<'_>, options: Options) -> bo
         let last = args[args.len() - 1];
         if value(last, src).as_deref().and_then(data_file) == Some("event.json") {
             if let Some(field) = jq_field(cmd, src, 1) {
-                rw.replace(cmd.start_byte(), cmd.end_byte(), format!("cronium_event {field}"), "reading a field of event.json is now cronium_event FIELD".into());
+                rw.replace(
+                    cmd.start_byte(),
+                    cmd.end_byte(),
+                    format!("cronium_event {field}"),
+                    "reading a field of event.json is now cronium_event FIELD".into(),
+                );
                 return true;
             }
         }
-        if let Some(g) = value(last, src).and_then(|v| data_file(&v)).and_then(getter) {
+        if let Some(g) = value(last, src)
+            .and_then(|v| data_file(&v))
+            .and_then(getter)
+        {
             let others_clean = args[..args.len() - 1]
                 .iter()
                 .all(|a| value(*a, src).and_then(|v| data_file(&v)).is_none());
             if others_clean {
                 let head = src[cmd.start_byte()..last.start_byte()].trim_end();
-                rw.replace(cmd.start_byte(), cmd.end_byte(), format!("{g} | {head}"), format!("jq on the old JSON file now reads {g}"));
+                rw.replace(
+                    cmd.start_byte(),
+                    cmd.end_byte(),
+                    format!("{g} | {head}"),
+                    format!("jq on the old JSON file now reads {g}"),
+                );
                 return true;
             }
         }
@@ -186,13 +229,17 @@ fn rewrite_command(rw: &mut Rewriter<'_>, cmd: Node<'_>, options: Options) -> bo
     if options.modernize {
         if let Some(helper) = find(Language::Bash, name) {
             match helper.modernize {
-                Modernize::Rename | Modernize::RenameStatement | Modernize::RenameBool => rw.replace(
-                    name_node.start_byte(),
-                    name_node.end_byte(),
-                    helper.today.into(),
-                    format!("{} is now {}", helper.old, helper.today),
+                Modernize::Rename | Modernize::RenameStatement | Modernize::RenameBool => rw
+                    .replace(
+                        name_node.start_byte(),
+                        name_node.end_byte(),
+                        helper.today.into(),
+                        format!("{} is now {}", helper.old, helper.today),
+                    ),
+                Modernize::Review => rw.review(
+                    cmd.start_byte(),
+                    format!("{} kept: {}", helper.old, helper.semantics),
                 ),
-                Modernize::Review => rw.review(cmd.start_byte(), format!("{} kept: {}", helper.old, helper.semantics)),
                 Modernize::Keep => {}
             }
         }
@@ -204,7 +251,9 @@ fn rewrite_command(rw: &mut Rewriter<'_>, cmd: Node<'_>, options: Options) -> bo
 /// → `cronium_set_condition X`; `CMD < input.json` → `cronium_input | CMD`.
 fn rewrite_redirect(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
     let src = rw.src;
-    let redirects: Vec<Node<'_>> = n.children_by_field_name("redirect", &mut n.walk()).collect();
+    let redirects: Vec<Node<'_>> = n
+        .children_by_field_name("redirect", &mut n.walk())
+        .collect();
     let Some(body) = n.child_by_field_name("body") else {
         return false;
     };
@@ -222,13 +271,20 @@ fn rewrite_redirect(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
     let body_text = text(body, src);
     let replacement = match (op.as_str(), file) {
         (">" | ">|", "output.json") => Some(format!("{body_text} | cronium_output")),
-        (">" | ">|", "condition.json") => condition_value(body, src).map(|v| format!("cronium_set_condition {v}")),
+        (">" | ">|", "condition.json") => {
+            condition_value(body, src).map(|v| format!("cronium_set_condition {v}"))
+        }
         ("<", _) => getter(file).map(|g| format!("{g} | {body_text}")),
         _ => None,
     };
     match replacement {
         Some(r) => {
-            rw.replace(n.start_byte(), n.end_byte(), r, format!("the redirection to/from {file} is now a helper call"));
+            rw.replace(
+                n.start_byte(),
+                n.end_byte(),
+                r,
+                format!("the redirection to/from {file} is now a helper call"),
+            );
             true
         }
         None => false,
@@ -264,9 +320,15 @@ fn condition_value(body: Node<'_>, src: &str) -> Option<String> {
     // One expansion ($X, ${X}, $(...)) from a double-quoted string.
     let expansions: Vec<Node<'_>> = named(arg)
         .into_iter()
-        .filter(|p| matches!(p.kind(), "simple_expansion" | "expansion" | "command_substitution"))
+        .filter(|p| {
+            matches!(
+                p.kind(),
+                "simple_expansion" | "expansion" | "command_substitution"
+            )
+        })
         .collect();
-    let expansion = arg.kind() == "string" && expansions.len() == 1 && text(expansions[0], src) == v;
+    let expansion =
+        arg.kind() == "string" && expansions.len() == 1 && text(expansions[0], src) == v;
     expansion.then(|| format!("\"{v}\""))
 }
 
@@ -285,5 +347,6 @@ fn jq_field(cmd: Node<'_>, src: &str, skip_last: usize) -> Option<String> {
     }
     let f = value(*filter, src)?;
     let field = f.strip_prefix('.')?;
-    (!field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then(|| field.to_owned())
+    (!field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then(|| field.to_owned())
 }

@@ -42,10 +42,11 @@ fn migrate(dir: &Path, args: &[&str]) -> Output {
 fn ready(ext: &str) -> bool {
     let why = match ext {
         "py" => match std::env::var("CRONIUM_PYTHON") {
-            Ok(py) if Command::new(&py)
-                .args(["-c", "import cronium"])
-                .output()
-                .is_ok_and(|o| o.status.success()) =>
+            Ok(py)
+                if Command::new(&py)
+                    .args(["-c", "import cronium"])
+                    .output()
+                    .is_ok_and(|o| o.status.success()) =>
             {
                 None
             }
@@ -123,7 +124,9 @@ fn run_and_check(dir: &Path, script: &str, case: &Value, label: &str) {
     let mut cmd = cronium();
     cmd.arg("--state-dir")
         .arg(&state)
-        .args(["run", "--json", "--user", user, "--event", event, "--input", &input, script])
+        .args([
+            "run", "--json", "--user", user, "--event", event, "--input", &input, script,
+        ])
         .current_dir(dir)
         .stdin(Stdio::null());
     // The harness clears CRONIUM_*; the interpreters' settings are passed on.
@@ -163,7 +166,14 @@ fn run_and_check(dir: &Path, script: &str, case: &Value, label: &str) {
 /// and returns the migrated text.
 /// `review`: whether the case must need review; `None` takes what the dry run says (then
 /// apply and re-run must agree with it).
-fn migrate_case(dir: &Path, script: &str, original: &str, flags: &[&str], review: Option<bool>, label: &str) -> String {
+fn migrate_case(
+    dir: &Path,
+    script: &str,
+    original: &str,
+    flags: &[&str],
+    review: Option<bool>,
+    label: &str,
+) -> String {
     let path = dir.join(script);
     std::fs::write(&path, original).expect("copy script");
 
@@ -172,14 +182,26 @@ fn migrate_case(dir: &Path, script: &str, original: &str, flags: &[&str], review
     let dry = migrate(dir, &args);
     let (dry_out, dry_err) = text(&dry);
     let review = review.unwrap_or(dry.status.code() == Some(1));
-    assert_eq!(dry.status.code(), Some(if review { 1 } else { 0 }), "{label}: {dry_out}{dry_err}");
-    assert_eq!(std::fs::read_to_string(&path).expect("read"), original, "{label}: the dry run wrote");
+    assert_eq!(
+        dry.status.code(),
+        Some(if review { 1 } else { 0 }),
+        "{label}: {dry_out}{dry_err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        original,
+        "{label}: the dry run wrote"
+    );
 
     let mut args = flags.to_vec();
     args.push(script);
     let applied = migrate(dir, &args);
     let (out, err) = text(&applied);
-    assert_eq!(applied.status.code(), Some(if review { 1 } else { 0 }), "{label}: {out}{err}");
+    assert_eq!(
+        applied.status.code(),
+        Some(if review { 1 } else { 0 }),
+        "{label}: {out}{err}"
+    );
     let migrated = std::fs::read_to_string(&path).expect("read");
     assert!(out.contains("scanned 1,"), "{label}: {out}");
 
@@ -188,14 +210,26 @@ fn migrate_case(dir: &Path, script: &str, original: &str, flags: &[&str], review
     if migrated == original {
         assert!(diff.is_empty(), "{label}: a diff for no change: {diff}");
     } else {
-        assert_eq!(patched(dir, original, &diff), migrated, "{label}: dry-run diff differs from the change");
+        assert_eq!(
+            patched(dir, original, &diff),
+            migrated,
+            "{label}: dry-run diff differs from the change"
+        );
     }
 
     // A second run changes nothing and says so.
     let again = migrate(dir, &args);
     let (out2, _) = text(&again);
-    assert_eq!(std::fs::read_to_string(&path).expect("read"), migrated, "{label}: second run changed it");
-    assert_eq!(again.status.code(), Some(if review { 1 } else { 0 }), "{label}: {out2}");
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        migrated,
+        "{label}: second run changed it"
+    );
+    assert_eq!(
+        again.status.code(),
+        Some(if review { 1 } else { 0 }),
+        "{label}: {out2}"
+    );
     assert!(out2.contains(", changed 0,"), "{label}: {out2}");
     if !review {
         assert!(out2.contains("nothing to change"), "{label}: {out2}");
@@ -214,15 +248,25 @@ fn corpus_scripts_migrate_and_run_as_the_old_runner_did() {
     cases.sort();
     assert!(cases.len() >= 7, "corpus: {cases:?}");
     for case_dir in cases {
-        let name = case_dir.file_name().and_then(|n| n.to_str()).expect("name").to_owned();
+        let name = case_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name")
+            .to_owned();
         let script_src = std::fs::read_dir(&case_dir)
             .expect("case")
             .map(|e| e.expect("entry").path())
             .find(|p| p.file_stem().and_then(|s| s.to_str()) == Some("script"))
             .expect("script.*");
-        let ext = script_src.extension().and_then(|e| e.to_str()).expect("ext").to_owned();
-        let case: Value = serde_json::from_str(&std::fs::read_to_string(case_dir.join("case.json")).expect("case.json"))
-            .expect("case.json");
+        let ext = script_src
+            .extension()
+            .and_then(|e| e.to_str())
+            .expect("ext")
+            .to_owned();
+        let case: Value = serde_json::from_str(
+            &std::fs::read_to_string(case_dir.join("case.json")).expect("case.json"),
+        )
+        .expect("case.json");
         let original = std::fs::read_to_string(&script_src).expect("script");
         let review = case.get("review").is_some();
         let dir = tempfile::tempdir().expect("tempdir");
@@ -231,14 +275,24 @@ fn corpus_scripts_migrate_and_run_as_the_old_runner_did() {
         let migrated = migrate_case(dir.path(), &script, &original, &[], Some(review), &name);
         let expected = case_dir.join(format!("expected.{ext}"));
         if expected.is_file() {
-            assert_eq!(migrated, std::fs::read_to_string(&expected).expect("expected"), "{name}: migrated text");
+            assert_eq!(
+                migrated,
+                std::fs::read_to_string(&expected).expect("expected"),
+                "{name}: migrated text"
+            );
         }
         if review {
-            assert_eq!(migrated, original, "{name}: a script needing review was changed");
+            assert_eq!(
+                migrated, original,
+                "{name}: a script needing review was changed"
+            );
             let out = migrate(dir.path(), &[&script]);
             let (stdout, _) = text(&out);
             for line in case["review"].as_array().expect("review lines") {
-                let at = format!("{script}:{}:", line.as_str().expect("line").trim_start_matches("line "));
+                let at = format!(
+                    "{script}:{}:",
+                    line.as_str().expect("line").trim_start_matches("line ")
+                );
                 assert!(stdout.contains(&at), "{name}: no review at {at}: {stdout}");
             }
             continue;
@@ -250,7 +304,14 @@ fn corpus_scripts_migrate_and_run_as_the_old_runner_did() {
 
         // --modernize: idempotent too, and the modernized script gives the same results.
         let modern = tempfile::tempdir().expect("tempdir");
-        migrate_case(modern.path(), &script, &original, &["--modernize"], None, &format!("{name} --modernize"));
+        migrate_case(
+            modern.path(),
+            &script,
+            &original,
+            &["--modernize"],
+            None,
+            &format!("{name} --modernize"),
+        );
         run_and_check(modern.path(), &script, &case, &format!("{name}-modern"));
         ran += 1;
     }
@@ -263,7 +324,11 @@ fn an_unmigrated_script_fails_where_the_migrated_one_runs() {
     // The premise of the tool: the old loading line breaks a script on the new runtime.
     let dir = tempfile::tempdir().expect("tempdir");
     let script = dir.path().join("old.sh");
-    std::fs::write(&script, "#!/bin/bash\nset -e\nsource ./cronium.sh\ncronium_output '{\"ok\":true}'\n").expect("write");
+    std::fs::write(
+        &script,
+        "#!/bin/bash\nset -e\nsource ./cronium.sh\ncronium_output '{\"ok\":true}'\n",
+    )
+    .expect("write");
     let run = |d: &Path| {
         cronium()
             .arg("--state-dir")
@@ -297,9 +362,15 @@ fn patterns_in_strings_and_comments_are_not_code() {
     let out = migrate(dir.path(), &["."]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("scanned 3, changed 0, unchanged 3, needing review 0"), "{stdout}");
+    assert!(
+        stdout.contains("scanned 3, changed 0, unchanged 3, needing review 0"),
+        "{stdout}"
+    );
     for (name, body) in files {
-        assert_eq!(std::fs::read_to_string(dir.path().join(name)).expect("read"), body);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(name)).expect("read"),
+            body
+        );
     }
 }
 
@@ -314,7 +385,10 @@ fn bad_input_is_one_line_each_and_nothing_half_written() {
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("missing.py"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(d.join("ok.sh")).expect("read"), "source ./cronium.sh\necho hi\n");
+    assert_eq!(
+        std::fs::read_to_string(d.join("ok.sh")).expect("read"),
+        "source ./cronium.sh\necho hi\n"
+    );
 
     // Unknown language, a syntax error, an unreadable file: each reported on one line and
     // left unchanged; the good file is still migrated; exit 1.
@@ -323,7 +397,8 @@ fn bad_input_is_one_line_each_and_nothing_half_written() {
     std::fs::write(d.join("broken.py"), broken).expect("write");
     std::fs::write(d.join("locked.sh"), "source ./cronium.sh\n").expect("write");
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(d.join("locked.sh"), std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    std::fs::set_permissions(d.join("locked.sh"), std::fs::Permissions::from_mode(0o000))
+        .expect("chmod");
     let root = std::fs::read(d.join("locked.sh")).is_ok();
     let out = migrate(d, &["ok.sh", "notes.txt", "broken.py", "locked.sh"]);
     let (stdout, stderr) = text(&out);
@@ -334,13 +409,23 @@ fn bad_input_is_one_line_each_and_nothing_half_written() {
     if !root {
         assert!(stdout.contains("locked.sh:0: cannot read it"), "{stdout}");
     }
-    assert_eq!(std::fs::read_to_string(d.join("broken.py")).expect("read"), broken);
-    assert_eq!(std::fs::read_to_string(d.join("ok.sh")).expect("read"), "echo hi\n");
+    assert_eq!(
+        std::fs::read_to_string(d.join("broken.py")).expect("read"),
+        broken
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("ok.sh")).expect("read"),
+        "echo hi\n"
+    );
     // No temp file left behind.
     let leftovers: Vec<_> = std::fs::read_dir(d)
         .expect("dir")
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".cronium-migrate"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".cronium-migrate")
+        })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
@@ -366,13 +451,19 @@ fn expected_content(id: i32) -> Option<&'static str> {
         1 => Some("import json\nimport cronium\n\ndata = cronium.input()\ncronium.output(data)\n"),
         2 => Some("cronium.output(cronium.input());\n"),
         3 => Some("#!/bin/bash\ncronium_output '{}'\n"),
-        _ => event_rows().into_iter().find(|r| r.0 == id).and_then(|r| r.2),
+        _ => event_rows()
+            .into_iter()
+            .find(|r| r.0 == id)
+            .and_then(|r| r.2),
     }
 }
 
 /// The same checks on any database: `query` returns (id, content) of the events table
 /// and the number of backup rows (None when there is no backup table).
-fn database_mode(url: &str, query: &dyn Fn() -> (Vec<(i32, Option<String>)>, Option<i64>)) {
+/// The events table's (id, content) rows, and the number of backup rows (None: no table).
+type Snapshot = (Vec<(i32, Option<String>)>, Option<i64>);
+
+fn database_mode(url: &str, query: &dyn Fn() -> Snapshot) {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let before = query();
@@ -385,17 +476,32 @@ fn database_mode(url: &str, query: &dyn Fn() -> (Vec<(i32, Option<String>)>, Opt
     for id in [1, 2, 3] {
         assert!(out.contains(&format!("--- a/event {id}\n")), "{out}");
     }
-    assert!(!out.contains("a/event 4") && !out.contains("a/event 6"), "{out}");
-    assert!(out.contains("review event 4:2: uses variables.json"), "{out}");
-    assert!(out.contains("scanned 5, would change 3, unchanged 2, needing review 1"), "{out}");
+    assert!(
+        !out.contains("a/event 4") && !out.contains("a/event 6"),
+        "{out}"
+    );
+    assert!(
+        out.contains("review event 4:2: uses variables.json"),
+        "{out}"
+    );
+    assert!(
+        out.contains("scanned 5, would change 3, unchanged 2, needing review 1"),
+        "{out}"
+    );
     assert_eq!(query(), before, "the dry run wrote");
 
     // Apply: changed rows rewritten, each backed up first, the rest untouched.
     let run = migrate(d, &["--database", url]);
     let (out, err) = text(&run);
     assert_eq!(run.status.code(), Some(1), "{out}{err}");
-    assert!(out.contains("scanned 5, changed 3, unchanged 2, needing review 1"), "{out}");
-    assert!(out.contains("backed up 3 row(s) to events_migrate_backup"), "{out}");
+    assert!(
+        out.contains("scanned 5, changed 3, unchanged 2, needing review 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("backed up 3 row(s) to events_migrate_backup"),
+        "{out}"
+    );
     let (rows, backups) = query();
     assert_eq!(backups, Some(3));
     for (id, content) in &rows {
@@ -405,7 +511,10 @@ fn database_mode(url: &str, query: &dyn Fn() -> (Vec<(i32, Option<String>)>, Opt
     // Re-run: nothing changes, no new backup rows.
     let again = migrate(d, &["--database", url]);
     let (out, _) = text(&again);
-    assert!(out.contains("scanned 5, changed 0, unchanged 5, needing review 1"), "{out}");
+    assert!(
+        out.contains("scanned 5, changed 0, unchanged 5, needing review 1"),
+        "{out}"
+    );
     assert_eq!(query(), (rows, Some(3)));
 
     // A missing table or column: one line, exit 2, nothing written.
@@ -413,7 +522,10 @@ fn database_mode(url: &str, query: &dyn Fn() -> (Vec<(i32, Option<String>)>, Opt
         (vec!["--table", "evnts"], "no table \"evnts\""),
         (vec!["--column", "script"], "no column \"script\""),
         (vec!["--language-column", "lang"], "no column \"lang\""),
-        (vec!["--table", "events; drop table events"], "plain table or column name"),
+        (
+            vec!["--table", "events; drop table events"],
+            "plain table or column name",
+        ),
     ] {
         let mut a = vec!["--database", url];
         a.extend(args);
@@ -446,14 +558,18 @@ fn database_mode_on_a_real_sqlite_file() {
     }
     let query = || {
         let c = rusqlite::Connection::open(&db).expect("open");
-        let mut s = c.prepare("SELECT id, content FROM events ORDER BY id").expect("prepare");
+        let mut s = c
+            .prepare("SELECT id, content FROM events ORDER BY id")
+            .expect("prepare");
         let rows = s
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .expect("query")
             .collect::<Result<Vec<_>, _>>()
             .expect("rows");
         let backups = c
-            .query_row("SELECT count(*) FROM events_migrate_backup", [], |r| r.get(0))
+            .query_row("SELECT count(*) FROM events_migrate_backup", [], |r| {
+                r.get(0)
+            })
             .ok();
         (rows, backups)
     };
@@ -476,7 +592,9 @@ fn database_mode_on_a_real_postgresql() {
         .build()
         .expect("runtime");
     let client = rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
         tokio::spawn(conn);
         client
     });
@@ -517,11 +635,17 @@ fn database_mode_on_a_real_postgresql() {
     database_mode(&url, &query);
 
     // A URL that does not connect: one line, exit 2, and the password is never printed.
-    let bad = format!("postgres://postgres:s3cret-pw@127.0.0.1:{}/postgres", crate::harness::free_port().port());
+    let bad = format!(
+        "postgres://postgres:s3cret-pw@127.0.0.1:{}/postgres",
+        crate::harness::free_port().port()
+    );
     let o = migrate(Path::new("."), &["--database", &bad]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("cannot connect to postgres://postgres@127.0.0.1"), "{err}");
+    assert!(
+        err.contains("cannot connect to postgres://postgres@127.0.0.1"),
+        "{err}"
+    );
     assert!(!err.contains("s3cret") && !out.contains("s3cret"), "{err}");
 }
