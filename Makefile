@@ -39,6 +39,7 @@ BINDING_TESTS :=
 include $(sort $(wildcard bindings/*/binding.mk))
 include tests/conformance/conformance.mk
 include tests/docs/docs.mk
+include tests/migrate/migrate.mk
 
 .PHONY: test
 test: test-rust $(BINDING_TESTS) ## Run every test: Rust unit + integration, then every binding's suite

@@ -9,6 +9,8 @@ have() { command -v "$1" >/dev/null 2>&1; }
 case "${1:-test}" in
   test|demo|bench)
     have curl || need_apt+=(curl)
+    # `cronium migrate`'s tests apply its dry-run diffs with patch.
+    have patch || need_apt+=(patch)
     ;;
 esac
 # `cronium run --isolate` (bubblewrap) and `--ssh` (a real sshd on loopback) are tested for

@@ -367,3 +367,93 @@ pub(crate) mod ts {
         node.named_children(&mut cursor).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(language: Language, src: &str, modernize: bool) -> Migrated {
+        migrate(language, src, Options { modernize }).expect("parses")
+    }
+
+    #[test]
+    fn python_modernize_follows_the_table() {
+        let src = "import cronium\nok = cronium.setVariable('a', '1')\ncronium.setVariable('b', 2)\ncronium.setCondition(n)\ncronium.setCondition(n > 1)\nx = cronium.getVariable('a')\n";
+        let m = run(Language::Python, src, true);
+        assert_eq!(
+            m.text,
+            "import cronium\nok = cronium.setVariable('a', '1')\ncronium.set_variable('b', 2)\ncronium.set_condition(bool(n))\ncronium.set_condition(n > 1)\nx = cronium.get_variable('a')\n"
+        );
+        assert_eq!(m.review.len(), 1, "{:?}", m.review);
+        assert_eq!(m.review[0].line, 2);
+        // Without --modernize a script that runs is left alone.
+        assert_eq!(run(Language::Python, src, false).text, src);
+    }
+
+    #[test]
+    fn python_adds_the_import_after_the_docstring() {
+        let src = "\"\"\"Job.\"\"\"\nimport json\nprint(json.load(open('input.json'))['a'])\n";
+        let m = run(Language::Python, src, false);
+        assert_eq!(
+            m.text,
+            "\"\"\"Job.\"\"\"\nimport cronium\nimport json\nprint(cronium.input()['a'])\n"
+        );
+    }
+
+    #[test]
+    fn node_other_binding_names_and_imports() {
+        let src = "const helpers = require('./cronium.js');\nhelpers.output(1);\n";
+        assert_eq!(
+            run(Language::Node, src, false).text,
+            "const helpers = globalThis.cronium;\nhelpers.output(1);\n"
+        );
+        let esm = "import cronium from './cronium.js';\n\ncronium.output(cronium.event().name);\n";
+        assert_eq!(
+            run(Language::Node, esm, true).text,
+            "cronium.output(cronium.getEventContext().eventName);\n"
+        );
+        // Today's asynchronous package: file uses are reported, not rewritten.
+        let asynchronous = "const cronium = require('cronium');\nconst fs = require('fs');\nconst d = JSON.parse(fs.readFileSync('input.json', 'utf8'));\n";
+        let m = run(Language::Node, asynchronous, false);
+        assert_eq!(m.text, asynchronous);
+        assert_eq!(m.review.len(), 1);
+        assert_eq!(m.review[0].line, 3);
+    }
+
+    #[test]
+    fn bash_source_inside_a_list_is_reported_not_cut() {
+        let src = "source ./cronium.sh || exit 1\necho hi\n";
+        let m = run(Language::Bash, src, false);
+        assert_eq!(m.text, src);
+        assert_eq!(m.review.len(), 1);
+        let m = run(
+            Language::Bash,
+            "source \"/tmp/run 1/cronium.sh\"\ncronium_setCondition yes\n",
+            true,
+        );
+        assert_eq!(m.text, "cronium_set_condition yes\n");
+    }
+
+    #[test]
+    fn a_syntax_error_is_reported_with_its_line() {
+        let err = migrate(
+            Language::Python,
+            "import cronium\nif x\n    pass\n",
+            Options::default(),
+        );
+        assert_eq!(err, Err(MigrateError::Parse { line: 2 }));
+        assert!(migrate(Language::Node, "const = ;\n", Options::default()).is_err());
+    }
+
+    #[test]
+    fn languages_from_names_shebangs_and_event_types() {
+        assert_eq!(detect_language("a.cjs", ""), Some(Language::Node));
+        assert_eq!(
+            detect_language("job", "#!/usr/bin/env python3\n"),
+            Some(Language::Python)
+        );
+        assert_eq!(detect_language("notes.txt", "hello"), None);
+        assert_eq!(language_of_event_type("NODEJS"), Some(Language::Node));
+        assert_eq!(language_of_event_type("HTTP_REQUEST"), None);
+    }
+}

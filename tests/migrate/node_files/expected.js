@@ -1,8 +1,10 @@
+// START readme
 const fs = require('fs');
 
 // Direct reads and writes of the old files.
 const data = cronium.input();
 const event = cronium.event();
+// END readme
 
 async function main() {
   let seen = parseInt(cronium.getVariable('seen') || '0', 10);

@@ -1,9 +1,11 @@
+// START readme
 const fs = require('fs');
 require('./cronium.js');
 
 // Direct reads and writes of the old files.
 const data = JSON.parse(fs.readFileSync('input.json', 'utf8'));
 const event = require('./event.json');
+// END readme
 
 async function main() {
   let seen = parseInt(cronium.getVariable('seen') || '0', 10);

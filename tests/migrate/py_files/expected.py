@@ -1,3 +1,4 @@
+# START readme
 import json
 import cronium
 
@@ -5,6 +6,7 @@ import cronium
 data = cronium.input()
 
 event = cronium.event()
+# END readme
 
 
 def summarize(rows):

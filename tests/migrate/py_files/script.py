@@ -1,3 +1,4 @@
+# START readme
 import json
 import sys
 sys.path.insert(0, '.')
@@ -8,6 +9,7 @@ with open('input.json') as f:
     data = json.load(f)
 
 event = json.load(open('event.json'))
+# END readme
 
 
 def summarize(rows):

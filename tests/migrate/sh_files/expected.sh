@@ -1,4 +1,6 @@
 #!/bin/bash
+# START readme
+
 # Direct reads and writes of the old files.
 name=$(cronium_input | jq -r '.name')
 event_name=$(cronium_event name)
@@ -10,3 +12,4 @@ else
 fi
 echo "{\"greeting\": \"Hello, $name\", \"rows\": $rows, \"event\": \"$event_name\"}" | cronium_output
 cronium_set_condition "$ok"
+# END readme

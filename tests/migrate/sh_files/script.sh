@@ -1,4 +1,5 @@
 #!/bin/bash
+# START readme
 . ./cronium.sh
 
 # Direct reads and writes of the old files.
@@ -12,3 +13,4 @@ else
 fi
 echo "{\"greeting\": \"Hello, $name\", \"rows\": $rows, \"event\": \"$event_name\"}" > output.json
 echo "{\"condition\": $ok}" > condition.json
+# END readme
