@@ -157,10 +157,14 @@ pub fn language_of_event_type(value: &str) -> Option<Language> {
 }
 
 /// The event fields whose names changed: the old `event.json` (and the old helpers'
-/// `event()`) had `name`; the runtime's context has `eventName`.
+/// `event()`) had `name`, the Go-era SDKs' context `id`, `name` and `type`; the runtime's
+/// context has `eventId`, `eventName` and `eventType`.
 pub(crate) fn renamed_event_field(old: &str) -> Option<&'static str> {
+    // `id` and `type` are the Go-era SDKs' context fields.
     match old {
         "name" => Some("eventName"),
+        "id" => Some("eventId"),
+        "type" => Some("eventType"),
         _ => None,
     }
 }

@@ -131,9 +131,7 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
         }
         true
     });
-    if !async_package {
-        event_fields(rw, root);
-    }
+    event_fields(rw, root);
     Ok(())
 }
 
@@ -142,6 +140,7 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
 fn event_fields(rw: &mut Rewriter<'_>, root: Node<'_>) {
     let src = rw.src;
     let is_event_call = |n: Node<'_>| {
+        let n = unwrap_await(n);
         n.kind() == "call_expression"
             && matches!(
                 n.child_by_field_name("function").map(|f| text(f, src)),
@@ -201,6 +200,18 @@ fn event_fields(rw: &mut Rewriter<'_>, root: Node<'_>) {
         }
         true
     });
+}
+
+/// `(await x)` → `x`: the Go-era asynchronous SDK's `(await cronium.event())` is the same
+/// object as the global's `cronium.event()`.
+fn unwrap_await(mut n: Node<'_>) -> Node<'_> {
+    while matches!(n.kind(), "parenthesized_expression" | "await_expression") {
+        match named(n).into_iter().next() {
+            Some(inner) => n = inner,
+            None => break,
+        }
+    }
+    n
 }
 
 fn is_helper(path: &str) -> bool {

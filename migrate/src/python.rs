@@ -498,9 +498,34 @@ fn modernize_call(rw: &mut Rewriter<'_>, call: Node<'_>) {
 /// cronium.event()`): the field is `eventName` today.
 fn event_fields(rw: &mut Rewriter<'_>, root: Node<'_>) {
     let src = rw.src;
+    // Clients: the module, and the Go-era SDK's objects (`c = Cronium()`).
+    let mut clients: Vec<String> = vec!["cronium".into()];
+    walk(root, &mut |n| {
+        if n.kind() == "assignment" {
+            if let (Some(l), Some(r)) = (
+                n.child_by_field_name("left"),
+                n.child_by_field_name("right"),
+            ) {
+                let constructs = r.kind() == "call"
+                    && matches!(
+                        r.child_by_field_name("function").map(|f| text(f, src)),
+                        Some("Cronium" | "cronium.Cronium")
+                    );
+                if l.kind() == "identifier" && constructs {
+                    clients.push(text(l, src).to_owned());
+                }
+            }
+        }
+        true
+    });
     let is_event_call = |n: Node<'_>| {
         n.kind() == "call"
-            && n.child_by_field_name("function").map(|f| text(f, src)) == Some("cronium.event")
+            && n.child_by_field_name("function").is_some_and(|f| {
+                f.kind() == "attribute"
+                    && f.child_by_field_name("attribute").map(|a| text(a, src)) == Some("event")
+                    && f.child_by_field_name("object")
+                        .is_some_and(|o| clients.iter().any(|c| c == text(o, src)))
+            })
             && n.child_by_field_name("arguments")
                 .is_some_and(|a| named(a).is_empty())
     };
