@@ -184,7 +184,7 @@ fn migrate_file(
         return;
     };
     summary.scanned += 1;
-    migrate_one(
+    let migrated = migrate_one(
         &name,
         language,
         &text,
@@ -194,6 +194,22 @@ fn migrate_file(
         summary,
         |new| write_atomic(path, new),
     );
+    // A copy of the old cronium.py beside a Python script is imported instead of the
+    // runtime's module (the script's directory comes first on sys.path).
+    let beside = path.with_file_name("cronium.py");
+    let imports = migrated.as_deref().unwrap_or(&text).contains("cronium");
+    if language == Language::Python && imports && beside.is_file() {
+        summary.review.push((
+            name,
+            Review {
+                line: 0,
+                reason: format!(
+                    "{} (the old helper) shadows the runtime's cronium module for this script: delete it",
+                    beside.display()
+                ),
+            },
+        ));
+    }
 }
 
 /// Migrates one script text and records the outcome; `apply` stores the new text.

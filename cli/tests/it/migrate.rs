@@ -413,6 +413,23 @@ fn bad_input_is_one_line_each_and_nothing_half_written() {
         std::fs::read_to_string(d.join("broken.py")).expect("read"),
         broken
     );
+
+    // The old cronium.py beside a script would be imported instead of the runtime's
+    // module: reported, and never itself migrated.
+    let old_helper = "import json\nclass Cronium:\n    pass\ncronium = Cronium()\n";
+    std::fs::write(d.join("cronium.py"), old_helper).expect("write");
+    std::fs::write(d.join("job.py"), "import cronium\ncronium.output(1)\n").expect("write");
+    let out = migrate(d, &["job.py"]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("job.py:0: ") && stdout.contains("cronium.py (the old helper) shadows"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("cronium.py")).expect("read"),
+        old_helper
+    );
     assert_eq!(
         std::fs::read_to_string(d.join("ok.sh")).expect("read"),
         "echo hi\n"
