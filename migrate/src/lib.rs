@@ -185,6 +185,18 @@ pub(crate) fn data_file(path: &str) -> Option<&'static str> {
     DATA_FILES.iter().copied().find(|f| *f == base)
 }
 
+/// The data file a string literal's source text ends with, also when it is built with
+/// interpolation (`f"{d}/input.json"`, `"$DIR/input.json"`, `` `${d}/input.json` ``): such
+/// uses are never rewritten, only reported.
+pub(crate) fn mentioned_data_file(literal: &str) -> Option<&'static str> {
+    let inner = literal.trim_end_matches(['"', '\'', '`']);
+    DATA_FILES.iter().copied().find(|f| {
+        inner
+            .strip_suffix(f)
+            .is_some_and(|head| head.is_empty() || head.ends_with(['/', '}', '"', '\'', '`']))
+    })
+}
+
 /// Whether a path names an old helper file (`./cronium.js`, `cronium.sh`, ...).
 pub(crate) fn helper_file(path: &str, ext: &[&str]) -> bool {
     let base = path.rsplit('/').next().unwrap_or(path);
@@ -436,6 +448,20 @@ mod tests {
             true,
         );
         assert_eq!(m.text, "cronium_set_condition yes\n");
+    }
+
+    #[test]
+    fn built_paths_are_reported_and_json_loads_is_rewritten() {
+        let py = "import json\nd = json.loads(open('input.json').read())\ne = json.load(open(f'{here}/event.json'))\n";
+        let m = run(Language::Python, py, false);
+        assert!(m.text.contains("d = cronium.input()\n"), "{}", m.text);
+        assert_eq!(m.review.len(), 1, "{:?}", m.review);
+        assert_eq!(m.review[0].line, 3);
+        let sh = "cat \"$DIR/input.json\"\nx=\"input.json.bak\"\n";
+        let m = run(Language::Bash, sh, false);
+        assert_eq!(m.review.len(), 1, "{:?}", m.review);
+        let js = "const p = `${dir}/output.json`;\n";
+        assert_eq!(run(Language::Node, js, false).review.len(), 1);
     }
 
     #[test]

@@ -7,7 +7,10 @@ use cronium_protocol::helpers::{find, Language, Modernize};
 use tree_sitter::Node;
 
 use crate::ts::{named, parse, text, walk};
-use crate::{data_file, helper_file, renamed_event_field, MigrateError, Options, Rewriter};
+use crate::{
+    data_file, helper_file, mentioned_data_file, renamed_event_field, MigrateError, Options,
+    Rewriter,
+};
 
 pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), MigrateError> {
     let src = rw.src;
@@ -116,7 +119,10 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
                 }
             }
             "string" | "template_string" => {
-                if let Some(file) = string_value(n, src).and_then(|s| data_file(&s)) {
+                let file = string_value(n, src)
+                    .and_then(|s| data_file(&s))
+                    .or_else(|| mentioned_data_file(text(n, src)));
+                if let Some(file) = file {
                     if !rw.touched(n.start_byte(), n.end_byte()) {
                         let why = if async_package {
                             format!("uses {file} directly in a script that loads today's asynchronous `cronium` package; rewrite it by hand with await (see docs/migrate.md)")

@@ -6,7 +6,7 @@ use cronium_protocol::helpers::{find, Language, Modernize};
 use tree_sitter::Node;
 
 use crate::ts::{named, parse, text, walk};
-use crate::{data_file, renamed_event_field, MigrateError, Options, Rewriter};
+use crate::{data_file, mentioned_data_file, renamed_event_field, MigrateError, Options, Rewriter};
 
 pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), MigrateError> {
     let src = rw.src;
@@ -87,7 +87,10 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
                 }
             }
             "string" => {
-                if let Some(file) = string_value(n, src).and_then(|s| data_file(&s)) {
+                let file = string_value(n, src)
+                    .and_then(|s| data_file(&s))
+                    .or_else(|| mentioned_data_file(text(n, src)));
+                if let Some(file) = file {
                     if !rw.touched(n.start_byte(), n.end_byte()) {
                         rw.review(n.start_byte(), direct_use_reason(file));
                     }
@@ -284,16 +287,30 @@ fn open_call(n: Node<'_>, src: &str) -> Option<(&'static str, String)> {
     Some((file, mode))
 }
 
-/// `json.load(open('FILE'))`.
+/// `json.load(open('FILE'))` and `json.loads(open('FILE').read())`.
 fn json_load_open<'t>(n: Node<'t>, src: &str) -> Option<(Node<'t>, &'static str)> {
-    if n.child_by_field_name("function").map(|f| text(f, src)) != Some("json.load") {
-        return None;
-    }
+    let function = n.child_by_field_name("function").map(|f| text(f, src));
     let args = named(n.child_by_field_name("arguments")?);
     if args.len() != 1 {
         return None;
     }
-    let (file, mode) = open_call(args[0], src)?;
+    let opened = match function {
+        Some("json.load") => args[0],
+        Some("json.loads") => {
+            // open(...).read()
+            let read = args[0];
+            let f = read
+                .child_by_field_name("function")
+                .filter(|f| f.kind() == "attribute")?;
+            let no_args = read
+                .child_by_field_name("arguments")
+                .is_some_and(|a| named(a).is_empty());
+            (f.child_by_field_name("attribute").map(|a| text(a, src)) == Some("read") && no_args)
+                .then(|| f.child_by_field_name("object"))??
+        }
+        _ => return None,
+    };
+    let (file, mode) = open_call(opened, src)?;
     mode.starts_with('r').then_some((n, file))
 }
 

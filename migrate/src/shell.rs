@@ -6,7 +6,7 @@ use cronium_protocol::helpers::{find, Language, Modernize};
 use tree_sitter::Node;
 
 use crate::ts::{named, parse, text, walk};
-use crate::{data_file, helper_file, MigrateError, Options, Rewriter};
+use crate::{data_file, helper_file, mentioned_data_file, MigrateError, Options, Rewriter};
 
 pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), MigrateError> {
     let src = rw.src;
@@ -58,7 +58,10 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
                 }
             }
             "word" | "string" | "raw_string" => {
-                if let Some(file) = value(n, src).and_then(|v| data_file(&v)) {
+                let file = value(n, src)
+                    .and_then(|v| data_file(&v))
+                    .or_else(|| mentioned_data_file(text(n, src)));
+                if let Some(file) = file {
                     if !rw.touched(n.start_byte(), n.end_byte()) {
                         rw.review(n.start_byte(), direct_use_reason(file));
                     }
