@@ -102,10 +102,10 @@ pub fn migrate(
         if second.text != result.text {
             result.text = second.text;
             result.changes.extend(second.changes);
-            for r in second.review {
-                if !result.review.iter().any(|x| x.reason == r.reason) {
-                    result.review.push(r);
-                }
+        }
+        for r in second.review {
+            if !result.review.iter().any(|x| x.reason == r.reason) {
+                result.review.push(r);
             }
         }
     }
@@ -206,7 +206,8 @@ pub(crate) fn helper_file(path: &str, ext: &[&str]) -> bool {
 /// Edits to one source, applied at the end.
 pub(crate) struct Rewriter<'s> {
     pub src: &'s str,
-    edits: Vec<(usize, usize, String)>,
+    /// (start, end, text, order): `order` places insertions at one offset (see `finish`).
+    edits: Vec<(usize, usize, String, i64)>,
     changes: Vec<(usize, String)>,
     review: Vec<Review>,
 }
@@ -226,11 +227,16 @@ impl<'s> Rewriter<'s> {
         self.src[..at].matches('\n').count() + 1
     }
 
+    /// Whether any edit was made.
+    pub fn has_edits(&self) -> bool {
+        !self.edits.is_empty()
+    }
+
     /// Whether a range overlaps an edit already made.
     pub fn touched(&self, start: usize, end: usize) -> bool {
         self.edits
             .iter()
-            .any(|&(s, e, _)| start < e.max(s + 1) && s < end.max(start + 1))
+            .any(|&(s, e, _, _)| start < e.max(s + 1) && s < end.max(start + 1))
     }
 
     /// Replaces `start..end`.
@@ -239,15 +245,34 @@ impl<'s> Rewriter<'s> {
             return;
         }
         let line = self.line_of(start);
-        self.edits.push((start, end, text));
+        self.edits.push((start, end, text, 0));
         self.changes.push((line, why));
     }
 
     /// Inserts text at an offset.
+    /// Inserts text at an offset (an empty `why` records no change line: the second half
+    /// of a pair).
     pub fn insert(&mut self, at: usize, text: String, why: String) {
+        self.insert_ordered(at, text, why, false);
+    }
+
+    /// Inserts the closing half of a pair (`)` after a call): at one offset, the closing
+    /// text of an inner node comes before an outer one's, while opening texts come in the
+    /// order they were made (outer first; the walk visits parents first).
+    pub fn insert_closing(&mut self, at: usize, text: String) {
+        self.insert_ordered(at, text, String::new(), true);
+    }
+
+    fn insert_ordered(&mut self, at: usize, text: String, why: String, closing: bool) {
         let line = self.line_of(at);
-        self.edits.push((at, at, text));
-        self.changes.push((line, why));
+        let n = i64::try_from(self.edits.len()).unwrap_or(i64::MAX);
+        // Applied in ascending `order` at one offset, and each insertion lands before the
+        // ones applied earlier: openings apply last-made first, closings first-made first.
+        let order = if closing { n } else { -n };
+        self.edits.push((at, at, text, order));
+        if !why.is_empty() {
+            self.changes.push((line, why));
+        }
     }
 
     /// Removes a statement: its whole line when it stands alone on it.
@@ -313,9 +338,10 @@ impl<'s> Rewriter<'s> {
     }
 
     fn finish(mut self) -> Migrated {
-        self.edits.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+        self.edits
+            .sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.3.cmp(&b.3)));
         let mut text = self.src.to_owned();
-        for (s, e, t) in &self.edits {
+        for (s, e, t, _) in &self.edits {
             text.replace_range(*s..*e, t);
         }
         self.changes.sort_by_key(|c| c.0);
@@ -423,11 +449,12 @@ mod tests {
             run(Language::Node, src, false).text,
             "const helpers = globalThis.cronium;\nhelpers.output(1);\n"
         );
+        // The import goes; --modernize then leaves top-level calls of a CommonJS script on
+        // the global (no top-level await there), and says so.
         let esm = "import cronium from './cronium.js';\n\ncronium.output(cronium.event().name);\n";
-        assert_eq!(
-            run(Language::Node, esm, true).text,
-            "cronium.output(cronium.getEventContext().eventName);\n"
-        );
+        let m = run(Language::Node, esm, true);
+        assert_eq!(m.text, "cronium.output(cronium.event().eventName);\n");
+        assert_eq!(m.review.len(), 1, "{:?}", m.review);
         // Today's asynchronous package: file uses are reported, not rewritten.
         let asynchronous = "const cronium = require('cronium');\nconst fs = require('fs');\nconst d = JSON.parse(fs.readFileSync('input.json', 'utf8'));\n";
         let m = run(Language::Node, asynchronous, false);
@@ -462,6 +489,26 @@ mod tests {
         assert_eq!(m.review.len(), 1, "{:?}", m.review);
         let js = "const p = `${dir}/output.json`;\n";
         assert_eq!(run(Language::Node, js, false).review.len(), 1);
+    }
+
+    #[test]
+    fn node_modernize_awaits_nested_calls_in_order() {
+        let src = "async function f() {\n  cronium.setCondition(cronium.getVariable('x'));\n  cronium.output(cronium.event().name);\n}\nf();\n";
+        let m = run(Language::Node, src, true);
+        assert_eq!(
+            m.text,
+            "const cronium = require('cronium');\nasync function f() {\n  await cronium.setCondition(Boolean(((await cronium.getVariable('x')) ?? null)));\n  await cronium.output((await cronium.getContext()).eventName);\n}\nf();\n"
+        );
+        // A call outside an async function keeps the script on the global.
+        let sync = "function f() { return cronium.input(); }\n";
+        let m = run(Language::Node, sync, true);
+        assert_eq!(m.text, sync);
+        assert_eq!(m.review.len(), 1);
+        let esm = "import fs from 'node:fs';\nconst x = cronium.input();\n";
+        assert_eq!(
+            run(Language::Node, esm, true).text,
+            "import * as cronium from 'cronium';\nimport fs from 'node:fs';\nconst x = ((await cronium.input()) ?? {});\n"
+        );
     }
 
     #[test]

@@ -110,14 +110,7 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
                     return false;
                 }
             }
-            "call_expression" => {
-                if !async_package && rewrite_file_call(rw, n) {
-                    return false;
-                }
-                if options.modernize {
-                    modernize_call(rw, n);
-                }
-            }
+            "call_expression" if !async_package && rewrite_file_call(rw, n) => return false,
             "string" | "template_string" => {
                 let file = string_value(n, src)
                     .and_then(|s| data_file(&s))
@@ -137,6 +130,11 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
         }
         true
     });
+    // Modernizing works on calls the script itself makes: when this pass rewrote anything
+    // else, the next pass (see `crate::migrate`) modernizes the rewritten script.
+    if options.modernize && !async_package && !rw.has_edits() {
+        modernize(rw, root);
+    }
     event_fields(rw, root);
     Ok(())
 }
@@ -414,40 +412,177 @@ fn rewrite_file_call(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
     }
 }
 
-/// `--modernize`: old names the table renames (`cronium.event()` → `cronium.getEventContext()`).
-/// The calls stay synchronous: the global `cronium` answers them so; moving a script to
-/// today's asynchronous package (`await`) changes its control flow and is left to a person.
-fn modernize_call(rw: &mut Rewriter<'_>, call: Node<'_>) {
+/// `--modernize`: moves a script from the global `cronium` (synchronous, the old helpers'
+/// answers) to today's package: `require('cronium')` (or `import * as cronium` in an ES
+/// module) and `await` on every call, keeping each old answer: `input()` gave `{}` when
+/// there was none, `getVariable` gave `null` for a missing key, `setCondition` took any
+/// value's truthiness. Only when every call is in an `async` function (or at the top of an
+/// ES module): otherwise the script is left on the global, and reported.
+fn modernize(rw: &mut Rewriter<'_>, root: Node<'_>) {
     let src = rw.src;
-    let Some(func) = call
-        .child_by_field_name("function")
-        .filter(|f| f.kind() == "member_expression")
-    else {
-        return;
-    };
-    let (Some(object), Some(prop)) = (
-        func.child_by_field_name("object"),
-        func.child_by_field_name("property"),
-    ) else {
-        return;
-    };
-    if text(object, src) != "cronium" {
+    let esm = named(root)
+        .iter()
+        .any(|n| matches!(n.kind(), "import_statement" | "export_statement"));
+    let mut calls = Vec::new();
+    let mut blocked: Option<(usize, String)> = None;
+    walk(root, &mut |n| {
+        if n.kind() != "call_expression" {
+            return true;
+        }
+        let Some((object, name)) = method(n, src) else {
+            return true;
+        };
+        if object.kind() != "identifier" || text(object, src) != "cronium" {
+            return true;
+        }
+        if n.parent().is_some_and(|p| p.kind() == "await_expression") {
+            // Already awaited: written for the asynchronous SDK.
+            blocked.get_or_insert((
+                n.start_byte(),
+                "already uses await on the global `cronium`; left as it is".into(),
+            ));
+            return true;
+        }
+        let helper = find(Language::Node, &name);
+        match helper.map(|h| h.modernize) {
+            Some(Modernize::Review) | None
+                if !matches!(
+                    name.as_str(),
+                    "getContext" | "getEventContext" | "getOutput"
+                ) =>
+            {
+                blocked.get_or_insert((
+                    n.start_byte(),
+                    format!("cronium.{name} has no mechanical move to the asynchronous package"),
+                ));
+            }
+            _ => {}
+        }
+        if !in_async_context(n, esm) {
+            blocked.get_or_insert((
+                n.start_byte(),
+                format!("cronium.{name} is called outside an async function; the script stays on the global `cronium` (synchronous) — make the function async to move it to `await cronium...`"),
+            ));
+        }
+        let used = n
+            .parent()
+            .is_none_or(|p| p.kind() != "expression_statement");
+        if used && matches!(name.as_str(), "setVariable" | "setCondition") {
+            blocked.get_or_insert((n.start_byte(), format!("the value of cronium.{name} is used; the asynchronous call answers differently")));
+        }
+        calls.push((n, name));
+        true
+    });
+    if let Some((at, why)) = blocked {
+        rw.review(at, format!("--modernize: {why}"));
         return;
     }
-    let Some(helper) = find(Language::Node, text(prop, src)) else {
+    if calls.is_empty() {
         return;
-    };
-    match helper.modernize {
-        Modernize::Rename => rw.replace(
-            prop.start_byte(),
-            prop.end_byte(),
-            helper.today.into(),
-            format!("cronium.{} is now cronium.{}", helper.old, helper.today),
-        ),
-        Modernize::Review => rw.review(
-            call.start_byte(),
-            format!("cronium.{}: {}", helper.old, helper.semantics),
-        ),
-        _ => {}
     }
+    // Inserted around each call (never replacing it), so calls nested in another's
+    // arguments are moved too.
+    for (call, name) in &calls {
+        let (start, end) = (call.start_byte(), call.end_byte());
+        let why = format!("cronium.{name}(...) now awaits today's package");
+        let statement = call
+            .parent()
+            .is_some_and(|p| p.kind() == "expression_statement");
+        let (before, after) = match name.as_str() {
+            "input" => ("((await ", ") ?? {})"),
+            "getVariable" => ("((await ", ") ?? null)"),
+            _ if statement => ("await ", ""),
+            _ => ("(await ", ")"),
+        };
+        rw.insert(start, before.into(), why);
+        if !after.is_empty() {
+            rw.insert_closing(end, after.into());
+        }
+        if matches!(name.as_str(), "event" | "getEventContext") {
+            if let Some(p) = call
+                .child_by_field_name("function")
+                .and_then(|f| f.child_by_field_name("property"))
+            {
+                rw.replace(
+                    p.start_byte(),
+                    p.end_byte(),
+                    "getContext".into(),
+                    format!("cronium.{name} is cronium.getContext today"),
+                );
+            }
+        }
+        if name == "setCondition" {
+            let arg = args(*call).first().copied();
+            let boolean = arg.is_some_and(|x| {
+                matches!(x.kind(), "true" | "false")
+                    || (x.kind() == "unary_expression" && text(x, src).starts_with('!'))
+                    || (x.kind() == "binary_expression"
+                        && ["<", ">", "<=", ">=", "==", "===", "!=", "!=="]
+                            .iter()
+                            .any(|op| {
+                                x.child_by_field_name("operator")
+                                    .is_some_and(|o| text(o, src) == *op)
+                            }))
+            });
+            if let (Some(x), false) = (arg, boolean) {
+                rw.insert(
+                    x.start_byte(),
+                    "Boolean(".into(),
+                    "setCondition takes a boolean today".into(),
+                );
+                rw.insert_closing(x.end_byte(), ")".into());
+            }
+        }
+    }
+    // The binding, after a shebang and a 'use strict'.
+    let mut at = if src.starts_with("#!") {
+        src.find('\n').map_or(src.len(), |i| i + 1)
+    } else {
+        0
+    };
+    if let Some(first) = named(root)
+        .into_iter()
+        .find(|n| n.kind() != "hash_bang_line" && n.kind() != "comment")
+    {
+        if first.kind() == "expression_statement" && text(first, src).contains("use strict") {
+            at = src[first.end_byte()..]
+                .find('\n')
+                .map_or(src.len(), |i| first.end_byte() + i + 1);
+        }
+    }
+    let line = if esm {
+        "import * as cronium from 'cronium';\n"
+    } else {
+        "const cronium = require('cronium');\n"
+    };
+    rw.insert(
+        at,
+        line.into(),
+        "today's `cronium` package replaces the global".into(),
+    );
+}
+
+/// Whether `await` is allowed at a node: inside an async function, or at the top of an ES
+/// module.
+fn in_async_context(n: Node<'_>, esm: bool) -> bool {
+    let mut cur = n.parent();
+    while let Some(p) = cur {
+        if matches!(
+            p.kind(),
+            "function_declaration"
+                | "function_expression"
+                | "arrow_function"
+                | "method_definition"
+                | "generator_function_declaration"
+                | "generator_function"
+        ) {
+            let mut c = p.walk();
+            let is_async = p
+                .children(&mut c)
+                .any(|x| !x.is_named() && x.kind() == "async");
+            return is_async;
+        }
+        cur = p.parent();
+    }
+    esm
 }

@@ -304,7 +304,7 @@ fn corpus_scripts_migrate_and_run_as_the_old_runner_did() {
 
         // --modernize: idempotent too, and the modernized script gives the same results.
         let modern = tempfile::tempdir().expect("tempdir");
-        migrate_case(
+        let modernized = migrate_case(
             modern.path(),
             &script,
             &original,
@@ -312,6 +312,13 @@ fn corpus_scripts_migrate_and_run_as_the_old_runner_did() {
             None,
             &format!("{name} --modernize"),
         );
+        for want in case["modernized"].as_array().into_iter().flatten() {
+            let want = want.as_str().expect("modernized: strings");
+            assert!(
+                modernized.contains(want),
+                "{name} --modernize: no {want:?} in\n{modernized}"
+            );
+        }
         run_and_check(modern.path(), &script, &case, &format!("{name}-modern"));
         ran += 1;
     }
