@@ -289,6 +289,24 @@ impl<'s> Rewriter<'s> {
         self.replace(s, e, String::new(), why);
     }
 
+    /// Removes a statement when its parent holds a list of statements (`in_list`); else
+    /// (the only statement of an `if` without braces, say) replaces it with `empty` (`;`,
+    /// `:`), so the code around it keeps its meaning and stays valid.
+    pub fn remove_or_empty(
+        &mut self,
+        start: usize,
+        end: usize,
+        in_list: bool,
+        empty: &str,
+        why: String,
+    ) {
+        if in_list {
+            self.remove_statement(start, end, why);
+        } else {
+            self.replace(start, end, empty.to_owned(), why);
+        }
+    }
+
     /// Replaces a statement keeping its indentation (`text` may have several lines, each
     /// indented like the statement).
     pub fn replace_statement(&mut self, start: usize, end: usize, text: &str, why: String) {
@@ -508,6 +526,25 @@ mod tests {
         assert_eq!(
             run(Language::Node, esm, true).text,
             "import * as cronium from 'cronium';\nimport fs from 'node:fs';\nconst x = ((await cronium.input()) ?? {});\n"
+        );
+    }
+
+    #[test]
+    fn a_loading_line_that_is_a_whole_block_leaves_it_valid() {
+        let sh = "if [ -f ./cronium.sh ]; then\n  source ./cronium.sh\nfi\necho ok\n";
+        assert_eq!(
+            run(Language::Bash, sh, false).text,
+            "if [ -f ./cronium.sh ]; then\n  :\nfi\necho ok\n"
+        );
+        let js = "if (local) require('./cronium.js');\nrun();\n";
+        assert_eq!(
+            run(Language::Node, js, false).text,
+            "if (local) ;\nrun();\n"
+        );
+        let js = "function f() {\n  require('./cronium.js');\n  return 1;\n}\n";
+        assert_eq!(
+            run(Language::Node, js, false).text,
+            "function f() {\n  return 1;\n}\n"
         );
     }
 

@@ -43,9 +43,11 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
                                 .child_by_field_name("name")
                                 .map_or("", |x| text(x, src));
                             if name == "cronium" {
-                                rw.remove_statement(
+                                rw.remove_or_empty(
                                     n.start_byte(),
                                     n.end_byte(),
+                                    in_statement_list(n),
+                                    ";",
                                     "removed the require of the old ./cronium.js: the runtime provides the global `cronium`".into(),
                                 );
                             } else {
@@ -65,9 +67,11 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
             "expression_statement" => {
                 if let Some(call) = named(n).into_iter().next() {
                     if require_path(call, src).as_deref().is_some_and(is_helper) {
-                        rw.remove_statement(
+                        rw.remove_or_empty(
                             n.start_byte(),
                             n.end_byte(),
+                            in_statement_list(n),
+                            ";",
                             "removed the require of the old ./cronium.js: the runtime provides the global `cronium`".into(),
                         );
                         return false;
@@ -204,6 +208,16 @@ fn event_fields(rw: &mut Rewriter<'_>, root: Node<'_>) {
         }
         true
     });
+}
+
+/// Whether a statement sits in a list of statements (removing it leaves valid code).
+fn in_statement_list(n: Node<'_>) -> bool {
+    n.parent().is_some_and(|p| {
+        matches!(
+            p.kind(),
+            "program" | "statement_block" | "switch_case" | "switch_default"
+        )
+    })
 }
 
 /// `(await x)` → `x`: the Go-era asynchronous SDK's `(await cronium.event())` is the same

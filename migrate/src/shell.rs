@@ -163,9 +163,14 @@ fn rewrite_command(rw: &mut Rewriter<'_>, cmd: Node<'_>, options: Options) -> bo
                 )
             });
             if standalone {
-                rw.remove_statement(
+                // At the top the line goes; inside a block (`then`, `do`, a function) a `:`
+                // keeps a block that held only this line valid.
+                let top = cmd.parent().is_some_and(|p| p.kind() == "program");
+                rw.remove_or_empty(
                     cmd.start_byte(),
                     cmd.end_byte(),
+                    top,
+                    ":",
                     format!(
                         "removed `{}`: the runtime defines the helpers before the script starts",
                         text(cmd, src)
