@@ -549,6 +549,18 @@ mod tests {
     }
 
     #[test]
+    fn python_one_line_writes() {
+        let src = "import json\njson.dump({'n': 1}, open('output.json', 'w'))\njson.dump({'condition': ok}, open('condition.json', 'w'))\njson.dump(v, open('variables.json', 'w'))\n";
+        let m = run(Language::Python, src, false);
+        assert_eq!(
+            m.text,
+            "import cronium\nimport json\ncronium.output({'n': 1})\ncronium.setCondition(ok)\njson.dump(v, open('variables.json', 'w'))\n"
+        );
+        assert_eq!(m.review.len(), 1);
+        assert_eq!(m.review[0].line, 4);
+    }
+
+    #[test]
     fn a_syntax_error_is_reported_with_its_line() {
         let err = migrate(
             Language::Python,

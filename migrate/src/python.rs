@@ -82,6 +82,16 @@ pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), Mig
                         return false;
                     }
                 }
+                if let Some(code) = json_dump_open(n, src) {
+                    rw.replace(
+                        n.start_byte(),
+                        n.end_byte(),
+                        code,
+                        "json.dump(..., open(...)) of the old file is now a cronium call".into(),
+                    );
+                    added_calls = true;
+                    return false;
+                }
                 if options.modernize {
                     modernize_call(rw, n);
                 }
@@ -314,6 +324,46 @@ fn json_load_open<'t>(n: Node<'t>, src: &str) -> Option<(Node<'t>, &'static str)
     mode.starts_with('r').then_some((n, file))
 }
 
+/// `json.dump(VALUE, open('output.json' | 'condition.json', 'w'), ...)`: the call replacing it.
+fn json_dump_open(n: Node<'_>, src: &str) -> Option<String> {
+    if n.child_by_field_name("function").map(|f| text(f, src)) != Some("json.dump") {
+        return None;
+    }
+    let args = named(n.child_by_field_name("arguments")?);
+    if args.len() < 2 || args[0].kind() == "keyword_argument" {
+        return None;
+    }
+    let (file, mode) = open_call(args[1], src)?;
+    if !mode.starts_with('w') {
+        return None;
+    }
+    write_call(file, args[0], src).map(|(code, _)| code)
+}
+
+/// The call that replaces writing `value` to an old file.
+fn write_call(file: &str, value: Node<'_>, src: &str) -> Option<(String, String)> {
+    match file {
+        "output.json" => Some((
+            format!("cronium.output({})", text(value, src)),
+            "writing output.json is now cronium.output(...)".to_owned(),
+        )),
+        "condition.json" => {
+            let pairs = named(value);
+            let ok = value.kind() == "dictionary" && pairs.len() == 1 && pairs[0].kind() == "pair";
+            let pair = ok.then(|| pairs[0])?;
+            let key = string_value(pair.child_by_field_name("key")?, src)?;
+            let v = pair.child_by_field_name("value")?;
+            (key == "condition").then(|| {
+                (
+                    format!("cronium.setCondition({})", text(v, src)),
+                    "writing condition.json is now cronium.setCondition(...)".to_owned(),
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
 /// `with open('FILE'[, 'w']) as f:` holding one statement that reads or writes it.
 fn rewrite_with(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
     let src = rw.src;
@@ -387,30 +437,7 @@ fn rewrite_with(rw: &mut Rewriter<'_>, n: Node<'_>) -> bool {
             if value.kind() == "keyword_argument" {
                 return None;
             }
-            match file {
-                "output.json" => Some((
-                    format!("cronium.output({})", text(value, src)),
-                    "writing output.json is now cronium.output(...)".to_owned(),
-                )),
-                "condition.json" => {
-                    let pairs = named(value);
-                    let ok = value.kind() == "dictionary"
-                        && pairs.len() == 1
-                        && pairs[0].kind() == "pair";
-                    let pair = ok.then(|| pairs[0])?;
-                    let key = string_value(pair.child_by_field_name("key")?, src)?;
-                    (key == "condition").then(|| {
-                        (
-                            format!(
-                                "cronium.setCondition({})",
-                                text(pair.child_by_field_name("value").expect("pair value"), src)
-                            ),
-                            "writing condition.json is now cronium.setCondition(...)".to_owned(),
-                        )
-                    })
-                }
-                _ => None,
-            }
+            write_call(file, value, src)
         } else {
             None
         }
