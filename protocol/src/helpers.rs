@@ -217,12 +217,26 @@ mod tests {
         assert!(find(Language::Bash, "getVariable").is_none());
         // The --modernize rule: a plain rename only where the answer is the same.
         let rule = |l, n| find(l, n).map(|h| h.modernize);
-        assert_eq!(rule(Language::Python, "getVariable"), Some(Modernize::Rename));
-        assert_eq!(rule(Language::Python, "setCondition"), Some(Modernize::RenameBool));
+        assert_eq!(
+            rule(Language::Python, "getVariable"),
+            Some(Modernize::Rename)
+        );
+        assert_eq!(
+            rule(Language::Python, "setCondition"),
+            Some(Modernize::RenameBool)
+        );
         assert_eq!(rule(Language::Python, "input"), Some(Modernize::Keep));
-        assert_eq!(rule(Language::Bash, "cronium_getVariable"), Some(Modernize::Review));
+        assert_eq!(
+            rule(Language::Bash, "cronium_getVariable"),
+            Some(Modernize::Review)
+        );
         for h in OLD_HELPERS {
-            assert_eq!(h.modernize == Modernize::Keep, h.old == h.today, "{}", h.old);
+            assert_eq!(
+                h.modernize == Modernize::Keep,
+                h.old == h.today,
+                "{}",
+                h.old
+            );
         }
     }
 }
