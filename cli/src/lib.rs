@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+mod health;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -110,6 +111,9 @@ enum Command {
         #[command(flatten)]
         args: Box<cronium_runner::RunArgs>,
     },
+    /// Ask a sidecar whether it is ready (GET /ready on its socket): exit 0 when it is,
+    /// 1 when not; one line either way (the sidecar image's HEALTHCHECK).
+    Health(health::HealthArgs),
     /// Create, inspect and list executions.
     #[command(subcommand)]
     Executions(ExecutionsCmd),
@@ -356,6 +360,16 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             };
             Ok(cronium_runner::run(&load, *args, &env)?)
         }
+        Command::Health(args) => match health::check(&args, &env) {
+            Ok(line) => {
+                println!("{line}");
+                Ok(0)
+            }
+            Err(line) => {
+                println!("{line}");
+                Ok(1)
+            }
+        },
         Command::MigrateStore { check, sub } => {
             init_tracing(tracing::Level::WARN, false);
             let (core, _) = config::core_config(&cli.config.with(&sub), &env)?;
@@ -534,7 +548,10 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
     let out = &mut std::io::stdout().lock();
     let w = |r: std::io::Result<()>| r.map_err(|e| CliError::failed(format!("cannot write: {e}")));
     match cmd {
-        Command::Serve { .. } | Command::Run { .. } | Command::MigrateStore { .. } => {
+        Command::Serve { .. }
+        | Command::Run { .. }
+        | Command::Health(_)
+        | Command::MigrateStore { .. } => {
             unreachable!("handled by run")
         }
         Command::Executions(ExecutionsCmd::Create(a)) => {
