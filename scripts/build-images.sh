@@ -26,8 +26,9 @@ SUITE=${IMAGES_SUITE:-bookworm}
 ENGINE=${CRONIUM_ENGINE:-docker}
 CRONIUM_BIN=${CRONIUM_BIN:-$TARGET/release/cronium}
 C_LIB_DIR=${C_LIB_DIR:-$TARGET/release}
-PY_WHEEL=${PY_WHEEL:-$(ls "$TARGET"/wheels/python/cronium-*.whl 2>/dev/null | head -n1)}
+PY_WHEEL=${PY_WHEEL:-$(find "$TARGET/wheels/python" -name 'cronium-*.whl' 2>/dev/null | head -n1)}
 NODE_PKG=bindings/node
+BASE_RECIPE=1
 
 die() {
   echo "build-images: $*" >&2
@@ -46,7 +47,7 @@ debian_mirror() {
 # Removes a debootstrap root; whatever a failed run left mounted in it (proc, sys) first.
 drop_root() {
   local m
-  for m in $(awk -v r="$1" '$2 ~ "^"r {print $2}' /proc/mounts | sort -r); do
+  awk -v r="$1/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true
   done
   rm -rf --one-file-system "$1"
@@ -57,8 +58,8 @@ drop_root() {
 base() {
   local name=$1 packages=$2 mirror key tag tarball root
   mirror=$(debian_mirror)
-  # The recipe is part of the key: a change of this function's cleanup builds anew.
-  key=$(printf '%s\n' "$SUITE" "$mirror" "$packages" "$(declare -f base)" | sha256sum | cut -c1-12)
+  # BASE_RECIPE is part of the key: bump it when this function's result changes.
+  key=$(printf '%s\n' "$SUITE" "$mirror" "$packages" "$BASE_RECIPE" | sha256sum | cut -c1-12)
   tag=cronium-local/$name:$SUITE-$key
   if "$ENGINE" image inspect "$tag" >/dev/null 2>&1; then
     echo "$tag"
@@ -93,6 +94,10 @@ base() {
     rm -f "$root.log"
   fi
   "$ENGINE" import --change 'CMD ["bash"]' "$tarball" "$tag" >/dev/null
+  # Bases of an older recipe: their tarballs and images go.
+  find "$WORK" -maxdepth 1 -name "base-$name-$SUITE-*.tar" ! -name "${tarball##*/}" -delete
+  "$ENGINE" image ls --format '{{.Repository}}:{{.Tag}}' "cronium-local/$name" |
+    grep -vx "$tag" | xargs -r "$ENGINE" rmi >/dev/null 2>&1 || true
   echo "$tag"
 }
 
@@ -111,8 +116,13 @@ build() {
   local args=(build --quiet -t "$PREFIX/$name:latest" "$ctx")
   [ -n "$base_arg" ] && args+=(--build-arg "BASE=$base_arg")
   echo "build-images: $PREFIX/$name (base ${base_arg:-the Dockerfile default})" >&2
-  # The legacy builder is what a daemon without buildx has; its deprecation notice is noise.
-  DOCKER_BUILDKIT=0 "$ENGINE" "${args[@]}" >/dev/null 2> >(grep -v -e DEPRECATED -e 'legacy builder' -e 'BuildKit' -e '^ *https://docs.docker.com' -e '^ *$' -e 'buildx component' >&2)
+  # The legacy builder (what a daemon without buildx has) warns about itself on every
+  # build: its output is shown only when the build fails.
+  local log
+  if ! log=$(DOCKER_BUILDKIT=0 "$ENGINE" "${args[@]}" 2>&1 >/dev/null); then
+    echo "$log" >&2
+    die "building $PREFIX/$name failed"
+  fi
   echo "build-images: $PREFIX/$name built in $(($(date +%s) - started)) s" >&2
 }
 
@@ -130,7 +140,7 @@ if [ "${1:-}" = bases ]; then
 fi
 
 for f in "$CRONIUM_BIN" "$C_LIB_DIR/libcronium.so" "$C_LIB_DIR/cronium_builtin.so" "$PY_WHEEL"; do
-  [ -n "$f" ] && [ -f "$f" ] || die "missing ${f:-the Python wheel}: run make images (it builds cronium, python, node and c-builtin first)"
+  if [ -z "$f" ] || [ ! -f "$f" ]; then die "missing ${f:-the Python wheel}: run make images (it builds cronium, python, node and c-builtin first)"; fi
 done
 compgen -G "$NODE_PKG/cronium.*.node" >/dev/null || die "the Node addon is not built: run make node"
 
