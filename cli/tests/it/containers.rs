@@ -195,8 +195,8 @@ echo "tmp $( (: >/tmp/probe) 2>/dev/null && echo writable || echo read-only)"
 echo "other $([ -e "$OTHER" ] && echo visible || echo invisible)"
 echo "socket $(stat -c '%u %a' "$CRONIUM_RUNTIME_SOCKET") $(stat -c '%u %a' "$(dirname "$CRONIUM_RUNTIME_SOCKET")")"
 echo "caps $(awk '/^CapEff/ {print $2}' /proc/self/status)"
-# Mount points other than the engine's own (proc, dev, sys, /etc/hosts, ...), as one line.
-echo "mounts $(awk '{print $5}' /proc/self/mountinfo | grep -Ev '^/(proc|dev|sys)(/|$)|^/$|^/etc/(hosts|hostname|resolv.conf)$|^/tmp$' | sort | tr '\n' ' ')"
+# Mount points other than the engine's own (proc, dev, sys, /etc/hosts, its init, ...).
+echo "mounts $(awk '{print $5}' /proc/self/mountinfo | grep -Ev '^/(proc|dev|sys)(/|$)|^/$|^/etc/(hosts|hostname|resolv.conf)$|^/tmp$|/docker-init$' | sort | tr '\n' ' ')"
 "#,
     );
     let port_env = format!("PORT={port}");
