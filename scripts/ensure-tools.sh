@@ -38,6 +38,12 @@ case "${1:-test}" in
     have debootstrap || need_apt+=(debootstrap)
     ;;
 esac
+# images/compose.yaml is tested with Debian's docker-compose.
+case "${1:-test}" in
+  test)
+    have docker-compose || need_apt+=(docker-compose)
+    ;;
+esac
 
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" -eq 0 ] && have apt-get; then

@@ -492,3 +492,109 @@ fn uuid_ish() -> String {
         .subsec_nanos();
     format!("{}-{nanos}", std::process::id())
 }
+
+/// `docker-compose` on images/compose.yaml: a project of its own, removed with its volumes.
+struct Compose {
+    project: String,
+    file: std::path::PathBuf,
+}
+
+impl Compose {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("docker-compose");
+        c.arg("--project-name")
+            .arg(&self.project)
+            .arg("--file")
+            .arg(&self.file)
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+}
+
+impl Drop for Compose {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["down", "--volumes", "--timeout", "2"]).output();
+    }
+}
+
+#[test]
+fn compose_runs_a_script_beside_the_sidecar_with_no_network() {
+    require_images();
+    let compose = Compose {
+        project: format!("cronium-test-{}", uuid_ish()),
+        file: Path::new(env!("CARGO_MANIFEST_DIR")).join("../images/compose.yaml"),
+    };
+    let out = compose
+        .cmd(&["up", "--detach", "sidecar"])
+        .output()
+        .expect("docker-compose (scripts/ensure-tools.sh test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = compose
+        .cmd(&[
+            "exec",
+            "-T",
+            "sidecar",
+            "cronium",
+            "executions",
+            "create",
+            "--user",
+            "ops",
+            "--input",
+            r#"{"name":"Ada"}"#,
+            "--json",
+        ])
+        .output()
+        .expect("exec");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let token = created["token"].as_str().expect("token");
+    let id = created["id"].as_str().expect("id");
+    let hello = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello.sh");
+    let run = |user: Option<&str>| {
+        let mut args = vec!["run", "--rm"];
+        if let Some(u) = user {
+            args.extend(["--user", u]);
+        }
+        args.push("script");
+        compose
+            .cmd(&args)
+            .env("CRONIUM_EXECUTION_TOKEN", token)
+            .env("CRONIUM_SCRIPT", &hello)
+            .output()
+            .expect("run")
+    };
+    // Another uid, outside the sidecar's group: the kernel refuses it the socket.
+    let refused = run(Some("10003:10003"));
+    assert!(!refused.status.success(), "a stranger reached the socket");
+    let out = run(None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text(&out), "Hello, Ada!");
+    let shown = compose
+        .cmd(&[
+            "exec",
+            "-T",
+            "sidecar",
+            "cronium",
+            "executions",
+            "show",
+            id,
+            "--json",
+        ])
+        .output()
+        .expect("show");
+    let doc: Value = serde_json::from_slice(&shown.stdout).expect("json");
+    assert_eq!(doc["output"]["greeting"], "Hello, Ada!", "{doc}");
+}
