@@ -1065,6 +1065,9 @@ async fn run_container(ctx: &mut Ctx<'_>, c: &container::Container) -> Result<Ou
         ),
         ("CRONIUM_EXECUTION_ID".into(), execution.id.clone()),
     ];
+    // The init (tini) passes a signal on to the script's whole process group, as the other
+    // modes signal theirs: Ctrl-C stops `sleep` too, not only the shell waiting for it.
+    vars.push(("TINI_KILL_PROCESS_GROUP".into(), "1".into()));
     vars.extend(plan.env.iter().cloned());
     // Beside the run directory, not in it: the container sees only its own directory.
     let env_file = EnvFile(ctx.dir.path.with_extension("env"));

@@ -598,3 +598,41 @@ fn compose_runs_a_script_beside_the_sidecar_with_no_network() {
     let doc: Value = serde_json::from_slice(&shown.stdout).expect("json");
     assert_eq!(doc["output"]["greeting"], "Hello, Ada!", "{doc}");
 }
+
+#[test]
+fn ctrl_c_stops_the_script_in_its_container_and_removes_it() {
+    use std::io::BufRead;
+    require_images();
+    let b = Bench::new();
+    let s = b.script(
+        "wait.sh",
+        "cronium_set_variable started true\necho started\nsleep 30\necho never\n",
+    );
+    let mut child = b
+        .cmd(&["--container", s.to_str().expect("p")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("read");
+    assert_eq!(first, "started");
+    crate::harness::signal(&child, libc::SIGINT);
+    let started = Instant::now();
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the script did not stop at once: {:?}",
+        started.elapsed()
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(lines.next().is_none(), "the script went on after Ctrl-C");
+    let id = err
+        .lines()
+        .find_map(|l| l.strip_prefix("execution "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no execution line: {err}"));
+    assert!(err.contains("started = true"), "{err}");
+    no_container_left(id);
+}
