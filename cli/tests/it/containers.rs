@@ -636,3 +636,74 @@ fn ctrl_c_stops_the_script_in_its_container_and_removes_it() {
     assert!(err.contains("started = true"), "{err}");
     no_container_left(id);
 }
+
+/// The socket's ownership, not luck, keeps other containers out: while a run is live, a
+/// container of another uid mounting the same run directory is refused by the kernel, and
+/// one of the run's uid (the positive control) gets in with the token file.
+#[test]
+fn only_the_containers_uid_reaches_the_runs_socket() {
+    use std::io::BufRead;
+    require_images();
+    let b = Bench::new();
+    let s = b.script("hold.sh", "echo \"$CRONIUM_EXECUTION_ID\"\nsleep 30\n");
+    let mut child = b
+        .cmd(&[
+            "--container",
+            "--input",
+            r#"{"held":true}"#,
+            "--timeout",
+            "25s",
+            s.to_str().expect("p"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let id = lines.next().expect("a line").expect("read");
+    let name = format!("cronium-{id}");
+    let run_dir = text(&docker(&[
+        "inspect",
+        "--format",
+        "{{range .Mounts}}{{if eq .Destination \"/run/cronium\"}}{{.Source}}{{end}}{{end}}",
+        &name,
+    ]));
+    assert!(
+        run_dir.starts_with('/'),
+        "no run directory mount: {run_dir:?}"
+    );
+    let probe = |user: &str| {
+        let mount = format!("{run_dir}:/run/cronium");
+        docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--user",
+            user,
+            "--volume",
+            &mount,
+            "--env",
+            "CRONIUM_EXECUTION_TOKEN_FILE=/run/cronium/token",
+            "cronium/bash:latest",
+            "bash",
+            "-c",
+            "cronium_input",
+        ])
+    };
+    let uid = container_uid();
+    let own = probe(&format!("{uid}:{uid}"));
+    assert_eq!(
+        text(&own),
+        r#"{"held":true}"#,
+        "{}",
+        String::from_utf8_lossy(&own.stderr)
+    );
+    let stranger = probe("10003:10003");
+    assert!(!stranger.status.success(), "another uid reached the socket");
+    assert_eq!(text(&stranger), "");
+    crate::harness::signal(&child, libc::SIGTERM);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    no_container_left(&id);
+}
