@@ -707,3 +707,42 @@ fn only_the_containers_uid_reaches_the_runs_socket() {
     assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
     no_container_left(&id);
 }
+
+/// Run by a normal user, the container runs as that user's uid and gid (the run directory
+/// stays the user's). Under root (as in CI), the run is made as `nobody` in the group of the
+/// engine's socket; as a normal user every other test here already runs that way.
+#[test]
+fn a_normal_users_run_uses_the_users_uid() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    require_images();
+    if container_uid() != 10002 {
+        return;
+    }
+    let socket = std::fs::metadata("/var/run/docker.sock").expect("the engine's socket");
+    let b = Bench::new();
+    let script = b.script(
+        "who.sh",
+        "id -u; id -g; stat -c '%u %a' \"$CRONIUM_RUNTIME_SOCKET\"\n",
+    );
+    for p in [b.tmp.path(), script.as_path()] {
+        std::os::unix::fs::chown(p, Some(65534), Some(65534)).expect("chown");
+    }
+    std::fs::set_permissions(b.tmp.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534"])
+        .arg(format!("--groups={}", socket.gid()))
+        .args(["env", "USER=nobody"])
+        .arg(format!("HOME={}", b.tmp.path().display()))
+        .arg(crate::harness::cronium().get_program())
+        .arg("--state-dir")
+        .arg(b.state())
+        .args(["run", "--container", "--json"])
+        .arg(&script)
+        .current_dir(b.tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("setpriv (util-linux)");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["stdout"], "65534\n65534\n65534 660\n", "{doc}");
+}
