@@ -40,12 +40,14 @@ include $(sort $(wildcard bindings/*/binding.mk))
 include tests/conformance/conformance.mk
 include tests/docs/docs.mk
 include tests/migrate/migrate.mk
+include images/images.mk
 
 .PHONY: test
 test: test-rust $(BINDING_TESTS) ## Run every test: Rust unit + integration, then every binding's suite
 
+# The container tests among the integration tests need the images (built once per run).
 .PHONY: test-rust
-test-rust: ## Rust unit and integration tests against a real sidecar, and doc tests
+test-rust: images ## Rust unit and integration tests against a real sidecar (and the images), and doc tests
 	@./scripts/ensure-tools.sh test
 	$(CARGO) build --workspace --all-targets
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a target needs and a fresh machine lacks. Idempotent and quiet when
-# everything is there. Usage: ensure-tools.sh test|demo|bench
+# everything is there. Usage: ensure-tools.sh test|demo|bench|containers
 set -euo pipefail
 
 need_apt=()
@@ -30,6 +30,20 @@ case "${1:-test}" in
     ;;
   demo)
     have bwrap || need_apt+=(bubblewrap)
+    ;;
+esac
+# The container images and `cronium run --container` (scripts/ensure-docker.sh starts the
+# daemon): the engine, and debootstrap for the local Debian base of `make images`.
+case "${1:-test}" in
+  test | containers)
+    have docker || need_apt+=(docker.io)
+    have debootstrap || need_apt+=(debootstrap)
+    ;;
+esac
+# images/compose.yaml is tested with Debian's docker-compose.
+case "${1:-test}" in
+  test)
+    have docker-compose || need_apt+=(docker-compose)
     ;;
 esac
 

@@ -5,7 +5,8 @@
 //! measured minutes apart at most: the floor and the figure are measured in interleaved
 //! rounds, and both pinned to one CPU and unpinned.
 //!
-//! Usage: `cronium-bench --cronium PATH [--quick] [--out FILE]`
+//! Usage: `cronium-bench --cronium PATH [--quick] [--containers] [--out FILE]`
+//! (`--containers`: only the container rows, printed)
 //!
 //! Writes the table to stdout, the rows as JSON to FILE (default
 //! `bench/results/latest.json`, or `quick.json` with `--quick`) and the latency chart
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 use cronium_testkit::{Options, Sidecar};
 use serde_json::json;
 
+mod containers;
 mod external;
 mod load;
 mod svg;
@@ -181,19 +183,23 @@ struct Args {
     cronium: PathBuf,
     quick: bool,
     out: PathBuf,
+    /// `--containers`: only the container rows (printed, not written).
+    containers_only: bool,
 }
 
 fn args() -> Result<Args, String> {
     let mut cronium = None;
     let mut quick = false;
     let mut out = None;
+    let mut containers_only = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--cronium" => cronium = it.next().map(PathBuf::from),
             "--quick" => quick = true,
+            "--containers" => containers_only = true,
             "--out" => out = Some(it.next().map(PathBuf::from).ok_or("--out needs a file")?),
-            other => return Err(format!("unknown argument {other}; usage: cronium-bench --cronium PATH [--quick] [--out FILE]")),
+            other => return Err(format!("unknown argument {other}; usage: cronium-bench --cronium PATH [--quick] [--containers] [--out FILE]")),
         }
     }
     let cronium = cronium.ok_or("--cronium PATH is required (the release binary)")?;
@@ -209,6 +215,7 @@ fn args() -> Result<Args, String> {
         cronium,
         quick,
         out,
+        containers_only,
     })
 }
 
@@ -419,6 +426,16 @@ fn run(args: &Args) -> Result<(), String> {
         (5, 3000, 30)
     };
     let mut rows = Vec::new();
+    if args.containers_only {
+        containers::container_rows(
+            &args.cronium,
+            dir,
+            if args.quick { 2 } else { 10 },
+            &mut rows,
+        );
+        print_table(&rows, args.quick);
+        return Ok(());
+    }
 
     // Exec → socket accepting, next to exec of /bin/true until it exits.
     let mut start_series = Series::default();
@@ -743,6 +760,12 @@ fn run(args: &Args) -> Result<(), String> {
 
     load_rows(args, dir, &mut rows)?;
     run_rows(args, dir, starts, &mut rows)?;
+    containers::container_rows(
+        &args.cronium,
+        dir,
+        if args.quick { 2 } else { 10 },
+        &mut rows,
+    );
 
     let svg_path = args.out.with_file_name(if args.quick {
         "quick-latency.svg"

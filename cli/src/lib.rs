@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+mod health;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -110,6 +111,9 @@ enum Command {
         #[command(flatten)]
         args: Box<cronium_runner::RunArgs>,
     },
+    /// Ask a sidecar whether it is ready (GET /ready on its socket): exit 0 when it is,
+    /// 1 when not; one line either way (the sidecar image's HEALTHCHECK).
+    Health(health::HealthArgs),
     /// Create, inspect and list executions.
     #[command(subcommand)]
     Executions(ExecutionsCmd),
@@ -391,6 +395,16 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             Ok(cronium_runner::run(&load, *args, &env)?)
         }
         Command::Migrate(args) => migrate_scripts(*args),
+        Command::Health(args) => match health::check(&args, &env) {
+            Ok(line) => {
+                println!("{line}");
+                Ok(0)
+            }
+            Err(line) => {
+                println!("{line}");
+                Ok(1)
+            }
+        },
         Command::MigrateStore { check, sub } => {
             init_tracing(tracing::Level::WARN, false);
             let (core, _) = config::core_config(&cli.config.with(&sub), &env)?;
@@ -599,6 +613,7 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
         Command::Serve { .. }
         | Command::Run { .. }
         | Command::Migrate(_)
+        | Command::Health(_)
         | Command::MigrateStore { .. } => {
             unreachable!("handled by run")
         }

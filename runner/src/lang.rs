@@ -10,38 +10,9 @@ pub const BASH_HELPERS: &str = include_str!("../../bindings/bash/cronium.sh");
 
 /// Written as `sitecustomize.py` on a directory put first on `PYTHONPATH`: Cronium's docs
 /// said scripts need no `import cronium`, so the module is also made a builtin when the
-/// binding is installed. Any `sitecustomize` this one shadows still runs.
-pub const PYTHON_SITECUSTOMIZE: &str = r#"# Written by `cronium run`: makes `cronium` usable without an import, as Cronium's scripts
-# always had it, then runs the sitecustomize module this file shadows, if there is one.
-try:
-    import builtins as _builtins
-    import cronium as _cronium
-
-    _builtins.cronium = _cronium
-except ImportError:
-    pass
-
-
-def _cronium_chain():
-    import importlib.util
-    import os
-    import sys
-
-    here = os.path.dirname(os.path.abspath(__file__))
-    for entry in sys.path:
-        if not entry or os.path.abspath(entry) == here:
-            continue
-        path = os.path.join(entry, "sitecustomize.py")
-        if os.path.isfile(path):
-            spec = importlib.util.spec_from_file_location("_cronium_shadowed_sitecustomize", path)
-            if spec and spec.loader:
-                spec.loader.exec_module(importlib.util.module_from_spec(spec))
-            return
-
-
-_cronium_chain()
-del _cronium_chain
-"#;
+/// binding is installed. Any `sitecustomize` this one shadows still runs. The python image
+/// (images/python) installs the same file, so old scripts behave the same in a container.
+pub const PYTHON_SITECUSTOMIZE: &str = include_str!("sitecustomize.py");
 
 /// A script language `cronium run` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

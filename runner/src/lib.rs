@@ -20,11 +20,13 @@
 #![forbid(unsafe_code)]
 
 pub mod args;
+mod container;
 mod isolate;
 mod lang;
 mod report;
 mod ssh;
 
+pub use container::{default_image, EngineKind, SCRIPT_UID};
 pub use lang::{Lang, BASH_HELPERS, PYTHON_SITECUSTOMIZE};
 
 use std::ffi::OsString;
@@ -105,8 +107,25 @@ pub struct RunArgs {
     pub json: bool,
     /// Run like a container: no network, read-only root, private /tmp, own PID namespace,
     /// only the socket directory mounted at /run/cronium (needs bubblewrap).
-    #[arg(long, conflicts_with = "ssh")]
+    #[arg(long, conflicts_with_all = ["ssh", "container"])]
     pub isolate: bool,
+    /// Run in a container of the language's image (see images/): no network, read-only
+    /// root, no capabilities, a non-root user, only the socket directory (and the script,
+    /// read-only) mounted.
+    #[arg(long, conflicts_with = "ssh")]
+    pub container: bool,
+    /// The image for --container. [default: cronium/LANG:latest, built by `make images`]
+    #[arg(long, value_name = "IMAGE", requires = "container")]
+    pub image: Option<String>,
+    /// The container engine for --container. [default: docker]
+    #[arg(long, value_enum, requires = "container")]
+    pub engine: Option<EngineKind>,
+    /// Memory limit of the container (a number with b, k, m or g). [default: 512m]
+    #[arg(long, value_name = "SIZE", requires = "container")]
+    pub memory: Option<String>,
+    /// Most processes (and threads) in the container. [default: 256]
+    #[arg(long, value_name = "N", requires = "container")]
+    pub pids: Option<u32>,
     /// Run on a remote host over SSH; the API reaches it through a reverse tunnel.
     #[arg(long, value_name = "[USER@]HOST[:PORT]")]
     pub ssh: Option<String>,
@@ -189,6 +208,7 @@ pub type LoadConfig<'a> = &'a dyn Fn() -> Result<(CoreConfig, Limits), RunError>
 enum Mode {
     Local,
     Isolate(isolate::Sandbox),
+    Container(container::Container),
     Ssh(ssh::Remote),
 }
 
@@ -267,14 +287,24 @@ fn prepare(
             )))
         }
     };
-    let mode = match (&a.ssh, a.isolate) {
-        (Some(target), _) => Mode::Ssh(ssh::Remote {
+    let mode = match (&a.ssh, a.isolate, a.container) {
+        (Some(target), _, _) => Mode::Ssh(ssh::Remote {
             target: ssh::Target::parse(target)?,
             identity: a.identity.clone(),
             options: a.ssh_options.clone(),
         }),
-        (None, true) => Mode::Isolate(isolate::Sandbox::find(env)?),
-        (None, false) => Mode::Local,
+        (None, true, _) => Mode::Isolate(isolate::Sandbox::find(env)?),
+        (None, false, true) => Mode::Container(container::Container::prepare(
+            &container::Options {
+                engine: a.engine,
+                image: a.image.as_deref(),
+                memory: a.memory.as_deref(),
+                pids: a.pids,
+            },
+            lang,
+            env,
+        )?),
+        (None, false, false) => Mode::Local,
     };
     let interpreter = lang.interpreter(env);
     match &mode {
@@ -295,6 +325,8 @@ fn prepare(
                 })?;
             }
         }
+        // The image brings the interpreter.
+        Mode::Container(_) => {}
         _ => {
             if lang::find_program(&interpreter, env).is_none() {
                 let setting = match lang {
@@ -344,6 +376,13 @@ fn prepare(
                     "--env {kv:?} is not KEY=VALUE with KEY made of A-Z, a-z, 0-9 and _"
                 )))
             }
+        }
+    }
+    if matches!(mode, Mode::Container(_)) {
+        if let Some((k, _)) = vars.iter().find(|(_, v)| v.contains(['\n', '\r', '\0'])) {
+            return Err(usage(format!(
+                "--env {k}: a container's variable cannot hold a line break or NUL"
+            )));
         }
     }
     let user = a
@@ -462,10 +501,12 @@ fn lock_state_dir(state_dir: &Path) -> Result<std::fs::File, RunError> {
 #[derive(Debug)]
 struct RunDir {
     path: PathBuf,
+    /// The uid and gid everything in it is given to (`--container` run as root).
+    owner: Option<(u32, u32)>,
 }
 
 impl RunDir {
-    fn create() -> std::io::Result<Self> {
+    fn create(owner: Option<(u32, u32)>) -> std::io::Result<Self> {
         let mut base = std::env::temp_dir();
         // A Unix socket path is at most 107 bytes.
         if base.as_os_str().len() > 60 {
@@ -475,7 +516,11 @@ impl RunDir {
             let id = uuid::Uuid::new_v4().simple().to_string();
             let path = base.join(format!("cronium-{}", &id[..12]));
             match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => return Ok(RunDir { path }),
+                Ok(()) => {
+                    let dir = RunDir { path, owner };
+                    dir.give(&dir.path)?;
+                    return Ok(dir);
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
@@ -484,6 +529,19 @@ impl RunDir {
 
     fn socket(&self) -> PathBuf {
         self.path.join(SOCKET_NAME)
+    }
+
+    /// Gives `path` to the directory's owner, when it has one.
+    fn give(&self, path: &Path) -> std::io::Result<()> {
+        match self.owner {
+            Some((uid, gid)) => rustix::fs::chown(
+                path,
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+            )
+            .map_err(std::io::Error::from),
+            None => Ok(()),
+        }
     }
 
     fn token_file(&self) -> PathBuf {
@@ -497,14 +555,16 @@ impl RunDir {
                 .recursive(true)
                 .mode(0o700)
                 .create(parent)?;
+            self.give(parent)?;
         }
         std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(0o600)
-            .open(path)?
-            .write_all(content)
+            .open(&path)?
+            .write_all(content)?;
+        self.give(&path)
     }
 
     /// Replaces the token file atomically: a reader sees the old token or the new one.
@@ -575,18 +635,30 @@ async fn execute(plan: Plan, env: &dyn Fn(&str) -> Option<String>) -> Result<u8,
     let ttl = TOKEN_TTL
         .min(plan.core.token_ttl)
         .max(Duration::from_secs(1));
+    let owner = match &plan.mode {
+        Mode::Container(c) => c.chown,
+        _ => None,
+    };
     let dir =
-        RunDir::create().map_err(|e| failed(format!("cannot create a run directory: {e}")))?;
-    let written = match plan.lang {
-        Lang::Bash => dir.write("cronium.sh", BASH_HELPERS.as_bytes()),
-        Lang::Python => dir.write("python/sitecustomize.py", PYTHON_SITECUSTOMIZE.as_bytes()),
-        Lang::Node => Ok(()),
+        RunDir::create(owner).map_err(|e| failed(format!("cannot create a run directory: {e}")))?;
+    // A container's image brings the same helpers (images/); elsewhere they are written here.
+    let written = match (&plan.mode, plan.lang) {
+        (Mode::Container(_), _) => Ok(()),
+        (_, Lang::Bash) => dir.write("cronium.sh", BASH_HELPERS.as_bytes()),
+        (_, Lang::Python) => dir.write("python/sitecustomize.py", PYTHON_SITECUSTOMIZE.as_bytes()),
+        (_, Lang::Node) => Ok(()),
     };
     written.map_err(|e| failed(format!("cannot write to {}: {e}", dir.path.display())))?;
     let socket = dir.socket();
     let listener = cronium_server::server::Listener::unix(&socket)
         .await
         .map_err(|e| failed(format!("cannot serve on {}: {e}", socket.display())))?;
+    dir.give(&socket).map_err(|e| {
+        failed(format!(
+            "cannot give {} to the container's user: {e}",
+            socket.display()
+        ))
+    })?;
     let state = cronium_server::app_state(store.clone(), auth.clone(), plan.limits.clone(), ttl);
     // Tool actions work under `cronium run` as under `cronium serve`: same engine, same
     // credentials of the state directory.
@@ -603,6 +675,7 @@ async fn execute(plan: Plan, env: &dyn Fn(&str) -> Option<String>) -> Result<u8,
     };
     let outcome = match &plan.mode {
         Mode::Ssh(remote) => run_ssh(&mut ctx, remote).await,
+        Mode::Container(c) => run_container(&mut ctx, c).await,
         _ => run_here(&mut ctx, env).await,
     };
     state.shutdown.cancel();
@@ -917,6 +990,152 @@ async fn run_here(
     // Like a container: when the script's main process ends, whatever it left running ends.
     if let Some(pgid) = pgid {
         let _ = kill_process_group(pgid, Signal::KILL);
+    }
+    let (status, ending) = result?;
+    Ok(Outcome {
+        execution,
+        status,
+        ending,
+        duration,
+        stdout: captured(stdout).await,
+    })
+}
+
+/// A script in a container: signals go through the engine (`kill --signal`), the token
+/// through the mounted token file.
+struct ContainerControl<'a> {
+    engine: &'a Path,
+    name: &'a str,
+    dir: &'a RunDir,
+}
+
+impl ContainerControl<'_> {
+    async fn engine_kill(&self, signal: &str) {
+        let _ = tokio::process::Command::new(self.engine)
+            .args(container::Container::kill_args(self.name, signal))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+    }
+}
+
+impl Control for ContainerControl<'_> {
+    async fn signal(&mut self, sig: Signal) {
+        self.engine_kill(if sig == Signal::INT { "INT" } else { "TERM" })
+            .await;
+    }
+    async fn kill(&mut self) {
+        self.engine_kill("KILL").await;
+    }
+    async fn refresh(&mut self, token: &str) {
+        if let Err(e) = self.dir.write_token(token) {
+            tracing::error!(error = %e, "cannot write the refreshed token");
+        }
+    }
+}
+
+/// Removes the env file (it holds the token) however the run ends.
+struct EnvFile(PathBuf);
+
+impl Drop for EnvFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A script in a container of its language's image: see [`container`].
+async fn run_container(ctx: &mut Ctx<'_>, c: &container::Container) -> Result<Outcome, RunError> {
+    let plan = ctx.plan;
+    let (execution, token) = create(ctx).await?;
+    ctx.dir
+        .write_token(&token)
+        .map_err(|e| failed(format!("cannot write the token file: {e}")))?;
+    let inside = Path::new(container::INSIDE);
+    let mut vars: Vec<(String, String)> = vec![
+        (
+            "CRONIUM_RUNTIME_SOCKET".into(),
+            inside.join(SOCKET_NAME).display().to_string(),
+        ),
+        ("CRONIUM_EXECUTION_TOKEN".into(), token),
+        (
+            "CRONIUM_EXECUTION_TOKEN_FILE".into(),
+            inside.join("token").display().to_string(),
+        ),
+        ("CRONIUM_EXECUTION_ID".into(), execution.id.clone()),
+    ];
+    // The init (tini) passes a signal on to the script's whole process group, as the other
+    // modes signal theirs: Ctrl-C stops `sleep` too, not only the shell waiting for it.
+    vars.push(("TINI_KILL_PROCESS_GROUP".into(), "1".into()));
+    vars.extend(plan.env.iter().cloned());
+    // Beside the run directory, not in it: the container sees only its own directory.
+    let env_file = EnvFile(ctx.dir.path.with_extension("env"));
+    let mut text = String::new();
+    for (k, v) in &vars {
+        text.push_str(&format!("{k}={v}\n"));
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&env_file.0)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| failed(format!("cannot write {}: {e}", env_file.0.display())))?;
+    let name = format!("cronium-{}", execution.id);
+    let tty_in = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let pass_stdin = !plan.stdin_taken && !tty_in;
+    let mut args = c.run_args(&container::Layout {
+        name: &name,
+        run_dir: &ctx.dir.path,
+        env_file: &env_file.0,
+        script: &plan.script,
+        script_name: &plan.script_name,
+        stdin: pass_stdin,
+    });
+    args.push(plan.lang.remote_interpreter().into());
+    args.push(c.script_path(&plan.script_name).into());
+    args.extend(plan.args.iter().map(OsString::from));
+    let mut cmd = tokio::process::Command::new(c.engine());
+    cmd.args(args);
+    // The engine's own settings (DOCKER_HOST, ...) stay; no CRONIUM_* secret reaches it.
+    script_env(&mut cmd, &[]);
+    // Its own process group: Ctrl-C reaches the runner, which stops the container itself.
+    cmd.process_group(0).kill_on_drop(true);
+    cmd.stdin(if pass_stdin {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    });
+    cmd.stdout(if plan.json {
+        Stdio::piped()
+    } else {
+        Stdio::inherit()
+    });
+    cmd.stderr(Stdio::inherit());
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| failed(format!("cannot start {}: {e}", c.engine().display())))?;
+    let stdout = child.stdout.take().map(capture);
+    let mut ctl = ContainerControl {
+        engine: c.engine(),
+        name: &name,
+        dir: ctx.dir,
+    };
+    let result = supervise(&mut child, &mut ctl, ctx, &execution).await;
+    let duration = started.elapsed();
+    // `--rm` removes a container that ran to its end; one stopped from here, or whose
+    // engine client failed, is removed explicitly (nothing happens when it is gone).
+    let clean = matches!(&result, Ok((s, Ending::Finished)) if s.code().is_some_and(|c| c < 125));
+    if !clean {
+        let _ = tokio::process::Command::new(c.engine())
+            .args(["rm", "--force", &name])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
     }
     let (status, ending) = result?;
     Ok(Outcome {
