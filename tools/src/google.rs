@@ -120,9 +120,15 @@ pub fn create_params() -> Value {
 /// Result fields per action.
 pub fn result_schema(action: Action) -> Value {
     let props = match action {
-        Action::SheetsReadData => json!({"range": {"type": "string"}, "majorDimension": {"type": "string"}, "values": {"type": "array"}}),
-        Action::SheetsWriteData => json!({"updatedRange": {"type": "string"}, "updatedRows": {"type": "integer"}, "updatedColumns": {"type": "integer"}, "updatedCells": {"type": "integer"}}),
-        _ => json!({"sheetId": {"type": "integer"}, "title": {"type": "string"}, "index": {"type": "integer"}}),
+        Action::SheetsReadData => {
+            json!({"range": {"type": "string"}, "majorDimension": {"type": "string"}, "values": {"type": "array"}})
+        }
+        Action::SheetsWriteData => {
+            json!({"updatedRange": {"type": "string"}, "updatedRows": {"type": "integer"}, "updatedColumns": {"type": "integer"}, "updatedCells": {"type": "integer"}})
+        }
+        _ => {
+            json!({"sheetId": {"type": "integer"}, "title": {"type": "string"}, "index": {"type": "integer"}})
+        }
     };
     let mut props = props;
     props["data"] = json!({"type": "object", "description": "Google's whole answer"});
@@ -146,8 +152,8 @@ pub enum TokenSource {
         email: String,
         /// The PEM text (kept for redaction).
         pem: String,
-        /// The parsed key.
-        key: ring::signature::RsaKeyPair,
+        /// The parsed key (boxed: it is much larger than the other form).
+        key: Box<ring::signature::RsaKeyPair>,
         /// Requested scope.
         scope: String,
     },
@@ -284,7 +290,7 @@ pub fn open(cfg: &Map<String, Value>) -> Result<Box<dyn Plugin>, String> {
         TokenSource::ServiceAccount {
             email,
             pem,
-            key,
+            key: Box::new(key),
             scope,
         }
     } else {
@@ -344,7 +350,10 @@ impl Plugin for Sheets {
             TokenSource::ServiceAccount { pem, .. } => {
                 s.add(pem);
                 // The key's base64 lines, should a fragment be echoed.
-                for line in pem.lines().filter(|l| l.len() >= 16 && !l.starts_with("-----")) {
+                for line in pem
+                    .lines()
+                    .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+                {
                     s.add(line.trim());
                 }
             }
@@ -375,7 +384,10 @@ impl Plugin for Sheets {
         let base = &e.sheets;
         Ok(match action {
             Action::SheetsReadData => {
-                let mut u = api_url(base, &["v4", "spreadsheets", sheet, "values", req_str(p, "range")]);
+                let mut u = api_url(
+                    base,
+                    &["v4", "spreadsheets", sheet, "values", req_str(p, "range")],
+                );
                 u.query_pairs_mut()
                     .append_pair(
                         "valueRenderOption",
@@ -385,7 +397,10 @@ impl Plugin for Sheets {
                         "dateTimeRenderOption",
                         opt_str(p, "dateTimeRenderOption").unwrap_or("FORMATTED_STRING"),
                     )
-                    .append_pair("majorDimension", opt_str(p, "majorDimension").unwrap_or("ROWS"));
+                    .append_pair(
+                        "majorDimension",
+                        opt_str(p, "majorDimension").unwrap_or("ROWS"),
+                    );
                 Plan::one(
                     json_request(Method::GET, u, vec![], None),
                     Box::new(|v, _| {
@@ -406,7 +421,16 @@ impl Plugin for Sheets {
                 let (method, mut u) = match append {
                     Some(_) => (
                         Method::POST,
-                        api_url(base, &["v4", "spreadsheets", sheet, "values", &format!("{range}:append")]),
+                        api_url(
+                            base,
+                            &[
+                                "v4",
+                                "spreadsheets",
+                                sheet,
+                                "values",
+                                &format!("{range}:append"),
+                            ],
+                        ),
                     ),
                     None => (
                         Method::PUT,
@@ -433,7 +457,12 @@ impl Plugin for Sheets {
                         // values:append nests the counts under `updates`.
                         let u = v.get("updates").unwrap_or(v);
                         let mut m = data(v);
-                        for k in ["updatedRange", "updatedRows", "updatedColumns", "updatedCells"] {
+                        for k in [
+                            "updatedRange",
+                            "updatedRows",
+                            "updatedColumns",
+                            "updatedCells",
+                        ] {
                             m.insert(k.into(), u[k].clone());
                         }
                         m
@@ -452,7 +481,10 @@ impl Plugin for Sheets {
                 Plan::one(
                     json_request(
                         Method::POST,
-                        api_url(base, &["v4", "spreadsheets", &format!("{sheet}:batchUpdate")]),
+                        api_url(
+                            base,
+                            &["v4", "spreadsheets", &format!("{sheet}:batchUpdate")],
+                        ),
                         vec![],
                         Some(&body),
                     ),

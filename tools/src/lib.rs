@@ -844,7 +844,13 @@ impl ToolEngine {
         // that name the failing field.
         if let Some(spec) = registry::spec(call.tool).action(call.action) {
             schema::validate(&(spec.params)(), &Value::Object(call.params.clone())).map_err(
-                |e| params_invalid(format!("{} {}: {e}", call.tool.as_str(), call.action.as_str())),
+                |e| {
+                    params_invalid(format!(
+                        "{} {}: {e}",
+                        call.tool.as_str(),
+                        call.action.as_str()
+                    ))
+                },
             )?;
         }
         let p = Params::new(call.tool, &call.params);
@@ -1067,7 +1073,14 @@ impl ToolEngine {
         };
         let mut attempts = 0u32;
         let first = match self
-            .send_step(&plan.first, source, &mut secrets, tool, deadline, &mut attempts)
+            .send_step(
+                &plan.first,
+                source,
+                &mut secrets,
+                tool,
+                deadline,
+                &mut attempts,
+            )
             .await
         {
             Ok(d) => d,
@@ -1154,7 +1167,13 @@ impl ToolEngine {
             }
             let mut status = 0;
             match self
-                .send_with_retries(&Prepared::ApiStep(out), secrets, tool, deadline, &mut status)
+                .send_with_retries(
+                    &Prepared::ApiStep(out),
+                    secrets,
+                    tool,
+                    deadline,
+                    &mut status,
+                )
                 .await
             {
                 Outcome::Delivered(d, n) => {
@@ -1163,10 +1182,15 @@ impl ToolEngine {
                 }
                 Outcome::Failed(e, n) => {
                     *attempts += n;
-                    if status == 401 && source.is_some() && !refreshed {
-                        tracing::debug!(tool, "access token refused (401); fetching a new one");
-                        refreshed = true;
-                        continue;
+                    if let (401, Some(src)) = (status, source) {
+                        if !refreshed {
+                            tracing::debug!(tool, "access token refused (401); fetching a new one");
+                            refreshed = true;
+                            continue;
+                        }
+                        // Refused again: the next call starts with a fresh token.
+                        let key = src.cache_key(&self.cfg.endpoints.google_token);
+                        self.tokens.lock().remove(&key);
                     }
                     return Err(e);
                 }
@@ -1203,7 +1227,13 @@ impl ToolEngine {
         let label = format!("{tool} token endpoint");
         let mut status = 0;
         match self
-            .send_with_retries(&Prepared::ApiStep(req), secrets, &label, deadline, &mut status)
+            .send_with_retries(
+                &Prepared::ApiStep(req),
+                secrets,
+                &label,
+                deadline,
+                &mut status,
+            )
             .await
         {
             Outcome::Delivered(d, n) => {
@@ -1212,7 +1242,9 @@ impl ToolEngine {
                 let token = v["access_token"]
                     .as_str()
                     .filter(|t| !t.is_empty())
-                    .ok_or_else(|| upstream_failed(format!("{label}: its answer has no access_token")))?
+                    .ok_or_else(|| {
+                        upstream_failed(format!("{label}: its answer has no access_token"))
+                    })?
                     .to_owned();
                 let ttl = Duration::from_secs(v["expires_in"].as_u64().unwrap_or(3600));
                 let until = Instant::now() + ttl.saturating_sub(TOKEN_MARGIN);

@@ -145,13 +145,19 @@ pub fn update_database_params() -> Value {
 /// Result fields per action.
 pub fn result_schema(action: Action) -> Value {
     let props = match action {
-        Action::NotionCreatePage => json!({"pageId": {"type": "string"}, "url": {"type": "string"}}),
+        Action::NotionCreatePage => {
+            json!({"pageId": {"type": "string"}, "url": {"type": "string"}})
+        }
         Action::NotionManageBlocks => json!({"blocks": {"type": "array"}}),
-        Action::NotionSearchContent => json!({"results": {"type": "array", "items": {"type": "object", "properties": {
+        Action::NotionSearchContent => {
+            json!({"results": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "string"}, "type": {"type": "string"}, "title": {"type": "string"}, "url": {"type": "string"},
             "lastEditedTime": {"type": "string"}, "parentId": {"type": "string"}, "parentType": {"type": "string"}}}},
-            "hasMore": {"type": "boolean"}, "nextCursor": {"type": ["string", "null"]}}),
-        _ => json!({"lastEditedTime": {"type": "string"}, "results": {"type": "array"}, "hasMore": {"type": "boolean"}, "nextCursor": {"type": ["string", "null"]}}),
+            "hasMore": {"type": "boolean"}, "nextCursor": {"type": ["string", "null"]}})
+        }
+        _ => {
+            json!({"lastEditedTime": {"type": "string"}, "results": {"type": "array"}, "hasMore": {"type": "boolean"}, "nextCursor": {"type": ["string", "null"]}})
+        }
     };
     let mut props = props;
     props["data"] = json!({"type": "object", "description": "Notion's whole answer"});
@@ -183,7 +189,10 @@ fn rich_text(text: &str) -> Value {
 fn block(b: &Value) -> Value {
     let kind = b["type"].as_str().unwrap_or("paragraph");
     let mut content = Map::new();
-    if !matches!(kind, "divider" | "table_of_contents" | "bookmark" | "equation") {
+    if !matches!(
+        kind,
+        "divider" | "table_of_contents" | "bookmark" | "equation"
+    ) {
         content.insert(
             "rich_text".into(),
             rich_text(b["content"].as_str().unwrap_or_default()),
@@ -375,7 +384,11 @@ impl Plugin for Notion {
                         };
                         req(Method::PATCH, &["v1", "blocks", id], Some(first))
                     }
-                    "delete" => req(Method::DELETE, &["v1", "blocks", need("blockId", op)?], None),
+                    "delete" => req(
+                        Method::DELETE,
+                        &["v1", "blocks", need("blockId", op)?],
+                        None,
+                    ),
                     _ => {
                         let mut o = req(
                             Method::GET,

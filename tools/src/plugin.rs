@@ -56,7 +56,12 @@ pub struct Plan {
 
 impl std::fmt::Debug for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Plan({} {})", self.first.method, super::origin(&self.first.url))
+        write!(
+            f,
+            "Plan({} {})",
+            self.first.method,
+            super::origin(&self.first.url)
+        )
     }
 }
 

@@ -228,14 +228,38 @@ mod tests {
         assert!(validate(&schema, &json!({"listId": "l", "name": "x", "pos": 3})).is_ok());
         for (v, want) in [
             (json!({"name": "x"}), "listId is required"),
-            (json!({"listId": 5, "name": "x"}), "listId must be a string, not an integer"),
-            (json!({"listId": "", "name": "x"}), "listId must not be empty"),
-            (json!({"listId": "l", "name": "x", "pos": "middle"}), "pos must be one of"),
-            (json!({"listId": "l", "name": "x", "items": [{"name": "a"}, {}]}), "items[1].name is required"),
-            (json!({"listId": "l", "name": "x", "items": [{"name": "a", "checked": "yes"}]}), "items[0].checked must be a boolean"),
-            (json!({"listId": "l", "name": "x", "n": 0}), "n must be at least 1"),
-            (json!({"listId": "l", "name": "x", "n": 1.5}), "n must be an integer"),
-            (json!({"listId": "l", "name": "x", "color": 1}), "color is not a field this action takes"),
+            (
+                json!({"listId": 5, "name": "x"}),
+                "listId must be a string, not an integer",
+            ),
+            (
+                json!({"listId": "", "name": "x"}),
+                "listId must not be empty",
+            ),
+            (
+                json!({"listId": "l", "name": "x", "pos": "middle"}),
+                "pos must be one of",
+            ),
+            (
+                json!({"listId": "l", "name": "x", "items": [{"name": "a"}, {}]}),
+                "items[1].name is required",
+            ),
+            (
+                json!({"listId": "l", "name": "x", "items": [{"name": "a", "checked": "yes"}]}),
+                "items[0].checked must be a boolean",
+            ),
+            (
+                json!({"listId": "l", "name": "x", "n": 0}),
+                "n must be at least 1",
+            ),
+            (
+                json!({"listId": "l", "name": "x", "n": 1.5}),
+                "n must be an integer",
+            ),
+            (
+                json!({"listId": "l", "name": "x", "color": 1}),
+                "color is not a field this action takes",
+            ),
             (json!([1]), "params must be an object"),
         ] {
             let e = validate(&schema, &v).expect_err(&v.to_string());

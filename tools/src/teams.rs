@@ -92,8 +92,9 @@ impl Plugin for Teams {
             Action::TeamsSendCard => {
                 let mut card = opt(p, "card").cloned().unwrap_or_default();
                 if let Value::Object(c) = &mut card {
-                    c.entry("$schema")
-                        .or_insert_with(|| "http://adaptivecards.io/schemas/adaptive-card.json".into());
+                    c.entry("$schema").or_insert_with(|| {
+                        "http://adaptivecards.io/schemas/adaptive-card.json".into()
+                    });
                     c.entry("version").or_insert_with(|| "1.4".into());
                 }
                 let mut m = json!({
