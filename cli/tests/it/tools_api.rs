@@ -1286,3 +1286,93 @@ fn new_credential_fields_never_leak() {
         );
     }
 }
+
+#[test]
+fn scripts_list_their_tools_and_operators_print_the_schemas() {
+    let s = Sidecar::start_with(FAST);
+    add(
+        &s,
+        "u1",
+        "trello",
+        "default",
+        &json!({"apiKey": "trellokey0123", "apiToken": "trellotoken0123"}),
+    );
+    add(
+        &s,
+        "u1",
+        "trello",
+        "ops",
+        &json!({"apiKey": "trellokey0456", "apiToken": "trellotoken0456"}),
+    );
+    add(
+        &s,
+        "u1",
+        "slack",
+        "default",
+        &json!({"webhook_url": "https://hooks.slack.com/services/T/B/slacksecret0123"}),
+    );
+    add(
+        &s,
+        "u2",
+        "notion",
+        "default",
+        &json!({"apiKey": "secret_other0123"}),
+    );
+    let e = s.create(&["--user", "u1"]);
+    let r = s.req("GET", "/v1/tools", Some(&e.token), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"data": {"tools": [
+            {"tool": "slack", "credentials": ["default"], "actions": ["send-message"]},
+            {"tool": "trello", "credentials": ["default", "ops"], "actions": ["create-card", "move-card", "add-checklist"]},
+        ]}})
+    );
+    assert!(!r.text().contains("trellokey") && !r.text().contains("slacksecret"));
+    // Another user's: only theirs. Without tools:execute: 403.
+    let e2 = s.create(&["--user", "u3"]);
+    assert_eq!(
+        s.req("GET", "/v1/tools", Some(&e2.token), None).json(),
+        json!({"data": {"tools": []}})
+    );
+    let e3 = s.create(&["--user", "u1", "--scope", "input:read"]);
+    s.req("GET", "/v1/tools", Some(&e3.token), None)
+        .expect_error(403, "scope_insufficient");
+
+    // `cronium tools schema`: every tool, one tool, one action; a bad name is one line.
+    let schema = |args: &[&str]| {
+        let out = cronium()
+            .args(["tools", "schema"])
+            .args(args)
+            .output()
+            .expect("schema");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, all, _) = schema(&[]);
+    assert_eq!(code, Some(0));
+    let all: Value = serde_json::from_str(&all).expect("JSON");
+    assert_eq!(all.as_array().map(Vec::len), Some(8));
+    let (_, one, _) = schema(&["google-sheets"]);
+    let one: Value = serde_json::from_str(&one).expect("JSON");
+    assert_eq!(
+        one["credential"]["anyOf"][0]["required"],
+        json!(["clientId", "clientSecret", "refreshToken"])
+    );
+    let (_, action, _) = schema(&["trello", "add-checklist"]);
+    let action: Value = serde_json::from_str(&action).expect("JSON");
+    assert_eq!(action["params"]["required"], json!(["cardId", "name"]));
+    assert_eq!(
+        action["result"]["properties"]["checklistId"]["type"],
+        "string"
+    );
+    let (code, _, err) = schema(&["trello", "fly"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("create-card") && err.lines().count() == 1,
+        "{err}"
+    );
+}
