@@ -207,7 +207,8 @@ enum ToolsCmd {
         /// Name.
         #[arg(long, default_value = cronium_tools::DEFAULT_CREDENTIAL)]
         name: String,
-        /// Action to run with --params (default: the tool's only action).
+        /// Action to run with --params (default: the tool's only action; required for a
+        /// tool with several).
         #[arg(long)]
         action: Option<String>,
         /// Params of a real call, JSON (sends a message!).

@@ -643,10 +643,9 @@ impl AsyncClient {
     /// See `Client.list_tools`.
     fn list_tools<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let c = self.client.clone();
-        spawn(
-            py,
-            async move { Out::from(c.list_tools::<Raw>().await, Out::Json) },
-        )
+        spawn(py, async move {
+            Out::from(c.list_tools::<Raw>().await, Out::Json)
+        })
     }
 
     /// See `Client.send_email`.

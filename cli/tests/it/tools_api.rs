@@ -1339,6 +1339,21 @@ fn scripts_list_their_tools_and_operators_print_the_schemas() {
     s.req("GET", "/v1/tools", Some(&e3.token), None)
         .expect_error(403, "scope_insufficient");
 
+    // `tools test --params` on a tool with several actions needs --action.
+    let out = cronium()
+        .arg("--state-dir")
+        .arg(&s.dir)
+        .args([
+            "tools", "test", "--user", "u1", "--tool", "trello", "--params", "{}",
+        ])
+        .output()
+        .expect("tools test");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--action") && err.contains("move-card"),
+        "{err}"
+    );
+
     // `cronium tools schema`: every tool, one tool, one action; a bad name is one line.
     let schema = |args: &[&str]| {
         let out = cronium()
