@@ -457,7 +457,7 @@ async fn openapi_has_the_registry_tool_schemas() {
     assert_eq!(
         op["x-cronium-tools"],
         cronium_tools::registry::all_json(),
-        "openapi.json's x-cronium-tools differs from the registry"
+        "openapi.json's x-cronium-tools differs from the registry: run scripts/update-openapi-tools.py"
     );
     let tools = &doc["components"]["schemas"]["ToolActionRequest"]["properties"]["tool"]["enum"];
     let ids: Vec<&str> = cronium_tools::Tool::ALL
