@@ -1,8 +1,11 @@
-//! Tool actions: a script asks the sidecar to send a Slack or Discord message, call a
-//! webhook or send an email, with a credential the script never sees.
+//! Tool actions: a script asks the sidecar to send a Slack, Discord or Teams message, call
+//! a webhook, send an email, or use Notion, Trello or Google Sheets, with a credential the
+//! script never sees. Every tool is in one registry ([`registry`]); the REST-API tools are
+//! [`plugin::Plugin`]s that only build requests.
 //!
 //! A call goes: parse (tool, action, params) → load the user's credential and open it with
-//! the credentials key → check the params and build the request → claim the
+//! the credentials key → check the params against the registry's schema and build the
+//! request(s) → claim the
 //! `Idempotency-Key` → per-execution rate limit → send, retrying only what cannot have been
 //! delivered or was refused as transient (connect errors, 5xx; never 4xx) → record the
 //! outcome under the key → audit → answer `{ok, status, body, ...}`.
