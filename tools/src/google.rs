@@ -501,3 +501,72 @@ impl Plugin for Sheets {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn both_credential_forms_open_and_bad_ones_say_why() {
+        let oauth = open(&cfg(
+            json!({"clientId": "c", "clientSecret": "s", "refreshToken": "r"}),
+        ))
+        .expect("oauth");
+        assert_eq!(oauth.describe(), "Google Sheets (OAuth refresh token)");
+        let req = oauth
+            .token_source()
+            .expect("a token source")
+            .request(&url::Url::parse("https://t.example/token").expect("url"), 0)
+            .expect("request");
+        assert_eq!(
+            &req.body[..],
+            b"grant_type=refresh_token&client_id=c&client_secret=s&refresh_token=r"
+        );
+        for (v, needle) in [
+            (
+                json!({"clientId": "c", "clientSecret": "s"}),
+                "missing refreshToken",
+            ),
+            (
+                json!({"clientId": "c", "clientSecret": "s", "refreshToken": "r", "x": 1}),
+                "unknown field",
+            ),
+            (
+                json!({"type": "service_account", "private_key": "k"}),
+                "client_email",
+            ),
+            (
+                json!({"type": "service_account", "client_email": "e", "private_key": "not pem"}),
+                "PEM PKCS#8",
+            ),
+            (
+                json!({"type": "service_account", "client_email": "e",
+                    "private_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}),
+                "not a usable RSA key",
+            ),
+        ] {
+            let e = open(&cfg(v.clone())).err().unwrap_or_default();
+            assert!(e.contains(needle), "{v}: {e}");
+        }
+    }
+
+    #[test]
+    fn ids_and_ranges_stay_one_path_segment() {
+        let base = url::Url::parse("https://gw.example/sheets/").expect("url");
+        let u = api_url(
+            &base,
+            &["v4", "spreadsheets", "a/../b", "values", "My Sheet!A1:B2"],
+        );
+        assert_eq!(
+            u.as_str(),
+            "https://gw.example/sheets/v4/spreadsheets/a%2F..%2Fb/values/My%20Sheet!A1:B2"
+        );
+    }
+}
