@@ -1329,6 +1329,27 @@ fn scripts_list_their_tools_and_operators_print_the_schemas() {
         ]}})
     );
     assert!(!r.text().contains("trellokey") && !r.text().contains("slacksecret"));
+    // client-core's list_tools (what every binding calls) answers the same list.
+    let c = cronium_client::BlockingClient::new(
+        cronium_client::Config::builder()
+            .socket(&s.socket)
+            .token(&e.token)
+            .build()
+            .expect("config"),
+    )
+    .expect("client");
+    let listed: Value = c.list_tools().expect("list_tools");
+    assert_eq!(listed, r.json()["data"]["tools"]);
+    // And its Trello ToolCall reaches the sidecar with the registry's params.
+    let call = cronium_client::ToolCall::trello_card("", "x", None);
+    let err = c
+        .execute_tool_call::<Value>(&call, None)
+        .expect_err("an empty listId");
+    assert_eq!(err.code(), "tool_params_invalid");
+    assert!(
+        err.to_string().contains("listId must not be empty"),
+        "{err}"
+    );
     // Another user's: only theirs. Without tools:execute: 403.
     let e2 = s.create(&["--user", "u3"]);
     assert_eq!(
