@@ -287,6 +287,15 @@ cronium_list_variables() {
   for key in $list; do printf '%s\n' "$key"; done
 }
 
+# cronium_list_tools: prints the tools the user has credentials for, as one JSON array of
+# {"tool", "credentials", "actions"}; never a secret. The same operation as Python's
+# list_tools(), Node's listTools() and C's cronium_tools_list().
+cronium_list_tools() {
+  _cronium_call cronium_list_tools GET /v1/tools || return
+  local list=${_cronium_body#\{\"data\":\{\"tools\":}
+  printf '%s\n' "${list%\}\}}"
+}
+
 # cronium_set_condition true|false: sets the condition that picks the next workflow branch.
 cronium_set_condition() {
   case ${1-} in

@@ -305,6 +305,8 @@ export declare class CroniumSync {
   getEventContext(): EventContext;
   /** Alias of {@link getContext} (the old helpers' name). */
   event(): EventContext;
+  /** The tools the user has credentials for; never a secret. */
+  listTools(): ToolInfo[];
   executeToolAction<R = JsonValue, P = Record<string, unknown>>(request: ToolActionRequest<P>, options?: ToolActionOptions): R;
 }
 
@@ -377,6 +379,83 @@ export declare class Cronium {
   ): Promise<R>;
   /** @deprecated the earlier form: every field in one object. */
   sendEmail<R = JsonValue>(params: EmailMessage, options?: ToolActionOptions): Promise<R>;
+  /** Posts `message` to the user's Microsoft Teams webhook; `params` adds fields (`title`, `sections`, ...). */
+  sendTeamsMessage<R = ToolResult>(message: string, params?: TeamsMessage, options?: ToolActionOptions): Promise<R>;
+  /** Creates a Trello card `name` in the list `listId`; `params` adds fields (`desc`, `due`, ...). */
+  createTrelloCard<R = TrelloCardResult>(listId: string, name: string, params?: TrelloCard, options?: ToolActionOptions): Promise<R>;
+  /** Appends `rows` after the table in `range` of a Google Sheet; `params` adds fields (`spreadsheetId`, ...). */
+  appendSheetRows<R = SheetWriteResult>(range: string, rows: unknown[][], params?: SheetRowsOptions, options?: ToolActionOptions): Promise<R>;
+  /** The tools the user has credentials for; never a secret. */
+  listTools(): Promise<ToolInfo[]>;
+}
+
+/** A tool the user has credentials for (`listTools`). */
+export interface ToolInfo {
+  tool: string;
+  /** The names of the user's credentials for it (pick one with `credential`). */
+  credentials: string[];
+  /** Its action ids. */
+  actions: string[];
+}
+
+/** The fields every tool result has. */
+export interface ToolResult {
+  ok: true;
+  tool: string;
+  action: string;
+  credential: string;
+  status: number;
+  body: string;
+  truncated: boolean;
+  attempts: number;
+}
+
+/** Fields of `teams` / `send-message` besides `message`. */
+export interface TeamsMessage {
+  title?: string;
+  /** Theme colour, hex without `#` (default `0078D4`). */
+  color?: string;
+  sections?: Record<string, unknown>[];
+  potentialAction?: Record<string, unknown>[];
+  credential?: string;
+}
+
+/** Fields of `trello` / `create-card` besides `listId` and `name`. */
+export interface TrelloCard {
+  desc?: string;
+  pos?: 'top' | 'bottom' | number;
+  due?: string;
+  dueComplete?: boolean;
+  idMembers?: string[];
+  idLabels?: string[];
+  urlSource?: string;
+  idCardSource?: string;
+  keepFromSource?: string | string[];
+  credential?: string;
+}
+
+/** The result of `trello` / `create-card`. */
+export interface TrelloCardResult extends ToolResult {
+  cardId: string;
+  url: string;
+  data: JsonValue;
+}
+
+/** Fields of `google-sheets` / `write-data` besides `range` and the rows. */
+export interface SheetRowsOptions {
+  spreadsheetId?: string;
+  valueInputOption?: 'RAW' | 'USER_ENTERED';
+  includeValuesInResponse?: boolean;
+  credential?: string;
+}
+
+/** The result of `google-sheets` / `write-data`. */
+export interface SheetWriteResult extends ToolResult {
+  updatedRange: string;
+  updatedRows: number;
+  updatedColumns: number;
+  updatedCells: number;
+  data: JsonValue;
 }
 
 // The module-level API: one client configured from the environment on first use.
@@ -407,6 +486,10 @@ export declare function executeToolAction<R = JsonValue, P = Record<string, unkn
   request: ToolActionRequest<P>,
   options?: ToolActionOptions,
 ): Promise<R>;
+export declare function sendTeamsMessage<R = ToolResult>(message: string, params?: TeamsMessage, options?: ToolActionOptions): Promise<R>;
+export declare function createTrelloCard<R = TrelloCardResult>(listId: string, name: string, params?: TrelloCard, options?: ToolActionOptions): Promise<R>;
+export declare function appendSheetRows<R = SheetWriteResult>(range: string, rows: unknown[][], params?: SheetRowsOptions, options?: ToolActionOptions): Promise<R>;
+export declare function listTools(): Promise<ToolInfo[]>;
 export declare function sendSlackMessage<R = JsonValue>(text: string, params?: SlackMessage, options?: ToolActionOptions): Promise<R>;
 /** @deprecated the earlier form: every field in one object. */
 export declare function sendSlackMessage<R = JsonValue>(params: SlackMessage, options?: ToolActionOptions): Promise<R>;

@@ -577,6 +577,45 @@ class Cronium {
   }
 
   /**
+   * Posts `message` to the user's Microsoft Teams webhook; `fields` adds fields of the
+   * `send-message` action (`title`, `color`, `sections`, ...).
+   */
+  async sendTeamsMessage(message, fields, options) {
+    const json = fieldsJson(fields, 'the Teams fields');
+    const key = idempotencyKeyOf(options);
+    const n = this._nativeClient();
+    return parse(await settle((id) => n.sendTeamsMessage(id, String(message), json, key)));
+  }
+
+  /**
+   * Creates a Trello card `name` in the list `listId`; `fields` adds fields of
+   * `create-card` (`desc`, `pos`, `due`, `idMembers`, ...).
+   */
+  async createTrelloCard(listId, name, fields, options) {
+    const json = fieldsJson(fields, 'the Trello fields');
+    const key = idempotencyKeyOf(options);
+    const n = this._nativeClient();
+    return parse(await settle((id) => n.createTrelloCard(id, String(listId), String(name), json, key)));
+  }
+
+  /**
+   * Appends `rows` (an array of arrays) after the table in `range` of a Google Sheet;
+   * `fields` adds fields of `write-data` (`spreadsheetId`, `valueInputOption`).
+   */
+  async appendSheetRows(range, rows, fields, options) {
+    const json = fieldsJson(fields, 'the Sheets fields');
+    const key = idempotencyKeyOf(options);
+    const n = this._nativeClient();
+    return parse(await settle((id) => n.appendSheetRows(id, String(range), JSON.stringify(rows ?? []), json, key)));
+  }
+
+  /** The tools the user has credentials for: `[{ tool, credentials, actions }]`; never a secret. */
+  async listTools() {
+    const n = this._nativeClient();
+    return parse(await settle((id) => n.listTools(id)));
+  }
+
+  /**
    * Sends an email through the user's SMTP credential: `to` is one address or a list;
    * `fields` adds fields (`cc`, `bcc`, `html`, ...). The earlier form
    * `sendEmail({ to, subject, body, ... }, options)` still works.
@@ -671,6 +710,10 @@ class CroniumSync {
     return parse(this.#call((n) => n.contextSync()));
   }
 
+  listTools() {
+    return parse(this.#call((n) => n.listToolsSync()));
+  }
+
   /** @deprecated the earlier name of `getContext`. */
   getEventContext() {
     return this.getContext();
@@ -709,6 +752,7 @@ const sync = {
   setCondition: (condition) => client().sync.setCondition(condition),
   getCondition: () => client().sync.getCondition(),
   getContext: () => client().sync.getContext(),
+  listTools: () => client().sync.listTools(),
   getEventContext: () => client().sync.getContext(),
   event: () => client().sync.getContext(),
   executeToolAction: (request, options) => client().sync.executeToolAction(request, options),
@@ -739,6 +783,10 @@ module.exports = {
   sendSlackMessage: (...args) => client().sendSlackMessage(...args),
   sendDiscordMessage: (...args) => client().sendDiscordMessage(...args),
   sendEmail: (...args) => client().sendEmail(...args),
+  sendTeamsMessage: (...args) => client().sendTeamsMessage(...args),
+  createTrelloCard: (...args) => client().createTrelloCard(...args),
+  appendSheetRows: (...args) => client().appendSheetRows(...args),
+  listTools: () => client().listTools(),
   sync,
   Cronium,
   CroniumSync,

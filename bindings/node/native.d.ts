@@ -69,6 +69,19 @@ export declare class NativeClient {
   sendSlackMessage(id: number, text: string, fields?: string | undefined | null, idempotencyKey?: string | undefined | null): void
   /** Posts `content` to the user's Discord webhook; `fields` as for Slack. */
   sendDiscordMessage(id: number, content: string, fields?: string | undefined | null, idempotencyKey?: string | undefined | null): void
+  /** Posts `message` to the user's Teams webhook; `fields` as for Slack (`title`, ...). */
+  sendTeamsMessage(id: number, message: string, fields?: string | undefined | null, idempotencyKey?: string | undefined | null): void
+  /** Creates a Trello card `name` in list `list_id`; `fields` as for Slack (`desc`, ...). */
+  createTrelloCard(id: number, listId: string, name: string, fields?: string | undefined | null, idempotencyKey?: string | undefined | null): void
+  /**
+   * Appends `rows` (JSON text of an array of arrays) after the table in `range` of a
+   * Google Sheet; `fields` as for Slack (`spreadsheetId`, ...).
+   */
+  appendSheetRows(id: number, range: string, rows: string, fields?: string | undefined | null, idempotencyKey?: string | undefined | null): void
+  /** The tools the user has credentials for, as JSON text. */
+  listTools(id: number): void
+  /** [`list_tools`](Self::list_tools), blocking. */
+  listToolsSync(): string
   /** Sends an email to every address of `to`; `fields` as for Slack (`cc`, `html`, ...). */
   sendEmail(id: number, to: Array<string>, subject: string, body: string, fields?: string | undefined | null, idempotencyKey?: string | undefined | null): void
   /** The input stream (opened by its first `nextBatch`). */

@@ -177,6 +177,10 @@ struct FileTools {
     retries: Option<u32>,
     retry_backoff: Option<String>,
     deadline: Option<String>,
+    notion_url: Option<String>,
+    trello_url: Option<String>,
+    sheets_url: Option<String>,
+    google_token_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -393,6 +397,24 @@ fn tools_config(
     }
     if t.attempt_timeout.is_zero() || t.deadline.is_zero() {
         return err("tool timeouts must be longer than 0");
+    }
+    // The REST-API tools' base URLs: CRONIUM_TOOLS_NOTION_URL or `[tools] notion_url`, ...
+    for (name, from_file) in [
+        ("notion_url", &file.notion_url),
+        ("trello_url", &file.trello_url),
+        ("sheets_url", &file.sheets_url),
+        ("google_token_url", &file.google_token_url),
+    ] {
+        let var = format!("CRONIUM_TOOLS_{}", name.to_ascii_uppercase());
+        let (value, setting) = match env(&var).filter(|v| !v.is_empty()) {
+            Some(v) => (Some(v), var),
+            None => (from_file.clone(), format!("[tools] {name}")),
+        };
+        if let Some(v) = value {
+            t.endpoints
+                .set(name, &v)
+                .map_err(|e| ConfigError(format!("{setting}: {e}")))?;
+        }
     }
     Ok(t)
 }
@@ -829,7 +851,23 @@ mod tests {
         assert_eq!(c.tools.rate_per_min, 0.0);
         assert_eq!(c.tools.attempt_timeout, Duration::from_secs(2));
         assert_eq!(c.tools.retries, 1);
+        assert_eq!(c.tools.endpoints.notion.as_str(), "https://api.notion.com/");
+        env.insert(
+            "CRONIUM_TOOLS_NOTION_URL",
+            "http://127.0.0.1:9/notion".into(),
+        );
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("endpoint");
+        assert_eq!(
+            c.tools.endpoints.notion.as_str(),
+            "http://127.0.0.1:9/notion"
+        );
+        env.remove("CRONIUM_TOOLS_NOTION_URL");
         for (k, v, needle) in [
+            (
+                "CRONIUM_TOOLS_GOOGLE_TOKEN_URL",
+                "ftp://x",
+                "CRONIUM_TOOLS_GOOGLE_TOKEN_URL",
+            ),
             (
                 "CRONIUM_CREDENTIALS_KEY",
                 "short",

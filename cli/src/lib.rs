@@ -178,14 +178,17 @@ enum ToolsCmd {
     ///
     /// The configuration is JSON from a file or stdin, never from the command line where
     /// `ps` would show it:
-    /// slack/discord {"webhook_url"}; webhook {"base_url", "headers"?, "allowed_paths"?,
-    /// "methods"?}; email {"host", "port"?, "security"? (starttls|tls|none), "username"?,
-    /// "password"?, "from"}.
+    /// slack/discord/teams {"webhook_url"}; webhook {"base_url", "headers"?,
+    /// "allowed_paths"?, "methods"?}; email {"host", "port"?, "security"?
+    /// (starttls|tls|none), "username"?, "password"?, "from"}; notion {"apiKey"}; trello
+    /// {"apiKey", "apiToken"}; google-sheets {"clientId", "clientSecret", "refreshToken",
+    /// "spreadsheetId"?} or a service account's JSON key. `cronium tools schema TOOL`
+    /// prints each as a JSON Schema.
     Add {
         /// Owner: only this user's executions can use it.
         #[arg(long)]
         user: String,
-        /// slack, discord, webhook or email.
+        /// slack, discord, webhook, email, teams, notion, trello or google-sheets.
         #[arg(long)]
         tool: String,
         /// Name a script picks with "credential".
@@ -216,6 +219,17 @@ enum ToolsCmd {
         #[arg(long, default_value = cronium_tools::DEFAULT_CREDENTIAL)]
         name: String,
     },
+    /// Print the JSON Schemas of the tools: credential, each action's params and result.
+    ///
+    /// Without TOOL every tool; with TOOL one tool; with TOOL ACTION that action's params
+    /// and result. The same schemas are in openapi.json under the tool-actions route, and
+    /// `tool_params_invalid` names the field that failed them.
+    Schema {
+        /// A tool id (slack, teams, notion, trello, google-sheets, ...).
+        tool: Option<String>,
+        /// One of its actions (create-card, read-data, ...).
+        action: Option<String>,
+    },
     /// Check a credential without sending anything (with --params: run the action).
     ///
     /// It must open with this sidecar's key and its endpoint must answer: connect and TLS,
@@ -231,7 +245,8 @@ enum ToolsCmd {
         /// Name.
         #[arg(long, default_value = cronium_tools::DEFAULT_CREDENTIAL)]
         name: String,
-        /// Action to run with --params (default: the tool's only action).
+        /// Action to run with --params (default: the tool's only action; required for a
+        /// tool with several).
         #[arg(long)]
         action: Option<String>,
         /// Params of a real call, JSON (sends a message!).
@@ -405,6 +420,12 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
                 Ok(1)
             }
         },
+        Command::Tools(ToolsCmd::Schema { tool, action }) => {
+            // The registry's schemas: no store, no configuration needed.
+            let text = tool_schema(tool.as_deref(), action.as_deref())?;
+            println!("{text}");
+            Ok(0)
+        }
         Command::MigrateStore { check, sub } => {
             init_tracing(tracing::Level::WARN, false);
             let (core, _) = config::core_config(&cli.config.with(&sub), &env)?;
@@ -751,6 +772,36 @@ async fn variables(
     Ok(())
 }
 
+/// `cronium tools schema [TOOL [ACTION]]`: pretty JSON.
+fn tool_schema(tool: Option<&str>, action: Option<&str>) -> Result<String, CliError> {
+    use cronium_tools::registry;
+    let v = match tool {
+        None => registry::all_json(),
+        Some(t) => {
+            let spec = registry::spec(tool_arg(t)?);
+            match action {
+                None => registry::tool_json(spec),
+                Some(a) => {
+                    let found = spec.tool.action(a).and_then(|a| spec.action(a));
+                    let Some(found) = found else {
+                        return Err(CliError::usage(format!(
+                            "{} has no action {a:?}; its actions: {}",
+                            spec.tool,
+                            spec.actions
+                                .iter()
+                                .map(|s| s.action.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )));
+                    };
+                    registry::action_json(found)
+                }
+            }
+        }
+    };
+    serde_json::to_string_pretty(&v).map_err(|e| CliError::failed(e.to_string()))
+}
+
 fn tool_arg(name: &str) -> Result<cronium_tools::Tool, CliError> {
     cronium_tools::Tool::parse(name).ok_or_else(|| {
         CliError::usage(format!(
@@ -787,6 +838,13 @@ fn secret_json_arg(arg: &str) -> Result<serde_json::Value, CliError> {
 async fn tools(admin: &Admin<'_>, out: &mut impl Write, cmd: ToolsCmd) -> Result<(), CliError> {
     let w = |r: std::io::Result<()>| r.map_err(|e| CliError::failed(format!("cannot write: {e}")));
     match cmd {
+        ToolsCmd::Schema { tool, action } => {
+            w(writeln!(
+                out,
+                "{}",
+                tool_schema(tool.as_deref(), action.as_deref())?
+            ))?;
+        }
         ToolsCmd::Add {
             user,
             tool,

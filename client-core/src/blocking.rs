@@ -275,6 +275,11 @@ impl BlockingClient {
         self.driver.run_here(self.direct.list_variables())
     }
 
+    /// See [`Client::list_tools`].
+    pub fn list_tools<T: DeserializeOwned>(&self) -> Result<T> {
+        self.driver.run_here(self.direct.list_tools())
+    }
+
     /// See [`Client::set_condition`].
     pub fn set_condition(&self, condition: bool) -> Result<()> {
         self.driver.run_here(self.direct.set_condition(condition))

@@ -493,6 +493,19 @@ impl Client {
             .await
     }
 
+    /// The tools the user has credentials for (`GET /v1/tools`): per tool its id, the
+    /// credential names and its actions; never a secret.
+    pub async fn list_tools<T: DeserializeOwned>(&self) -> Result<T> {
+        #[derive(Deserialize)]
+        struct Tools<T> {
+            tools: T,
+        }
+        let t: Tools<T> = self
+            .get_data(Uri::from_static("/v1/tools"), "GET /v1/tools")
+            .await?;
+        Ok(t.tools)
+    }
+
     /// Sets the condition that picks the next workflow branch.
     pub async fn set_condition(&self, condition: bool) -> Result<()> {
         let body = if condition {

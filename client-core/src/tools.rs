@@ -1,4 +1,5 @@
-//! The tool convenience calls (a Slack or Discord message, an email), defined once so every
+//! The tool convenience calls (a Slack, Discord or Teams message, an email, a Trello card,
+//! rows appended to a Google Sheet), defined once so every
 //! binding sends the same tool, action and params for the same call.
 //!
 //! Each takes the message first, then the optional extra fields of the tool's payload;
@@ -80,6 +81,44 @@ impl ToolCall {
         )
     }
 
+    /// A Microsoft Teams message: `message` (Markdown) and any other field of the
+    /// `send-message` action (`title`, `color`, `sections`, `potentialAction`).
+    pub fn teams_message(message: &str, fields: Option<Map<String, Value>>) -> ToolCall {
+        ToolCall::new(
+            Action::TeamsSendMessage,
+            fields,
+            [("message", Value::from(message))],
+        )
+    }
+
+    /// A Trello card named `name` in the list `list_id`, with any other field of
+    /// `create-card` (`desc`, `pos`, `due`, `idMembers`, `idLabels`, ...).
+    pub fn trello_card(list_id: &str, name: &str, fields: Option<Map<String, Value>>) -> ToolCall {
+        ToolCall::new(
+            Action::TrelloCreateCard,
+            fields,
+            [
+                ("listId", Value::from(list_id)),
+                ("name", Value::from(name)),
+            ],
+        )
+    }
+
+    /// Rows appended after the table in `range` of a Google Sheet (`write-data` with
+    /// `insertDataOption: INSERT_ROWS`), with any other field (`spreadsheetId`,
+    /// `valueInputOption`, ...). `rows` is a JSON array of arrays.
+    pub fn sheet_rows(range: &str, rows: Value, fields: Option<Map<String, Value>>) -> ToolCall {
+        ToolCall::new(
+            Action::SheetsWriteData,
+            fields,
+            [
+                ("range", Value::from(range)),
+                ("values", rows),
+                ("insertDataOption", Value::from("INSERT_ROWS")),
+            ],
+        )
+    }
+
     /// Extra fields given as JSON text (what the bindings pass): a JSON object, or `null`
     /// for none. Anything else fails with `invalid_body`.
     pub fn fields_from_json(text: &str) -> Result<Option<Map<String, Value>>> {
@@ -149,6 +188,31 @@ mod tests {
         assert_eq!(
             Value::Object(email.params().clone()),
             json!({"to": ["a@x", "b@x"], "subject": "s", "body": "b"})
+        );
+        let teams = ToolCall::teams_message("done", fields(json!({"title": "CI"})));
+        assert_eq!((teams.tool(), teams.action()), ("teams", "send-message"));
+        assert_eq!(
+            Value::Object(teams.params().clone()),
+            json!({"title": "CI", "message": "done"})
+        );
+        let card = ToolCall::trello_card("l1", "Fix", None);
+        assert_eq!((card.tool(), card.action()), ("trello", "create-card"));
+        assert_eq!(
+            Value::Object(card.params().clone()),
+            json!({"listId": "l1", "name": "Fix"})
+        );
+        let rows = ToolCall::sheet_rows(
+            "Log!A:B",
+            json!([["a", 1]]),
+            fields(json!({"spreadsheetId": "s"})),
+        );
+        assert_eq!(
+            (rows.tool(), rows.action()),
+            ("google-sheets", "write-data")
+        );
+        assert_eq!(
+            Value::Object(rows.params().clone()),
+            json!({"spreadsheetId": "s", "range": "Log!A:B", "values": [["a", 1]], "insertDataOption": "INSERT_ROWS"})
         );
     }
 

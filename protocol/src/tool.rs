@@ -14,11 +14,28 @@ pub enum Tool {
     Webhook,
     /// SMTP.
     Email,
+    /// Microsoft Teams incoming webhook.
+    Teams,
+    /// Notion's REST API.
+    Notion,
+    /// Trello's REST API.
+    Trello,
+    /// Google Sheets API (OAuth refresh token or service account).
+    GoogleSheets,
 }
 
 impl Tool {
     /// Every tool.
-    pub const ALL: [Tool; 4] = [Tool::Slack, Tool::Discord, Tool::Webhook, Tool::Email];
+    pub const ALL: [Tool; 8] = [
+        Tool::Slack,
+        Tool::Discord,
+        Tool::Webhook,
+        Tool::Email,
+        Tool::Teams,
+        Tool::Notion,
+        Tool::Trello,
+        Tool::GoogleSheets,
+    ];
 
     /// Its id on the wire and on the command line.
     pub fn as_str(self) -> &'static str {
@@ -27,6 +44,10 @@ impl Tool {
             Tool::Discord => "discord",
             Tool::Webhook => "webhook",
             Tool::Email => "email",
+            Tool::Teams => "teams",
+            Tool::Notion => "notion",
+            Tool::Trello => "trello",
+            Tool::GoogleSheets => "google-sheets",
         }
     }
 
@@ -64,15 +85,51 @@ pub enum Action {
     WebhookRequest,
     /// `email` / `send-email`.
     EmailSendEmail,
+    /// `teams` / `send-message`: a MessageCard.
+    TeamsSendMessage,
+    /// `teams` / `send-card`: an Adaptive Card.
+    TeamsSendCard,
+    /// `notion` / `create-page`.
+    NotionCreatePage,
+    /// `notion` / `manage-blocks`: append, update, delete or retrieve blocks.
+    NotionManageBlocks,
+    /// `notion` / `search-content`.
+    NotionSearchContent,
+    /// `notion` / `update-database`: update an entry, or query the database.
+    NotionUpdateDatabase,
+    /// `trello` / `create-card`.
+    TrelloCreateCard,
+    /// `trello` / `move-card`.
+    TrelloMoveCard,
+    /// `trello` / `add-checklist`, with its items.
+    TrelloAddChecklist,
+    /// `google-sheets` / `read-data`.
+    SheetsReadData,
+    /// `google-sheets` / `write-data` (update a range, or append rows).
+    SheetsWriteData,
+    /// `google-sheets` / `create-sheet`.
+    SheetsCreateSheet,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 4] = [
+    pub const ALL: [Action; 16] = [
         Action::SlackSendMessage,
         Action::DiscordSendMessage,
         Action::WebhookRequest,
         Action::EmailSendEmail,
+        Action::TeamsSendMessage,
+        Action::TeamsSendCard,
+        Action::NotionCreatePage,
+        Action::NotionManageBlocks,
+        Action::NotionSearchContent,
+        Action::NotionUpdateDatabase,
+        Action::TrelloCreateCard,
+        Action::TrelloMoveCard,
+        Action::TrelloAddChecklist,
+        Action::SheetsReadData,
+        Action::SheetsWriteData,
+        Action::SheetsCreateSheet,
     ];
 
     /// The tool it belongs to.
@@ -82,15 +139,39 @@ impl Action {
             Action::DiscordSendMessage => Tool::Discord,
             Action::WebhookRequest => Tool::Webhook,
             Action::EmailSendEmail => Tool::Email,
+            Action::TeamsSendMessage | Action::TeamsSendCard => Tool::Teams,
+            Action::NotionCreatePage
+            | Action::NotionManageBlocks
+            | Action::NotionSearchContent
+            | Action::NotionUpdateDatabase => Tool::Notion,
+            Action::TrelloCreateCard | Action::TrelloMoveCard | Action::TrelloAddChecklist => {
+                Tool::Trello
+            }
+            Action::SheetsReadData | Action::SheetsWriteData | Action::SheetsCreateSheet => {
+                Tool::GoogleSheets
+            }
         }
     }
 
     /// The canonical (short) id, the one results and audit lines name.
     pub fn as_str(self) -> &'static str {
         match self {
-            Action::SlackSendMessage | Action::DiscordSendMessage => "send-message",
+            Action::SlackSendMessage | Action::DiscordSendMessage | Action::TeamsSendMessage => {
+                "send-message"
+            }
             Action::WebhookRequest => "request",
             Action::EmailSendEmail => "send-email",
+            Action::TeamsSendCard => "send-card",
+            Action::NotionCreatePage => "create-page",
+            Action::NotionManageBlocks => "manage-blocks",
+            Action::NotionSearchContent => "search-content",
+            Action::NotionUpdateDatabase => "update-database",
+            Action::TrelloCreateCard => "create-card",
+            Action::TrelloMoveCard => "move-card",
+            Action::TrelloAddChecklist => "add-checklist",
+            Action::SheetsReadData => "read-data",
+            Action::SheetsWriteData => "write-data",
+            Action::SheetsCreateSheet => "create-sheet",
         }
     }
 
@@ -101,6 +182,18 @@ impl Action {
             Action::DiscordSendMessage => &["discord-send-message"],
             Action::WebhookRequest => &[],
             Action::EmailSendEmail => &["send"],
+            Action::TeamsSendMessage => &["teams-send-message"],
+            Action::TeamsSendCard => &["teams-send-card"],
+            Action::NotionCreatePage => &["notion-create-page"],
+            Action::NotionManageBlocks => &["notion-manage-blocks"],
+            Action::NotionSearchContent => &["notion-search-content"],
+            Action::NotionUpdateDatabase => &["notion-update-database"],
+            Action::TrelloCreateCard => &["trello-create-card"],
+            Action::TrelloMoveCard => &["trello-move-card"],
+            Action::TrelloAddChecklist => &["trello-add-checklist"],
+            Action::SheetsReadData => &["google-sheets-read-data"],
+            Action::SheetsWriteData => &["google-sheets-write-data"],
+            Action::SheetsCreateSheet => &["google-sheets-create-sheet"],
         }
     }
 }
@@ -143,5 +236,15 @@ mod tests {
             assert!(tool.actions().count() >= 1, "{tool}");
         }
         assert_eq!(Action::EmailSendEmail.to_string(), "email/send-email");
+        assert_eq!(Tool::parse("google-sheets"), Some(Tool::GoogleSheets));
+        assert_eq!(
+            Tool::Teams.action("send-message"),
+            Some(Action::TeamsSendMessage)
+        );
+        assert_eq!(
+            Tool::Trello.action("trello-add-checklist"),
+            Some(Action::TrelloAddChecklist)
+        );
+        assert_eq!(Tool::Notion.action("send-message"), None);
     }
 }

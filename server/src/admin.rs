@@ -329,8 +329,22 @@ impl<'a> Admin<'a> {
             let ok = engine.probe(&cred).await.map_err(AdminError::Failed)?;
             return Ok(TestOutcome::Reached(ok));
         };
-        // Every tool has one action today: a test call runs it unless the caller names one.
-        let default_action = tool.actions().next().map_or("", |a| a.as_str());
+        // A tool with one action runs it unless the caller names one; a tool with several
+        // needs --action, so a test never guesses which call to make for real.
+        let mut actions = tool.actions();
+        let default_action = match (actions.next(), actions.next()) {
+            (Some(only), None) => only.as_str(),
+            _ if action.is_none() => {
+                return Err(AdminError::Invalid(format!(
+                    "{tool} has several actions; name one with --action ({})",
+                    tool.actions()
+                        .map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+            _ => "",
+        };
         let call = cronium_tools::parse_call(CallBody {
             tool: tool.as_str().to_owned(),
             action: action.unwrap_or(default_action).to_owned(),

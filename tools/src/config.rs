@@ -111,6 +111,66 @@ pub struct ToolsConfig {
     /// Time a whole call, retries included, may take; kept below client-core's 30 s call
     /// timeout so the script sees the sidecar's answer, not its own timeout.
     pub deadline: Duration,
+    /// Base URLs of the REST-API tools, overridable for a proxy, an on-premises gateway or
+    /// the tests' local receivers.
+    pub endpoints: Endpoints,
+}
+
+/// Base URLs of the REST-API tools (`[tools] notion_url`, `CRONIUM_TOOLS_NOTION_URL`, ...).
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// Notion's API (`https://api.notion.com`; requests go to `<base>/v1/...`).
+    pub notion: url::Url,
+    /// Trello's API (`https://api.trello.com`; requests go to `<base>/1/...`).
+    pub trello: url::Url,
+    /// Google Sheets (`https://sheets.googleapis.com`; requests go to `<base>/v4/...`).
+    pub sheets: url::Url,
+    /// Google's OAuth token endpoint (`https://oauth2.googleapis.com/token`), also the
+    /// audience of a service account's signed grant.
+    pub google_token: url::Url,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        let u = |s: &str| url::Url::parse(s).expect("a built-in URL parses");
+        Self {
+            notion: u("https://api.notion.com"),
+            trello: u("https://api.trello.com"),
+            sheets: u("https://sheets.googleapis.com"),
+            google_token: u("https://oauth2.googleapis.com/token"),
+        }
+    }
+}
+
+impl Endpoints {
+    /// Sets one endpoint by its setting name (`notion_url`, `trello_url`, `sheets_url`,
+    /// `google_token_url`); the value must be an absolute http(s) URL without credentials.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let url = url::Url::parse(value.trim())
+            .ok()
+            .filter(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.username().is_empty()
+                    && u.password().is_none()
+                    && u.fragment().is_none()
+            })
+            .ok_or_else(|| {
+                format!("{name} must be an http(s) URL such as https://gateway.example.com/notion, without user:password")
+            })?;
+        match name {
+            "notion_url" => self.notion = url,
+            "trello_url" => self.trello = url,
+            "sheets_url" => self.sheets = url,
+            "google_token_url" => self.google_token = url,
+            _ => return Err(format!("unknown endpoint setting {name}")),
+        }
+        Ok(())
+    }
+
+    /// The setting names, for the configuration readers.
+    pub const SETTINGS: [&'static str; 4] =
+        ["notion_url", "trello_url", "sheets_url", "google_token_url"];
 }
 
 impl ToolsConfig {
@@ -124,6 +184,7 @@ impl ToolsConfig {
             retries: 3,
             retry_backoff: Duration::from_millis(250),
             deadline: Duration::from_secs(25),
+            endpoints: Endpoints::default(),
         }
     }
 }

@@ -1,8 +1,11 @@
-//! Tool actions: a script asks the sidecar to send a Slack or Discord message, call a
-//! webhook or send an email, with a credential the script never sees.
+//! Tool actions: a script asks the sidecar to send a Slack, Discord or Teams message, call
+//! a webhook, send an email, or use Notion, Trello or Google Sheets, with a credential the
+//! script never sees. Every tool is in one registry ([`registry`]); the REST-API tools are
+//! [`plugin::Plugin`]s that only build requests.
 //!
 //! A call goes: parse (tool, action, params) → load the user's credential and open it with
-//! the credentials key → check the params and build the request → claim the
+//! the credentials key → check the params against the registry's schema and build the
+//! request(s) → claim the
 //! `Idempotency-Key` → per-execution rate limit → send, retrying only what cannot have been
 //! delivered or was refused as transient (connect errors, 5xx; never 4xx) → record the
 //! outcome under the key → audit → answer `{ok, status, body, ...}`.
@@ -18,8 +21,15 @@ pub mod crypto;
 mod discord;
 mod email;
 mod error;
+pub mod google;
 mod http;
+mod notion;
+pub mod plugin;
+pub mod registry;
+pub mod schema;
 mod slack;
+mod teams;
+mod trello;
 mod webhook;
 
 use std::collections::HashMap;
@@ -28,11 +38,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ::http::header::{HeaderValue, AUTHORIZATION};
 use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-pub use config::{CredentialsKeySource, ToolsConfig};
+pub use config::{CredentialsKeySource, Endpoints, ToolsConfig};
 use cronium_protocol::ErrorCode;
 use cronium_store::{Actor, IdempotencyClaim, SealedCredential, Store, StoreError};
 use crypto::{row_aad, CredentialKey, OpenError};
@@ -40,6 +51,10 @@ pub use error::ToolError;
 
 /// Most bytes of an endpoint's answer kept in a result.
 pub const RESULT_BODY_LIMIT: usize = 16 * 1024;
+/// Most bytes of a REST API's answer read to build a result's `data` (a Sheets range).
+pub const API_BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// An access token is fetched again this long before Google says it expires.
+const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 /// Most bytes of an endpoint's answer quoted in an error message.
 const ERROR_BODY_LIMIT: usize = 512;
 /// Credential used when a call names none.
@@ -287,6 +302,8 @@ pub enum Credential {
     Webhook(webhook::WebhookCredential),
     /// SMTP.
     Email(email::SmtpCredential),
+    /// A REST-API tool of the registry (Teams, Notion, Trello, Google Sheets).
+    Plugin(Tool, Box<dyn plugin::Plugin>),
 }
 
 impl std::fmt::Debug for Credential {
@@ -297,7 +314,7 @@ impl std::fmt::Debug for Credential {
 
 /// A chat webhook URL (Slack, Discord): the whole URL is the secret.
 pub struct ChatWebhook {
-    url: url::Url,
+    pub(crate) url: url::Url,
 }
 
 // The URL is the secret: show only where it points.
@@ -308,7 +325,7 @@ impl std::fmt::Debug for ChatWebhook {
 }
 
 /// Reads the `webhook_url` (or Cronium's `webhookUrl`) of a chat credential.
-fn chat_webhook(cfg: &Map<String, Value>) -> Result<ChatWebhook, String> {
+pub(crate) fn chat_webhook(cfg: &Map<String, Value>) -> Result<ChatWebhook, String> {
     only_fields(cfg, &["webhook_url", "webhookUrl"])?;
     let url = cfg
         .get("webhook_url")
@@ -357,11 +374,15 @@ impl Credential {
         let Value::Object(cfg) = cfg else {
             return Err("the configuration must be a JSON object".into());
         };
+        if let Some(open) = registry::spec(tool).open {
+            return Ok(Credential::Plugin(tool, open(cfg)?));
+        }
         Ok(match tool {
             Tool::Slack => Credential::Slack(chat_webhook(cfg)?),
             Tool::Discord => Credential::Discord(chat_webhook(cfg)?),
             Tool::Webhook => Credential::Webhook(webhook::WebhookCredential::parse(cfg)?),
             Tool::Email => Credential::Email(email::SmtpCredential::parse(cfg)?),
+            other => return Err(format!("{other} has no credential reader")),
         })
     }
 
@@ -371,6 +392,7 @@ impl Credential {
             Credential::Slack(w) | Credential::Discord(w) => origin(&w.url),
             Credential::Webhook(w) => w.describe(),
             Credential::Email(e) => e.describe(),
+            Credential::Plugin(_, p) => p.describe(),
         }
     }
 
@@ -381,6 +403,7 @@ impl Credential {
             Credential::Slack(w) | Credential::Discord(w) => s.add_url(&w.url),
             Credential::Webhook(w) => w.secrets(&mut s),
             Credential::Email(e) => e.secrets(&mut s),
+            Credential::Plugin(_, p) => p.secrets(&mut s),
         }
         s
     }
@@ -390,7 +413,7 @@ impl Credential {
         let url = match self {
             Credential::Slack(w) | Credential::Discord(w) => &w.url,
             Credential::Webhook(w) => w.base_url(),
-            Credential::Email(_) => return None,
+            Credential::Email(_) | Credential::Plugin(..) => return None,
         };
         (url.scheme() == "http" && !is_loopback(url)).then(|| {
             format!(
@@ -414,16 +437,24 @@ pub(crate) fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
-/// Secret strings to scrub from anything that leaves the module.
-#[derive(Default)]
-pub(crate) struct Secrets {
+/// Secret strings to scrub from anything that leaves the crate: a plugin adds its
+/// credential's secrets; the engine scrubs every answer, error and log line with them.
+#[derive(Default, Clone)]
+pub struct Secrets {
     items: Vec<String>,
+}
+
+// Counts only: the items are the secrets.
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({} items)", self.items.len())
+    }
 }
 
 impl Secrets {
     /// Adds a secret; very short strings are skipped (scrubbing "a" would garble
     /// everything and protect nothing).
-    pub(crate) fn add(&mut self, s: &str) {
+    pub fn add(&mut self, s: &str) {
         if s.len() >= 6 && !self.items.iter().any(|i| i == s) {
             self.items.push(s.to_owned());
         }
@@ -431,7 +462,7 @@ impl Secrets {
 
     /// A URL's secrets: itself, its path and query, and each long path segment and query
     /// value (webhook tokens live there).
-    pub(crate) fn add_url(&mut self, url: &url::Url) {
+    pub fn add_url(&mut self, url: &url::Url) {
         self.add(url.as_str());
         self.add(&url[url::Position::BeforePath..]);
         if let Some(segs) = url.path_segments() {
@@ -465,6 +496,10 @@ impl Secrets {
 enum Prepared {
     Http(http::Outgoing),
     Email(Box<email::Outgoing>),
+    /// The requests of a REST-API tool.
+    Api(plugin::Plan),
+    /// One request of such a plan: read up to [`API_BODY_LIMIT`].
+    ApiStep(http::Outgoing),
 }
 
 /// A delivered call.
@@ -489,6 +524,8 @@ pub struct ToolEngine {
     tls: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
     key: Mutex<Option<Arc<CredentialKey>>>,
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Access tokens by credential digest, with when to fetch a new one.
+    tokens: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 impl std::fmt::Debug for ToolEngine {
@@ -524,6 +561,7 @@ impl ToolEngine {
             tls: std::sync::OnceLock::new(),
             key: Mutex::new(None),
             buckets: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
         })
     }
 
@@ -762,7 +800,14 @@ impl ToolEngine {
         } else {
             self.take(actor.execution_id).map_err(|e| (e, 0))?;
         }
-        let outcome = self.send_with_retries(&prepared, &secrets, call).await;
+        let outcome = match &prepared {
+            Prepared::Api(plan) => self.send_plan(plan, &cred, &secrets, call).await,
+            other => {
+                let deadline = Instant::now() + self.cfg.deadline;
+                self.send_with_retries(other, &secrets, call.tool.as_str(), deadline, &mut 0)
+                    .await
+            }
+        };
         let (record, result) = match outcome {
             Outcome::Delivered(d, attempts) => {
                 let result = result_json(call, &d, attempts);
@@ -798,8 +843,24 @@ impl ToolEngine {
     }
 
     fn prepare(&self, cred: &Credential, call: &ToolCall) -> Result<Prepared, ToolError> {
+        // Every tool's params pass its registered schema first: one checker, and errors
+        // that name the failing field.
+        if let Some(spec) = registry::spec(call.tool).action(call.action) {
+            schema::validate(&(spec.params)(), &Value::Object(call.params.clone())).map_err(
+                |e| {
+                    params_invalid(format!(
+                        "{} {}: {e}",
+                        call.tool.as_str(),
+                        call.action.as_str()
+                    ))
+                },
+            )?;
+        }
         let p = Params::new(call.tool, &call.params);
         match (cred, call.tool) {
+            (Credential::Plugin(t, plugin), tool) if *t == tool => plugin
+                .plan(call.action, &call.params, &self.cfg.endpoints)
+                .map(Prepared::Api),
             (Credential::Slack(w), Tool::Slack) => slack::prepare(&w.url, &p).map(Prepared::Http),
             (Credential::Discord(w), Tool::Discord) => {
                 discord::prepare(&w.url, &p).map(Prepared::Http)
@@ -882,22 +943,31 @@ impl ToolEngine {
         })
     }
 
+    /// Sends one request, retrying what cannot have been delivered, until `deadline`.
+    /// `status_out` gets the last upstream status (0: none), so a caller can tell a 401.
     async fn send_with_retries(
         &self,
         prepared: &Prepared,
         secrets: &Secrets,
-        call: &ToolCall,
+        tool: &str,
+        deadline: Instant,
+        status_out: &mut u16,
     ) -> Outcome {
-        let tool = call.tool.as_str();
-        let deadline = Instant::now() + self.cfg.deadline;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
             let per_attempt = self.cfg.attempt_timeout.min(remaining);
             let result = match prepared {
-                Prepared::Http(out) => match self.tls() {
-                    Ok(tls) => http::send(out, tls, per_attempt, RESULT_BODY_LIMIT).await,
+                Prepared::Http(out) | Prepared::ApiStep(out) => match self.tls() {
+                    Ok(tls) => {
+                        let limit = if matches!(prepared, Prepared::ApiStep(_)) {
+                            API_BODY_LIMIT
+                        } else {
+                            RESULT_BODY_LIMIT
+                        };
+                        http::send(out, tls, per_attempt, limit).await
+                    }
                     Err(e) => Err(AttemptError::Fatal(e)),
                 }
                 .map(|a| {
@@ -918,12 +988,21 @@ impl ToolEngine {
                     };
                     (d.status, d)
                 }),
+                Prepared::Api(_) => Err(AttemptError::Fatal(
+                    "a plan is sent step by step (a bug if seen)".into(),
+                )),
             };
+            if let Ok((status, _)) = &result {
+                *status_out = *status;
+            }
             let retry_reason = match result {
                 Ok((status, d)) if (200..300).contains(&status) => {
                     return Outcome::Delivered(d, attempt)
                 }
-                Ok((status, d)) if status >= 500 && matches!(prepared, Prepared::Http(_)) => {
+                Ok((status, d))
+                    if status >= 500
+                        && matches!(prepared, Prepared::Http(_) | Prepared::ApiStep(_)) =>
+                {
                     format!("{tool} answered {status}: {}", snippet(&d.body))
                 }
                 Ok((status, d)) => {
@@ -978,6 +1057,214 @@ impl ToolEngine {
         }
     }
 
+    /// Sends a REST-API tool's plan: the first request (with an access token when the
+    /// tool needs one), then the follow-ups built from its answer. The result's own fields
+    /// come from the answers; its `body` is the first answer's start.
+    async fn send_plan(
+        &self,
+        plan: &plugin::Plan,
+        cred: &Credential,
+        secrets: &Secrets,
+        call: &ToolCall,
+    ) -> Outcome {
+        let tool = call.tool.as_str();
+        let deadline = Instant::now() + self.cfg.deadline;
+        let mut secrets = secrets.clone();
+        let source = match cred {
+            Credential::Plugin(_, p) => p.token_source(),
+            _ => None,
+        };
+        let mut attempts = 0u32;
+        let first = match self
+            .send_step(
+                &plan.first,
+                source,
+                &mut secrets,
+                tool,
+                deadline,
+                &mut attempts,
+            )
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => return Outcome::Failed(e, attempts),
+        };
+        let first_json = answer_json(&first.body);
+        let mut rest = Vec::new();
+        if let Some(then) = &plan.then {
+            let outs = match then(&first_json) {
+                Ok(o) => o,
+                Err(m) => {
+                    return Outcome::Failed(
+                        upstream_failed(format!("{tool}: {}", secrets.scrub(&m))),
+                        attempts,
+                    )
+                }
+            };
+            let n = outs.len();
+            for (i, out) in outs.iter().enumerate() {
+                match self
+                    .send_step(out, source, &mut secrets, tool, deadline, &mut attempts)
+                    .await
+                {
+                    Ok(d) => rest.push(answer_json(&d.body)),
+                    Err(e) => {
+                        // The first request took effect: say so, so nobody repeats it.
+                        let note = format!(
+                            " (the first request succeeded, then {i} of {n} follow-up requests; the call is not repeated)"
+                        );
+                        let e = match e {
+                            ToolError::UpstreamFailed { status, message } => {
+                                ToolError::UpstreamFailed {
+                                    status,
+                                    message: message + &note,
+                                }
+                            }
+                            ToolError::Timeout { status, message } => ToolError::Timeout {
+                                status,
+                                message: message + &note,
+                            },
+                            other => other,
+                        };
+                        return Outcome::Failed(e, attempts);
+                    }
+                }
+            }
+        }
+        let extra = (plan.shape)(&first_json, &rest);
+        let (body, cut) = cut_text(&first.body, RESULT_BODY_LIMIT);
+        Outcome::Delivered(
+            Delivered {
+                status: first.status,
+                body,
+                truncated: first.truncated || cut,
+                extra,
+            },
+            attempts,
+        )
+    }
+
+    /// One request of a plan. With a token source, it carries a bearer token; a 401 gets
+    /// one fresh token and one more try (the request was refused, so nothing took effect).
+    async fn send_step(
+        &self,
+        out: &http::Outgoing,
+        source: Option<&google::TokenSource>,
+        secrets: &mut Secrets,
+        tool: &str,
+        deadline: Instant,
+        attempts: &mut u32,
+    ) -> Result<Delivered, ToolError> {
+        let mut refreshed = false;
+        loop {
+            let mut out = out.clone();
+            if let Some(src) = source {
+                let token = self
+                    .access_token(src, secrets, tool, deadline, refreshed, attempts)
+                    .await?;
+                secrets.add(&token);
+                let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                    upstream_failed(format!("{tool}: the token endpoint sent an access token that is not a header value"))
+                })?;
+                out.headers.push((AUTHORIZATION, value));
+            }
+            let mut status = 0;
+            match self
+                .send_with_retries(
+                    &Prepared::ApiStep(out),
+                    secrets,
+                    tool,
+                    deadline,
+                    &mut status,
+                )
+                .await
+            {
+                Outcome::Delivered(d, n) => {
+                    *attempts += n;
+                    return Ok(d);
+                }
+                Outcome::Failed(e, n) => {
+                    *attempts += n;
+                    if let (401, Some(src)) = (status, source) {
+                        if !refreshed {
+                            tracing::debug!(tool, "access token refused (401); fetching a new one");
+                            refreshed = true;
+                            continue;
+                        }
+                        // Refused again: the next call starts with a fresh token.
+                        let key = src.cache_key(&self.cfg.endpoints.google_token);
+                        self.tokens.lock().remove(&key);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// An access token for `src`: the cached one until shortly before it expires, else a
+    /// new one from the token endpoint (`force`: always a new one).
+    async fn access_token(
+        &self,
+        src: &google::TokenSource,
+        secrets: &Secrets,
+        tool: &str,
+        deadline: Instant,
+        force: bool,
+        attempts: &mut u32,
+    ) -> Result<String, ToolError> {
+        let url = &self.cfg.endpoints.google_token;
+        let key = src.cache_key(url);
+        if force {
+            self.tokens.lock().remove(&key);
+        } else if let Some((t, until)) = self.tokens.lock().get(&key) {
+            if Instant::now() < *until {
+                return Ok(t.clone());
+            }
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let req = src
+            .request(url, now)
+            .map_err(|e| not_configured(format!("the {tool} credential cannot be used: {e}")))?;
+        let label = format!("{tool} token endpoint");
+        let mut status = 0;
+        match self
+            .send_with_retries(
+                &Prepared::ApiStep(req),
+                secrets,
+                &label,
+                deadline,
+                &mut status,
+            )
+            .await
+        {
+            Outcome::Delivered(d, n) => {
+                *attempts += n;
+                let v = answer_json(&d.body);
+                let token = v["access_token"]
+                    .as_str()
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| {
+                        upstream_failed(format!("{label}: its answer has no access_token"))
+                    })?
+                    .to_owned();
+                let ttl = Duration::from_secs(v["expires_in"].as_u64().unwrap_or(3600));
+                let until = Instant::now() + ttl.saturating_sub(TOKEN_MARGIN);
+                let mut cache = self.tokens.lock();
+                if cache.len() >= LIMITER_CAP {
+                    cache.clear();
+                }
+                cache.insert(key, (token.clone(), until));
+                Ok(token)
+            }
+            Outcome::Failed(e, n) => {
+                *attempts += n;
+                Err(e)
+            }
+        }
+    }
+
     /// Exponential backoff with jitter: `base · 2^(attempt-1)`, scaled by 0.5–1.0 so that
     /// many executions retrying one endpoint spread out.
     fn backoff(&self, attempt: u32) -> Duration {
@@ -1005,6 +1292,9 @@ impl ToolEngine {
             }
             Credential::Webhook(w) => http::probe(w.base_url(), self.tls()?, timeout).await,
             Credential::Email(e) => e.probe(timeout).await,
+            Credential::Plugin(_, p) => {
+                http::probe(&p.probe_url(&self.cfg.endpoints), self.tls()?, timeout).await
+            }
         };
         r.map_err(|e| secrets.scrub(&e))
     }
@@ -1046,6 +1336,23 @@ fn replay(outcome: &str) -> Result<(ToolReply, u16), ToolError> {
             ToolError::UpstreamFailed { status, message }
         },
     )
+}
+
+/// A REST API's answer as JSON (`null` when it is not JSON).
+fn answer_json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+/// The first `limit` bytes of `text` (at a character boundary), and whether it was cut.
+fn cut_text(text: &str, limit: usize) -> (String, bool) {
+    if text.len() <= limit {
+        return (text.to_owned(), false);
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (text[..end].to_owned(), true)
 }
 
 fn upstream_failed(message: String) -> ToolError {

@@ -162,6 +162,8 @@ re='^1:cronium_execute_tool_action: tool_not_configured: [^\\]+$'
 if [[ "$rc:$err" =~ $re ]]; then ok "a refused tool action fails with one line naming the code"; else bad "a refused tool action fails with one line naming the code" "$rc:$err"; fi
 in_script -- 'cronium_execute_tool_action "bad tool" x "{}"'
 has "a bad tool name is a usage error" "$rc:$err" "1:cronium_execute_tool_action: invalid_argument"
+in_script -- 'cronium_list_tools'
+eq "cronium_list_tools prints the user's tools (none here)" "$rc:$out" "0:[]"
 in_script -- 'cronium_info'
 has "cronium_info names the transport" "$out" "transport  unix:$socket"
 has "  and the runtime answers" "$out" 'runtime    {"status":"ok"}'

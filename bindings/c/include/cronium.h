@@ -283,6 +283,13 @@ cronium_result cronium_tool_action_execute(const cronium_client *client,
                                            char **out_json);
 
 /**
+ * The tools the user has credentials for, as a JSON array of `{"tool", "credentials",
+ * "actions"}` in `*out_json` (free it); never a secret. The same operation as Python's
+ * `list_tools()`, Node's `listTools()` and Bash's `cronium_list_tools`.
+ */
+cronium_result cronium_tools_list(const cronium_client *client, char **out_json);
+
+/**
  * Opens the execution's input stream; `*out_stream` owns it (cronium_input_stream_free).
  */
 cronium_result cronium_input_stream_open(const cronium_client *client,

@@ -374,6 +374,21 @@ pub extern "C" fn cronium_tool_action_execute(
     })
 }
 
+/// The tools the user has credentials for, as a JSON array of `{"tool", "credentials",
+/// "actions"}` in `*out_json` (free it); never a secret. The same operation as Python's
+/// `list_tools()`, Node's `listTools()` and Bash's `cronium_list_tools`.
+#[no_mangle]
+pub extern "C" fn cronium_tools_list(
+    client: *const CroniumClient,
+    out_json: *mut *mut c_char,
+) -> CroniumResult {
+    guard(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        let value: Box<RawValue> = client_ref(client)?.list_tools()?;
+        put_string(out, value.get())
+    })
+}
+
 /// Opens the execution's input stream; `*out_stream` owns it (cronium_input_stream_free).
 #[no_mangle]
 pub extern "C" fn cronium_input_stream_open(

@@ -227,6 +227,12 @@ int main(void) {
     check_rc(r, CRONIUM_NULL_ARGUMENT, "a tool action with a NULL action");
     r = cronium_tool_action_execute(c, "slack", "send-message", "{nope", NULL, &json);
     check_rc(r, CRONIUM_INVALID_JSON, "a tool action with invalid JSON params");
+    r = cronium_tools_list(c, &json);
+    check_rc(r, CRONIUM_OK, "tools_list");
+    check(json != NULL && strcmp(json, "[]") == 0, "a user without credentials has no tools", json);
+    cronium_string_free(json);
+    json = NULL;
+    check_rc(cronium_tools_list(c, NULL), CRONIUM_NULL_ARGUMENT, "tools_list with a NULL out");
 
     /* ---- streams ------------------------------------------------------------------ */
     cronium_output_stream *out = NULL;

@@ -335,6 +335,76 @@ impl NativeClient {
         )
     }
 
+    /// Posts `message` to the user's Teams webhook; `fields` as for Slack (`title`, ...).
+    #[napi]
+    pub fn send_teams_message(
+        &self,
+        id: u32,
+        message: String,
+        fields: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> napi::Result<()> {
+        let fields = tool_fields(fields)?;
+        self.spawn_tool_call(
+            id,
+            ToolCall::teams_message(&message, fields),
+            idempotency_key,
+        )
+    }
+
+    /// Creates a Trello card `name` in list `list_id`; `fields` as for Slack (`desc`, ...).
+    #[napi]
+    pub fn create_trello_card(
+        &self,
+        id: u32,
+        list_id: String,
+        name: String,
+        fields: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> napi::Result<()> {
+        let fields = tool_fields(fields)?;
+        self.spawn_tool_call(
+            id,
+            ToolCall::trello_card(&list_id, &name, fields),
+            idempotency_key,
+        )
+    }
+
+    /// Appends `rows` (JSON text of an array of arrays) after the table in `range` of a
+    /// Google Sheet; `fields` as for Slack (`spreadsheetId`, ...).
+    #[napi]
+    pub fn append_sheet_rows(
+        &self,
+        id: u32,
+        range: String,
+        rows: String,
+        fields: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> napi::Result<()> {
+        let fields = tool_fields(fields)?;
+        let rows: serde_json::Value = serde_json::from_str(&rows)
+            .map_err(|e| napi::Error::from_reason(format!("the rows are not JSON: {e}")))?;
+        self.spawn_tool_call(
+            id,
+            ToolCall::sheet_rows(&range, rows, fields),
+            idempotency_key,
+        )
+    }
+
+    /// The tools the user has credentials for, as JSON text.
+    #[napi]
+    pub fn list_tools(&self, id: u32) -> napi::Result<()> {
+        let c = self.calls.clone();
+        self.completer
+            .spawn_call(id, async move { c.list_tools::<Raw>().await.map(text) })
+    }
+
+    /// [`list_tools`](Self::list_tools), blocking.
+    #[napi]
+    pub fn list_tools_sync(&self) -> napi::Result<String> {
+        self.blocking.list_tools::<Raw>().map(text).napi()
+    }
+
     /// Sends an email to every address of `to`; `fields` as for Slack (`cc`, `html`, ...).
     #[napi]
     pub fn send_email(

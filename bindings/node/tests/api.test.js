@@ -322,6 +322,43 @@ describe('tool actions', () => {
     }
   });
 
+  it('sendTeamsMessage, createTrelloCard, appendSheetRows and listTools', async () => {
+    const http = require('node:http');
+    const got = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        got.push(JSON.parse(body));
+        res.end('1');
+      });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const exec = sidecar.create();
+      const url = `http://127.0.0.1:${server.address().port}/webhookb2/teams-secret-abcdefghijkl`;
+      sidecar.admin(['tools', 'add', '--user', exec.userId, '--tool', 'teams', '--config', '-'], {
+        input: JSON.stringify({ webhookUrl: url }),
+      });
+      const client = new Cronium(optionsFor(exec));
+      const result = await client.sendTeamsMessage('deployed', { title: 'CI' }, { idempotencyKey: 'node-t1' });
+      assert.equal(result.tool, 'teams');
+      assert.equal(got[0]['@type'], 'MessageCard');
+      assert.equal(got[0].title, 'CI');
+      assert.deepStrictEqual(got[0].sections, [{ text: 'deployed' }]);
+      const tools = await client.listTools();
+      assert.deepStrictEqual(tools, [{ tool: 'teams', credentials: ['default'], actions: ['send-message', 'send-card'] }]);
+      assert.deepStrictEqual(client.sync.listTools(), tools);
+      // No Trello or Google credential: the calls reach the sidecar and say so.
+      await rejects(client.createTrelloCard('list1', 'Fix', { desc: 'd' }), { code: 'tool_not_configured' });
+      await rejects(client.appendSheetRows('Log!A:B', [['a', 1]], { spreadsheetId: 's1' }), { code: 'tool_not_configured' });
+      // The registry's schema names the field.
+      await rejects(client.sendTeamsMessage('x', { color: 5 }), (err) => err.code === 'tool_params_invalid' && /color/.test(err.message));
+    } finally {
+      server.close();
+    }
+  });
+
   it('bad requests are refused before any I/O', async () => {
     await rejects(cronium.executeToolAction({ tool: 'slack' }), { code: 'invalid_body', kind: 'validation' });
     await rejects(cronium.executeToolAction(null), { code: 'invalid_body' });

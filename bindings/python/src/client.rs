@@ -275,6 +275,54 @@ impl Client {
         self.run_tool_call(py, call, idempotency_key)
     }
 
+    /// Posts `message` to the user's Teams webhook (more fields: `title`, `sections`...).
+    #[pyo3(signature = (message, *, idempotency_key=None, **fields))]
+    fn send_teams_message(
+        &self,
+        py: Python<'_>,
+        message: String,
+        idempotency_key: Option<String>,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let call = ToolCall::teams_message(&message, tool_fields(py, fields)?);
+        self.run_tool_call(py, call, idempotency_key)
+    }
+
+    /// Creates a Trello card `name` in list `list_id` (more fields: `desc`, `due`...).
+    #[pyo3(signature = (list_id, name, *, idempotency_key=None, **fields))]
+    fn create_trello_card(
+        &self,
+        py: Python<'_>,
+        list_id: String,
+        name: String,
+        idempotency_key: Option<String>,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let call = ToolCall::trello_card(&list_id, &name, tool_fields(py, fields)?);
+        self.run_tool_call(py, call, idempotency_key)
+    }
+
+    /// Appends `rows` after the table in `range` of a Google Sheet (more fields:
+    /// `spreadsheetId`, `valueInputOption`).
+    #[pyo3(signature = (range, rows, *, idempotency_key=None, **fields))]
+    fn append_sheet_rows(
+        &self,
+        py: Python<'_>,
+        range: String,
+        rows: &Bound<'_, PyAny>,
+        idempotency_key: Option<String>,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let call = ToolCall::sheet_rows(&range, json_value(rows)?, tool_fields(py, fields)?);
+        self.run_tool_call(py, call, idempotency_key)
+    }
+
+    /// The tools the user has credentials for: `[{"tool", "credentials", "actions"}]`.
+    fn list_tools(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let r = py.detach(|| self.blocking.list_tools::<Raw>());
+        Out::from(r, Out::Json).into_py(py)
+    }
+
     /// Opens a watch of `key` now (changes after this call are reported).
     fn watch_variable(&self, py: Python<'_>, key: String) -> PyResult<Watch> {
         let core = self.core().clone();
@@ -308,6 +356,13 @@ fn tool_fields(
         }
         _ => Ok(None),
     }
+}
+
+/// A Python value (the rows of `append_sheet_rows`) as JSON.
+fn json_value(v: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+    let raw = to_raw(v)?;
+    serde_json::from_str(raw.get())
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
 }
 
 /// `to` of `send_email`: one address or a sequence of them.
@@ -542,6 +597,55 @@ impl AsyncClient {
     ) -> PyResult<Bound<'py, PyAny>> {
         let call = ToolCall::discord_message(&content, tool_fields(py, fields)?);
         self.spawn_tool_call(py, call, idempotency_key)
+    }
+
+    /// See `Client.send_teams_message`.
+    #[pyo3(signature = (message, *, idempotency_key=None, **fields))]
+    fn send_teams_message<'py>(
+        &self,
+        py: Python<'py>,
+        message: String,
+        idempotency_key: Option<String>,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let call = ToolCall::teams_message(&message, tool_fields(py, fields)?);
+        self.spawn_tool_call(py, call, idempotency_key)
+    }
+
+    /// See `Client.create_trello_card`.
+    #[pyo3(signature = (list_id, name, *, idempotency_key=None, **fields))]
+    fn create_trello_card<'py>(
+        &self,
+        py: Python<'py>,
+        list_id: String,
+        name: String,
+        idempotency_key: Option<String>,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let call = ToolCall::trello_card(&list_id, &name, tool_fields(py, fields)?);
+        self.spawn_tool_call(py, call, idempotency_key)
+    }
+
+    /// See `Client.append_sheet_rows`.
+    #[pyo3(signature = (range, rows, *, idempotency_key=None, **fields))]
+    fn append_sheet_rows<'py>(
+        &self,
+        py: Python<'py>,
+        range: String,
+        rows: &Bound<'py, PyAny>,
+        idempotency_key: Option<String>,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let call = ToolCall::sheet_rows(&range, json_value(rows)?, tool_fields(py, fields)?);
+        self.spawn_tool_call(py, call, idempotency_key)
+    }
+
+    /// See `Client.list_tools`.
+    fn list_tools<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let c = self.client.clone();
+        spawn(py, async move {
+            Out::from(c.list_tools::<Raw>().await, Out::Json)
+        })
     }
 
     /// See `Client.send_email`.

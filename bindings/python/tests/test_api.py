@@ -330,3 +330,55 @@ def test_a_client_made_before_fork_refuses_in_the_child_and_keeps_working_in_the
     for i in range(3):
         c.set_variable("forked", 10 + i)
         assert c.get_variable("forked") == 10 + i
+
+
+def test_teams_trello_sheets_calls_and_list_tools(sidecar: Sidecar, execution: Execution) -> None:
+    """The convenience calls of the REST-API tools, and list_tools (never a secret)."""
+    import http.server
+    import json
+    import threading
+
+    got: list[Any] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append(json.loads(body))
+            self.send_response(200)
+            self.send_header("Content-Length", "1")
+            self.end_headers()
+            self.wfile.write(b"1")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/webhookb2/teams-secret-abcdefghijkl"
+        sidecar.admin("tools", "add", "--user", execution.user, "--tool", "teams",
+                      "--config", "-", input=json.dumps({"webhookUrl": url}).encode())
+        result = cronium.send_teams_message("deployed", title="CI", idempotency_key="py-t1")
+        assert result["tool"] == "teams" and result["status"] == 200
+        assert got[0]["title"] == "CI" and got[0]["sections"] == [{"text": "deployed"}]
+        assert got[0]["@type"] == "MessageCard"
+    finally:
+        server.shutdown()
+        server.server_close()
+    tools = cronium.list_tools()
+    assert {"tool": "teams", "credentials": ["default"],
+            "actions": ["send-message", "send-card"]} in tools
+    assert "teams-secret" not in json.dumps(tools)
+    # No Trello or Google credential for this user: the calls reach the sidecar and say so.
+    for call in (
+        lambda: cronium.create_trello_card("list1", "Fix", desc="d"),
+        lambda: cronium.append_sheet_rows("Log!A:B", [["a", 1]], spreadsheetId="s1"),
+    ):
+        with pytest.raises(cronium.ToolActionError) as err:
+            call()
+        assert err.value.code == "tool_not_configured", err.value
+    # A bad param is named, before any credential is looked at? No: the credential first
+    # (API.md's order), so the schema error needs one: teams has one.
+    with pytest.raises(cronium.ToolActionError) as bad:
+        cronium.send_teams_message("x", color=5)
+    assert bad.value.code == "tool_params_invalid" and "color" in str(bad.value)

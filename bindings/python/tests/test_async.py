@@ -65,6 +65,15 @@ def test_every_operation(execution: Execution) -> None:
             await aio.send_discord_message("x")
         with pytest.raises(cronium.ToolActionError):
             await aio.send_email("a@example.com", "s", "b")
+        for call in (
+            aio.send_teams_message("x", title="t"),
+            aio.create_trello_card("list1", "card"),
+            aio.append_sheet_rows("A:B", [["a", 1]], spreadsheetId="s"),
+        ):
+            with pytest.raises(cronium.ToolActionError) as err:
+                await call
+            assert err.value.code == "tool_not_configured"
+        assert await aio.list_tools() == []
         with pytest.raises(TypeError):
             await aio.set_variable("a", {1, 2})
         with pytest.raises(cronium.ValidationError):

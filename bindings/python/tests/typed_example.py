@@ -51,6 +51,11 @@ def sync_script() -> None:
     try:
         cronium.send_slack_message("done", channel="#alerts")
         cronium.send_email(["ops@example.com"], "done", "all good")
+        cronium.send_teams_message("Build 7 passed", title="CI")
+        card: Any = cronium.create_trello_card("LIST", "Fix login", desc="...")
+        cronium.append_sheet_rows("Log!A:C", [["ok", 42]], spreadsheetId="SHEET")
+        tools: List[Dict[str, Any]] = cronium.list_tools()
+        print(card, [t["tool"] for t in tools])
     except cronium.ToolActionError as e:
         print(e.code, e.status, e.retryable)
     except TimeoutError:

@@ -15,3 +15,4 @@ mod run_isolate;
 mod run_ssh;
 mod tokens;
 mod tools;
+mod tools_api;

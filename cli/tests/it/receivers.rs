@@ -51,6 +51,9 @@ pub enum Reply {
     Slow(Duration, u16, &'static str),
 }
 
+/// Answers a request like the API a receiver stands in for: status and JSON body.
+pub type Handler = Arc<dyn Fn(&Recorded) -> (u16, String) + Send + Sync>;
+
 /// A recording HTTP/1.1 server: answers from a queue of replies, then the default.
 pub struct HttpReceiver {
     pub addr: SocketAddr,
@@ -62,6 +65,16 @@ pub struct HttpReceiver {
 impl HttpReceiver {
     /// A server answering `default` once the scripted replies are used up.
     pub fn start(default: Reply) -> Self {
+        Self::start_with(default, None)
+    }
+
+    /// A server answering like an API: scripted replies first, then `handler` (JSON
+    /// bodies get `Content-Type: application/json`).
+    pub fn api(handler: impl Fn(&Recorded) -> (u16, String) + Send + Sync + 'static) -> Self {
+        Self::start_with(Reply::Status(500, "no handler"), Some(Arc::new(handler)))
+    }
+
+    fn start_with(default: Reply, handler: Option<Handler>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
         let addr = listener.local_addr().expect("addr");
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -74,8 +87,8 @@ impl HttpReceiver {
                     return;
                 }
                 let Ok(conn) = conn else { continue };
-                let (r, q, d) = (r.clone(), q.clone(), default);
-                std::thread::spawn(move || serve_http(conn, &r, &q, &d));
+                let (r, q, d, h) = (r.clone(), q.clone(), default, handler.clone());
+                std::thread::spawn(move || serve_http(conn, &r, &q, &d, h.as_ref()));
             }
         });
         Self {
@@ -129,6 +142,7 @@ fn serve_http(
     requests: &Mutex<Vec<Recorded>>,
     script: &Mutex<VecDeque<Reply>>,
     default: &Reply,
+    handler: Option<&Handler>,
 ) {
     let _ = conn.set_read_timeout(Some(IO_TIMEOUT));
     let mut reader = BufReader::new(match conn.try_clone() {
@@ -183,8 +197,26 @@ fn serve_http(
             .join("\n"),
         rec.body_text()
     );
-    requests.lock().expect("lock").push(rec);
-    let reply = script.lock().expect("lock").pop_front().unwrap_or(*default);
+    requests.lock().expect("lock").push(rec.clone());
+    let scripted = script.lock().expect("lock").pop_front();
+    let reply = match (scripted, handler) {
+        (Some(r), _) => r,
+        (None, Some(h)) => {
+            let (status, body) = h(&rec);
+            let kind = if body.starts_with(['{', '[']) {
+                "application/json"
+            } else {
+                "text/plain"
+            };
+            let resp = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(resp.as_bytes());
+            return;
+        }
+        (None, None) => *default,
+    };
     let (status, body) = match reply {
         Reply::Status(s, b) => (s, b.to_owned()),
         Reply::Echo(s) => (s, echo),

@@ -1122,6 +1122,9 @@ fn credentials_need_the_key_they_were_sealed_with() {
     assert_eq!(call(&s2, &e2.token, &slack_text("x"), None).status, 200);
 }
 
+/// The credential fields of Teams, Notion, Trello and Google Sheets go through the same
+/// search in `tools_api::new_credential_fields_never_leak`.
+///
 /// Every action, succeeding and failing, with secrets the endpoints echo back; then the
 /// secrets must appear nowhere the sidecar writes: answers, error messages, its trace log,
 /// the admin commands' output, the database files.

@@ -62,6 +62,7 @@ enum Route<'a> {
     Context,
     TokenRefresh,
     ToolActions,
+    Tools,
     CompatInput(&'a str),
     CompatOutput(&'a str),
     CompatVariable(&'a str, Cow<'a, str>),
@@ -87,16 +88,17 @@ impl Route<'_> {
             Route::Context => 8,
             Route::TokenRefresh => 9,
             Route::ToolActions => 10,
-            Route::Health => 11,
-            Route::Ready => 12,
-            Route::Metrics => 13,
-            Route::OpenApi => 14,
-            Route::CompatInput(_) => 15,
-            Route::CompatOutput(_) => 16,
-            Route::CompatVariable(..) => 17,
-            Route::CompatCondition(_) => 18,
-            Route::CompatContext(_) => 19,
-            Route::CompatToolActions => 20,
+            Route::Tools => 11,
+            Route::Health => 12,
+            Route::Ready => 13,
+            Route::Metrics => 14,
+            Route::OpenApi => 15,
+            Route::CompatInput(_) => 16,
+            Route::CompatOutput(_) => 17,
+            Route::CompatVariable(..) => 18,
+            Route::CompatCondition(_) => 19,
+            Route::CompatContext(_) => 20,
+            Route::CompatToolActions => 21,
         }
     }
 
@@ -178,6 +180,7 @@ fn parse_route(path: &str) -> Option<Route<'_>> {
         [Some("v1"), Some("context"), None, ..] => Route::Context,
         [Some("v1"), Some("token"), Some("refresh"), None, ..] => Route::TokenRefresh,
         [Some("v1"), Some("tool-actions"), Some("execute"), None, ..] => Route::ToolActions,
+        [Some("v1"), Some("tools"), None, ..] => Route::Tools,
         [Some("executions"), Some(id), Some("input"), None, ..] => Route::CompatInput(id),
         [Some("executions"), Some(id), Some("output"), None, ..] => Route::CompatOutput(id),
         [Some("executions"), Some(id), Some("variables"), Some(k), None] => {
@@ -544,6 +547,7 @@ where
         Route::CompatToolActions => {
             tool_actions::execute(state, &caller, req, Family::Compat).await
         }
+        Route::Tools => tool_actions::list(state, &caller).await,
         route @ (Route::CompatInput(_)
         | Route::CompatOutput(_)
         | Route::CompatVariable(..)
@@ -585,8 +589,8 @@ mod tests {
 
     #[test]
     fn every_path_of_the_protocol_parses_to_its_facts() {
-        // 21 `Route` variants, one per path of ROUTES.
-        assert_eq!(paths().len(), 21);
+        // 22 `Route` variants, one per path of ROUTES.
+        assert_eq!(paths().len(), 22);
         for r in ROUTES {
             let sample = r.path.replace("{key}", "k").replace("{id}", "e");
             let parsed = parse_route(&sample)

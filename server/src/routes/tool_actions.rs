@@ -1,4 +1,4 @@
-//! `POST /v1/tool-actions/execute` and its compatibility route.
+//! `POST /v1/tool-actions/execute` and its compatibility route; `GET /v1/tools`.
 
 use super::*;
 
@@ -49,6 +49,34 @@ where
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)
+}
+
+/// `GET /v1/tools`: the tools the token's user has credentials for, with the credentials'
+/// names and the tools' actions; never a secret (nothing is opened). Sorted by tool, in
+/// the registry's order, then by name.
+pub(super) async fn list(state: &AppState, caller: &Caller) -> Result<Response<Body>, ApiError> {
+    caller.require_scope()?;
+    let actor = caller.actor();
+    let creds = state.store.list_credentials(Some(actor.user_id)).await?;
+    let mut tools = Vec::new();
+    for tool in cronium_tools::Tool::ALL {
+        let mut names: Vec<&str> = creds
+            .iter()
+            .filter(|c| c.tool == tool.as_str())
+            .map(|c| c.name.as_str())
+            .collect();
+        if names.is_empty() {
+            continue;
+        }
+        names.sort_unstable();
+        let actions: Vec<&str> = tool.actions().map(|a| a.as_str()).collect();
+        tools.push(serde_json::json!({
+            "tool": tool.as_str(),
+            "credentials": names,
+            "actions": actions,
+        }));
+    }
+    Ok(data(&serde_json::json!({ "tools": tools })))
 }
 
 /// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.

@@ -446,3 +446,29 @@ async fn watch_skips_the_write_made_just_before_it() {
     assert_eq!(change["value"], json!(2), "first event: {event}");
     assert_eq!(change["version"], json!(2), "first event: {event}");
 }
+
+/// The tool schemas in `openapi.json` are the registry's, the one the sidecar checks params
+/// against: regenerate them (`cronium tools schema`) when a tool changes.
+#[tokio::test]
+async fn openapi_has_the_registry_tool_schemas() {
+    let f = fixture().await;
+    let doc = f.send(Method::GET, "/openapi.json", false, None).await.json;
+    let op = &doc["paths"]["/v1/tool-actions/execute"]["post"];
+    assert_eq!(
+        op["x-cronium-tools"],
+        cronium_tools::registry::all_json(),
+        "openapi.json's x-cronium-tools differs from the registry: run scripts/update-openapi-tools.py"
+    );
+    let tools = &doc["components"]["schemas"]["ToolActionRequest"]["properties"]["tool"]["enum"];
+    let ids: Vec<&str> = cronium_tools::Tool::ALL
+        .iter()
+        .map(|t| t.as_str())
+        .collect();
+    assert_eq!(tools, &json!(ids));
+    // Every action's params schema is one of the request's alternatives.
+    let alternatives = doc["components"]["schemas"]["ToolActionRequest"]["properties"]["params"]
+        ["anyOf"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(alternatives, cronium_tools::Action::ALL.len());
+}

@@ -10,6 +10,8 @@ import cronium, {
   type EventContext,
   type JsonValue,
   type StreamSummary,
+  type ToolInfo,
+  type TrelloCardResult,
   type Unsubscribe,
   type VariableChange,
   type VariableEntry,
@@ -99,6 +101,14 @@ const result: SlackResult = await ns.executeToolAction<SlackResult, { channel: s
 await ns.sendSlackMessage('hi', { channel: '#alerts' }, { idempotencyKey: 'k0' });
 await ns.sendSlackMessage('hi');
 await ns.sendDiscordMessage('hi', { embeds: [] });
+await ns.sendTeamsMessage('Build 7 passed', { title: 'CI', color: '00FF00' }, { idempotencyKey: 't1' });
+const card: TrelloCardResult = await ns.createTrelloCard('list1', 'Fix login', { desc: 'd', pos: 'top' });
+const cardId: string = card.cardId;
+const appended = await ns.appendSheetRows('Log!A:C', [['ok', 42]], { spreadsheetId: 's', valueInputOption: 'RAW' });
+const cells: number = appended.updatedCells;
+const tools: ToolInfo[] = await ns.listTools();
+const syncTools: ToolInfo[] = ns.sync.listTools();
+console.log(cardId, cells, tools[0]?.credentials, syncTools.length);
 await ns.sendEmail<{ id: string }>(['a@example.com'], 'Report', 'Done', { cc: 'b@example.com' });
 // The earlier one-object forms.
 await ns.sendSlackMessage({ text: 'hi', channel: '#alerts' });

@@ -116,6 +116,10 @@ __all__ = [
     "send_slack_message",
     "send_discord_message",
     "send_email",
+    "send_teams_message",
+    "create_trello_card",
+    "append_sheet_rows",
+    "list_tools",
     "refresh_token",
     "getVariable",
     "setVariable",
@@ -612,6 +616,37 @@ def send_email(
 ) -> Any:
     """Sends an email through the user's SMTP credential."""
     return client().send_email(to, subject, body, idempotency_key=idempotency_key, **params)
+
+
+def send_teams_message(
+    message: str, *, idempotency_key: Optional[str] = None, **params: Any
+) -> Any:
+    """Posts ``message`` to the user's Microsoft Teams webhook (``title=``, ``sections=``...)."""
+    return client().send_teams_message(message, idempotency_key=idempotency_key, **params)
+
+
+def create_trello_card(
+    list_id: str, name: str, *, idempotency_key: Optional[str] = None, **params: Any
+) -> Any:
+    """Creates a Trello card ``name`` in list ``list_id`` (``desc=``, ``due=``...)."""
+    return client().create_trello_card(list_id, name, idempotency_key=idempotency_key, **params)
+
+
+def append_sheet_rows(
+    range: str,  # noqa: A002 - Google's name for it
+    rows: Sequence[Sequence[Any]],
+    *,
+    idempotency_key: Optional[str] = None,
+    **params: Any,
+) -> Any:
+    """Appends ``rows`` after the table in ``range`` of a Google Sheet (``spreadsheetId=``)."""
+    return client().append_sheet_rows(range, rows, idempotency_key=idempotency_key, **params)
+
+
+def list_tools() -> List[Dict[str, Any]]:
+    """The tools the user has credentials for: ``[{"tool", "credentials", "actions"}]``."""
+    tools: List[Dict[str, Any]] = client().list_tools()
+    return tools
 
 
 def refresh_token() -> None:

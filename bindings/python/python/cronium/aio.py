@@ -47,6 +47,10 @@ __all__ = [
     "send_slack_message",
     "send_discord_message",
     "send_email",
+    "send_teams_message",
+    "create_trello_card",
+    "append_sheet_rows",
+    "list_tools",
     "refresh_token",
 ]
 
@@ -193,3 +197,38 @@ async def send_email(
 async def refresh_token() -> None:
     """Gets a fresh token now."""
     await client().refresh_token()
+
+
+async def send_teams_message(
+    message: str, *, idempotency_key: Optional[str] = None, **params: Any
+) -> Any:
+    """Posts ``message`` to the user's Microsoft Teams webhook."""
+    return await client().send_teams_message(message, idempotency_key=idempotency_key, **params)
+
+
+async def create_trello_card(
+    list_id: str, name: str, *, idempotency_key: Optional[str] = None, **params: Any
+) -> Any:
+    """Creates a Trello card ``name`` in list ``list_id``."""
+    return await client().create_trello_card(
+        list_id, name, idempotency_key=idempotency_key, **params
+    )
+
+
+async def append_sheet_rows(
+    range: str,  # noqa: A002 - Google's name for it
+    rows: Sequence[Sequence[Any]],
+    *,
+    idempotency_key: Optional[str] = None,
+    **params: Any,
+) -> Any:
+    """Appends ``rows`` after the table in ``range`` of a Google Sheet."""
+    return await client().append_sheet_rows(
+        range, rows, idempotency_key=idempotency_key, **params
+    )
+
+
+async def list_tools() -> List[Dict[str, Any]]:
+    """The tools the user has credentials for."""
+    tools: List[Dict[str, Any]] = await client().list_tools()
+    return tools
