@@ -232,6 +232,10 @@ enum ExecutionsCmd {
 
 #[derive(Debug, clap::Args)]
 struct CreateArgs {
+    /// The execution's id, e.g. the orchestrator's job id (tokens it mints name it as
+    /// executionId); generated when absent.
+    #[arg(long)]
+    id: Option<String>,
     /// Owner of the execution (variables belong to the user).
     #[arg(long)]
     user: String,
@@ -552,6 +556,7 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
                 None => None,
             };
             let new = NewExecution {
+                id: a.id,
                 user_id: a.user,
                 event_id: a.event_id.unwrap_or_default(),
                 event_name: a.event,

@@ -146,6 +146,20 @@ impl<'a> Admin<'a> {
         scopes: Option<Scopes>,
     ) -> Result<Created, AdminError> {
         let auth = self.minting_auth()?;
+        if let Some(id) = &new.id {
+            // The id travels in the compatibility paths (`/executions/{id}/...`): the key
+            // rule keeps it one plain path segment.
+            cronium_protocol::validate_key(id).map_err(|_| {
+                AdminError::Invalid(format!(
+                    "execution id {id:?} must be 1 to 256 characters of A-Z a-z 0-9 _ . : -"
+                ))
+            })?;
+            if self.store.execution(id).await?.is_some() {
+                return Err(AdminError::Invalid(format!(
+                    "execution {id} exists already; see `cronium executions show {id}`"
+                )));
+            }
+        }
         new.expires_at = now_unix() + lifetime.as_secs() as i64;
         let (execution, token) = crate::create_execution(
             self.store.as_ref(),

@@ -50,6 +50,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// What `cronium executions create` (or the orchestrator) asks for.
 #[derive(Debug, Clone, Default)]
 pub struct NewExecution {
+    /// The id to give it (an orchestrator names executions after its jobs); a fresh
+    /// time-ordered id when `None`. Checked by the caller (the variable-key rule).
+    pub id: Option<String>,
     /// Owner of the execution; variables are scoped to this user.
     pub user_id: String,
     /// Event (script) id; generated when empty.
@@ -106,12 +109,16 @@ pub struct Execution {
 }
 
 impl NewExecution {
-    /// The execution every store keeps for this request: a fresh time-ordered id, a
+    /// The execution every store keeps for this request: the id asked for, else a fresh
+    /// time-ordered one, a
     /// generated event id when none was given, trigger `manual` and attempt 1 by default,
     /// created now. Defined once so the stores cannot disagree on the defaults.
     pub fn to_execution(&self) -> Execution {
         Execution {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: self
+                .id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
             user_id: self.user_id.clone(),
             event_id: if self.event_id.is_empty() {
                 uuid::Uuid::new_v4().to_string()
