@@ -460,6 +460,14 @@ impl Caller {
     }
 }
 
+/// `410 execution_finished`: the answer to every token of a finished execution.
+fn execution_finished(id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::ExecutionFinished,
+        format!("execution {id} is finished; its tokens are no longer accepted"),
+    )
+}
+
 async fn authenticate<B>(
     state: &AppState,
     req: &Request<B>,
@@ -479,6 +487,10 @@ async fn authenticate<B>(
             "the token's user does not own its execution",
         ));
     }
+    if state.is_finished(&entry) {
+        return Err(execution_finished(&entry.execution.id));
+    }
+    state.mark_started(&entry).await;
     if let Err(wait) = entry.take(&state.limits) {
         return Err(ApiError {
             retry_after: Some(wait),
