@@ -265,6 +265,13 @@ impl<'a> Admin<'a> {
             .execution(execution_id)
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("no execution {execution_id}")))?;
+        if e.status == cronium_store::ExecutionStatus::Finished {
+            return Err(AdminError::Finished(format!(
+                "execution {execution_id} is finished: its tokens would be refused; no token \
+                 was minted [{}]",
+                ErrorCode::ExecutionFinished
+            )));
+        }
         crate::mint_for(&auth, &e, ttl.unwrap_or(self.core.token_ttl), scopes)
             .map_err(|e| AdminError::Failed(e.to_string()))
     }

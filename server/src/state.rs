@@ -187,7 +187,8 @@ impl AppState {
     /// Whether the execution is finished, as far as this sidecar knows: the status it was
     /// read with, or a finish seen in the change log since.
     pub fn is_finished(&self, entry: &ExecEntry) -> bool {
-        entry.execution.status == ExecutionStatus::Finished || self.seen_finished(&entry.execution.id)
+        entry.execution.status == ExecutionStatus::Finished
+            || self.seen_finished(&entry.execution.id)
     }
 
     /// Whether a finish of the execution was seen in the change log.

@@ -4,6 +4,7 @@
 mod api;
 mod bad_input;
 mod client;
+mod finish;
 mod harness;
 mod lifecycle;
 mod postgres;
