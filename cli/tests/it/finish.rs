@@ -250,3 +250,22 @@ fn a_finish_reaches_every_sidecar_on_the_store() {
     }
     assert_eq!(show(&a, &e.id)["outcome"], "succeeded");
 }
+
+/// Past its maximum lifetime an execution is `expired`: a token that would still be valid
+/// (an orchestrator's, with its own 2 h `exp`) is refused `401 token_expired`.
+#[test]
+fn an_execution_expires_after_its_maximum_lifetime() {
+    let s = Sidecar::start_with(&[("CRONIUM_TOKEN_LEEWAY", "0s")]);
+    let e = s.create(&["--user", "ada", "--ttl", "1s"]);
+    let mut c = claims(&e);
+    c["exp"] = json!(now() + 7200);
+    let long = hs_token(&c, None);
+    let expires_at = show(&s, &e.id)["expiresAt"].as_i64().expect("expiresAt");
+    while now() < expires_at {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.req("GET", "/v1/input", Some(&long), None)
+        .expect_error(401, "token_expired");
+    let shown = show(&s, &e.id);
+    assert_eq!(shown["status"], "expired", "{shown}");
+}
