@@ -615,19 +615,21 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
         }
         Command::Executions(ExecutionsCmd::List { limit, json }) => {
             let list = admin.list_executions(limit).await?;
+            let now = cronium_store::now_unix();
             if json {
                 let v: Vec<_> = list
                     .iter()
-                    .map(|e| serde_json::json!({"id": e.id, "userId": e.user_id, "event": e.event, "createdAt": e.created_at, "hasOutput": e.has_output}))
+                    .map(|e| serde_json::json!({"id": e.id, "userId": e.user_id, "event": e.event, "createdAt": e.created_at, "hasOutput": e.has_output, "status": e.status_at(now).as_str()}))
                     .collect();
                 w(writeln!(out, "{}", serde_json::Value::from(v)))?;
             } else {
                 for e in list {
                     w(writeln!(
                         out,
-                        "{}  {}  user={}  event={}{}",
+                        "{}  {}  {}  user={}  event={}{}",
                         e.id,
                         e.created_at,
+                        e.status_at(now).as_str(),
                         e.user_id,
                         e.event,
                         if e.has_output { "  (output)" } else { "" }

@@ -105,6 +105,7 @@ pub async fn output_and_condition(s: &impl Store) {
     assert!(r.output.is_some());
     let listed = s.list_executions(10).await.expect("list");
     assert!(listed[0].has_output);
+    assert_eq!(listed[0].status, ExecutionStatus::Created);
 }
 
 /// Variables: versions count from 1, `If-Match` compares (0 = must not exist), users are

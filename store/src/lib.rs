@@ -144,6 +144,17 @@ impl ExecutionStatus {
         }
     }
 
+    /// The status at unix time `now` of an execution stored with this status and maximum
+    /// lifetime `expires_at`: neither finished nor within its lifetime means `expired`.
+    pub fn at(self, expires_at: i64, now: i64) -> ExecutionStatus {
+        match self {
+            ExecutionStatus::Created | ExecutionStatus::Running if now >= expires_at => {
+                ExecutionStatus::Expired
+            }
+            s => s,
+        }
+    }
+
     /// Reads [`as_str`](Self::as_str)'s spelling back; anything else reads as `created`
     /// (only a store edited by hand holds anything else).
     pub fn parse(s: &str) -> ExecutionStatus {
@@ -163,12 +174,7 @@ impl Execution {
     /// The status at unix time `now`: the stored one, except that an execution neither
     /// finished nor within its maximum lifetime is `expired`.
     pub fn status_at(&self, now: i64) -> ExecutionStatus {
-        match self.status {
-            ExecutionStatus::Created | ExecutionStatus::Running if now >= self.expires_at => {
-                ExecutionStatus::Expired
-            }
-            s => s,
-        }
+        self.status.at(self.expires_at, now)
     }
 }
 
@@ -312,6 +318,17 @@ pub struct ExecutionSummary {
     pub created_at: String,
     /// Whether an output was set.
     pub has_output: bool,
+    /// Stored status (`expired` is derived from [`ExecutionSummary::expires_at`]).
+    pub status: ExecutionStatus,
+    /// Maximum lifetime, unix seconds.
+    pub expires_at: i64,
+}
+
+impl ExecutionSummary {
+    /// The status at unix time `now`, as [`Execution::status_at`] says it.
+    pub fn status_at(&self, now: i64) -> ExecutionStatus {
+        self.status.at(self.expires_at, now)
+    }
 }
 
 /// A tool credential as stored: sealed with the credentials key (see `tools::crypto`).

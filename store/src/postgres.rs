@@ -859,8 +859,8 @@ impl super::Store for PostgresStore {
     async fn list_executions(&self, limit: u32) -> StoreResult<Vec<ExecutionSummary>> {
         let rows = self
             .query(
-                "SELECT id, user_id, COALESCE(event_name, event_id), created_at, output IS NOT NULL \
-                 FROM executions ORDER BY id DESC LIMIT $1",
+                "SELECT id, user_id, COALESCE(event_name, event_id), created_at, output IS NOT NULL, \
+                 status, expires_at FROM executions ORDER BY id DESC LIMIT $1",
                 &[&i64::from(limit)],
             )
             .await?;
@@ -872,6 +872,8 @@ impl super::Store for PostgresStore {
                     event: col(r, 2)?,
                     created_at: col(r, 3)?,
                     has_output: col(r, 4)?,
+                    status: ExecutionStatus::parse(&col::<String>(r, 5)?),
+                    expires_at: col(r, 6)?,
                 })
             })
             .collect()

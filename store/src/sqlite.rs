@@ -538,8 +538,8 @@ impl super::Store for SqliteStore {
     async fn list_executions(&self, limit: u32) -> StoreResult<Vec<ExecutionSummary>> {
         self.read(|c| {
             let mut s = c.prepare_cached(
-                "SELECT id, user_id, COALESCE(event_name, event_id), created_at, output IS NOT NULL \
-                 FROM executions ORDER BY id DESC LIMIT ?1",
+                "SELECT id, user_id, COALESCE(event_name, event_id), created_at, output IS NOT NULL, \
+                 status, expires_at FROM executions ORDER BY id DESC LIMIT ?1",
             )?;
             let rows = s.query_map(params![limit], |r| {
                 Ok(ExecutionSummary {
@@ -548,6 +548,8 @@ impl super::Store for SqliteStore {
                     event: r.get(2)?,
                     created_at: r.get(3)?,
                     has_output: r.get(4)?,
+                    status: ExecutionStatus::parse(&r.get::<_, String>(5)?),
+                    expires_at: r.get(6)?,
                 })
             })?;
             rows.collect()

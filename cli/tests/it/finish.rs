@@ -268,4 +268,8 @@ fn an_execution_expires_after_its_maximum_lifetime() {
         .expect_error(401, "token_expired");
     let shown = show(&s, &e.id);
     assert_eq!(shown["status"], "expired", "{shown}");
+    let listed: Value =
+        serde_json::from_str(&s.admin(&["executions", "list", "--json"])).expect("list json");
+    assert_eq!(listed[0]["status"], "expired", "{listed}");
+    assert!(s.admin(&["executions", "list"]).contains("  expired  user=ada"));
 }
