@@ -271,5 +271,7 @@ fn an_execution_expires_after_its_maximum_lifetime() {
     let listed: Value =
         serde_json::from_str(&s.admin(&["executions", "list", "--json"])).expect("list json");
     assert_eq!(listed[0]["status"], "expired", "{listed}");
-    assert!(s.admin(&["executions", "list"]).contains("  expired  user=ada"));
+    assert!(s
+        .admin(&["executions", "list"])
+        .contains("  expired  user=ada"));
 }
