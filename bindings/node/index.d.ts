@@ -46,6 +46,7 @@ export type CroniumErrorCode =
   | 'execution_unknown'
   | 'scope_insufficient'
   | 'execution_mismatch'
+  | 'execution_finished'
   | 'tool_action_unknown'
   | 'tool_params_invalid'
   | 'variable_not_found'

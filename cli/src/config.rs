@@ -159,6 +159,7 @@ struct FileStorage {
 struct FileAuth {
     audience: Option<String>,
     issuers: Option<Vec<String>>,
+    orchestrator_issuers: Option<Vec<String>>,
     leeway: Option<String>,
     token_ttl: Option<String>,
     secret_file: Option<PathBuf>,
@@ -253,6 +254,17 @@ pub fn core_config(
     }
     if let Some(i) = &file.auth.issuers {
         auth.issuers.clone_from(i);
+    }
+    // Comma-separated in the environment; an empty value turns the orchestrator's rules off.
+    if let Some(i) = env("CRONIUM_ORCHESTRATOR_ISSUERS") {
+        auth.orchestrator_issuers = i
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+    } else if let Some(i) = &file.auth.orchestrator_issuers {
+        auth.orchestrator_issuers.clone_from(i);
     }
     if let Some(l) = env("CRONIUM_TOKEN_LEEWAY").or_else(|| file.auth.leeway.clone()) {
         auth.leeway_secs = parse_duration(&l)?.as_secs();
@@ -777,6 +789,31 @@ mod tests {
         let e = core_config(&ConfigArgs::default(), &lookup(&env)).expect_err("not postgres");
         assert!(e.to_string().contains("postgres://"), "{e}");
         assert!(!e.to_string().contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn orchestrator_issuers_from_file_and_env() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut env = HashMap::new();
+        env.insert("CRONIUM_STATE_DIR", dir.path().display().to_string());
+        env.insert("CRONIUM_TOKEN_SECRET", "x".repeat(32));
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("defaults");
+        assert_eq!(c.auth.orchestrator_issuers, ["cronium-orchestrator"]);
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[auth]\norchestrator_issuers = [\"orch-a\", \"orch-b\"]\n",
+        )
+        .expect("write");
+        env.insert("CRONIUM_CONFIG", file.display().to_string());
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("file");
+        assert_eq!(c.auth.orchestrator_issuers, ["orch-a", "orch-b"]);
+        env.insert("CRONIUM_ORCHESTRATOR_ISSUERS", " orch-c , ".into());
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("env");
+        assert_eq!(c.auth.orchestrator_issuers, ["orch-c"], "env beats file");
+        env.insert("CRONIUM_ORCHESTRATOR_ISSUERS", String::new());
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("off");
+        assert!(c.auth.orchestrator_issuers.is_empty());
     }
 
     #[test]

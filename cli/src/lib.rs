@@ -66,7 +66,7 @@ impl From<RunError> for CliError {
 impl From<AdminError> for CliError {
     fn from(e: AdminError) -> Self {
         match e {
-            AdminError::Invalid(m) => Self::usage(m),
+            AdminError::Invalid(m) | AdminError::Finished(m) => Self::usage(m),
             AdminError::NotFound(m) | AdminError::Failed(m) => Self::failed(m),
         }
     }
@@ -276,6 +276,22 @@ enum ExecutionsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Finish an execution: from then on its tokens are refused (410 execution_finished)
+    /// by every sidecar on the store, and its watches end.
+    Finish {
+        /// Execution id.
+        id: String,
+        /// How it ended: succeeded, failed, cancelled or timed_out (default: from the exit
+        /// code, succeeded when 0 or absent).
+        #[arg(long)]
+        status: Option<String>,
+        /// The script's exit code.
+        #[arg(long, allow_negative_numbers = true)]
+        exit_code: Option<i32>,
+        /// Print the execution's lifecycle as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print an execution's output stream as NDJSON.
     OutputStream {
         /// Execution id.
@@ -285,6 +301,10 @@ enum ExecutionsCmd {
 
 #[derive(Debug, clap::Args)]
 struct CreateArgs {
+    /// The execution's id, e.g. the orchestrator's job id (tokens it mints name it as
+    /// executionId); generated when absent.
+    #[arg(long)]
+    id: Option<String>,
     /// Owner of the execution (variables belong to the user).
     #[arg(long)]
     user: String,
@@ -653,6 +673,7 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
                 None => None,
             };
             let new = NewExecution {
+                id: a.id,
                 user_id: a.user,
                 event_id: a.event_id.unwrap_or_default(),
                 event_name: a.event,
@@ -695,24 +716,53 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
         }
         Command::Executions(ExecutionsCmd::List { limit, json }) => {
             let list = admin.list_executions(limit).await?;
+            let now = cronium_store::now_unix();
             if json {
                 let v: Vec<_> = list
                     .iter()
-                    .map(|e| serde_json::json!({"id": e.id, "userId": e.user_id, "event": e.event, "createdAt": e.created_at, "hasOutput": e.has_output}))
+                    .map(|e| serde_json::json!({"id": e.id, "userId": e.user_id, "event": e.event, "createdAt": e.created_at, "hasOutput": e.has_output, "status": e.status_at(now).as_str()}))
                     .collect();
                 w(writeln!(out, "{}", serde_json::Value::from(v)))?;
             } else {
                 for e in list {
                     w(writeln!(
                         out,
-                        "{}  {}  user={}  event={}{}",
+                        "{}  {}  {}  user={}  event={}{}",
                         e.id,
                         e.created_at,
+                        e.status_at(now).as_str(),
                         e.user_id,
                         e.event,
                         if e.has_output { "  (output)" } else { "" }
                     ))?;
                 }
+            }
+        }
+        Command::Executions(ExecutionsCmd::Finish {
+            id,
+            status,
+            exit_code,
+            json,
+        }) => {
+            let e = admin
+                .finish_execution(&id, status.as_deref(), exit_code)
+                .await?;
+            let outcome = e.outcome.as_deref().unwrap_or("-");
+            let finished_at = e.finished_at.as_deref().unwrap_or("-");
+            if json {
+                let doc = serde_json::json!({
+                    "id": e.id, "status": e.status.as_str(), "outcome": outcome,
+                    "exitCode": e.exit_code, "finishedAt": finished_at,
+                });
+                w(writeln!(out, "{doc}"))?;
+            } else {
+                w(writeln!(
+                    out,
+                    "execution {} finished ({outcome}{}) at {finished_at}",
+                    e.id,
+                    e.exit_code
+                        .map_or(String::new(), |c| format!(", exit code {c}"))
+                ))?;
             }
         }
         Command::Executions(ExecutionsCmd::OutputStream { id }) => {
@@ -921,6 +971,25 @@ fn raw(text: Option<&str>) -> Option<Box<RawValue>> {
     text.and_then(|t| RawValue::from_string(t.to_owned()).ok())
 }
 
+/// `finished (failed, exit code 3) at T`, `running since T`, `created`, `expired`.
+fn lifecycle_line(e: &cronium_store::Execution, now: i64) -> String {
+    let status = e.status_at(now);
+    let mut line = status.as_str().to_owned();
+    if let Some(outcome) = &e.outcome {
+        line.push_str(&format!(" ({outcome}"));
+        if let Some(code) = e.exit_code {
+            line.push_str(&format!(", exit code {code}"));
+        }
+        line.push(')');
+    }
+    match (&e.finished_at, &e.started_at) {
+        (Some(at), _) => line.push_str(&format!(" at {at}")),
+        (None, Some(at)) => line.push_str(&format!(" since {at}")),
+        _ => {}
+    }
+    line
+}
+
 fn show(
     out: &mut impl Write,
     r: &cronium_store::ExecutionReport,
@@ -941,6 +1010,11 @@ fn show(
             event_name: Option<&'a str>,
             created_at: &'a str,
             expires_at: i64,
+            status: &'static str,
+            started_at: Option<&'a str>,
+            finished_at: Option<&'a str>,
+            outcome: Option<&'a str>,
+            exit_code: Option<i32>,
             input: Option<Box<RawValue>>,
             output: Option<Box<RawValue>>,
             condition: Option<bool>,
@@ -955,6 +1029,11 @@ fn show(
             event_name: e.event_name.as_deref(),
             created_at: &e.created_at,
             expires_at: e.expires_at,
+            status: e.status_at(cronium_store::now_unix()).as_str(),
+            started_at: e.started_at.as_deref(),
+            finished_at: e.finished_at.as_deref(),
+            outcome: e.outcome.as_deref(),
+            exit_code: e.exit_code,
             input: raw(e.input.as_deref()),
             output: raw(r.output.as_deref()),
             condition: r.condition,
@@ -983,6 +1062,11 @@ fn show(
         e.event_id
     )?;
     writeln!(out, "created        {}", e.created_at)?;
+    writeln!(
+        out,
+        "status         {}",
+        lifecycle_line(e, cronium_store::now_unix())
+    )?;
     writeln!(out, "input          {}", pretty(e.input.as_deref()))?;
     writeln!(out, "output         {}", pretty(r.output.as_deref()))?;
     writeln!(

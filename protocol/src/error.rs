@@ -17,7 +17,8 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The token is missing, invalid or expired (401), or lacks the scope (403).
+    /// The token is missing, invalid or expired (401), lacks the scope (403), or its
+    /// execution is finished (410).
     Auth,
     /// The thing asked for does not exist (404), e.g. `route_not_found`.
     NotFound,
@@ -88,7 +89,8 @@ impl ErrorKind {
     /// answer without the JSON error body, e.g. from a proxy).
     pub fn for_status(status: u16) -> ErrorKind {
         match status {
-            401 | 403 => ErrorKind::Auth,
+            // 410: the execution the token acts for is finished, so the token is void.
+            401 | 403 | 410 => ErrorKind::Auth,
             404 => ErrorKind::NotFound,
             409 => ErrorKind::Conflict,
             429 => ErrorKind::RateLimited,
@@ -242,6 +244,9 @@ error_codes! {
     /// The execution does not belong to the token's user, or a compatibility path names
     /// another execution than the token's.
     ExecutionMismatch = "execution_mismatch", Some(403), Auth, false;
+    /// The token's execution is finished: none of its tokens is accepted any more (also
+    /// the answer to finishing it a second time).
+    ExecutionFinished = "execution_finished", Some(410), Auth, false;
     /// No such tool, or no such action of the tool.
     ToolActionUnknown = "tool_action_unknown", Some(400), ToolAction, false;
     /// A tool param is missing, of the wrong type or unknown; a path that leaves the base

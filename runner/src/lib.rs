@@ -399,6 +399,7 @@ fn prepare(
     Ok(Plan {
         limits,
         new: NewExecution {
+            id: None,
             user_id: user,
             event_id: String::new(),
             event_name: Some(a.event.clone().unwrap_or_else(|| script_name.clone())),

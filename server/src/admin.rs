@@ -10,14 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cronium_store::{
-    now_unix, Actor, AuditEntry, Execution, ExecutionReport, ExecutionSummary, NewExecution,
-    SealedCredential, Store, StoreError,
+    now_unix, Actor, AuditEntry, Execution, ExecutionReport, ExecutionSummary, Finish,
+    NewExecution, SealedCredential, Store, StoreError, OUTCOMES,
 };
 use cronium_tools::{CallBody, Tool, ToolEngine};
 
 use crate::auth::{AuthConfigError, Authenticator, Scopes};
 use crate::config::CoreConfig;
 use crate::error::ApiError;
+use cronium_protocol::ErrorCode;
 
 /// Why an admin call failed. Messages say what to do; they never hold a secret.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,21 @@ pub enum AdminError {
     /// Anything else: storage, minting, an endpoint.
     #[error("{0}")]
     Failed(String),
+    /// The execution is finished already; nothing changed. Code
+    /// [`ErrorCode::ExecutionFinished`] (the CLI exits 2).
+    #[error("{0}")]
+    Finished(String),
+}
+
+impl AdminError {
+    /// The stable code of the error, for answers that carry one; `None` where the API
+    /// has no code of its own yet.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            AdminError::Finished(_) => Some(ErrorCode::ExecutionFinished),
+            _ => None,
+        }
+    }
 }
 
 impl From<StoreError> for AdminError {
@@ -146,6 +162,20 @@ impl<'a> Admin<'a> {
         scopes: Option<Scopes>,
     ) -> Result<Created, AdminError> {
         let auth = self.minting_auth()?;
+        if let Some(id) = &new.id {
+            // The id travels in the compatibility paths (`/executions/{id}/...`): the key
+            // rule keeps it one plain path segment.
+            cronium_protocol::validate_key(id).map_err(|_| {
+                AdminError::Invalid(format!(
+                    "execution id {id:?} must be 1 to 256 characters of A-Z a-z 0-9 _ . : -"
+                ))
+            })?;
+            if self.store.execution(id).await?.is_some() {
+                return Err(AdminError::Invalid(format!(
+                    "execution {id} exists already; see `cronium executions show {id}`"
+                )));
+            }
+        }
         new.expires_at = now_unix() + lifetime.as_secs() as i64;
         let (execution, token) = crate::create_execution(
             self.store.as_ref(),
@@ -166,6 +196,44 @@ impl<'a> Admin<'a> {
         })?;
         let audit = self.store.audit_log(id).await?;
         Ok(ExecutionView { report, audit })
+    }
+
+    /// Finishes an execution: from then on every sidecar on the store refuses its tokens
+    /// (`410 execution_finished`) and ends its watches. `outcome` is one of
+    /// [`OUTCOMES`]; without it, `succeeded` when the exit code is 0 or absent, else
+    /// `failed`. Finishing twice is [`AdminError::Finished`] and changes nothing.
+    pub async fn finish_execution(
+        &self,
+        id: &str,
+        outcome: Option<&str>,
+        exit_code: Option<i32>,
+    ) -> Result<Execution, AdminError> {
+        let outcome = match outcome {
+            Some(o) if OUTCOMES.contains(&o) => o,
+            Some(o) => {
+                return Err(AdminError::Invalid(format!(
+                    "status {o:?} is not one of {}",
+                    OUTCOMES.join(", ")
+                )))
+            }
+            None if exit_code.unwrap_or(0) == 0 => "succeeded",
+            None => "failed",
+        };
+        match self.store.finish_execution(id, outcome, exit_code).await {
+            Ok(Finish::Finished(e)) => Ok(e),
+            Ok(Finish::AlreadyFinished(e)) => Err(AdminError::Finished(format!(
+                "execution {id} was finished already ({}{}, at {}); nothing changed [{}]",
+                e.outcome.as_deref().unwrap_or("-"),
+                e.exit_code
+                    .map_or(String::new(), |c| format!(", exit code {c}")),
+                e.finished_at.as_deref().unwrap_or("-"),
+                ErrorCode::ExecutionFinished
+            ))),
+            Err(StoreError::NotFound(_)) => Err(AdminError::NotFound(format!(
+                "no execution {id}; see `cronium executions list`"
+            ))),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The most recent executions, newest first.
@@ -197,6 +265,13 @@ impl<'a> Admin<'a> {
             .execution(execution_id)
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("no execution {execution_id}")))?;
+        if e.status == cronium_store::ExecutionStatus::Finished {
+            return Err(AdminError::Finished(format!(
+                "execution {execution_id} is finished: its tokens would be refused; no token \
+                 was minted [{}]",
+                ErrorCode::ExecutionFinished
+            )));
+        }
         crate::mint_for(&auth, &e, ttl.unwrap_or(self.core.token_ttl), scopes)
             .map_err(|e| AdminError::Failed(e.to_string()))
     }

@@ -27,6 +27,12 @@ use cronium_protocol::ErrorCode;
 /// Issuers accepted when the configuration names none: what the sidecar mints and what
 /// Cronium's orchestrator mints.
 pub const DEFAULT_ISSUERS: [&str; 2] = ["cronium", "cronium-runtime"];
+/// Issuers whose tokens are accepted the way Cronium's orchestrator mints them when the
+/// configuration names none: `sub` may be `job:<jobId>` and `aud` may be absent.
+pub const DEFAULT_ORCHESTRATOR_ISSUERS: [&str; 1] = ["cronium-orchestrator"];
+/// The `scope` word Cronium's orchestrator writes (`scope: "execution"`): every scope of
+/// the execution, as if the claim were absent.
+pub const EXECUTION_SCOPE_WORD: &str = "execution";
 /// Audience every token must name unless configured otherwise.
 pub const DEFAULT_AUDIENCE: &str = "cronium-runtime";
 /// `iss` of the tokens this sidecar mints unless configured otherwise.
@@ -91,6 +97,11 @@ pub struct AuthConfig {
     pub signing_kid: Option<String>,
     /// Accepted `iss` values. Default: ["cronium", "cronium-runtime"].
     pub issuers: Vec<String>,
+    /// Issuers also accepted, with the rules of the tokens Cronium's orchestrator mints
+    /// (`apps/orchestrator/.../container/jwt.go`): `aud` may be absent (if present it must
+    /// still name the audience) and `sub` may be `job:<jobId>` instead of the execution id.
+    /// Default: ["cronium-orchestrator"]; empty turns the rules off.
+    pub orchestrator_issuers: Vec<String>,
     /// Required `aud`. Default "cronium-runtime".
     pub audience: String,
     /// `iss` of minted tokens. Default "cronium".
@@ -105,6 +116,10 @@ impl Default for AuthConfig {
             keys: Vec::new(),
             signing_kid: None,
             issuers: DEFAULT_ISSUERS.iter().map(|s| (*s).to_owned()).collect(),
+            orchestrator_issuers: DEFAULT_ORCHESTRATOR_ISSUERS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             audience: DEFAULT_AUDIENCE.to_owned(),
             mint_issuer: DEFAULT_MINT_ISSUER.to_owned(),
             leeway_secs: DEFAULT_LEEWAY_SECS,
@@ -305,6 +320,8 @@ pub struct KeyInfo {
 pub struct AuthSettings {
     /// Accepted `iss` values.
     pub issuers: Vec<String>,
+    /// Issuers accepted with the orchestrator's rules (see [`AuthConfig::orchestrator_issuers`]).
+    pub orchestrator_issuers: Vec<String>,
     /// Required `aud`.
     pub audience: String,
     /// `iss` of minted tokens.
@@ -361,6 +378,7 @@ impl fmt::Debug for Authenticator {
             )
             .field("signing_kid", &self.settings.signing_kid)
             .field("issuers", &self.settings.issuers)
+            .field("orchestrator_issuers", &self.settings.orchestrator_issuers)
             .field("audience", &self.settings.audience)
             .field("mint_issuer", &self.settings.mint_issuer)
             .field("leeway_secs", &self.settings.leeway_secs)
@@ -381,7 +399,12 @@ impl Authenticator {
         if cfg.keys.is_empty() {
             return cfg_err("no token keys are configured".into());
         }
-        if cfg.issuers.iter().all(|i| i.is_empty()) {
+        if cfg
+            .issuers
+            .iter()
+            .chain(&cfg.orchestrator_issuers)
+            .all(|i| i.is_empty())
+        {
             return cfg_err("no accepted token issuer is configured".into());
         }
         if cfg.audience.is_empty() {
@@ -427,6 +450,7 @@ impl Authenticator {
 
         let settings = AuthSettings {
             issuers: cfg.issuers.clone(),
+            orchestrator_issuers: cfg.orchestrator_issuers.clone(),
             audience: cfg.audience.clone(),
             mint_issuer: cfg.mint_issuer.clone(),
             leeway_secs: cfg.leeway_secs,
@@ -577,21 +601,41 @@ impl Authenticator {
         let expires_at = claims
             .exp
             .ok_or_else(|| AuthError::malformed("missing claim exp"))?;
-        if claims.sub.as_ref().is_some_and(|sub| *sub != execution_id) {
-            return Err(AuthError::malformed("claim sub differs from executionId"));
+        // Cronium's orchestrator names the job in `sub` (`job:<jobId>`); its tokens are
+        // bound to their execution by `executionId`, and `sub` must still agree with the
+        // token's own job claim, so it cannot point anywhere else.
+        let orchestrator = claims
+            .iss
+            .as_ref()
+            .is_some_and(|iss| self.settings.orchestrator_issuers.contains(iss));
+        let sub_ok = |sub: &String| {
+            *sub == execution_id
+                || (orchestrator
+                    && sub
+                        .strip_prefix("job:")
+                        .is_some_and(|job| Some(job) == claims.job_id.as_deref()))
+        };
+        if claims.sub.as_ref().is_some_and(|sub| !sub_ok(sub)) {
+            return Err(AuthError::malformed(if orchestrator {
+                "claim sub is neither executionId nor job:<jobId>"
+            } else {
+                "claim sub differs from executionId"
+            }));
         }
 
         check_times(expires_at, claims.nbf, now, self.leeway)?;
 
         let issuer = match claims.iss {
-            Some(iss) if self.settings.issuers.contains(&iss) => iss,
+            Some(iss) if self.settings.issuers.contains(&iss) || orchestrator => iss,
             _ => return Err(AuthError::WrongIssuer),
         };
         let audience = self.settings.audience.as_str();
         let audience_ok = match &claims.aud {
             Some(WireAudience::One(aud)) => aud == audience,
             Some(WireAudience::Many(auds)) => auds.iter().any(|a| a == audience),
-            None => false,
+            // The orchestrator's tokens carry no audience; the shared key and the issuer
+            // are what bind them to this runtime.
+            None => orchestrator,
         };
         if !audience_ok {
             return Err(AuthError::WrongAudience);
@@ -677,6 +721,8 @@ struct WireClaims {
     execution_id: Option<String>,
     user_id: Option<String>,
     event_id: Option<String>,
+    /// `jobId`; Cronium's orchestrator wrote `job_id` before it switched to `jobId`.
+    #[serde(alias = "job_id")]
     job_id: Option<String>,
     sub: Option<String>,
     iss: Option<String>,
@@ -700,7 +746,8 @@ enum WireAudience {
 }
 
 /// `scope` absent means full scope; present (array or space-separated string) means exactly
-/// the known scopes listed. An explicit `null` is malformed rather than "full scope", so a
+/// the known scopes listed, except that the word [`EXECUTION_SCOPE_WORD`] (Cronium's
+/// orchestrator writes `scope: "execution"`) stands for every scope. An explicit `null` is malformed rather than "full scope", so a
 /// mistake in an issuer can never widen a token.
 #[derive(Default)]
 enum ScopeField {
@@ -718,6 +765,13 @@ impl<'de> Deserialize<'de> for ScopeField {
             Spaced(String),
         }
         let scopes = match Raw::deserialize(d)? {
+            Raw::List(list) if list.iter().any(|s| s == EXECUTION_SCOPE_WORD) => Scopes::all(),
+            Raw::Spaced(s)
+                if s.split_ascii_whitespace()
+                    .any(|w| w == EXECUTION_SCOPE_WORD) =>
+            {
+                Scopes::all()
+            }
             Raw::List(list) => list.iter().filter_map(|s| Scope::parse(s)).collect(),
             Raw::Spaced(s) => Scope::parse_spaced(&s).collect(),
         };
@@ -1791,12 +1845,109 @@ MCowBQYDK2VwAyEAZkK8zIBH8tWH1N/S8EFOOYvOXYcQpa1RjBXPBh6dEIY=
         assert!(build(vec![ed_private("a", ED_OTHER_PRIVATE)], &none).is_ok());
     }
 
+    /// The claims Cronium's orchestrator mints (`container/jwt.go`): HS256, `iss:
+    /// cronium-orchestrator`, `sub: job:<id>`, no `aud`, `executionId` = the job id, `job_id`
+    /// in snake case, `scope: "execution"`, 2 h expiry.
+    fn orchestrator_claims(job: &str) -> serde_json::Value {
+        let now = now_unix();
+        serde_json::json!({
+            "executionId": job, "userId": "user-1", "eventId": "event-1", "job_id": job,
+            "scope": "execution", "sub": format!("job:{job}"), "iat": now,
+            "exp": now + 7200, "nbf": now, "iss": "cronium-orchestrator",
+        })
+    }
+
+    #[test]
+    fn orchestrator_tokens_verify_for_the_execution_they_name() {
+        // golang-jwt's header: no kid, so the key named "default" checks it.
+        const GO_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+        let auth = hs_auth();
+        let token = craft(
+            GO_HEADER,
+            &orchestrator_claims("job-7").to_string(),
+            Some(SECRET),
+        );
+        let p = auth
+            .verify(&token)
+            .expect("Cronium's orchestrator token verifies");
+        assert_eq!(p.execution_id, "job-7");
+        assert_eq!(p.job_id.as_deref(), Some("job-7"));
+        assert_eq!(p.issuer, "cronium-orchestrator");
+        assert_eq!(
+            p.scopes,
+            Scopes::all(),
+            "scope \"execution\" is every scope"
+        );
+
+        // The newer form: jobId in camel case, executionId other than the job.
+        let mut c = orchestrator_claims("job-8");
+        let obj = c.as_object_mut().expect("object");
+        obj.remove("job_id");
+        obj.insert("jobId".into(), "job-8".into());
+        obj.insert("executionId".into(), "exec-8".into());
+        let p = auth
+            .verify(&craft(GO_HEADER, &c.to_string(), Some(SECRET)))
+            .expect("jobId form verifies");
+        assert_eq!(
+            (p.execution_id.as_str(), p.job_id.as_deref()),
+            ("exec-8", Some("job-8"))
+        );
+
+        // `sub: job:<x>` must name the token's own job.
+        let mut c = orchestrator_claims("job-7");
+        c["sub"] = "job:other".into();
+        assert!(matches!(
+            auth.verify(&craft(GO_HEADER, &c.to_string(), Some(SECRET))),
+            Err(AuthError::Malformed(_))
+        ));
+        // An audience, when present, must still be this runtime's.
+        let mut c = orchestrator_claims("job-7");
+        c["aud"] = "someone-else".into();
+        assert!(matches!(
+            auth.verify(&craft(GO_HEADER, &c.to_string(), Some(SECRET))),
+            Err(AuthError::WrongAudience)
+        ));
+        // The job form of `sub` and the missing audience are the orchestrator issuers'
+        // rules only: any other issuer, known or not, is refused.
+        for iss in ["cronium", "evil-orchestrator"] {
+            let mut c = orchestrator_claims("job-7");
+            c["iss"] = iss.into();
+            assert!(
+                auth.verify(&craft(GO_HEADER, &c.to_string(), Some(SECRET)))
+                    .is_err(),
+                "{iss}"
+            );
+            c["sub"] = "job-7".into();
+            let err = auth
+                .verify(&craft(GO_HEADER, &c.to_string(), Some(SECRET)))
+                .expect_err(iss);
+            assert!(
+                matches!(err, AuthError::WrongIssuer | AuthError::WrongAudience),
+                "{iss}: {err:?}"
+            );
+        }
+        // Turned off by configuration: the issuer is unknown again.
+        let off = Authenticator::new(AuthConfig {
+            keys: vec![hs("default", SECRET)],
+            orchestrator_issuers: Vec::new(),
+            ..AuthConfig::default()
+        })
+        .expect("config");
+        let mut c = orchestrator_claims("job-7");
+        c["sub"] = "job-7".into();
+        assert!(matches!(
+            off.verify(&craft(GO_HEADER, &c.to_string(), Some(SECRET))),
+            Err(AuthError::WrongIssuer)
+        ));
+    }
+
     #[test]
     fn defaults() {
         let cfg = AuthConfig::default();
         assert!(cfg.keys.is_empty());
         assert_eq!(cfg.signing_kid, None);
         assert_eq!(cfg.issuers, vec!["cronium", "cronium-runtime"]);
+        assert_eq!(cfg.orchestrator_issuers, vec!["cronium-orchestrator"]);
         assert_eq!(cfg.audience, "cronium-runtime");
         assert_eq!(cfg.mint_issuer, "cronium");
         assert_eq!(cfg.leeway_secs, 5);

@@ -7,7 +7,7 @@
 //! and the cache and the watchers only ever move forward in `seq`, so a slow writer can never
 //! put an older value over a newer one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +22,9 @@ use crate::auth::Authenticator;
 use crate::body::compact_json;
 use crate::config::Limits;
 use crate::metrics::Metrics;
-use cronium_store::{Execution, Store, StoreError, StoreResult, Variable, VariableChange};
+use cronium_store::{
+    Execution, ExecutionStatus, Store, StoreError, StoreResult, Variable, VariableChange,
+};
 use cronium_tools::ToolEngine;
 
 /// How often the poller reads the store's change log for changes made by other processes.
@@ -55,6 +57,10 @@ pub struct AppState {
     /// a watch opened in between must not take that replay for a new change.
     published_seq: AtomicI64,
     executions: Mutex<HashMap<String, Arc<ExecEntry>>>,
+    /// Executions seen finished in the change log. A cached entry cannot go stale through
+    /// a race with the finish (read from the store just before it, cached just after):
+    /// the auth path checks this set as well as the entry's own status.
+    finished: Mutex<HashSet<String>>,
     variables: Mutex<HashMap<(String, String), CachedVar>>,
     /// Set once by whoever has the configuration (`serve`, the runner); until then tool
     /// actions answer 500 `internal`, so building the state needs no tools configuration.
@@ -73,6 +79,9 @@ pub struct ExecEntry {
     /// value byte for byte (big integers keep their digits).
     pub context: Box<RawValue>,
     limiter: Mutex<TokenBucket>,
+    /// Set once this sidecar has marked the execution `running` (or found it past
+    /// `created`), so the store is written once, not on every request.
+    started: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +115,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             published_seq: AtomicI64::new(0),
             executions: Mutex::new(HashMap::new()),
+            finished: Mutex::new(HashSet::new()),
             variables: Mutex::new(HashMap::new()),
             tools: std::sync::OnceLock::new(),
         })
@@ -174,11 +184,47 @@ impl AppState {
         Ok(value)
     }
 
+    /// Whether the execution is finished, as far as this sidecar knows: the status it was
+    /// read with, or a finish seen in the change log since.
+    pub fn is_finished(&self, entry: &ExecEntry) -> bool {
+        entry.execution.status == ExecutionStatus::Finished
+            || self.seen_finished(&entry.execution.id)
+    }
+
+    /// Whether a finish of the execution was seen in the change log.
+    pub fn seen_finished(&self, execution_id: &str) -> bool {
+        self.finished.lock().contains(execution_id)
+    }
+
+    /// Marks the execution `running` in the store on its first request here; later calls
+    /// cost an atomic load. A store failure is logged, not answered: the request itself
+    /// does not depend on it.
+    pub async fn mark_started(&self, entry: &ExecEntry) {
+        if entry.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Err(e) = self.store.start_execution(&entry.execution.id).await {
+            tracing::warn!(error = %e, "cannot mark the execution running");
+        }
+    }
+
     /// Applies a committed change to the cache and tells watchers. Safe to call twice for
-    /// the same change (once when made here, once when the poller sees it).
+    /// the same change (once when made here, once when the poller sees it). A finish
+    /// ([`VariableChange::finished_execution`]) drops the execution from the cache, so its
+    /// next request reads it finished; watchers see it too and end.
     pub fn publish(&self, change: VariableChange) {
         let change = Arc::new(change);
-        {
+        if let Some(id) = &change.finished_execution {
+            let mut finished = self.finished.lock();
+            if finished.len() >= EXECUTION_CACHE_CAP {
+                // Forgetting finishes is safe only together with the entries they guard:
+                // a re-read from the store has the status.
+                finished.clear();
+                self.executions.lock().clear();
+            }
+            finished.insert(id.clone());
+            self.executions.lock().remove(id);
+        } else {
             let mut map = self.variables.lock();
             let key = (change.user_id.clone(), change.key.clone());
             let newer = map.get(&key).is_none_or(|c| c.seq < change.seq);
@@ -271,13 +317,16 @@ impl ExecEntry {
             .unwrap_or_else(json_null);
         let context = build_context(&execution);
         Self {
-            execution,
             input,
             context,
             limiter: Mutex::new(TokenBucket {
                 tokens: limits.rate_burst,
                 last: Instant::now(),
             }),
+            started: std::sync::atomic::AtomicBool::new(
+                execution.status != ExecutionStatus::Created,
+            ),
+            execution,
         }
     }
 

@@ -10,8 +10,8 @@
 //! so each implementation tests it beside its own code.
 
 use crate::{
-    now_unix, Actor, Execution, IdempotencyClaim, NewExecution, SealedCredential, Store,
-    StoreError, StreamStats, VariableChange,
+    now_unix, Actor, Execution, ExecutionStatus, Finish, IdempotencyClaim, NewExecution,
+    SealedCredential, Store, StoreError, StreamStats, VariableChange,
 };
 
 /// Runs every check, each on a fresh store from `make`.
@@ -25,6 +25,7 @@ pub async fn run<S: Store>(make: impl Fn() -> S) {
     credentials(&make()).await;
     audit(&make()).await;
     unknown_execution(&make()).await;
+    lifecycle(&make()).await;
 }
 
 async fn execution(s: &impl Store, user: &str) -> Execution {
@@ -104,6 +105,7 @@ pub async fn output_and_condition(s: &impl Store) {
     assert!(r.output.is_some());
     let listed = s.list_executions(10).await.expect("list");
     assert!(listed[0].has_output);
+    assert_eq!(listed[0].status, ExecutionStatus::Created);
 }
 
 /// Variables: versions count from 1, `If-Match` compares (0 = must not exist), users are
@@ -436,6 +438,111 @@ pub async fn unknown_execution(s: &impl Store) {
     ));
     assert!(matches!(
         s.set_condition(a, true).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// Issue 14: `created` → `running` (once) → `finished` (once, with its outcome, exit code,
+/// time, audit row and change-log entry); `expired` derived past the maximum lifetime;
+/// an unknown execution is `NotFound`.
+pub async fn lifecycle(s: &impl Store) {
+    let e = execution(s, "u1").await;
+    assert_eq!(e.status, ExecutionStatus::Created);
+    let stored = s.execution(&e.id).await.expect("read").expect("exists");
+    assert_eq!(
+        (stored.status, &stored.started_at, &stored.finished_at),
+        (ExecutionStatus::Created, &None, &None)
+    );
+    assert_eq!(stored.status_at(now_unix()), ExecutionStatus::Created);
+    assert_eq!(
+        stored.status_at(stored.expires_at),
+        ExecutionStatus::Expired,
+        "past its maximum lifetime"
+    );
+
+    assert!(s.start_execution(&e.id).await.expect("start"));
+    assert!(
+        !s.start_execution(&e.id).await.expect("start again"),
+        "once"
+    );
+    assert!(!s.start_execution("ghost").await.expect("unknown"));
+    let running = s.execution(&e.id).await.expect("read").expect("exists");
+    assert_eq!(running.status, ExecutionStatus::Running);
+    assert!(running.started_at.is_some());
+
+    let seq = s.last_change_seq().await.expect("seq");
+    let finished = match s.finish_execution(&e.id, "failed", Some(3)).await {
+        Ok(Finish::Finished(f)) => f,
+        other => panic!("first finish: {other:?}"),
+    };
+    assert_eq!(finished.status, ExecutionStatus::Finished);
+    assert_eq!(
+        (finished.outcome.as_deref(), finished.exit_code),
+        (Some("failed"), Some(3))
+    );
+    let finished_at = finished.finished_at.clone().expect("finished_at");
+    assert_eq!(finished.started_at, running.started_at, "kept");
+    assert_eq!(
+        finished.status_at(finished.expires_at + 1),
+        ExecutionStatus::Finished,
+        "a finished execution never expires"
+    );
+    let changes = s.changes_since(seq, 10).await.expect("changes");
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(
+        changes[0].finished_execution.as_deref(),
+        Some(e.id.as_str())
+    );
+    assert_eq!(
+        (changes[0].user_id.as_str(), changes[0].key.as_str()),
+        ("u1", "")
+    );
+    assert!(changes[0].value.is_none() && changes[0].version.is_none());
+    assert!(changes[0].seq > seq);
+    let audit = s.audit_log(&e.id).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "execution.finish" && a.target == "failed"),
+        "{audit:?}"
+    );
+
+    // Finishing twice changes nothing: not the outcome, not the time, not the log.
+    match s.finish_execution(&e.id, "succeeded", Some(0)).await {
+        Ok(Finish::AlreadyFinished(f)) => {
+            assert_eq!(f.outcome.as_deref(), Some("failed"));
+            assert_eq!(f.exit_code, Some(3));
+            assert_eq!(f.finished_at.as_deref(), Some(finished_at.as_str()));
+        }
+        other => panic!("second finish: {other:?}"),
+    }
+    assert_eq!(s.changes_since(seq, 10).await.expect("changes").len(), 1);
+    assert!(
+        !s.start_execution(&e.id).await.expect("start"),
+        "stays finished"
+    );
+    let report = s
+        .execution_report(&e.id)
+        .await
+        .expect("report")
+        .expect("exists");
+    assert_eq!(report.execution.status, ExecutionStatus::Finished);
+    assert_eq!(report.input_stream, StreamStats::default());
+
+    // Finished straight from created, without an exit code.
+    let other = execution(s, "u2").await;
+    match s.finish_execution(&other.id, "cancelled", None).await {
+        Ok(Finish::Finished(f)) => {
+            assert_eq!(
+                (f.outcome.as_deref(), f.exit_code),
+                (Some("cancelled"), None)
+            );
+            assert_eq!(f.started_at, None);
+        }
+        other => panic!("finish from created: {other:?}"),
+    }
+    assert!(matches!(
+        s.finish_execution("ghost", "failed", None).await,
         Err(StoreError::NotFound(_))
     ));
 }

@@ -50,6 +50,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// What `cronium executions create` (or the orchestrator) asks for.
 #[derive(Debug, Clone, Default)]
 pub struct NewExecution {
+    /// The id to give it (an orchestrator names executions after its jobs); a fresh
+    /// time-ordered id when `None`. Checked by the caller (the variable-key rule).
+    pub id: Option<String>,
     /// Owner of the execution; variables are scoped to this user.
     pub user_id: String,
     /// Event (script) id; generated when empty.
@@ -103,15 +106,98 @@ pub struct Execution {
     pub created_at: String,
     /// Maximum lifetime of its tokens, unix seconds.
     pub expires_at: i64,
+    /// Where it is in its lifecycle, as stored ([`Execution::status_at`] adds expiry).
+    pub status: ExecutionStatus,
+    /// When a script first called the API for it, RFC 3339.
+    pub started_at: Option<String>,
+    /// When it was finished, RFC 3339.
+    pub finished_at: Option<String>,
+    /// How it ended, as the finisher said (`succeeded`, `failed`, ...).
+    pub outcome: Option<String>,
+    /// The script's exit code, when the finisher gave one.
+    pub exit_code: Option<i32>,
+}
+
+/// Where an execution is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExecutionStatus {
+    /// Created; no script has called the API for it yet.
+    #[default]
+    Created,
+    /// A script has called the API for it.
+    Running,
+    /// Finished by the orchestrator or the operator: its tokens are refused from then on.
+    Finished,
+    /// Past its maximum lifetime without being finished; never stored, only derived
+    /// ([`Execution::status_at`]).
+    Expired,
+}
+
+impl ExecutionStatus {
+    /// The stored and shown spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Created => "created",
+            ExecutionStatus::Running => "running",
+            ExecutionStatus::Finished => "finished",
+            ExecutionStatus::Expired => "expired",
+        }
+    }
+
+    /// The status at unix time `now` of an execution stored with this status and maximum
+    /// lifetime `expires_at`: neither finished nor within its lifetime means `expired`.
+    pub fn at(self, expires_at: i64, now: i64) -> ExecutionStatus {
+        match self {
+            ExecutionStatus::Created | ExecutionStatus::Running if now >= expires_at => {
+                ExecutionStatus::Expired
+            }
+            s => s,
+        }
+    }
+
+    /// Reads [`as_str`](Self::as_str)'s spelling back; anything else reads as `created`
+    /// (only a store edited by hand holds anything else).
+    pub fn parse(s: &str) -> ExecutionStatus {
+        match s {
+            "running" => ExecutionStatus::Running,
+            "finished" => ExecutionStatus::Finished,
+            "expired" => ExecutionStatus::Expired,
+            _ => ExecutionStatus::Created,
+        }
+    }
+}
+
+/// How a finished execution ended: the `--status` of `cronium executions finish`.
+pub const OUTCOMES: [&str; 4] = ["succeeded", "failed", "cancelled", "timed_out"];
+
+impl Execution {
+    /// The status at unix time `now`: the stored one, except that an execution neither
+    /// finished nor within its maximum lifetime is `expired`.
+    pub fn status_at(&self, now: i64) -> ExecutionStatus {
+        self.status.at(self.expires_at, now)
+    }
+}
+
+/// What [`Store::finish_execution`] found.
+#[derive(Debug, Clone)]
+pub enum Finish {
+    /// Finished now; the execution as stored after the change.
+    Finished(Execution),
+    /// It was finished before; nothing changed. The execution as stored.
+    AlreadyFinished(Execution),
 }
 
 impl NewExecution {
-    /// The execution every store keeps for this request: a fresh time-ordered id, a
+    /// The execution every store keeps for this request: the id asked for, else a fresh
+    /// time-ordered one, a
     /// generated event id when none was given, trigger `manual` and attempt 1 by default,
     /// created now. Defined once so the stores cannot disagree on the defaults.
     pub fn to_execution(&self) -> Execution {
         Execution {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: self
+                .id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
             user_id: self.user_id.clone(),
             event_id: if self.event_id.is_empty() {
                 uuid::Uuid::new_v4().to_string()
@@ -128,6 +214,11 @@ impl NewExecution {
             context: self.context.clone(),
             created_at: now_rfc3339(),
             expires_at: self.expires_at,
+            status: ExecutionStatus::Created,
+            started_at: None,
+            finished_at: None,
+            outcome: None,
+            exit_code: None,
         }
     }
 }
@@ -184,6 +275,10 @@ pub struct VariableChange {
     pub version: Option<u64>,
     /// Time of the change.
     pub updated_at: String,
+    /// Set on a lifecycle entry, not a variable change: the execution that finished (its
+    /// `key` is then empty, which no variable key is). Other sidecars on the store learn
+    /// of a finish through this, the same way as of a variable write.
+    pub finished_execution: Option<String>,
 }
 
 /// Who performed a write, for the audit log. Never a value, never a token.
@@ -223,6 +318,17 @@ pub struct ExecutionSummary {
     pub created_at: String,
     /// Whether an output was set.
     pub has_output: bool,
+    /// Stored status (`expired` is derived from [`ExecutionSummary::expires_at`]).
+    pub status: ExecutionStatus,
+    /// Maximum lifetime, unix seconds.
+    pub expires_at: i64,
+}
+
+impl ExecutionSummary {
+    /// The status at unix time `now`, as [`Execution::status_at`] says it.
+    pub fn status_at(&self, now: i64) -> ExecutionStatus {
+        self.status.at(self.expires_at, now)
+    }
 }
 
 /// A tool credential as stored: sealed with the credentials key (see `tools::crypto`).
@@ -290,6 +396,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn create_execution(&self, new: &NewExecution) -> StoreResult<Execution>;
     /// Reads one execution.
     async fn execution(&self, id: &str) -> StoreResult<Option<Execution>>;
+    /// Marks an execution `running` (with `started_at`) if it is still `created`; `false`
+    /// when it was not (already running or finished, or unknown).
+    async fn start_execution(&self, id: &str) -> StoreResult<bool>;
+    /// Finishes an execution: status `finished`, `finished_at` now, with `outcome` and
+    /// `exit_code`, and an entry in the change log ([`VariableChange::finished_execution`])
+    /// so every sidecar on the store drops it; [`Finish::AlreadyFinished`] without any
+    /// change when it was finished before; [`StoreError::NotFound`] when unknown.
+    async fn finish_execution(
+        &self,
+        id: &str,
+        outcome: &str,
+        exit_code: Option<i32>,
+    ) -> StoreResult<Finish>;
     /// Reads an execution with its output, condition and stream totals.
     async fn execution_report(&self, id: &str) -> StoreResult<Option<ExecutionReport>>;
     /// Most recent executions first.

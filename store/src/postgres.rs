@@ -43,14 +43,15 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use super::{
-    now_rfc3339, now_unix, Actor, AuditEntry, Execution, ExecutionReport, ExecutionSummary,
-    IdempotencyClaim, Json, NewExecution, SealedCredential, StoreError, StoreResult, StreamStats,
-    Variable, VariableChange,
+    now_rfc3339, now_unix, Actor, AuditEntry, Execution, ExecutionReport, ExecutionStatus,
+    ExecutionSummary, Finish, IdempotencyClaim, Json, NewExecution, SealedCredential, StoreError,
+    StoreResult, StreamStats, Variable, VariableChange,
 };
 
 /// Schema migrations, applied in order inside the store's schema; `schema_version` records
 /// how many ran. Never edit a released step: add one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE executions (
     id            TEXT COLLATE "C" PRIMARY KEY,
     user_id       TEXT COLLATE "C" NOT NULL,
@@ -128,7 +129,18 @@ CREATE TABLE tool_idempotency (
     PRIMARY KEY (execution_id, key)
 );
 CREATE INDEX tool_idempotency_by_age ON tool_idempotency (created_unix);
-"#];
+"#,
+    // 2: the execution lifecycle (issue 14). A finish is also a change-log entry, so other
+    // sidecars on the store drop the execution as they pick up variable writes.
+    r#"
+ALTER TABLE executions ADD COLUMN status TEXT NOT NULL DEFAULT 'created';
+ALTER TABLE executions ADD COLUMN started_at TEXT;
+ALTER TABLE executions ADD COLUMN finished_at TEXT;
+ALTER TABLE executions ADD COLUMN outcome TEXT;
+ALTER TABLE executions ADD COLUMN exit_code INTEGER;
+ALTER TABLE variable_changes ADD COLUMN finished_execution TEXT;
+"#,
+];
 
 /// How long an idempotency record is kept: longer than any execution's retries.
 const IDEMPOTENCY_KEEP_SECS: i64 = 7 * 86_400;
@@ -576,6 +588,13 @@ async fn stored_version(
 
 const EXECUTION_COLUMNS: &str = "id, user_id, event_id, event_name, event_type, job_id, trigger, \
      workflow_step, attempt, input, context, created_at, expires_at";
+/// What a read of an execution selects: [`EXECUTION_COLUMNS`] and the lifecycle, which a
+/// new execution takes from the columns' defaults.
+const SELECT_COLUMNS: &str = "id, user_id, event_id, event_name, event_type, job_id, trigger, \
+     workflow_step, attempt, input, context, created_at, expires_at, status, started_at, \
+     finished_at, outcome, exit_code";
+/// How many columns [`SELECT_COLUMNS`] has: the report's own columns follow.
+const SELECTED: usize = 18;
 
 fn execution_from_row(r: &Row) -> StoreResult<Execution> {
     Ok(Execution {
@@ -592,6 +611,11 @@ fn execution_from_row(r: &Row) -> StoreResult<Execution> {
         context: col(r, 10)?,
         created_at: col(r, 11)?,
         expires_at: col(r, 12)?,
+        status: ExecutionStatus::parse(&col::<String>(r, 13)?),
+        started_at: col(r, 14)?,
+        finished_at: col(r, 15)?,
+        outcome: col(r, 16)?,
+        exit_code: col(r, 17)?,
     })
 }
 
@@ -603,6 +627,7 @@ fn change_from_row(r: &Row) -> StoreResult<VariableChange> {
         value: col(r, 3)?,
         version: col::<Option<i64>>(r, 4)?.map(to_u64),
         updated_at: col(r, 5)?,
+        finished_execution: col(r, 6)?,
     })
 }
 
@@ -720,7 +745,7 @@ impl super::Store for PostgresStore {
 
     async fn execution(&self, id: &str) -> StoreResult<Option<Execution>> {
         self.query_opt(
-            &format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = $1"),
+            &format!("SELECT {SELECT_COLUMNS} FROM executions WHERE id = $1"),
             &[&id],
         )
         .await?
@@ -728,11 +753,86 @@ impl super::Store for PostgresStore {
         .transpose()
     }
 
+    async fn start_execution(&self, id: &str) -> StoreResult<bool> {
+        let at = now_rfc3339();
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "UPDATE executions SET status = 'running', started_at = $1 \
+                 WHERE id = $2 AND status = 'created'",
+            )
+            .await
+            .map_err(unavailable)?;
+        let n = client
+            .execute(&stmt, &[&at, &id])
+            .await
+            .map_err(unavailable)?;
+        Ok(n == 1)
+    }
+
+    async fn finish_execution(
+        &self,
+        id: &str,
+        outcome: &str,
+        exit_code: Option<i32>,
+    ) -> StoreResult<Finish> {
+        let at = now_rfc3339();
+        let at = at.as_str();
+        let select = format!("SELECT {SELECT_COLUMNS} FROM executions WHERE id = $1");
+        let mut client = self.client().await?;
+        let txn = client.transaction().await.map_err(unavailable)?;
+        let tx = &txn;
+        let read = |lock: bool| {
+            let sql = if lock {
+                format!("{select} FOR UPDATE")
+            } else {
+                select.clone()
+            };
+            async move {
+                query_opt_tx(tx, &sql, &[&id])
+                    .await?
+                    .map(|r| execution_from_row(&r))
+                    .transpose()?
+                    .ok_or_else(|| StoreError::NotFound(format!("execution {id}")))
+            }
+        };
+        // The change-log position first, as every variable write takes it: its row lock
+        // orders the log (see the module doc).
+        let seq = next_change_seq(tx).await?;
+        let before = read(true).await?;
+        if before.status == ExecutionStatus::Finished {
+            // Dropping the transaction gives the position back.
+            return Ok(Finish::AlreadyFinished(before));
+        }
+        exec(
+            tx,
+            "UPDATE executions SET status = 'finished', finished_at = $1, outcome = $2, \
+             exit_code = $3 WHERE id = $4",
+            &[&at, &outcome, &exit_code, &id],
+        )
+        .await?;
+        exec(
+            tx,
+            "INSERT INTO variable_changes (seq, user_id, key, value, version, updated_at, finished_execution) \
+             VALUES ($1, $2, '', NULL, NULL, $3, $4)",
+            &[&seq, &before.user_id, &at, &id],
+        )
+        .await?;
+        let actor = Actor {
+            execution_id: id,
+            user_id: &before.user_id,
+        };
+        audit_row(tx, actor, at, "execution.finish", outcome).await?;
+        let after = read(false).await?;
+        txn.commit().await.map_err(unavailable)?;
+        Ok(Finish::Finished(after))
+    }
+
     async fn execution_report(&self, id: &str) -> StoreResult<Option<ExecutionReport>> {
         let row = self
             .query_opt(
                 &format!(
-                    "SELECT {EXECUTION_COLUMNS}, output, condition, in_records, in_bytes, out_records, out_bytes \
+                    "SELECT {SELECT_COLUMNS}, output, condition, in_records, in_bytes, out_records, out_bytes \
                      FROM executions WHERE id = $1"
                 ),
                 &[&id],
@@ -741,15 +841,15 @@ impl super::Store for PostgresStore {
         row.map(|r| {
             Ok(ExecutionReport {
                 execution: execution_from_row(&r)?,
-                output: col(&r, 13)?,
-                condition: col(&r, 14)?,
+                output: col(&r, SELECTED)?,
+                condition: col(&r, SELECTED + 1)?,
                 input_stream: StreamStats {
-                    records: to_u64(col(&r, 15)?),
-                    bytes: to_u64(col(&r, 16)?),
+                    records: to_u64(col(&r, SELECTED + 2)?),
+                    bytes: to_u64(col(&r, SELECTED + 3)?),
                 },
                 output_stream: StreamStats {
-                    records: to_u64(col(&r, 17)?),
-                    bytes: to_u64(col(&r, 18)?),
+                    records: to_u64(col(&r, SELECTED + 4)?),
+                    bytes: to_u64(col(&r, SELECTED + 5)?),
                 },
             })
         })
@@ -759,8 +859,8 @@ impl super::Store for PostgresStore {
     async fn list_executions(&self, limit: u32) -> StoreResult<Vec<ExecutionSummary>> {
         let rows = self
             .query(
-                "SELECT id, user_id, COALESCE(event_name, event_id), created_at, output IS NOT NULL \
-                 FROM executions ORDER BY id DESC LIMIT $1",
+                "SELECT id, user_id, COALESCE(event_name, event_id), created_at, output IS NOT NULL, \
+                 status, expires_at FROM executions ORDER BY id DESC LIMIT $1",
                 &[&i64::from(limit)],
             )
             .await?;
@@ -772,6 +872,8 @@ impl super::Store for PostgresStore {
                     event: col(r, 2)?,
                     created_at: col(r, 3)?,
                     has_output: col(r, 4)?,
+                    status: ExecutionStatus::parse(&col::<String>(r, 5)?),
+                    expires_at: col(r, 6)?,
                 })
             })
             .collect()
@@ -863,6 +965,7 @@ impl super::Store for PostgresStore {
                 value: Some(value.to_owned()),
                 version: Some(version),
                 updated_at: at.to_owned(),
+                finished_execution: None,
             })
         }
         .await?;
@@ -904,6 +1007,7 @@ impl super::Store for PostgresStore {
                 value: None,
                 version: None,
                 updated_at: at.to_owned(),
+                finished_execution: None,
             }))
         }
         .await?;
@@ -933,8 +1037,8 @@ impl super::Store for PostgresStore {
 
     async fn changes_since(&self, seq: i64, limit: u32) -> StoreResult<Vec<VariableChange>> {
         self.query(
-            "SELECT seq, user_id, key, value, version, updated_at FROM variable_changes \
-             WHERE seq > $1 ORDER BY seq LIMIT $2",
+            "SELECT seq, user_id, key, value, version, updated_at, finished_execution \
+             FROM variable_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
             &[&seq, &i64::from(limit)],
         )
         .await?
@@ -1349,7 +1453,8 @@ mod tests {
                 bytes: 8
             }
         );
-        assert_eq!(b.schema_status().await.expect("status"), (1, 1));
+        let steps = MIGRATIONS.len() as u32;
+        assert_eq!(b.schema_status().await.expect("status"), (steps, steps));
         // Another schema is another store.
         assert!(store(&pg, "other")
             .variable("u", "k")
@@ -1364,12 +1469,16 @@ mod tests {
     async fn concurrent_migrations_apply_once() {
         let pg = server();
         let stores: Vec<_> = (0..8).map(|_| store(&pg, "race")).collect();
-        assert_eq!(stores[0].schema_status().await.expect("status"), (0, 1));
+        let steps = MIGRATIONS.len() as u32;
+        assert_eq!(stores[0].schema_status().await.expect("status"), (0, steps));
         let results = futures_join_all(stores.iter().map(|s| s.migrate())).await;
         for r in results {
             r.expect("every migration succeeds");
         }
-        assert_eq!(stores[7].schema_status().await.expect("status"), (1, 1));
+        assert_eq!(
+            stores[7].schema_status().await.expect("status"),
+            (steps, steps)
+        );
     }
 
     /// Compare-and-set across sidecars: 8 writers on 4 pools each add 1 to a counter 40

@@ -17,9 +17,9 @@ use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    now_rfc3339, now_unix, Actor, AuditEntry, Execution, ExecutionReport, ExecutionSummary,
-    IdempotencyClaim, Json, NewExecution, SealedCredential, StoreError, StoreResult, StreamStats,
-    Variable, VariableChange,
+    now_rfc3339, now_unix, Actor, AuditEntry, Execution, ExecutionReport, ExecutionStatus,
+    ExecutionSummary, Finish, IdempotencyClaim, Json, NewExecution, SealedCredential, StoreError,
+    StoreResult, StreamStats, Variable, VariableChange,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -101,6 +101,16 @@ CREATE TABLE tool_idempotency (
     created_unix INTEGER NOT NULL,
     PRIMARY KEY (execution_id, key)
 ) WITHOUT ROWID;
+"#,
+    // 3: the execution lifecycle (issue 14). A finish is also a change-log entry, so other
+    // sidecars on the store drop the execution as they pick up variable writes.
+    r#"
+ALTER TABLE executions ADD COLUMN status TEXT NOT NULL DEFAULT 'created';
+ALTER TABLE executions ADD COLUMN started_at TEXT;
+ALTER TABLE executions ADD COLUMN finished_at TEXT;
+ALTER TABLE executions ADD COLUMN outcome TEXT;
+ALTER TABLE executions ADD COLUMN exit_code INTEGER;
+ALTER TABLE variable_changes ADD COLUMN finished_execution TEXT;
 "#,
 ];
 
@@ -256,6 +266,13 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 
 const EXECUTION_COLUMNS: &str = "id, user_id, event_id, event_name, event_type, job_id, trigger, \
      workflow_step, attempt, input, context, created_at, expires_at";
+/// What a read of an execution selects: [`EXECUTION_COLUMNS`] and the lifecycle, which a
+/// new execution takes from the columns' defaults.
+const SELECT_COLUMNS: &str = "id, user_id, event_id, event_name, event_type, job_id, trigger, \
+     workflow_step, attempt, input, context, created_at, expires_at, status, started_at, \
+     finished_at, outcome, exit_code";
+/// How many columns [`SELECT_COLUMNS`] has: the report's own columns follow.
+const SELECTED: usize = 18;
 
 fn execution_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
     Ok(Execution {
@@ -272,6 +289,11 @@ fn execution_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
         context: r.get(10)?,
         created_at: r.get(11)?,
         expires_at: r.get(12)?,
+        status: ExecutionStatus::parse(&r.get::<_, String>(13)?),
+        started_at: r.get(14)?,
+        finished_at: r.get(15)?,
+        outcome: r.get(16)?,
+        exit_code: r.get(17)?,
     })
 }
 
@@ -304,6 +326,22 @@ fn update_execution(
     if n == 0 {
         return Err(StoreError::NotFound(format!("execution {execution_id}")));
     }
+    Ok(())
+}
+
+/// The change-log entry of a finish: no key, no value, the execution's id.
+fn record_finish(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: &str,
+    execution_id: &str,
+    at: &str,
+) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO variable_changes (user_id, key, value, version, updated_at, finished_execution) \
+         VALUES (?1, '', NULL, NULL, ?2, ?3)",
+    )
+    .and_then(|mut s| s.execute(params![user_id, at, execution_id]))
+    .map_err(unavailable)?;
     Ok(())
 }
 
@@ -416,31 +454,80 @@ impl super::Store for SqliteStore {
     async fn execution(&self, id: &str) -> StoreResult<Option<Execution>> {
         self.read(|c| {
             c.prepare_cached(&format!(
-                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1"
+                "SELECT {SELECT_COLUMNS} FROM executions WHERE id = ?1"
             ))?
             .query_row(params![id], execution_from_row)
             .optional()
         })
     }
 
+    async fn start_execution(&self, id: &str) -> StoreResult<bool> {
+        let at = now_rfc3339();
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE executions SET status = 'running', started_at = ?1 \
+                 WHERE id = ?2 AND status = 'created'",
+            )
+            .and_then(|mut s| s.execute(params![at, id]))
+            .map(|n| n == 1)
+            .map_err(unavailable)
+        })
+    }
+
+    async fn finish_execution(
+        &self,
+        id: &str,
+        outcome: &str,
+        exit_code: Option<i32>,
+    ) -> StoreResult<Finish> {
+        let at = now_rfc3339();
+        let read = |tx: &rusqlite::Transaction<'_>| {
+            tx.prepare_cached(&format!(
+                "SELECT {SELECT_COLUMNS} FROM executions WHERE id = ?1"
+            ))
+            .and_then(|mut s| s.query_row(params![id], execution_from_row).optional())
+            .map_err(unavailable)?
+            .ok_or_else(|| StoreError::NotFound(format!("execution {id}")))
+        };
+        self.write(|tx| {
+            let before = read(tx)?;
+            if before.status == ExecutionStatus::Finished {
+                return Ok(Finish::AlreadyFinished(before));
+            }
+            tx.prepare_cached(
+                "UPDATE executions SET status = 'finished', finished_at = ?1, outcome = ?2, \
+                 exit_code = ?3 WHERE id = ?4",
+            )
+            .and_then(|mut s| s.execute(params![at, outcome, exit_code, id]))
+            .map_err(unavailable)?;
+            record_finish(tx, &before.user_id, id, &at)?;
+            let actor = Actor {
+                execution_id: id,
+                user_id: &before.user_id,
+            };
+            audit_row(tx, actor, &at, "execution.finish", outcome)?;
+            Ok(Finish::Finished(read(tx)?))
+        })
+    }
+
     async fn execution_report(&self, id: &str) -> StoreResult<Option<ExecutionReport>> {
         self.read(|c| {
             c.prepare_cached(&format!(
-                "SELECT {EXECUTION_COLUMNS}, output, condition, in_records, in_bytes, out_records, out_bytes \
+                "SELECT {SELECT_COLUMNS}, output, condition, in_records, in_bytes, out_records, out_bytes \
                  FROM executions WHERE id = ?1"
             ))?
             .query_row(params![id], |r| {
                 Ok(ExecutionReport {
                     execution: execution_from_row(r)?,
-                    output: r.get(13)?,
-                    condition: r.get(14)?,
+                    output: r.get(SELECTED)?,
+                    condition: r.get(SELECTED + 1)?,
                     input_stream: StreamStats {
-                        records: r.get(15)?,
-                        bytes: r.get(16)?,
+                        records: r.get(SELECTED + 2)?,
+                        bytes: r.get(SELECTED + 3)?,
                     },
                     output_stream: StreamStats {
-                        records: r.get(17)?,
-                        bytes: r.get(18)?,
+                        records: r.get(SELECTED + 4)?,
+                        bytes: r.get(SELECTED + 5)?,
                     },
                 })
             })
@@ -451,8 +538,8 @@ impl super::Store for SqliteStore {
     async fn list_executions(&self, limit: u32) -> StoreResult<Vec<ExecutionSummary>> {
         self.read(|c| {
             let mut s = c.prepare_cached(
-                "SELECT id, user_id, COALESCE(event_name, event_id), created_at, output IS NOT NULL \
-                 FROM executions ORDER BY id DESC LIMIT ?1",
+                "SELECT id, user_id, COALESCE(event_name, event_id), created_at, output IS NOT NULL, \
+                 status, expires_at FROM executions ORDER BY id DESC LIMIT ?1",
             )?;
             let rows = s.query_map(params![limit], |r| {
                 Ok(ExecutionSummary {
@@ -461,6 +548,8 @@ impl super::Store for SqliteStore {
                     event: r.get(2)?,
                     created_at: r.get(3)?,
                     has_output: r.get(4)?,
+                    status: ExecutionStatus::parse(&r.get::<_, String>(5)?),
+                    expires_at: r.get(6)?,
                 })
             })?;
             rows.collect()
@@ -556,6 +645,7 @@ impl super::Store for SqliteStore {
                 value: Some(value.to_owned()),
                 version: Some(version),
                 updated_at: at.clone(),
+                finished_execution: None,
             })
         })
     }
@@ -585,6 +675,7 @@ impl super::Store for SqliteStore {
                 value: None,
                 version: None,
                 updated_at: at.clone(),
+                finished_execution: None,
             }))
         })
     }
@@ -608,8 +699,8 @@ impl super::Store for SqliteStore {
     async fn changes_since(&self, seq: i64, limit: u32) -> StoreResult<Vec<VariableChange>> {
         self.read(|c| {
             let mut s = c.prepare_cached(
-                "SELECT seq, user_id, key, value, version, updated_at FROM variable_changes \
-                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                "SELECT seq, user_id, key, value, version, updated_at, finished_execution \
+                 FROM variable_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )?;
             let rows = s.query_map(params![seq, limit], |r| {
                 Ok(VariableChange {
@@ -619,6 +710,7 @@ impl super::Store for SqliteStore {
                     value: r.get(3)?,
                     version: r.get(4)?,
                     updated_at: r.get(5)?,
+                    finished_execution: r.get(6)?,
                 })
             })?;
             rows.collect()

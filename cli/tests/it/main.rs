@@ -5,6 +5,7 @@ mod api;
 mod bad_input;
 mod client;
 mod containers;
+mod finish;
 mod harness;
 mod lifecycle;
 mod migrate;

@@ -425,3 +425,52 @@ fn migrate_store_checks_and_migrates() {
     let (code, out, _) = run(&["migrate-store", "--check"], None);
     assert_eq!((code, out.contains("SQLite")), (Some(0), true), "{out}");
 }
+
+/// Issue 14: a finish made through one sidecar's admin command reaches every sidecar on the
+/// database through the shared change log, each with the execution cached: every one then
+/// answers its token `410 execution_finished`, and an execution named after its job (the
+/// orchestrator's `--id`) is found by all.
+#[test]
+fn a_finish_reaches_every_sidecar_on_the_database() {
+    let pg = database();
+    let url = pg.url();
+    let s = sidecars(&url, 2);
+    let env = [("CRONIUM_DATABASE_URL", url.as_str())];
+    let e = s[0].create_with_env(&["--id", "job_pg_1", "--user", "u1"], &env);
+    assert_eq!(e.id, "job_pg_1");
+    for sc in &s {
+        let r = sc.req("GET", "/v1/context", Some(&e.token), None);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let out = s[1]
+        .command()
+        .envs(env)
+        .args(["executions", "finish", &e.id, "--exit-code", "0"])
+        .output()
+        .expect("finish");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for sc in &s {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let r = sc.req("GET", "/v1/context", Some(&e.token), None);
+            if r.status == 410 {
+                assert_eq!(r.code(), "execution_finished");
+                break;
+            }
+            assert!(Instant::now() < deadline, "still {} {}", r.status, r.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let again = s[0]
+        .command()
+        .envs(env)
+        .args(["executions", "finish", &e.id])
+        .output()
+        .expect("finish again");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("execution_finished"));
+}

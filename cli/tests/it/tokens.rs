@@ -263,3 +263,167 @@ fn create_with_verify_only_keys_refuses_before_writing() {
     );
     assert!(!listed.contains("ada"), "nothing stored: {listed}");
 }
+
+/// The claims Cronium's orchestrator mints today
+/// (`apps/orchestrator/internal/executors/container/jwt.go`): HS256 with the shared secret
+/// and golang-jwt's header (no `kid`), `iss: cronium-orchestrator`, `sub: job:<id>`, no
+/// `aud`, `executionId` = the job id, `job_id` in snake case, `scope: "execution"`, `iat` =
+/// `nbf` = now, 2 h expiry.
+fn cronium_orchestrator_claims(job: &str, user: &str, event: &str) -> serde_json::Value {
+    let now = now();
+    json!({
+        "executionId": job, "userId": user, "eventId": event, "job_id": job,
+        "scope": "execution", "sub": format!("job:{job}"), "iat": now,
+        "exp": now + 2 * 3600, "nbf": now, "iss": "cronium-orchestrator",
+    })
+}
+
+/// Issue 14: a token exactly as Cronium's orchestrator mints it works for the execution it
+/// names (created under the job's id), through the real client and on the compatibility
+/// routes; `sub` naming another job, and an issuer nobody configured, are refused.
+#[test]
+fn cronium_orchestrator_tokens_work_for_their_execution() {
+    use cronium_client::{BlockingClient, Config, ErrorKind};
+
+    let s = Sidecar::start();
+    let job = "job_2f9c1a";
+    let e = s.create(&[
+        "--id",
+        job,
+        "--job-id",
+        job,
+        "--user",
+        "ada",
+        "--event-id",
+        "ev-42",
+        "--input",
+        r#"{"n": 12345678901234567890}"#,
+    ]);
+    assert_eq!(e.id, job, "the execution is named after the job");
+    let token = hs_token(&cronium_orchestrator_claims(job, "ada", "ev-42"), None);
+
+    let client = BlockingClient::new(
+        Config::builder()
+            .socket(&s.socket)
+            .token(&token)
+            .build()
+            .expect("config"),
+    )
+    .expect("client");
+    let input: Box<serde_json::value::RawValue> = client.input().expect("input");
+    assert_eq!(input.get(), r#"{"n":12345678901234567890}"#);
+    let ctx: serde_json::Value = client.context().expect("context");
+    assert_eq!(
+        (&ctx["executionId"], &ctx["jobId"], &ctx["eventId"]),
+        (&json!(job), &json!(job), &json!("ev-42"))
+    );
+    // scope "execution" is every scope: variables, output, condition.
+    client.set_variable("seen", &1, None).expect("set");
+    assert_eq!(
+        client
+            .get_variable::<i64>("seen")
+            .expect("get")
+            .expect("exists")
+            .value,
+        1
+    );
+    client.output(&json!({"ok": true})).expect("output");
+    client.set_condition(true).expect("condition");
+    client.refresh_token().expect("refresh");
+    let shown = s.admin(&["executions", "show", job, "--json"]);
+    let shown: serde_json::Value = serde_json::from_str(&shown).expect("json");
+    assert_eq!(shown["output"], json!({"ok": true}), "{shown}");
+
+    // The compatibility routes of Cronium's Go runtime service, with the same token.
+    let t = Some(token.as_str());
+    let r = s.req("GET", &format!("/executions/{job}/input"), t, None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["n"], json!(12345678901234567890u64));
+    let r = s.req(
+        "PUT",
+        &format!("/executions/{job}/variables/k"),
+        t,
+        Some(r#"{"value": "v"}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s.req("GET", "/executions/other-job/input", t, None);
+    assert_eq!(
+        (r.status, &r.json()["code"]),
+        (403, &json!("execution_mismatch"))
+    );
+
+    // `sub` must name the token's own job.
+    let mut c = cronium_orchestrator_claims(job, "ada", "ev-42");
+    c["sub"] = json!("job:another");
+    s.req("GET", "/v1/input", Some(&hs_token(&c, None)), None)
+        .expect_error(401, "token_malformed");
+    // An issuer nobody configured is refused, with or without the job form of `sub`.
+    for sub in [format!("job:{job}"), job.to_owned()] {
+        let mut c = cronium_orchestrator_claims(job, "ada", "ev-42");
+        c["iss"] = json!("some-other-orchestrator");
+        c["sub"] = json!(sub);
+        let r = s.req("GET", "/v1/input", Some(&hs_token(&c, None)), None);
+        assert_eq!(r.status, 401, "{}", r.text());
+        assert!(
+            ["token_malformed", "token_wrong_issuer"].contains(&r.code().as_str()),
+            "{}",
+            r.text()
+        );
+    }
+    let mut c = cronium_orchestrator_claims(job, "ada", "ev-42");
+    c["iss"] = json!("some-other-orchestrator");
+    c["sub"] = json!(job);
+    c["aud"] = json!("cronium-runtime");
+    s.req("GET", "/v1/input", Some(&hs_token(&c, None)), None)
+        .expect_error(401, "token_wrong_issuer");
+    // A token for a job this store has no execution of.
+    let ghost = hs_token(
+        &cronium_orchestrator_claims("job_ghost", "ada", "ev-42"),
+        None,
+    );
+    let err = BlockingClient::new(
+        Config::builder()
+            .socket(&s.socket)
+            .token(&ghost)
+            .build()
+            .expect("config"),
+    )
+    .expect("client")
+    .input::<serde_json::Value>()
+    .expect_err("unknown execution");
+    assert_eq!(
+        (err.kind(), err.code()),
+        (ErrorKind::Auth, "execution_unknown")
+    );
+
+    // The id rule and a taken id, on the admin command: exit 2, one line, nothing written.
+    let out = s
+        .command()
+        .args(["executions", "create", "--id", job, "--user", "ada"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    let out = s
+        .command()
+        .args(["executions", "create", "--id", "has space", "--user", "ada"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("execution id"));
+}
+
+/// Configured away (`orchestrator_issuers = []`), Cronium's orchestrator's tokens are
+/// refused like any unknown issuer's.
+#[test]
+fn orchestrator_issuers_can_be_turned_off() {
+    let s = Sidecar::start_with(&[("CRONIUM_ORCHESTRATOR_ISSUERS", "")]);
+    let e = s.create(&["--id", "job_1", "--user", "ada", "--event-id", "ev"]);
+    let token = hs_token(&cronium_orchestrator_claims(&e.id, "ada", "ev"), None);
+    s.req("GET", "/v1/input", Some(&token), None)
+        .expect_error(401, "token_malformed");
+    let mut c = cronium_orchestrator_claims(&e.id, "ada", "ev");
+    c["sub"] = json!(e.id);
+    s.req("GET", "/v1/input", Some(&hs_token(&c, None)), None)
+        .expect_error(401, "token_wrong_issuer");
+}

@@ -463,6 +463,14 @@ impl Caller {
     }
 }
 
+/// `410 execution_finished`: the answer to every token of a finished execution.
+fn execution_finished(id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::ExecutionFinished,
+        format!("execution {id} is finished; its tokens are no longer accepted"),
+    )
+}
+
 async fn authenticate<B>(
     state: &AppState,
     req: &Request<B>,
@@ -482,6 +490,19 @@ async fn authenticate<B>(
             "the token's user does not own its execution",
         ));
     }
+    if state.is_finished(&entry) {
+        return Err(execution_finished(&entry.execution.id));
+    }
+    // Past its maximum lifetime the execution is expired, whatever `exp` a token minted
+    // elsewhere (an orchestrator's 2 h) says.
+    let leeway = i64::try_from(state.auth.config().leeway_secs).unwrap_or(i64::MAX);
+    if now_unix() >= entry.execution.expires_at.saturating_add(leeway) {
+        return Err(ApiError::new(
+            ErrorCode::TokenExpired,
+            "the execution has reached its maximum lifetime",
+        ));
+    }
+    state.mark_started(&entry).await;
     if let Err(wait) = entry.take(&state.limits) {
         return Err(ApiError {
             retry_after: Some(wait),

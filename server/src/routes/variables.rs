@@ -92,7 +92,12 @@ pub(super) fn watch_key(
     key: &str,
 ) -> Result<Response<Body>, ApiError> {
     caller.require_scope()?;
-    Ok(watch(state, caller.user().to_owned(), key.to_owned()))
+    Ok(watch(
+        state,
+        caller.entry.execution.id.clone(),
+        caller.user().to_owned(),
+        key.to_owned(),
+    ))
 }
 
 /// `{"value": any}` → the user's variable `key` (compare-and-set with `if_version`), then
@@ -157,11 +162,12 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 
 /// Server-sent events for one key of one user: each change after the request, in `seq`
 /// order. A watcher that falls behind the hub gets the current value instead of the changes
-/// it missed.
-fn watch(state: &Arc<AppState>, user: String, key: String) -> Response<Body> {
+/// it missed. The stream ends when the watching execution is finished.
+fn watch(state: &Arc<AppState>, execution: String, user: String, key: String) -> Response<Body> {
     struct W {
         state: Arc<AppState>,
         rx: tokio::sync::broadcast::Receiver<Arc<cronium_store::VariableChange>>,
+        execution: String,
         user: String,
         key: String,
         last_seq: i64,
@@ -176,6 +182,7 @@ fn watch(state: &Arc<AppState>, user: String, key: String) -> Response<Body> {
     let w = W {
         rx,
         state: Arc::clone(state),
+        execution,
         user,
         key,
         last_seq,
@@ -198,6 +205,9 @@ fn watch(state: &Arc<AppState>, user: String, key: String) -> Response<Body> {
                 }
                 msg = w.rx.recv() => match msg {
                     Ok(c) => {
+                        if c.finished_execution.as_deref() == Some(w.execution.as_str()) {
+                            return None;
+                        }
                         if c.user_id != w.user || c.key != w.key || c.seq <= w.last_seq {
                             continue;
                         }
@@ -205,6 +215,10 @@ fn watch(state: &Arc<AppState>, user: String, key: String) -> Response<Body> {
                         return Some((Ok(Frame::data(sse_event(&c))), w));
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        // The finish may be among the changes missed.
+                        if w.state.seen_finished(&w.execution) {
+                            return None;
+                        }
                         let current = w.state.store.variable(&w.user, &w.key).await;
                         let Ok(current) = current else { continue };
                         let c = cronium_store::VariableChange {
@@ -214,6 +228,7 @@ fn watch(state: &Arc<AppState>, user: String, key: String) -> Response<Body> {
                             value: current.as_ref().map(|v| v.value.clone()),
                             version: current.as_ref().map(|v| v.version),
                             updated_at: current.map(|v| v.updated_at).unwrap_or_else(cronium_store::now_rfc3339),
+                            finished_execution: None,
                         };
                         return Some((Ok(Frame::data(sse_event(&c))), w));
                     }

@@ -472,3 +472,48 @@ async fn openapi_has_the_registry_tool_schemas() {
         .map_or(0, Vec::len);
     assert_eq!(alternatives, cronium_tools::Action::ALL.len());
 }
+
+/// A finish the change log reports drops the execution from the cache and is remembered:
+/// even an entry read from the store just before the finish (and cached just after it, a
+/// race with the poller) answers `410 execution_finished`.
+#[tokio::test]
+async fn a_published_finish_beats_a_stale_cached_entry() {
+    let f = fixture().await;
+    let state = f.app.state();
+    assert_eq!(
+        f.send(Method::GET, "/v1/input", true, None).await.status,
+        StatusCode::OK
+    );
+    let stale = state.execution(&f.execution).await.expect("cached entry");
+    assert!(!state.is_finished(&stale));
+
+    let seq = state.store.last_change_seq().await.expect("seq");
+    state
+        .store
+        .finish_execution(&f.execution, "succeeded", Some(0))
+        .await
+        .expect("finish");
+    // What the poller does with the change log's new entry.
+    for change in state.store.changes_since(seq, 10).await.expect("changes") {
+        state.publish(change);
+    }
+    assert!(
+        state.is_finished(&stale),
+        "the stale entry is known finished"
+    );
+    let a = f.send(Method::GET, "/v1/input", true, None).await;
+    assert_eq!(a.status, StatusCode::GONE, "{}", a.text);
+    assert_eq!(a.json["error"]["code"], "execution_finished");
+    let a = f
+        .send(
+            Method::GET,
+            &format!("/executions/{}/input", f.execution),
+            true,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (a.status, &a.json["code"]),
+        (StatusCode::GONE, &json!("execution_finished"))
+    );
+}

@@ -68,6 +68,7 @@ ErrorCode = Literal[
     "execution_unknown",
     "scope_insufficient",
     "execution_mismatch",
+    "execution_finished",
     "tool_action_unknown",
     "tool_params_invalid",
     "variable_not_found",
