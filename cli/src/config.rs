@@ -152,6 +152,7 @@ struct FileStorage {
     schema: Option<String>,
     password_file: Option<PathBuf>,
     pool_size: Option<usize>,
+    change_poll_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -501,6 +502,15 @@ pub fn limits_config(
     }
     if let Some(t) = env("CRONIUM_BODY_READ_TIMEOUT").or_else(|| fl.body_read_timeout.clone()) {
         limits.body_read_timeout = parse_duration(&t)?;
+    }
+    if let Some(t) =
+        env("CRONIUM_CHANGE_POLL_INTERVAL").or_else(|| file.storage.change_poll_interval.clone())
+    {
+        let every = parse_duration(&t)?;
+        if every.is_zero() {
+            return err("the change poll interval (CRONIUM_CHANGE_POLL_INTERVAL, [storage] change_poll_interval) must be above 0, e.g. 200ms");
+        }
+        limits.change_poll_interval = Some(every);
     }
     Ok(limits)
 }

@@ -241,6 +241,17 @@ pub struct PostgresStore {
     schema: String,
     target: String,
     migrated: tokio::sync::OnceCell<()>,
+    listen: ListenTarget,
+    /// The change listener's task, once started; aborted when the store is dropped.
+    listener: parking_lot::Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        if let Some(task) = self.listener.lock().take() {
+            task.abort();
+        }
+    }
 }
 
 impl fmt::Debug for PostgresStore {
@@ -322,14 +333,27 @@ impl PostgresStore {
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = if config.get_ssl_mode() == SslMode::Require {
-            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()?);
-            Manager::from_config(config, tls, manager_config)
+        let tls = if config.get_ssl_mode() == SslMode::Require {
+            Some(tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()?))
         } else {
             // `prefer` (the driver's default) would try TLS and fail on a certificate
             // rustls rejects, where libpq would carry on unverified: TLS only on request.
             config.ssl_mode(SslMode::Disable);
-            Manager::from_config(config, NoTls, manager_config)
+            None
+        };
+        // The change listener's own connection: the same target, told apart in
+        // `pg_stat_activity` by its name.
+        let mut listen_config = config.clone();
+        listen_config.application_name(LISTENER_NAME);
+        let listen = ListenTarget {
+            config: listen_config,
+            tls: tls.clone(),
+            channel: change_channel(&settings.schema),
+            timeout: settings.timeout,
+        };
+        let manager = match tls {
+            Some(tls) => Manager::from_config(config, tls, manager_config),
+            None => Manager::from_config(config, NoTls, manager_config),
         };
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size.max(1))
@@ -344,6 +368,8 @@ impl PostgresStore {
             schema: settings.schema.clone(),
             target,
             migrated: tokio::sync::OnceCell::new(),
+            listen,
+            listener: parking_lot::Mutex::new(None),
         })
     }
 
@@ -514,10 +540,15 @@ async fn audit_row(
 }
 
 /// Takes the next change-log position. The row lock it holds until commit orders every
-/// variable write (see the module doc).
+/// variable write (see the module doc). The same statement queues the change signal, which
+/// PostgreSQL delivers to the listeners only if and when the transaction commits (and for
+/// no extra round trip).
 async fn next_change_seq(tx: &deadpool_postgres::Transaction<'_>) -> StoreResult<i64> {
     let stmt = tx
-        .prepare_cached("UPDATE change_counter SET seq = seq + 1 RETURNING seq")
+        .prepare_cached(
+            "UPDATE change_counter SET seq = seq + 1 \
+             RETURNING seq, pg_notify(left('cronium_changes_' || current_schema(), 63), '')",
+        )
         .await
         .map_err(unavailable)?;
     let row = tx.query_one(&stmt, &[]).await.map_err(unavailable)?;
@@ -677,6 +708,15 @@ impl PostgresStore {
 
 #[async_trait]
 impl super::Store for PostgresStore {
+    fn listen_for_changes(&self, wake: super::ChangeWake) -> bool {
+        let mut listener = self.listener.lock();
+        if let Some(old) = listener.take() {
+            old.abort();
+        }
+        *listener = Some(tokio::spawn(self.listen.clone().run(wake)).abort_handle());
+        true
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(unavailable)?;
@@ -1226,6 +1266,133 @@ impl super::Store for PostgresStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+}
+
+/// `application_name` of the change listener's connection.
+pub const LISTENER_NAME: &str = "cronium-listener";
+
+/// How long the listener waits before connecting again after a break; doubles up to
+/// [`LISTEN_RETRY_MAX`].
+const LISTEN_RETRY_MIN: Duration = Duration::from_millis(250);
+const LISTEN_RETRY_MAX: Duration = Duration::from_secs(5);
+/// How often an idle listener checks that its connection still answers: a connection
+/// that died silently (a host gone, a NAT dropping the flow) would otherwise wait for
+/// notifications that never come.
+const LISTEN_CHECK: Duration = Duration::from_secs(10);
+
+/// The channel the change signals of a schema go through: the same expression as the
+/// `pg_notify` in [`next_change_seq`] (schema names are ASCII, so 63 bytes is 63 chars).
+fn change_channel(schema: &str) -> String {
+    let mut c = format!("cronium_changes_{schema}");
+    c.truncate(63);
+    c
+}
+
+/// Where the change listener connects: the pool's target on a connection of its own, since
+/// a `LISTEN` holds its connection for as long as it listens.
+#[derive(Clone)]
+struct ListenTarget {
+    config: tokio_postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    channel: String,
+    timeout: Duration,
+}
+
+impl ListenTarget {
+    /// Listens until the store is dropped: connects, `LISTEN`s, wakes once (changes may
+    /// have been committed while it was not listening), then wakes on every notification.
+    /// A break of the connection is followed by a new one after a growing pause.
+    async fn run(self, wake: super::ChangeWake) {
+        let mut pause = LISTEN_RETRY_MIN;
+        loop {
+            let listening = std::sync::atomic::AtomicBool::new(false);
+            let outcome = match &self.tls {
+                Some(tls) => match self.config.connect(tls.clone()).await {
+                    Ok((client, conn)) => self.listen(client, conn, &wake, &listening).await,
+                    Err(e) => Err(e),
+                },
+                None => match self.config.connect(NoTls).await {
+                    Ok((client, conn)) => self.listen(client, conn, &wake, &listening).await,
+                    Err(e) => Err(e),
+                },
+            };
+            if listening.load(std::sync::atomic::Ordering::Relaxed) {
+                pause = LISTEN_RETRY_MIN;
+            }
+            // The driver's errors name the server's complaint or the socket error, never
+            // the connection string.
+            match outcome {
+                Ok(()) => tracing::warn!("change listener: connection lost; reconnecting"),
+                Err(e) => tracing::warn!(error = %e, "change listener failed; reconnecting"),
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(LISTEN_RETRY_MAX);
+        }
+    }
+
+    /// One connection's life: `Ok` when the server closed it, `Err` when a call failed.
+    async fn listen<S, T>(
+        &self,
+        client: tokio_postgres::Client,
+        mut conn: tokio_postgres::Connection<S, T>,
+        wake: &super::ChangeWake,
+        listening: &std::sync::atomic::AtomicBool,
+    ) -> Result<(), tokio_postgres::Error>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        // The connection object carries both the replies to the client's calls and the
+        // notifications; a task drives it and passes the notifications on.
+        let (signal, mut signals) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let driver = tokio::spawn(async move {
+            loop {
+                match std::future::poll_fn(|cx| conn.poll_message(cx)).await {
+                    Some(Ok(tokio_postgres::AsyncMessage::Notification(_))) => {
+                        if signal.send(()).is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => return,
+                }
+            }
+        });
+        // Aborts the driver however this function ends (the client alone cannot close it).
+        struct AbortOnDrop(tokio::task::AbortHandle);
+        impl Drop for AbortOnDrop {
+            fn drop(&mut self) {
+                self.0.abort();
+            }
+        }
+        let _driver = AbortOnDrop(driver.abort_handle());
+        // The channel is a plain identifier (see `valid_schema`), quoted as one.
+        client
+            .batch_execute(&format!("LISTEN \"{}\"", self.channel))
+            .await?;
+        listening.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(channel = %self.channel, "change listener listening");
+        wake();
+        loop {
+            tokio::select! {
+                got = signals.recv() => match got {
+                    Some(()) => {
+                        // Coalesce a burst: one wake reads every change committed so far.
+                        while signals.try_recv().is_ok() {}
+                        wake();
+                    }
+                    None => return Ok(()),
+                },
+                _ = tokio::time::sleep(LISTEN_CHECK) => {
+                    match tokio::time::timeout(self.timeout, client.simple_query("SELECT 1")).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => return Err(e),
+                        Err(_) => return Ok(()),
+                    }
+                }
+            }
+        }
     }
 }
 

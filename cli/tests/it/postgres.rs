@@ -14,6 +14,10 @@ use cronium_store::temp_postgres::TempPostgres;
 use crate::harness::{http, Sidecar};
 use crate::receivers::{HttpReceiver, Reply};
 
+/// Sidecars that read the change log only every hour on their own: a change that reaches
+/// another sidecar in time got there through PostgreSQL's `LISTEN/NOTIFY`.
+const NO_POLLING: (&str, &str) = ("CRONIUM_CHANGE_POLL_INTERVAL", "1h");
+
 fn database() -> TempPostgres {
     TempPostgres::start().unwrap_or_else(|e| panic!("{e}"))
 }
@@ -424,4 +428,177 @@ fn migrate_store_checks_and_migrates() {
     assert_eq!((code, out.contains("current")), (Some(0), true), "{err}");
     let (code, out, _) = run(&["migrate-store", "--check"], None);
     assert_eq!((code, out.contains("SQLite")), (Some(0), true), "{out}");
+}
+
+/// `n` sidecars on one database that learn of each other's changes only through
+/// notifications (see [`NO_POLLING`]).
+fn pushed_sidecars(url: &str, n: usize) -> Vec<Sidecar> {
+    (0..n)
+        .map(|_| {
+            Sidecar::start_with(&[
+                ("CRONIUM_DATABASE_URL", url),
+                ("CRONIUM_RATE_LIMIT", "0"),
+                NO_POLLING,
+            ])
+        })
+        .collect()
+}
+
+/// A watch of `key` through `s`, read on a thread: each change arrives on the channel with
+/// the time it arrived, so a test can wait for one with a deadline or see that none came.
+fn watch(
+    s: &Sidecar,
+    token: &str,
+    key: &str,
+) -> std::sync::mpsc::Receiver<(Instant, serde_json::Value)> {
+    let client = cronium_client::BlockingClient::new(
+        cronium_client::Config::builder()
+            .socket(&s.socket)
+            .token(token)
+            .build()
+            .expect("config"),
+    )
+    .expect("client");
+    let changes = client
+        .watch_variable::<serde_json::Value>(key)
+        .expect("watch");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _client = client;
+        for ch in changes {
+            let Ok(ch) = ch else { return };
+            if tx
+                .send((Instant::now(), ch.value.unwrap_or_default()))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// A write through one sidecar reaches a watch and the cache on another through
+/// `LISTEN/NOTIFY`: with their own change-log reads an hour apart, only the notification
+/// can bring it in time.
+#[test]
+fn changes_reach_other_sidecars_through_notify() {
+    let pg = database();
+    let url = pg.url();
+    let s = pushed_sidecars(&url, 2);
+    let e = s[0].create_with_env(
+        &["--user", "u1", "--ttl", "1h"],
+        &[("CRONIUM_DATABASE_URL", &url)],
+    );
+    // Cached on the second sidecar before the first one changes it.
+    assert_eq!(
+        s[1].req("GET", "/v1/variables/n", Some(&e.token), None)
+            .status,
+        404
+    );
+    let changes = watch(&s[1], &e.token, "n");
+    let mut latencies = Vec::new();
+    for i in 0..20 {
+        let start = Instant::now();
+        let r = s[0].req(
+            "PUT",
+            "/v1/variables/n",
+            Some(&e.token),
+            Some(&format!(r#"{{"value":{i}}}"#)),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let (at, value) = changes
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the change reached the other sidecar's watch");
+        assert_eq!(value, serde_json::json!(i));
+        latencies.push(at.duration_since(start));
+    }
+    latencies.sort();
+    eprintln!(
+        "cross-sidecar watch latency: p50 {:?}, max {:?}",
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1]
+    );
+    // The cache of the second sidecar follows too (it had the key cached as absent).
+    eventually(&s[1], &e.token, "n", "19");
+}
+
+/// A notification sent while a sidecar's listener connection is gone is not lost: the
+/// listener reconnects and the sidecar catches up from the change log.
+#[test]
+fn a_change_missed_while_the_listener_is_away_arrives_after_it_reconnects() {
+    let pg = database();
+    let url = pg.url();
+    let s = pushed_sidecars(&url, 2);
+    let e = s[0].create_with_env(
+        &["--user", "u1", "--ttl", "1h"],
+        &[("CRONIUM_DATABASE_URL", &url)],
+    );
+    let changes = watch(&s[1], &e.token, "k");
+    let put = |v: u32| {
+        let r = s[0].req(
+            "PUT",
+            "/v1/variables/k",
+            Some(&e.token),
+            Some(&format!(r#"{{"value":{v}}}"#)),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    put(1);
+    let (_, v) = changes
+        .recv_timeout(Duration::from_secs(5))
+        .expect("listening");
+    assert_eq!(v, serde_json::json!(1));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // Connected to another database of the server: PostgreSQL refuses to close the one a
+    // session is in to new connections.
+    let admin_url = format!("{}/template1", url.trim_end_matches("/postgres"));
+    let admin = rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test database");
+        tokio::spawn(conn);
+        client
+    });
+    let sql = |q: &str| -> Vec<tokio_postgres::SimpleQueryMessage> {
+        rt.block_on(admin.simple_query(q))
+            .unwrap_or_else(|e| panic!("{q}: {e:?}"))
+    };
+    let listeners = || {
+        sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'cronium-listener'")
+            .iter()
+            .filter(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_)))
+            .count()
+    };
+    assert_eq!(listeners(), 2, "one listener connection per sidecar");
+    // No new connection can be made (the sidecars' pooled ones stay), then the listeners'
+    // connections are cut: they cannot come back until connections are allowed again.
+    sql("ALTER DATABASE postgres WITH ALLOW_CONNECTIONS false");
+    sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cronium-listener'");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while listeners() > 0 {
+        assert!(Instant::now() < deadline, "the listeners went away");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    put(2);
+    assert!(
+        changes.recv_timeout(Duration::from_millis(500)).is_err(),
+        "nothing can deliver the change while the listener is away"
+    );
+    sql("ALTER DATABASE postgres WITH ALLOW_CONNECTIONS true");
+    let (_, v) = changes
+        .recv_timeout(Duration::from_secs(15))
+        .expect("the missed change, caught up from the log after the listener reconnected");
+    assert_eq!(v, serde_json::json!(2));
+    eventually(&s[1], &e.token, "k", "2");
+    // And it listens again.
+    put(3);
+    let (_, v) = changes
+        .recv_timeout(Duration::from_secs(5))
+        .expect("listening again");
+    assert_eq!(v, serde_json::json!(3));
 }
