@@ -602,3 +602,41 @@ fn a_change_missed_while_the_listener_is_away_arrives_after_it_reconnects() {
         .expect("listening again");
     assert_eq!(v, serde_json::json!(3));
 }
+
+/// client-core rides out a database restart on an idempotent call: the sidecar answers
+/// `503 storage_unavailable` with `Retry-After` while the database is down, and the client
+/// waits as asked and sends again until the write is acknowledged.
+#[test]
+fn client_core_retries_idempotent_calls_through_a_database_restart() {
+    let pg = database();
+    let url = pg.url();
+    let s = sidecars(&url, 1).remove(0);
+    let e = s.create_with_env(
+        &["--user", "u1", "--ttl", "1h"],
+        &[("CRONIUM_DATABASE_URL", &url)],
+    );
+    let client = cronium_client::BlockingClient::new(
+        cronium_client::Config::builder()
+            .socket(&s.socket)
+            .token(&e.token)
+            .timeout(Duration::from_secs(60))
+            .max_retries(30)
+            .build()
+            .expect("config"),
+    )
+    .expect("client");
+    client.set_variable("k", &1, None).expect("set while up");
+    pg.stop().expect("stop the database");
+    let writer = std::thread::spawn(move || {
+        let start = Instant::now();
+        let meta = client.set_variable("k", &2, None);
+        (meta.map(|m| m.version), start.elapsed(), client)
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    pg.restart().expect("start the database again");
+    let (version, took, client) = writer.join().expect("writer");
+    assert_eq!(version.expect("acknowledged after the restart"), 2);
+    assert!(took >= Duration::from_millis(1000), "it waited: {took:?}");
+    let v = client.get_variable::<i64>("k").expect("get").expect("some");
+    assert_eq!((v.value, v.version), (2, 2));
+}
