@@ -286,7 +286,9 @@ pub enum IdempotencyClaim {
 /// of the sidecar process.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
-    /// Cheap reachability check for `/ready`.
+    /// Whether writes can succeed now, for `/ready`: `Err` (with the reason) when the store
+    /// is unreachable or would refuse a write (disk full, read-only). Cheap enough for a
+    /// readiness probe every few seconds.
     async fn ping(&self) -> StoreResult<()>;
 
     /// Creates an execution and returns it with its new id.

@@ -718,8 +718,22 @@ impl super::Store for PostgresStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
+        // Reachable is not enough: a standby, or a database set read-only (as an operator
+        // does on a full disk), answers reads and refuses every write.
         let client = self.client().await?;
-        client.simple_query("SELECT 1").await.map_err(unavailable)?;
+        let row = client
+            .query_one(
+                "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on'",
+                &[],
+            )
+            .await
+            .map_err(unavailable)?;
+        let (standby, read_only): (bool, bool) = (col(&row, 0)?, col(&row, 1)?);
+        if standby || read_only {
+            return Err(StoreError::Unavailable(
+                "the database accepts no writes (a standby, or read-only)".into(),
+            ));
+        }
         Ok(())
     }
 

@@ -11,5 +11,6 @@ mod receivers;
 mod run;
 mod run_isolate;
 mod run_ssh;
+mod storage_full;
 mod tokens;
 mod tools;
