@@ -152,6 +152,7 @@ struct FileStorage {
     schema: Option<String>,
     password_file: Option<PathBuf>,
     pool_size: Option<usize>,
+    ca_file: Option<PathBuf>,
     change_poll_interval: Option<String>,
 }
 
@@ -310,6 +311,16 @@ fn database(
                 .clone()
                 .map(|p| (p, "[storage] password_file"))
         });
+    if let Some(p) = env("CRONIUM_DATABASE_PASSWORD").filter(|s| !s.is_empty()) {
+        pg.password = Some(p);
+    }
+    if let Some(ca) = env("CRONIUM_DATABASE_CA_FILE")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| file.ca_file.clone())
+    {
+        pg.ca_file = Some(ca);
+    }
     if let Some((path, setting)) = password_file {
         let text = std::fs::read_to_string(&path).map_err(|e| {
             ConfigError(format!(
@@ -760,6 +771,17 @@ mod tests {
             "postgres://env@db2/x?sslmode=require",
             "env beats file"
         );
+
+        // Without a password file, the password may come from the environment; a CA file
+        // for TLS from either.
+        env.remove("CRONIUM_CONFIG");
+        env.insert("CRONIUM_DATABASE_PASSWORD", "from-env".into());
+        env.insert("CRONIUM_DATABASE_CA_FILE", "/etc/db-ca.pem".into());
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("env password");
+        let pg = c.database.as_ref().expect("postgres");
+        assert_eq!(pg.password.as_deref(), Some("from-env"));
+        assert_eq!(pg.ca_file.as_deref(), Some(Path::new("/etc/db-ca.pem")));
+        assert!(!format!("{c:?}").contains("from-env"));
 
         env.insert("CRONIUM_DATABASE_URL", "mysql://u:secret@h/x".into());
         let e = core_config(&ConfigArgs::default(), &lookup(&env)).expect_err("not postgres");

@@ -164,6 +164,11 @@ pub struct PgSettings {
     /// Time to connect, and to wait for a free pooled connection, before a call fails as
     /// unavailable.
     pub timeout: Duration,
+    /// CA certificates (PEM) the database server's certificate must chain to, instead of
+    /// Mozilla's roots: a private CA, as libpq's `sslrootcert`. Setting it (here, with
+    /// `[storage] ca_file` / `CRONIUM_DATABASE_CA_FILE`, or `sslrootcert=PATH` in the URL)
+    /// turns TLS on.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl PgSettings {
@@ -175,6 +180,7 @@ impl PgSettings {
             schema: DEFAULT_SCHEMA.into(),
             pool_size: 16,
             timeout: Duration::from_secs(5),
+            ca_file: None,
         }
     }
 
@@ -192,6 +198,7 @@ impl fmt::Debug for PgSettings {
             .field("schema", &self.schema)
             .field("pool_size", &self.pool_size)
             .field("timeout", &self.timeout)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -226,6 +233,30 @@ pub fn redact_url(url: &str) -> String {
         from = start + 3;
     }
     out
+}
+
+/// Reads what the driver does not parse from a URL's query: libpq's `sslrootcert=PATH`
+/// (taken out and returned) and `sslmode=verify-ca` / `verify-full` (read as `require`, which
+/// here always verifies the certificate and the host name). Other forms pass unchanged.
+fn take_libpq_tls_options(url: &str) -> (String, Option<std::path::PathBuf>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut ca = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("sslrootcert", path)) => ca = Some(std::path::PathBuf::from(path)),
+            Some(("sslmode", "verify-ca" | "verify-full")) => kept.push("sslmode=require"),
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (url, ca)
 }
 
 fn valid_schema(s: &str) -> bool {
@@ -287,9 +318,28 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn tls_config() -> StoreResult<rustls::ClientConfig> {
+fn tls_config(ca_file: Option<&std::path::Path>) -> StoreResult<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject as _;
     let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    match ca_file {
+        Some(path) => {
+            let bad = |e: &dyn fmt::Display| {
+                StoreError::Unavailable(format!(
+                    "the database CA file {} is not readable PEM certificates: {e}",
+                    path.display()
+                ))
+            };
+            let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+                .map_err(|e| bad(&e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(&e))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(bad(&"no certificate in it"));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
     Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -311,8 +361,13 @@ impl PostgresStore {
                 settings.schema
             )));
         }
-        let mut config = tokio_postgres::Config::from_str(&settings.url)
+        let (url, url_ca) = take_libpq_tls_options(&settings.url);
+        let ca_file = settings.ca_file.clone().or(url_ca);
+        let mut config = tokio_postgres::Config::from_str(&url)
             .map_err(|e| StoreError::Unavailable(format!("invalid database URL {target}: {e}")))?;
+        if ca_file.is_some() {
+            config.ssl_mode(SslMode::Require);
+        }
         if let Some(p) = &settings.password {
             config.password(p.trim_end_matches(['\n', '\r']));
         }
@@ -334,7 +389,9 @@ impl PostgresStore {
             recycling_method: RecyclingMethod::Fast,
         };
         let tls = if config.get_ssl_mode() == SslMode::Require {
-            Some(tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()?))
+            Some(tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
+                ca_file.as_deref(),
+            )?))
         } else {
             // `prefer` (the driver's default) would try TLS and fail on a certificate
             // rustls rejects, where libpq would carry on unverified: TLS only on request.
@@ -1441,6 +1498,25 @@ mod unit {
     }
 
     #[test]
+    fn libpq_tls_options_are_read() {
+        assert_eq!(
+            take_libpq_tls_options("postgres://db/x?sslrootcert=/etc/ca.pem&sslmode=verify-full"),
+            (
+                "postgres://db/x?sslmode=require".to_owned(),
+                Some("/etc/ca.pem".into())
+            )
+        );
+        assert_eq!(
+            take_libpq_tls_options("postgres://db/x?sslrootcert=/ca.pem"),
+            ("postgres://db/x".to_owned(), Some("/ca.pem".into()))
+        );
+        assert_eq!(
+            take_libpq_tls_options("postgres://db/x?sslmode=disable"),
+            ("postgres://db/x?sslmode=disable".to_owned(), None)
+        );
+    }
+
+    #[test]
     fn schema_names_are_plain() {
         assert!(valid_schema("cronium") && valid_schema("_t1"));
         assert!(!valid_schema("Cronium") && !valid_schema("1x") && !valid_schema("a;b"));
@@ -1683,6 +1759,48 @@ mod tests {
         let plain = PostgresStore::open(&PgSettings::new(format!("{}?sslmode=prefer", pg.url())))
             .expect("open");
         plain.ping().await.expect("prefer connects in plain text");
+    }
+
+    /// TLS to a server whose certificate a private CA signed: trusted through `sslrootcert`
+    /// (the CA file), refused without it (Mozilla's roots do not know that CA).
+    #[tokio::test]
+    async fn a_private_ca_is_trusted_through_sslrootcert() {
+        let pg = server();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = pg.enable_tls(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let url = pg.url().replace("127.0.0.1", "localhost");
+        let trusted = PostgresStore::open(&PgSettings::new(format!(
+            "{url}?sslrootcert={}&sslmode=verify-full",
+            ca.display()
+        )))
+        .expect("open");
+        trusted.ping().await.expect("TLS with the private CA");
+        let configured = PostgresStore::open(&PgSettings {
+            ca_file: Some(ca.clone()),
+            ..PgSettings::new(url.clone())
+        })
+        .expect("open");
+        configured.ping().await.expect("the CA file turns TLS on");
+        let on_tls = configured
+            .query_opt(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .expect("query")
+            .expect("row");
+        assert!(
+            col::<bool>(&on_tls, 0).expect("ssl"),
+            "the session is on TLS"
+        );
+        let untrusted =
+            PostgresStore::open(&PgSettings::new(format!("{url}?sslmode=require"))).expect("open");
+        match untrusted.ping().await {
+            Err(StoreError::Unavailable(msg)) => {
+                assert!(msg.contains("TLS") || msg.contains("certificate"), "{msg}")
+            }
+            other => panic!("an unknown CA must be refused, got {other:?}"),
+        }
     }
 
     /// A database that is not there at all: opening works (the sidecar starts and answers

@@ -640,3 +640,55 @@ fn client_core_retries_idempotent_calls_through_a_database_restart() {
     let v = client.get_variable::<i64>("k").expect("get").expect("some");
     assert_eq!((v.value, v.version), (2, 2));
 }
+
+/// `cronium run` on two hosts (two state dirs) with one PostgreSQL store: the second run
+/// sees the variables the first one left, and the admin commands read the executions from
+/// the database, not from a state dir.
+#[test]
+fn cronium_run_uses_the_postgres_store() {
+    use crate::run::{examples, stderr, Bench};
+    let pg = database();
+    let url = pg.url();
+    let hello = examples().join("hello.sh");
+    let hello = hello.to_str().expect("path");
+    let run = |b: &Bench, name: &str| {
+        let out = b
+            .cmd(&[
+                "--json",
+                "--user",
+                "ada",
+                hello,
+                "--input",
+                &format!(r#"{{"name":"{name}"}}"#),
+            ])
+            .env("CRONIUM_DATABASE_URL", &url)
+            .output()
+            .expect("run cronium run");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        doc
+    };
+    let (first_host, second_host) = (Bench::new(), Bench::new());
+    let doc = run(&first_host, "Ada");
+    assert_eq!(doc["output"]["count"], 1, "{doc}");
+    let doc = run(&second_host, "Bo");
+    assert_eq!(
+        doc["output"]["count"], 2,
+        "the first host's variables: {doc}"
+    );
+    assert!(
+        !second_host.state().join("cronium.db").exists(),
+        "no SQLite store was made"
+    );
+    let id = doc["executionId"].as_str().expect("id");
+    let show = crate::harness::cronium()
+        .arg("--state-dir")
+        .arg(first_host.state())
+        .args(["executions", "show", id, "--json"])
+        .env("CRONIUM_DATABASE_URL", &url)
+        .output()
+        .expect("show");
+    assert!(show.status.success(), "{}", stderr(&show));
+    let shown: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    assert_eq!(shown["output"]["greeting"], "Hello, Bo!");
+}
