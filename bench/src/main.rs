@@ -5,7 +5,7 @@
 //! measured minutes apart at most: the floor and the figure are measured in interleaved
 //! rounds, and both pinned to one CPU and unpinned.
 //!
-//! Usage: `cronium-bench --cronium PATH [--quick] [--out FILE]`
+//! Usage: `cronium-bench --cronium PATH [--quick] [--only postgres] [--out FILE]`
 //!
 //! Writes the table to stdout, the rows as JSON to FILE (default
 //! `bench/results/latest.json`, or `quick.json` with `--quick`) and the latency chart
@@ -25,6 +25,7 @@ use serde_json::json;
 
 mod external;
 mod load;
+mod postgres;
 mod svg;
 
 const SECRET: &str = "bench-secret-bench-secret-bench-secret!";
@@ -181,19 +182,26 @@ struct Args {
     cronium: PathBuf,
     quick: bool,
     out: PathBuf,
+    /// Only the PostgreSQL store's rows (`--only postgres`).
+    only_postgres: bool,
 }
 
 fn args() -> Result<Args, String> {
     let mut cronium = None;
     let mut quick = false;
     let mut out = None;
+    let mut only_postgres = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--cronium" => cronium = it.next().map(PathBuf::from),
             "--quick" => quick = true,
             "--out" => out = Some(it.next().map(PathBuf::from).ok_or("--out needs a file")?),
-            other => return Err(format!("unknown argument {other}; usage: cronium-bench --cronium PATH [--quick] [--out FILE]")),
+            "--only" => match it.next().as_deref() {
+                Some("postgres") => only_postgres = true,
+                other => return Err(format!("--only takes `postgres`, not {other:?}")),
+            },
+            other => return Err(format!("unknown argument {other}; usage: cronium-bench --cronium PATH [--quick] [--only postgres] [--out FILE]")),
         }
     }
     let cronium = cronium.ok_or("--cronium PATH is required (the release binary)")?;
@@ -209,6 +217,7 @@ fn args() -> Result<Args, String> {
         cronium,
         quick,
         out,
+        only_postgres,
     })
 }
 
@@ -419,6 +428,11 @@ fn run(args: &Args) -> Result<(), String> {
         (5, 3000, 30)
     };
     let mut rows = Vec::new();
+    if args.only_postgres {
+        postgres::rows(&args.cronium, dir, rounds, per_round, &mut rows)?;
+        print_table(&rows, args.quick);
+        return Ok(());
+    }
 
     // Exec → socket accepting, next to exec of /bin/true until it exits.
     let mut start_series = Series::default();
@@ -743,6 +757,7 @@ fn run(args: &Args) -> Result<(), String> {
 
     load_rows(args, dir, &mut rows)?;
     run_rows(args, dir, starts, &mut rows)?;
+    postgres::rows(&args.cronium, dir, rounds, per_round, &mut rows)?;
 
     let svg_path = args.out.with_file_name(if args.quick {
         "quick-latency.svg"
