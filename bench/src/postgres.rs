@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::{time_n, Row, Series, Target, SECRET};
 
 const SET: &str = "PostgreSQL store: client-core durable set_variable";
+const SET_FULL: &str = "PostgreSQL store: client-core durable set_variable (same durable work)";
 const GET: &str = "PostgreSQL store: client-core cached get_variable";
 const WATCH: &str = "PostgreSQL store: change through one sidecar seen by a watcher on another";
 
@@ -29,6 +30,7 @@ pub(crate) fn rows(
         Err(why) => {
             for (figure, target) in [
                 (SET, Target::Ratio(1.5)),
+                (SET_FULL, Target::Ratio(1.5)),
                 (GET, Target::Ratio(1.1)),
                 (WATCH, Target::Max(20_000.0)),
             ] {
@@ -117,13 +119,54 @@ pub(crate) fn rows(
             )
             .await
             .map_err(|e| e.to_string())?;
-        Ok::<_, String>((c, st))
+        // The same durable work as the store's write, the plain way: one transaction that
+        // takes the next change-log position, upserts, logs the change and audits it.
+        c.batch_execute(
+            "CREATE TABLE bench_counter (one BOOLEAN PRIMARY KEY, seq BIGINT NOT NULL); \
+             INSERT INTO bench_counter VALUES (TRUE, 0); \
+             CREATE TABLE bench_changes (seq BIGINT PRIMARY KEY, user_id TEXT, key TEXT, \
+             value TEXT, version BIGINT, updated_at TEXT); \
+             CREATE TABLE bench_audit (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+             at TEXT, execution_id TEXT, user_id TEXT, action TEXT, target TEXT)",
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let (c2, conn2) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn2);
+        let mut full = Vec::new();
+        for sql in [
+            "UPDATE bench_counter SET seq = seq + 1 RETURNING seq",
+            "INSERT INTO bench_plain (user_id, key, value, version, updated_at) \
+             VALUES ('bench', 'bench_full', $1, 1, $2) ON CONFLICT (user_id, key) DO UPDATE \
+             SET value = excluded.value, version = bench_plain.version + 1, \
+             updated_at = excluded.updated_at RETURNING version",
+            "INSERT INTO bench_changes VALUES ($1, 'bench', 'bench_full', $2, $3, $4)",
+            "INSERT INTO bench_audit (at, execution_id, user_id, action, target) \
+             VALUES ($1, 'e', 'bench', 'variable.set', 'bench_full')",
+        ] {
+            full.push(c2.prepare(sql).await.map_err(|e| e.to_string())?);
+        }
+        Ok::<_, String>((c, st, c2, full))
     })?;
-    let (plain, upsert) = plain;
+    let (plain, upsert, mut plain_tx, full) = plain;
+    let at = "2026-01-01T00:00:00.000Z";
+    let mut full_write = |v: &str| -> Result<(), tokio_postgres::Error> {
+        rt.block_on(async {
+            let tx = plain_tx.transaction().await?;
+            let seq: i64 = tx.query_one(&full[0], &[]).await?.get(0);
+            let version: i64 = tx.query_one(&full[1], &[&v, &at]).await?.get(0);
+            tx.execute(&full[2], &[&seq, &v, &version, &at]).await?;
+            tx.execute(&full[3], &[&at]).await?;
+            tx.commit().await
+        })
+    };
 
     let mut failures = 0usize;
     let mut set_s = Series::default();
     let mut plain_s = Series::default();
+    let mut full_s = Series::default();
     let mut get_s = Series::default();
     let mut lite_s = Series::default();
     for _ in 0..rounds {
@@ -137,8 +180,13 @@ pub(crate) fn rows(
         plain_s.add_round(time_n(per_round / 4, || {
             i += 1;
             let v = i.to_string();
-            let at = "2026-01-01T00:00:00.000Z";
             if rt.block_on(plain.execute(&upsert, &[&v, &at])).is_err() {
+                failures += 1;
+            }
+        }));
+        full_s.add_round(time_n(per_round / 4, || {
+            i += 1;
+            if full_write(&i.to_string()).is_err() {
                 failures += 1;
             }
         }));
@@ -197,6 +245,18 @@ pub(crate) fn rows(
             Some(Target::Ratio(1.5)),
         )
         .paired(&set_s.round_medians, &plain_s.round_medians),
+    );
+    rows.push(
+        Row::latency(
+            SET_FULL.into(),
+            &set_s,
+            Some((
+                "plain tokio-postgres transaction doing the same writes".into(),
+                crate::us(full_s.median()),
+            )),
+            Some(Target::Ratio(1.5)),
+        )
+        .paired(&set_s.round_medians, &full_s.round_medians),
     );
     rows.push(
         Row::latency(
