@@ -5,8 +5,9 @@
 //! measured minutes apart at most: the floor and the figure are measured in interleaved
 //! rounds, and both pinned to one CPU and unpinned.
 //!
-//! Usage: `cronium-bench --cronium PATH [--quick] [--containers] [--out FILE]`
-//! (`--containers`: only the container rows, printed)
+//! Usage: `cronium-bench --cronium PATH [--quick] [--containers] [--only postgres] [--out FILE]`
+//! (`--containers`: only the container rows, printed; `--only postgres`: only the
+//! PostgreSQL store's rows)
 //!
 //! Writes the table to stdout, the rows as JSON to FILE (default
 //! `bench/results/latest.json`, or `quick.json` with `--quick`) and the latency chart
@@ -27,6 +28,7 @@ use serde_json::json;
 mod containers;
 mod external;
 mod load;
+mod postgres;
 mod svg;
 
 const SECRET: &str = "bench-secret-bench-secret-bench-secret!";
@@ -185,6 +187,8 @@ struct Args {
     out: PathBuf,
     /// `--containers`: only the container rows (printed, not written).
     containers_only: bool,
+    /// Only the PostgreSQL store's rows (`--only postgres`).
+    only_postgres: bool,
 }
 
 fn args() -> Result<Args, String> {
@@ -192,6 +196,7 @@ fn args() -> Result<Args, String> {
     let mut quick = false;
     let mut out = None;
     let mut containers_only = false;
+    let mut only_postgres = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -199,7 +204,11 @@ fn args() -> Result<Args, String> {
             "--quick" => quick = true,
             "--containers" => containers_only = true,
             "--out" => out = Some(it.next().map(PathBuf::from).ok_or("--out needs a file")?),
-            other => return Err(format!("unknown argument {other}; usage: cronium-bench --cronium PATH [--quick] [--containers] [--out FILE]")),
+            "--only" => match it.next().as_deref() {
+                Some("postgres") => only_postgres = true,
+                other => return Err(format!("--only takes `postgres`, not {other:?}")),
+            },
+            other => return Err(format!("unknown argument {other}; usage: cronium-bench --cronium PATH [--quick] [--containers] [--only postgres] [--out FILE]")),
         }
     }
     let cronium = cronium.ok_or("--cronium PATH is required (the release binary)")?;
@@ -216,6 +225,7 @@ fn args() -> Result<Args, String> {
         quick,
         out,
         containers_only,
+        only_postgres,
     })
 }
 
@@ -426,13 +436,17 @@ fn run(args: &Args) -> Result<(), String> {
         (5, 3000, 30)
     };
     let mut rows = Vec::new();
-    if args.containers_only {
-        containers::container_rows(
-            &args.cronium,
-            dir,
-            if args.quick { 2 } else { 10 },
-            &mut rows,
-        );
+    if args.containers_only || args.only_postgres {
+        if args.containers_only {
+            containers::container_rows(
+                &args.cronium,
+                dir,
+                if args.quick { 2 } else { 10 },
+                &mut rows,
+            );
+        } else {
+            postgres::rows(&args.cronium, dir, rounds, per_round, &mut rows)?;
+        }
         print_table(&rows, args.quick);
         return Ok(());
     }
@@ -766,6 +780,7 @@ fn run(args: &Args) -> Result<(), String> {
         if args.quick { 2 } else { 10 },
         &mut rows,
     );
+    postgres::rows(&args.cronium, dir, rounds, per_round, &mut rows)?;
 
     let svg_path = args.out.with_file_name(if args.quick {
         "quick-latency.svg"

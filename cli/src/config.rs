@@ -152,6 +152,8 @@ struct FileStorage {
     schema: Option<String>,
     password_file: Option<PathBuf>,
     pool_size: Option<usize>,
+    ca_file: Option<PathBuf>,
+    change_poll_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -325,6 +327,16 @@ fn database(
                 .clone()
                 .map(|p| (p, "[storage] password_file"))
         });
+    if let Some(p) = env("CRONIUM_DATABASE_PASSWORD").filter(|s| !s.is_empty()) {
+        pg.password = Some(p);
+    }
+    if let Some(ca) = env("CRONIUM_DATABASE_CA_FILE")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| file.ca_file.clone())
+    {
+        pg.ca_file = Some(ca);
+    }
     if let Some((path, setting)) = password_file {
         let text = std::fs::read_to_string(&path).map_err(|e| {
             ConfigError(format!(
@@ -535,6 +547,15 @@ pub fn limits_config(
     }
     if let Some(t) = env("CRONIUM_BODY_READ_TIMEOUT").or_else(|| fl.body_read_timeout.clone()) {
         limits.body_read_timeout = parse_duration(&t)?;
+    }
+    if let Some(t) =
+        env("CRONIUM_CHANGE_POLL_INTERVAL").or_else(|| file.storage.change_poll_interval.clone())
+    {
+        let every = parse_duration(&t)?;
+        if every.is_zero() {
+            return err("the change poll interval (CRONIUM_CHANGE_POLL_INTERVAL, [storage] change_poll_interval) must be above 0, e.g. 200ms");
+        }
+        limits.change_poll_interval = Some(every);
     }
     Ok(limits)
 }
@@ -784,6 +805,17 @@ mod tests {
             "postgres://env@db2/x?sslmode=require",
             "env beats file"
         );
+
+        // Without a password file, the password may come from the environment; a CA file
+        // for TLS from either.
+        env.remove("CRONIUM_CONFIG");
+        env.insert("CRONIUM_DATABASE_PASSWORD", "from-env".into());
+        env.insert("CRONIUM_DATABASE_CA_FILE", "/etc/db-ca.pem".into());
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("env password");
+        let pg = c.database.as_ref().expect("postgres");
+        assert_eq!(pg.password.as_deref(), Some("from-env"));
+        assert_eq!(pg.ca_file.as_deref(), Some(Path::new("/etc/db-ca.pem")));
+        assert!(!format!("{c:?}").contains("from-env"));
 
         env.insert("CRONIUM_DATABASE_URL", "mysql://u:secret@h/x".into());
         let e = core_config(&ConfigArgs::default(), &lookup(&env)).expect_err("not postgres");

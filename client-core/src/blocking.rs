@@ -665,6 +665,33 @@ mod tests {
         }
 
         #[test]
+        fn storage_unavailable_is_retried_after_the_time_asked() {
+            let busy = |after: u32| {
+                resp(
+                    "503 Service Unavailable",
+                    &format!("retry-after: {after}\r\n"),
+                    r#"{"error":{"code":"storage_unavailable","message":"later"}}"#,
+                )
+            };
+            let (ep, rx) = server(vec![vec![busy(1), list(), busy(60)]]);
+            let c = client_for(&ep, "t", Duration::from_secs(5));
+            let start = Instant::now();
+            assert_eq!(c.list_variables().expect("list"), ["a", "b"]);
+            assert!(
+                start.elapsed() >= Duration::from_secs(1),
+                "waited the second asked, not the 5 ms backoff: {:?}",
+                start.elapsed()
+            );
+            assert_eq!(rx.iter().take(2).count(), 2, "sent twice");
+            // Longer than the caller agreed to wait (5 s): answered at once.
+            let start = Instant::now();
+            let err = c.list_variables().expect_err("503");
+            assert_eq!(err.code(), "storage_unavailable");
+            assert_eq!(err.retry_after(), Some(Duration::from_secs(60)));
+            assert!(start.elapsed() < Duration::from_secs(1), "not waited out");
+        }
+
+        #[test]
         fn non_idempotent_calls_are_not_retried_once_sent() {
             // A token refresh is a POST that is not safe to repeat.
             let (ep, rx) = server(vec![vec![unavailable(), list()]]);

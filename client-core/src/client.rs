@@ -823,10 +823,13 @@ impl Client {
                 return Err(error);
             }
             let backoff = backoff_delay(policy.base, policy.cap, retries, rand::random::<f64>());
-            let delay = match (error.status(), error.retry_after()) {
-                (Some(429), Some(asked)) if asked > policy.max_retry_after => return Err(error),
-                (Some(429), Some(asked)) => asked.max(backoff),
-                _ => backoff,
+            // A `Retry-After` (429 `rate_limited`, 503 `storage_unavailable` or
+            // `overloaded`) is honoured: retrying sooner would only meet the same answer.
+            // One longer than the caller agreed to wait is the caller's to handle.
+            let delay = match error.retry_after() {
+                Some(asked) if asked > policy.max_retry_after => return Err(error),
+                Some(asked) => asked.max(backoff),
+                None => backoff,
             };
             self.pause(delay, wait).await?;
             retries += 1;

@@ -292,8 +292,9 @@ impl ConfigBuilder {
         self
     }
 
-    /// Longest `Retry-After` of a 429 the client waits out itself (default 5 s); a longer
-    /// one is returned to the caller as a `rate_limited` error.
+    /// Longest `Retry-After` (of a 429, or a 503 such as `storage_unavailable`) the client
+    /// waits out itself before retrying an idempotent call (default 5 s); a longer one is
+    /// returned to the caller as the error it came with.
     pub fn max_retry_after(mut self, delay: Duration) -> Self {
         self.retry.max_retry_after = delay;
         self

@@ -35,6 +35,10 @@ pub struct Limits {
     /// Time a client gets to send a whole JSON body (streams are not bounded by it): a
     /// client trickling a body would otherwise hold a connection slot for ever.
     pub body_read_timeout: Duration,
+    /// How often the store's change log is read for other processes' changes; `None`
+    /// chooses by store: [`crate::state::POLL_INTERVAL`] for SQLite,
+    /// [`crate::state::PUSHED_POLL_INTERVAL`] where the store pushes change signals.
+    pub change_poll_interval: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -46,6 +50,7 @@ impl Default for Limits {
             rate_burst: 10_000.0,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            change_poll_interval: None,
         }
     }
 }

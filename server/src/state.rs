@@ -3,7 +3,8 @@
 //!
 //! Cache rules (DESIGN.md "Storage"): reads go through the cache, writes go to the store
 //! first and into the cache only after they commit. Every variable change — made here, or
-//! found in the store's change log by the poller — carries its change-log position (`seq`),
+//! found in the store's change log by the poller (woken by the store's push signal or its
+//! timer) — carries its change-log position (`seq`),
 //! and the cache and the watchers only ever move forward in `seq`, so a slow writer can never
 //! put an older value over a newer one.
 
@@ -27,8 +28,12 @@ use cronium_store::{
 };
 use cronium_tools::ToolEngine;
 
-/// How often the poller reads the store's change log for changes made by other processes.
+/// How often the poller reads the store's change log for changes made by other processes,
+/// by default, when the store has no push signal (SQLite).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// The same, when the store pushes a signal on every change (PostgreSQL): the timer is
+/// then only a safety net, and a slower one spares a shared database many sidecars' reads.
+pub const PUSHED_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Most variable entries cached before the cache starts over.
 const VARIABLE_CACHE_CAP: usize = 65_536;
@@ -262,11 +267,28 @@ impl AppState {
     }
 
     /// Starts the task that follows the store's change log, so writes by other sidecars on
-    /// the same store reach this one's cache and watchers within [`POLL_INTERVAL`].
+    /// the same store reach this one's cache and watchers. One mechanism for every store:
+    /// the task reads the log after its position whenever it is woken — by the store's push
+    /// signal where it has one (PostgreSQL's `LISTEN/NOTIFY`: within milliseconds of the
+    /// commit, and after the listener reconnects) and by a timer every
+    /// [`Limits::change_poll_interval`] (SQLite's only way; a safety net where the store
+    /// pushes). The log is the truth, so a lost signal delays a change, never loses it.
     pub fn start_poller(self: &Arc<Self>) {
         let state = Arc::clone(self);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(POLL_INTERVAL);
+            let wake = Arc::new(tokio::sync::Notify::new());
+            let weak = Arc::downgrade(&wake);
+            let pushes = state.store.listen_for_changes(Arc::new(move || {
+                if let Some(w) = weak.upgrade() {
+                    w.notify_one();
+                }
+            }));
+            let interval = state.limits.change_poll_interval.unwrap_or(if pushes {
+                PUSHED_POLL_INTERVAL
+            } else {
+                POLL_INTERVAL
+            });
+            let mut tick = tokio::time::interval(interval);
             // Start at the log's end, once it can be read: starting from 0 while a shared
             // database is down would replay every kept change to watchers when it is back.
             let mut last = loop {
@@ -284,6 +306,7 @@ impl AppState {
                 tokio::select! {
                     _ = state.shutdown.cancelled() => return,
                     _ = tick.tick() => {}
+                    _ = wake.notified() => {}
                 }
                 loop {
                     match state.store.changes_since(last, 512).await {

@@ -47,6 +47,9 @@ pub enum StoreError {
 /// Result alias for store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Called by a store that pushes change signals (see [`Store::listen_for_changes`]).
+pub type ChangeWake = std::sync::Arc<dyn Fn() + Send + Sync>;
+
 /// What `cronium executions create` (or the orchestrator) asks for.
 #[derive(Debug, Clone, Default)]
 pub struct NewExecution {
@@ -389,7 +392,9 @@ pub enum IdempotencyClaim {
 /// of the sidecar process.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
-    /// Cheap reachability check for `/ready`.
+    /// Whether writes can succeed now, for `/ready`: `Err` (with the reason) when the store
+    /// is unreachable or would refuse a write (disk full, read-only). Cheap enough for a
+    /// readiness probe every few seconds.
     async fn ping(&self) -> StoreResult<()>;
 
     /// Creates an execution and returns it with its new id.
@@ -447,6 +452,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn last_change_seq(&self) -> StoreResult<i64>;
     /// Changes after `seq`, oldest first, at most `limit`.
     async fn changes_since(&self, seq: i64, limit: u32) -> StoreResult<Vec<VariableChange>>;
+    /// Starts pushing "the change log grew" signals, when this store can: `wake` is called
+    /// soon after any process commits a variable change, and again whenever the push
+    /// channel comes back after a break (changes committed meanwhile sent no signal it could
+    /// receive). A signal carries nothing: the change log ([`Store::changes_since`]) stays
+    /// the truth, so a lost or doubled signal costs a read, never a change. Returns `false`
+    /// when the store has no push (SQLite: the caller polls). Call inside a tokio runtime;
+    /// the push stops when the store is dropped.
+    fn listen_for_changes(&self, wake: ChangeWake) -> bool {
+        let _ = wake;
+        false
+    }
 
     /// Appends a block of complete NDJSON lines to an execution's input stream.
     async fn append_input_stream(

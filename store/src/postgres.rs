@@ -140,6 +140,45 @@ ALTER TABLE executions ADD COLUMN outcome TEXT;
 ALTER TABLE executions ADD COLUMN exit_code INTEGER;
 ALTER TABLE variable_changes ADD COLUMN finished_execution TEXT;
 "#,
+    // 3: a variable write in one statement, so one round trip: the client-side transaction
+    // took seven (BEGIN, counter, version, upsert, change, audit, COMMIT) and a durable
+    // write through the sidecar cost several times a plain upsert. The same steps in the
+    // same order as before: lock the counter row (ordering every writer), check the
+    // version, then take the next position, write, log, audit and signal. A conflict
+    // returns position 0 with the stored version and writes nothing. 10000 is
+    // CHANGE_LOG_KEEP.
+    r#"
+CREATE FUNCTION set_variable_v1(
+    p_user TEXT, p_key TEXT, p_value TEXT, p_if BIGINT, p_at TEXT, p_execution TEXT
+) RETURNS TABLE (o_seq BIGINT, o_version BIGINT) LANGUAGE plpgsql AS $fn$
+DECLARE
+    cur BIGINT;
+    pos BIGINT;
+BEGIN
+    PERFORM 1 FROM change_counter FOR UPDATE;
+    SELECT v.version INTO cur FROM variables v WHERE v.user_id = p_user AND v.key = p_key;
+    cur := COALESCE(cur, 0);
+    IF p_if IS NOT NULL AND p_if <> cur THEN
+        RETURN QUERY SELECT 0::BIGINT, cur;
+        RETURN;
+    END IF;
+    UPDATE change_counter c SET seq = c.seq + 1 RETURNING c.seq INTO pos;
+    INSERT INTO variables (user_id, key, value, version, updated_at)
+        VALUES (p_user, p_key, p_value, cur + 1, p_at)
+        ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value,
+            version = excluded.version, updated_at = excluded.updated_at;
+    INSERT INTO variable_changes (seq, user_id, key, value, version, updated_at)
+        VALUES (pos, p_user, p_key, p_value, cur + 1, p_at);
+    IF pos % 1024 = 0 THEN
+        DELETE FROM variable_changes d WHERE d.seq <= pos - 10000;
+    END IF;
+    INSERT INTO audit_log (at, execution_id, user_id, action, target)
+        VALUES (p_at, p_execution, p_user, 'variable.set', p_key);
+    PERFORM pg_notify(left('cronium_changes_' || current_schema(), 63), '');
+    RETURN QUERY SELECT pos, cur + 1;
+END
+$fn$;
+"#,
 ];
 
 /// How long an idempotency record is kept: longer than any execution's retries.
@@ -176,6 +215,11 @@ pub struct PgSettings {
     /// Time to connect, and to wait for a free pooled connection, before a call fails as
     /// unavailable.
     pub timeout: Duration,
+    /// CA certificates (PEM) the database server's certificate must chain to, instead of
+    /// Mozilla's roots: a private CA, as libpq's `sslrootcert`. Setting it (here, with
+    /// `[storage] ca_file` / `CRONIUM_DATABASE_CA_FILE`, or `sslrootcert=PATH` in the URL)
+    /// turns TLS on.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl PgSettings {
@@ -187,6 +231,7 @@ impl PgSettings {
             schema: DEFAULT_SCHEMA.into(),
             pool_size: 16,
             timeout: Duration::from_secs(5),
+            ca_file: None,
         }
     }
 
@@ -204,6 +249,7 @@ impl fmt::Debug for PgSettings {
             .field("schema", &self.schema)
             .field("pool_size", &self.pool_size)
             .field("timeout", &self.timeout)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -240,6 +286,30 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// Reads what the driver does not parse from a URL's query: libpq's `sslrootcert=PATH`
+/// (taken out and returned) and `sslmode=verify-ca` / `verify-full` (read as `require`, which
+/// here always verifies the certificate and the host name). Other forms pass unchanged.
+fn take_libpq_tls_options(url: &str) -> (String, Option<std::path::PathBuf>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut ca = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("sslrootcert", path)) => ca = Some(std::path::PathBuf::from(path)),
+            Some(("sslmode", "verify-ca" | "verify-full")) => kept.push("sslmode=require"),
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (url, ca)
+}
+
 fn valid_schema(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
@@ -253,6 +323,17 @@ pub struct PostgresStore {
     schema: String,
     target: String,
     migrated: tokio::sync::OnceCell<()>,
+    listen: ListenTarget,
+    /// The change listener's task, once started; aborted when the store is dropped.
+    listener: parking_lot::Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        if let Some(task) = self.listener.lock().take() {
+            task.abort();
+        }
+    }
 }
 
 impl fmt::Debug for PostgresStore {
@@ -288,9 +369,28 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn tls_config() -> StoreResult<rustls::ClientConfig> {
+fn tls_config(ca_file: Option<&std::path::Path>) -> StoreResult<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject as _;
     let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    match ca_file {
+        Some(path) => {
+            let bad = |e: &dyn fmt::Display| {
+                StoreError::Unavailable(format!(
+                    "the database CA file {} is not readable PEM certificates: {e}",
+                    path.display()
+                ))
+            };
+            let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+                .map_err(|e| bad(&e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(&e))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(bad(&"no certificate in it"));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
     Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -312,8 +412,13 @@ impl PostgresStore {
                 settings.schema
             )));
         }
-        let mut config = tokio_postgres::Config::from_str(&settings.url)
+        let (url, url_ca) = take_libpq_tls_options(&settings.url);
+        let ca_file = settings.ca_file.clone().or(url_ca);
+        let mut config = tokio_postgres::Config::from_str(&url)
             .map_err(|e| StoreError::Unavailable(format!("invalid database URL {target}: {e}")))?;
+        if ca_file.is_some() {
+            config.ssl_mode(SslMode::Require);
+        }
         if let Some(p) = &settings.password {
             config.password(p.trim_end_matches(['\n', '\r']));
         }
@@ -334,14 +439,29 @@ impl PostgresStore {
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = if config.get_ssl_mode() == SslMode::Require {
-            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()?);
-            Manager::from_config(config, tls, manager_config)
+        let tls = if config.get_ssl_mode() == SslMode::Require {
+            Some(tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
+                ca_file.as_deref(),
+            )?))
         } else {
             // `prefer` (the driver's default) would try TLS and fail on a certificate
             // rustls rejects, where libpq would carry on unverified: TLS only on request.
             config.ssl_mode(SslMode::Disable);
-            Manager::from_config(config, NoTls, manager_config)
+            None
+        };
+        // The change listener's own connection: the same target, told apart in
+        // `pg_stat_activity` by its name.
+        let mut listen_config = config.clone();
+        listen_config.application_name(LISTENER_NAME);
+        let listen = ListenTarget {
+            config: listen_config,
+            tls: tls.clone(),
+            channel: change_channel(&settings.schema),
+            timeout: settings.timeout,
+        };
+        let manager = match tls {
+            Some(tls) => Manager::from_config(config, tls, manager_config),
+            None => Manager::from_config(config, NoTls, manager_config),
         };
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size.max(1))
@@ -356,6 +476,8 @@ impl PostgresStore {
             schema: settings.schema.clone(),
             target,
             migrated: tokio::sync::OnceCell::new(),
+            listen,
+            listener: parking_lot::Mutex::new(None),
         })
     }
 
@@ -526,10 +648,15 @@ async fn audit_row(
 }
 
 /// Takes the next change-log position. The row lock it holds until commit orders every
-/// variable write (see the module doc).
+/// variable write (see the module doc). The same statement queues the change signal, which
+/// PostgreSQL delivers to the listeners only if and when the transaction commits (and for
+/// no extra round trip).
 async fn next_change_seq(tx: &deadpool_postgres::Transaction<'_>) -> StoreResult<i64> {
     let stmt = tx
-        .prepare_cached("UPDATE change_counter SET seq = seq + 1 RETURNING seq")
+        .prepare_cached(
+            "UPDATE change_counter SET seq = seq + 1 \
+             RETURNING seq, pg_notify(left('cronium_changes_' || current_schema(), 63), '')",
+        )
         .await
         .map_err(unavailable)?;
     let row = tx.query_one(&stmt, &[]).await.map_err(unavailable)?;
@@ -702,9 +829,32 @@ impl PostgresStore {
 
 #[async_trait]
 impl super::Store for PostgresStore {
+    fn listen_for_changes(&self, wake: super::ChangeWake) -> bool {
+        let mut listener = self.listener.lock();
+        if let Some(old) = listener.take() {
+            old.abort();
+        }
+        *listener = Some(tokio::spawn(self.listen.clone().run(wake)).abort_handle());
+        true
+    }
+
     async fn ping(&self) -> StoreResult<()> {
+        // Reachable is not enough: a standby, or a database set read-only (as an operator
+        // does on a full disk), answers reads and refuses every write.
         let client = self.client().await?;
-        client.simple_query("SELECT 1").await.map_err(unavailable)?;
+        let row = client
+            .query_one(
+                "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on'",
+                &[],
+            )
+            .await
+            .map_err(unavailable)?;
+        let (standby, read_only): (bool, bool) = (col(&row, 0)?, col(&row, 1)?);
+        if standby || read_only {
+            return Err(StoreError::Unavailable(
+                "the database accepts no writes (a standby, or read-only)".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -938,39 +1088,38 @@ impl super::Store for PostgresStore {
         if_version: Option<u64>,
     ) -> StoreResult<VariableChange> {
         let at = now_rfc3339();
-        let (user, key, value, at) = (actor.user_id, key, value, at.as_str());
-        let mut client = self.client().await?;
-        let txn = client.transaction().await.map_err(unavailable)?;
-        let tx = &txn;
-        let out = async {
-            let seq = next_change_seq(tx).await?;
-            let current = stored_version(tx, user, key).await?;
-            check_version(if_version, current)?;
-            let version = current + 1;
-            let v = to_i64(version)?;
-            exec(
-                tx,
-                "INSERT INTO variables (user_id, key, value, version, updated_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, \
-                 version = excluded.version, updated_at = excluded.updated_at",
-                &[&user, &key, &value, &v, &at],
+        let if_v = if_version.map(to_i64).transpose()?;
+        // One statement, so one implicit transaction: committed when the answer arrives.
+        let row = self
+            .query_opt(
+                "SELECT o_seq, o_version FROM set_variable_v1($1, $2, $3, $4, $5, $6)",
+                &[
+                    &actor.user_id,
+                    &key,
+                    &value,
+                    &if_v,
+                    &at.as_str(),
+                    &actor.execution_id,
+                ],
             )
-            .await?;
-            record_change(tx, seq, user, key, Some(value), Some(v), at).await?;
-            audit_row(tx, actor, at, "variable.set", key).await?;
-            Ok(VariableChange {
-                seq,
-                user_id: user.to_owned(),
-                key: key.to_owned(),
-                value: Some(value.to_owned()),
-                version: Some(version),
-                updated_at: at.to_owned(),
-                finished_execution: None,
-            })
+            .await?
+            .ok_or_else(|| StoreError::Unavailable("set_variable_v1 answered no row".into()))?;
+        let (seq, version): (i64, i64) = (col(&row, 0)?, col(&row, 1)?);
+        if seq == 0 {
+            return Err(StoreError::Conflict {
+                expected: if_version.unwrap_or(0),
+                actual: to_u64(version),
+            });
         }
-        .await?;
-        txn.commit().await.map_err(unavailable)?;
-        Ok(out)
+        Ok(VariableChange {
+            seq,
+            user_id: actor.user_id.to_owned(),
+            key: key.to_owned(),
+            value: Some(value.to_owned()),
+            version: Some(to_u64(version)),
+            updated_at: at,
+            finished_execution: None,
+        })
     }
 
     async fn delete_variable(
@@ -1333,6 +1482,133 @@ impl super::Store for PostgresStore {
     }
 }
 
+/// `application_name` of the change listener's connection.
+pub const LISTENER_NAME: &str = "cronium-listener";
+
+/// How long the listener waits before connecting again after a break; doubles up to
+/// [`LISTEN_RETRY_MAX`].
+const LISTEN_RETRY_MIN: Duration = Duration::from_millis(250);
+const LISTEN_RETRY_MAX: Duration = Duration::from_secs(5);
+/// How often an idle listener checks that its connection still answers: a connection
+/// that died silently (a host gone, a NAT dropping the flow) would otherwise wait for
+/// notifications that never come.
+const LISTEN_CHECK: Duration = Duration::from_secs(10);
+
+/// The channel the change signals of a schema go through: the same expression as the
+/// `pg_notify` in [`next_change_seq`] (schema names are ASCII, so 63 bytes is 63 chars).
+fn change_channel(schema: &str) -> String {
+    let mut c = format!("cronium_changes_{schema}");
+    c.truncate(63);
+    c
+}
+
+/// Where the change listener connects: the pool's target on a connection of its own, since
+/// a `LISTEN` holds its connection for as long as it listens.
+#[derive(Clone)]
+struct ListenTarget {
+    config: tokio_postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    channel: String,
+    timeout: Duration,
+}
+
+impl ListenTarget {
+    /// Listens until the store is dropped: connects, `LISTEN`s, wakes once (changes may
+    /// have been committed while it was not listening), then wakes on every notification.
+    /// A break of the connection is followed by a new one after a growing pause.
+    async fn run(self, wake: super::ChangeWake) {
+        let mut pause = LISTEN_RETRY_MIN;
+        loop {
+            let listening = std::sync::atomic::AtomicBool::new(false);
+            let outcome = match &self.tls {
+                Some(tls) => match self.config.connect(tls.clone()).await {
+                    Ok((client, conn)) => self.listen(client, conn, &wake, &listening).await,
+                    Err(e) => Err(e),
+                },
+                None => match self.config.connect(NoTls).await {
+                    Ok((client, conn)) => self.listen(client, conn, &wake, &listening).await,
+                    Err(e) => Err(e),
+                },
+            };
+            if listening.load(std::sync::atomic::Ordering::Relaxed) {
+                pause = LISTEN_RETRY_MIN;
+            }
+            // The driver's errors name the server's complaint or the socket error, never
+            // the connection string.
+            match outcome {
+                Ok(()) => tracing::warn!("change listener: connection lost; reconnecting"),
+                Err(e) => tracing::warn!(error = %e, "change listener failed; reconnecting"),
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(LISTEN_RETRY_MAX);
+        }
+    }
+
+    /// One connection's life: `Ok` when the server closed it, `Err` when a call failed.
+    async fn listen<S, T>(
+        &self,
+        client: tokio_postgres::Client,
+        mut conn: tokio_postgres::Connection<S, T>,
+        wake: &super::ChangeWake,
+        listening: &std::sync::atomic::AtomicBool,
+    ) -> Result<(), tokio_postgres::Error>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        // The connection object carries both the replies to the client's calls and the
+        // notifications; a task drives it and passes the notifications on.
+        let (signal, mut signals) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let driver = tokio::spawn(async move {
+            loop {
+                match std::future::poll_fn(|cx| conn.poll_message(cx)).await {
+                    Some(Ok(tokio_postgres::AsyncMessage::Notification(_))) => {
+                        if signal.send(()).is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => return,
+                }
+            }
+        });
+        // Aborts the driver however this function ends (the client alone cannot close it).
+        struct AbortOnDrop(tokio::task::AbortHandle);
+        impl Drop for AbortOnDrop {
+            fn drop(&mut self) {
+                self.0.abort();
+            }
+        }
+        let _driver = AbortOnDrop(driver.abort_handle());
+        // The channel is a plain identifier (see `valid_schema`), quoted as one.
+        client
+            .batch_execute(&format!("LISTEN \"{}\"", self.channel))
+            .await?;
+        listening.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(channel = %self.channel, "change listener listening");
+        wake();
+        loop {
+            tokio::select! {
+                got = signals.recv() => match got {
+                    Some(()) => {
+                        // Coalesce a burst: one wake reads every change committed so far.
+                        while signals.try_recv().is_ok() {}
+                        wake();
+                    }
+                    None => return Ok(()),
+                },
+                _ = tokio::time::sleep(LISTEN_CHECK) => {
+                    match tokio::time::timeout(self.timeout, client.simple_query("SELECT 1")).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => return Err(e),
+                        Err(_) => return Ok(()),
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
@@ -1360,6 +1636,25 @@ mod unit {
         assert!(
             !shown.contains("filepw") && !shown.contains(":b@"),
             "{shown}"
+        );
+    }
+
+    #[test]
+    fn libpq_tls_options_are_read() {
+        assert_eq!(
+            take_libpq_tls_options("postgres://db/x?sslrootcert=/etc/ca.pem&sslmode=verify-full"),
+            (
+                "postgres://db/x?sslmode=require".to_owned(),
+                Some("/etc/ca.pem".into())
+            )
+        );
+        assert_eq!(
+            take_libpq_tls_options("postgres://db/x?sslrootcert=/ca.pem"),
+            ("postgres://db/x".to_owned(), Some("/ca.pem".into()))
+        );
+        assert_eq!(
+            take_libpq_tls_options("postgres://db/x?sslmode=disable"),
+            ("postgres://db/x?sslmode=disable".to_owned(), None)
         );
     }
 
@@ -1453,8 +1748,8 @@ mod tests {
                 bytes: 8
             }
         );
-        let steps = MIGRATIONS.len() as u32;
-        assert_eq!(b.schema_status().await.expect("status"), (steps, steps));
+        let known = MIGRATIONS.len() as u32;
+        assert_eq!(b.schema_status().await.expect("status"), (known, known));
         // Another schema is another store.
         assert!(store(&pg, "other")
             .variable("u", "k")
@@ -1469,15 +1764,15 @@ mod tests {
     async fn concurrent_migrations_apply_once() {
         let pg = server();
         let stores: Vec<_> = (0..8).map(|_| store(&pg, "race")).collect();
-        let steps = MIGRATIONS.len() as u32;
-        assert_eq!(stores[0].schema_status().await.expect("status"), (0, steps));
+        let known = MIGRATIONS.len() as u32;
+        assert_eq!(stores[0].schema_status().await.expect("status"), (0, known));
         let results = futures_join_all(stores.iter().map(|s| s.migrate())).await;
         for r in results {
             r.expect("every migration succeeds");
         }
         assert_eq!(
             stores[7].schema_status().await.expect("status"),
-            (steps, steps)
+            (known, known)
         );
     }
 
@@ -1611,6 +1906,48 @@ mod tests {
         let plain = PostgresStore::open(&PgSettings::new(format!("{}?sslmode=prefer", pg.url())))
             .expect("open");
         plain.ping().await.expect("prefer connects in plain text");
+    }
+
+    /// TLS to a server whose certificate a private CA signed: trusted through `sslrootcert`
+    /// (the CA file), refused without it (Mozilla's roots do not know that CA).
+    #[tokio::test]
+    async fn a_private_ca_is_trusted_through_sslrootcert() {
+        let pg = server();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = pg.enable_tls(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let url = pg.url().replace("127.0.0.1", "localhost");
+        let trusted = PostgresStore::open(&PgSettings::new(format!(
+            "{url}?sslrootcert={}&sslmode=verify-full",
+            ca.display()
+        )))
+        .expect("open");
+        trusted.ping().await.expect("TLS with the private CA");
+        let configured = PostgresStore::open(&PgSettings {
+            ca_file: Some(ca.clone()),
+            ..PgSettings::new(url.clone())
+        })
+        .expect("open");
+        configured.ping().await.expect("the CA file turns TLS on");
+        let on_tls = configured
+            .query_opt(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .expect("query")
+            .expect("row");
+        assert!(
+            col::<bool>(&on_tls, 0).expect("ssl"),
+            "the session is on TLS"
+        );
+        let untrusted =
+            PostgresStore::open(&PgSettings::new(format!("{url}?sslmode=require"))).expect("open");
+        match untrusted.ping().await {
+            Err(StoreError::Unavailable(msg)) => {
+                assert!(msg.contains("TLS") || msg.contains("certificate"), "{msg}")
+            }
+            other => panic!("an unknown CA must be refused, got {other:?}"),
+        }
     }
 
     /// A database that is not there at all: opening works (the sidecar starts and answers

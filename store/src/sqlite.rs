@@ -112,6 +112,14 @@ ALTER TABLE executions ADD COLUMN outcome TEXT;
 ALTER TABLE executions ADD COLUMN exit_code INTEGER;
 ALTER TABLE variable_changes ADD COLUMN finished_execution TEXT;
 "#,
+    // 4: one row rewritten by `ping`: readiness is a real committed write, so a full disk or a
+    // read-only database turns `/ready` false instead of only failing the writes.
+    r#"
+CREATE TABLE write_probe (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    n  INTEGER NOT NULL
+);
+"#,
 ];
 
 /// How long an idempotency record is kept: longer than any execution's retries.
@@ -429,7 +437,17 @@ fn append_block(
 #[async_trait]
 impl super::Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+        // A real commit, the smallest there is: it fails exactly when writes fail (disk
+        // full, read-only file or directory, I/O errors), with SQLite's reason.
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO write_probe (id, n) VALUES (1, 1) \
+                 ON CONFLICT (id) DO UPDATE SET n = write_probe.n + 1",
+            )
+            .and_then(|mut st| st.execute([]))
+            .map_err(unavailable)?;
+            Ok(())
+        })
     }
 
     async fn create_execution(&self, new: &NewExecution) -> StoreResult<Execution> {

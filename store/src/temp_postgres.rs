@@ -213,6 +213,110 @@ impl TempPostgres {
         self.start_server()
     }
 
+    /// Turns TLS on: makes a private CA and a certificate for `localhost` signed by it
+    /// (with the `openssl` tool, in `work`), restarts the server with them, and returns the
+    /// CA certificate's path for the client to trust.
+    pub fn enable_tls(&self, work: &Path) -> Result<PathBuf, String> {
+        let openssl = |args: &[&str]| -> Result<(), String> {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(work)
+                .output()
+                .map_err(|e| format!("cannot run openssl (install it): {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "openssl {} failed: {}",
+                    args.first().copied().unwrap_or(""),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=cronium test CA",
+        ])?;
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ])?;
+        std::fs::write(
+            work.join("ext.cnf"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        )
+        .map_err(|e| format!("cannot write the extensions file: {e}"))?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ])?;
+        let data = self.data_dir();
+        for f in ["server.crt", "server.key"] {
+            std::fs::copy(work.join(f), data.join(f))
+                .map_err(|e| format!("cannot copy {f}: {e}"))?;
+        }
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            data.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .map_err(|e| format!("cannot chmod the key: {e}"))?;
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .map_err(|e| format!("cannot open postgresql.conf: {e}"))?;
+        std::io::Write::write_all(&mut conf, b"\nssl = on\n")
+            .map_err(|e| format!("cannot write postgresql.conf: {e}"))?;
+        if self.as_postgres {
+            let out = Command::new("chown")
+                .args(["postgres:", "server.crt", "server.key"])
+                .current_dir(&data)
+                .output()
+                .map_err(|e| format!("cannot run chown: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "chown of the server key failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+        }
+        self.stop()?;
+        self.restart()?;
+        Ok(work.join("ca.pem"))
+    }
+
     /// Where its files are.
     pub fn path(&self) -> &Path {
         self.dir.path()

@@ -14,6 +14,10 @@ use cronium_store::temp_postgres::TempPostgres;
 use crate::harness::{http, Sidecar};
 use crate::receivers::{HttpReceiver, Reply};
 
+/// Sidecars that read the change log only every hour on their own: a change that reaches
+/// another sidecar in time got there through PostgreSQL's `LISTEN/NOTIFY`.
+const NO_POLLING: (&str, &str) = ("CRONIUM_CHANGE_POLL_INTERVAL", "1h");
+
 fn database() -> TempPostgres {
     TempPostgres::start().unwrap_or_else(|e| panic!("{e}"))
 }
@@ -473,4 +477,267 @@ fn a_finish_reaches_every_sidecar_on_the_database() {
         .expect("finish again");
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("execution_finished"));
+}
+
+/// `n` sidecars on one database that learn of each other's changes only through
+/// notifications (see [`NO_POLLING`]).
+fn pushed_sidecars(url: &str, n: usize) -> Vec<Sidecar> {
+    (0..n)
+        .map(|_| {
+            Sidecar::start_with(&[
+                ("CRONIUM_DATABASE_URL", url),
+                ("CRONIUM_RATE_LIMIT", "0"),
+                NO_POLLING,
+            ])
+        })
+        .collect()
+}
+
+/// A watch of `key` through `s`, read on a thread: each change arrives on the channel with
+/// the time it arrived, so a test can wait for one with a deadline or see that none came.
+fn watch(
+    s: &Sidecar,
+    token: &str,
+    key: &str,
+) -> std::sync::mpsc::Receiver<(Instant, serde_json::Value)> {
+    let client = cronium_client::BlockingClient::new(
+        cronium_client::Config::builder()
+            .socket(&s.socket)
+            .token(token)
+            .build()
+            .expect("config"),
+    )
+    .expect("client");
+    let changes = client
+        .watch_variable::<serde_json::Value>(key)
+        .expect("watch");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _client = client;
+        for ch in changes {
+            let Ok(ch) = ch else { return };
+            if tx
+                .send((Instant::now(), ch.value.unwrap_or_default()))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// A write through one sidecar reaches a watch and the cache on another through
+/// `LISTEN/NOTIFY`: with their own change-log reads an hour apart, only the notification
+/// can bring it in time.
+#[test]
+fn changes_reach_other_sidecars_through_notify() {
+    let pg = database();
+    let url = pg.url();
+    let s = pushed_sidecars(&url, 2);
+    let e = s[0].create_with_env(
+        &["--user", "u1", "--ttl", "1h"],
+        &[("CRONIUM_DATABASE_URL", &url)],
+    );
+    // Cached on the second sidecar before the first one changes it.
+    assert_eq!(
+        s[1].req("GET", "/v1/variables/n", Some(&e.token), None)
+            .status,
+        404
+    );
+    let changes = watch(&s[1], &e.token, "n");
+    let mut latencies = Vec::new();
+    for i in 0..20 {
+        let start = Instant::now();
+        let r = s[0].req(
+            "PUT",
+            "/v1/variables/n",
+            Some(&e.token),
+            Some(&format!(r#"{{"value":{i}}}"#)),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let (at, value) = changes
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the change reached the other sidecar's watch");
+        assert_eq!(value, serde_json::json!(i));
+        latencies.push(at.duration_since(start));
+    }
+    latencies.sort();
+    eprintln!(
+        "cross-sidecar watch latency: p50 {:?}, max {:?}",
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1]
+    );
+    // The cache of the second sidecar follows too (it had the key cached as absent).
+    eventually(&s[1], &e.token, "n", "19");
+}
+
+/// A notification sent while a sidecar's listener connection is gone is not lost: the
+/// listener reconnects and the sidecar catches up from the change log.
+#[test]
+fn a_change_missed_while_the_listener_is_away_arrives_after_it_reconnects() {
+    let pg = database();
+    let url = pg.url();
+    let s = pushed_sidecars(&url, 2);
+    let e = s[0].create_with_env(
+        &["--user", "u1", "--ttl", "1h"],
+        &[("CRONIUM_DATABASE_URL", &url)],
+    );
+    let changes = watch(&s[1], &e.token, "k");
+    let put = |v: u32| {
+        let r = s[0].req(
+            "PUT",
+            "/v1/variables/k",
+            Some(&e.token),
+            Some(&format!(r#"{{"value":{v}}}"#)),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    put(1);
+    let (_, v) = changes
+        .recv_timeout(Duration::from_secs(5))
+        .expect("listening");
+    assert_eq!(v, serde_json::json!(1));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // Connected to another database of the server: PostgreSQL refuses to close the one a
+    // session is in to new connections.
+    let admin_url = format!("{}/template1", url.trim_end_matches("/postgres"));
+    let admin = rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test database");
+        tokio::spawn(conn);
+        client
+    });
+    let sql = |q: &str| -> Vec<tokio_postgres::SimpleQueryMessage> {
+        rt.block_on(admin.simple_query(q))
+            .unwrap_or_else(|e| panic!("{q}: {e:?}"))
+    };
+    let listeners = || {
+        sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'cronium-listener'")
+            .iter()
+            .filter(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_)))
+            .count()
+    };
+    assert_eq!(listeners(), 2, "one listener connection per sidecar");
+    // No new connection can be made (the sidecars' pooled ones stay), then the listeners'
+    // connections are cut: they cannot come back until connections are allowed again.
+    sql("ALTER DATABASE postgres WITH ALLOW_CONNECTIONS false");
+    sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cronium-listener'");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while listeners() > 0 {
+        assert!(Instant::now() < deadline, "the listeners went away");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    put(2);
+    assert!(
+        changes.recv_timeout(Duration::from_millis(500)).is_err(),
+        "nothing can deliver the change while the listener is away"
+    );
+    sql("ALTER DATABASE postgres WITH ALLOW_CONNECTIONS true");
+    let (_, v) = changes
+        .recv_timeout(Duration::from_secs(15))
+        .expect("the missed change, caught up from the log after the listener reconnected");
+    assert_eq!(v, serde_json::json!(2));
+    eventually(&s[1], &e.token, "k", "2");
+    // And it listens again.
+    put(3);
+    let (_, v) = changes
+        .recv_timeout(Duration::from_secs(5))
+        .expect("listening again");
+    assert_eq!(v, serde_json::json!(3));
+}
+
+/// client-core rides out a database restart on an idempotent call: the sidecar answers
+/// `503 storage_unavailable` with `Retry-After` while the database is down, and the client
+/// waits as asked and sends again until the write is acknowledged.
+#[test]
+fn client_core_retries_idempotent_calls_through_a_database_restart() {
+    let pg = database();
+    let url = pg.url();
+    let s = sidecars(&url, 1).remove(0);
+    let e = s.create_with_env(
+        &["--user", "u1", "--ttl", "1h"],
+        &[("CRONIUM_DATABASE_URL", &url)],
+    );
+    let client = cronium_client::BlockingClient::new(
+        cronium_client::Config::builder()
+            .socket(&s.socket)
+            .token(&e.token)
+            .timeout(Duration::from_secs(60))
+            .max_retries(30)
+            .build()
+            .expect("config"),
+    )
+    .expect("client");
+    client.set_variable("k", &1, None).expect("set while up");
+    pg.stop().expect("stop the database");
+    let writer = std::thread::spawn(move || {
+        let start = Instant::now();
+        let meta = client.set_variable("k", &2, None);
+        (meta.map(|m| m.version), start.elapsed(), client)
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    pg.restart().expect("start the database again");
+    let (version, took, client) = writer.join().expect("writer");
+    assert_eq!(version.expect("acknowledged after the restart"), 2);
+    assert!(took >= Duration::from_millis(1000), "it waited: {took:?}");
+    let v = client.get_variable::<i64>("k").expect("get").expect("some");
+    assert_eq!((v.value, v.version), (2, 2));
+}
+
+/// `cronium run` on two hosts (two state dirs) with one PostgreSQL store: the second run
+/// sees the variables the first one left, and the admin commands read the executions from
+/// the database, not from a state dir.
+#[test]
+fn cronium_run_uses_the_postgres_store() {
+    use crate::run::{examples, stderr, Bench};
+    let pg = database();
+    let url = pg.url();
+    let hello = examples().join("hello.sh");
+    let hello = hello.to_str().expect("path");
+    let run = |b: &Bench, name: &str| {
+        let out = b
+            .cmd(&[
+                "--json",
+                "--user",
+                "ada",
+                hello,
+                "--input",
+                &format!(r#"{{"name":"{name}"}}"#),
+            ])
+            .env("CRONIUM_DATABASE_URL", &url)
+            .output()
+            .expect("run cronium run");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        doc
+    };
+    let (first_host, second_host) = (Bench::new(), Bench::new());
+    let doc = run(&first_host, "Ada");
+    assert_eq!(doc["output"]["count"], 1, "{doc}");
+    let doc = run(&second_host, "Bo");
+    assert_eq!(
+        doc["output"]["count"], 2,
+        "the first host's variables: {doc}"
+    );
+    assert!(
+        !second_host.state().join("cronium.db").exists(),
+        "no SQLite store was made"
+    );
+    let id = doc["executionId"].as_str().expect("id");
+    let show = crate::harness::cronium()
+        .arg("--state-dir")
+        .arg(first_host.state())
+        .args(["executions", "show", id, "--json"])
+        .env("CRONIUM_DATABASE_URL", &url)
+        .output()
+        .expect("show");
+    assert!(show.status.success(), "{}", stderr(&show));
+    let shown: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    assert_eq!(shown["output"]["greeting"], "Hello, Bo!");
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use cronium_protocol::wire::Status;
+use cronium_store::StoreError;
 
 /// The OpenAPI document of the v1 API, committed beside the code and served as is.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -14,8 +15,21 @@ pub(super) async fn answer(
 ) -> Option<Result<Response<Body>, ApiError>> {
     Some(match route {
         Route::Health => Ok(status("ok")),
+        // Ready means a write would succeed now (the store's `ping` is a write probe), and
+        // the 503 says why not: an operator reading a failed probe needs the reason, and
+        // the store's reasons name no secret (no URL, no password).
         Route::Ready => match state.timed(state.store.ping()).await {
             Ok(()) => Ok(status("ready")),
+            Err(StoreError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "not ready: storage refuses writes");
+                Err(ApiError {
+                    retry_after: Some(1),
+                    ..ApiError::new(
+                        ErrorCode::StorageUnavailable,
+                        format!("storage is unavailable: {reason}"),
+                    )
+                })
+            }
             Err(e) => Err(e.into()),
         },
         Route::Metrics => Ok(response(
