@@ -158,18 +158,19 @@ struct MigrateArgs {
     /// postgres:// URL (the password from the URL or PGPASSWORD; never printed).
     #[arg(long, value_name = "URL")]
     database: Option<String>,
-    /// The events table.
-    #[arg(long, default_value = "events", requires = "database")]
-    table: String,
-    /// The script column.
-    #[arg(long, default_value = "content", requires = "database")]
-    column: String,
-    /// The language column (PYTHON, NODEJS, BASH).
-    #[arg(long, default_value = "type", requires = "database")]
-    language_column: String,
-    /// The id column.
-    #[arg(long, default_value = "id", requires = "database")]
-    id_column: String,
+    /// The events table (default `events`; only with --database, which `migrate_scripts`
+    /// checks: clap's `requires` did not refuse them next to script paths).
+    #[arg(long, value_name = "NAME")]
+    table: Option<String>,
+    /// The script column (default `content`).
+    #[arg(long, value_name = "NAME")]
+    column: Option<String>,
+    /// The language column, holding PYTHON, NODEJS, BASH (default `type`).
+    #[arg(long, value_name = "NAME")]
+    language_column: Option<String>,
+    /// The id column (default `id`).
+    #[arg(long, value_name = "NAME")]
+    id_column: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -475,13 +476,22 @@ fn migrate_scripts(args: MigrateArgs) -> Result<u8, CliError> {
         Some(url) => {
             let target = cronium_migrate::db::Target {
                 url: url.clone(),
-                table: args.table,
-                column: args.column,
-                language_column: args.language_column,
-                id_column: args.id_column,
+                table: args.table.unwrap_or_else(|| "events".into()),
+                column: args.column.unwrap_or_else(|| "content".into()),
+                language_column: args.language_column.unwrap_or_else(|| "type".into()),
+                id_column: args.id_column.unwrap_or_else(|| "id".into()),
             };
             cronium_migrate::db::migrate_database(&target, options, args.dry_run, &mut out)
                 .map_err(|e| CliError::usage(e.0))?
+        }
+        None if args.table.is_some()
+            || args.column.is_some()
+            || args.language_column.is_some()
+            || args.id_column.is_some() =>
+        {
+            return Err(CliError::usage(
+                "--table, --column, --language-column and --id-column name the database's events table; give --database URL too, or drop them to migrate files",
+            ));
         }
         None => cronium_migrate::files::migrate_paths(&args.paths, options, args.dry_run, &mut out)
             .map_err(|e| CliError::usage(e.0))?,

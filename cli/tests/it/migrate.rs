@@ -397,6 +397,17 @@ fn bad_input_is_one_line_each_and_nothing_half_written() {
         "source ./cronium.sh\necho hi\n"
     );
 
+    // A database option beside script paths is a mistake, not something to ignore.
+    let out = migrate(d, &["--table", "jobs", "ok.sh"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("give --database URL"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("ok.sh")).expect("read"),
+        "source ./cronium.sh\necho hi\n"
+    );
+
     // Unknown language, a syntax error, an unreadable file: each reported on one line and
     // left unchanged; the good file is still migrated; exit 1.
     std::fs::write(d.join("notes.txt"), "source ./cronium.sh\n").expect("write");
