@@ -105,6 +105,7 @@ enum Command {
     },
     /// Run a script the way Cronium would, with the runtime in this process, and show what
     /// it did (exit code: the script's; 124 on --timeout).
+    #[command(after_long_help = RUN_ENVIRONMENT)]
     Run {
         #[command(flatten)]
         sub: SubConfig,
@@ -141,6 +142,22 @@ enum Command {
         sub: SubConfig,
     },
 }
+
+/// The environment `cronium run` reads, for `cronium run --help`.
+const RUN_ENVIRONMENT: &str = "\
+Environment:
+  CRONIUM_PYTHON       the Python interpreter (default: the .venv of the build tree this
+                       cronium belongs to when it has the module, else python3)
+  CRONIUM_PYTHONPATH   extra PYTHONPATH entries (default: PREFIX/lib/cronium/python when
+                       installed there)
+  CRONIUM_NODE         the Node.js interpreter (default: node)
+  CRONIUM_NODE_PATH    the node_modules holding the cronium package (default: the build
+                       tree's target/node_modules, or PREFIX/lib/cronium/node_modules)
+  CRONIUM_BUILTIN      the forkless Bash builtin (cronium.sh falls back to curl)
+  CRONIUM_LOG          log filter of the runner (a level, or target=level,...)
+  CRONIUM_STATE_DIR, CRONIUM_CONFIG, CRONIUM_DATABASE_URL, CRONIUM_DATABASE_PASSWORD
+                       the store the execution is recorded in (docs/configuration.md)
+  DOCKER_HOST          the engine of --container";
 
 /// `cronium migrate`.
 #[derive(Debug, clap::Args)]

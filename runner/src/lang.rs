@@ -132,6 +132,50 @@ impl Lang {
     }
 }
 
+/// The bindings that belong to this `cronium` executable (`exe`), as the settings the
+/// runner would otherwise read from the environment, so `cronium run hello.py` works after
+/// `make demo` or an install with no variable set. Two layouts are known:
+/// - a build tree, `<target>/<profile>/cronium`: the Node package in `<target>/node_modules`
+///   (`make node`) and the virtualenv `.venv` beside `<target>` (`make python`);
+/// - an install, `<prefix>/bin/cronium`: `<prefix>/lib/cronium/node_modules` and the Python
+///   module in `<prefix>/lib/cronium/python`.
+///
+/// Only what exists is returned; an environment variable still overrides each.
+pub fn bindings_near(exe: &Path) -> Vec<(&'static str, String)> {
+    let mut found = Vec::new();
+    let Some(dir) = exe.parent() else {
+        return found;
+    };
+    let show = |p: PathBuf| p.display().to_string();
+    for modules in [
+        dir.join("../node_modules"),
+        dir.join("../lib/cronium/node_modules"),
+    ] {
+        if modules.join("cronium").join("package.json").is_file() {
+            found.push(("CRONIUM_NODE_PATH", show(modules)));
+            break;
+        }
+    }
+    let venv_python = dir.join("../../.venv/bin/python");
+    let installed = dir.join("../lib/cronium/python");
+    if installed.join("cronium").is_dir() {
+        found.push(("CRONIUM_PYTHONPATH", show(installed)));
+    } else if venv_python.is_file() && venv_has_cronium(&dir.join("../../.venv")) {
+        found.push(("CRONIUM_PYTHON", show(venv_python)));
+    }
+    found
+}
+
+/// Whether the module is installed in the virtualenv (`lib/python3.X/site-packages/cronium`),
+/// so a `.venv` made for something else is not taken.
+fn venv_has_cronium(venv: &Path) -> bool {
+    std::fs::read_dir(venv.join("lib")).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.path().join("site-packages/cronium").is_dir())
+    })
+}
+
 /// Finds a program on `PATH` (or checks a path given with a slash).
 pub fn find_program(program: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;

@@ -244,6 +244,17 @@ pub fn run(
     args: RunArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<u8, RunError> {
+    // The bindings next to this executable, unless the environment names others.
+    let near = std::env::current_exe()
+        .map(|exe| lang::bindings_near(&exe))
+        .unwrap_or_default();
+    let env = &|k: &str| {
+        env(k).or_else(|| {
+            near.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.clone())
+        })
+    };
     let plan = prepare(config, args, env)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -23,6 +23,11 @@ pub fn cronium() -> Command {
     cronium_testkit::cronium_command(Path::new(env!("CARGO_BIN_EXE_cronium")), SECRET)
 }
 
+/// [`cronium`] for a copy of the binary at `exe` (a layout a test made around it).
+pub fn cronium_at(exe: &Path) -> Command {
+    cronium_testkit::cronium_command(exe, SECRET)
+}
+
 /// A free loopback TCP address.
 pub fn free_port() -> SocketAddr {
     cronium_testkit::free_port().expect("free port")

@@ -716,3 +716,104 @@ fn global_options_after_the_subcommand() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no-such.toml"), "names the file: {stderr}");
 }
+
+/// Issue 18: `cronium run` finds the bindings that belong to it with no environment
+/// variable, in a build tree (`target/<profile>/cronium` with `target/node_modules` and the
+/// `.venv` beside `target`) and in an install (`PREFIX/bin/cronium` with
+/// `PREFIX/lib/cronium/{node_modules,python}`); a variable still overrides. The layouts are
+/// made around a link to the real binary, with marker packages standing in for the built
+/// ones (the real ones are what `make demo` runs).
+#[test]
+fn run_finds_the_bindings_beside_its_executable() {
+    let b = Bench::new();
+    let link = |to: &Path| {
+        std::fs::create_dir_all(to.parent().expect("dir")).expect("mkdir");
+        let real = Path::new(env!("CARGO_BIN_EXE_cronium"));
+        std::fs::hard_link(real, to)
+            .or_else(|_| std::fs::copy(real, to).map(|_| ()))
+            .expect("link cronium");
+    };
+    let node_package = |modules: &Path, marker: &str| {
+        let pkg = modules.join("cronium");
+        std::fs::create_dir_all(&pkg).expect("mkdir");
+        std::fs::write(
+            pkg.join("package.json"),
+            r#"{"name":"cronium","main":"index.js"}"#,
+        )
+        .expect("write");
+        std::fs::write(
+            pkg.join("index.js"),
+            format!("module.exports = {{ marker: '{marker}' }};\n"),
+        )
+        .expect("write");
+    };
+    let py = b.script(
+        "p.py",
+        "import sys\nimport cronium\nprint(getattr(cronium, 'MARKER', None), sys.executable)\n",
+    );
+    let js = b.script("n.js", "console.log(require('cronium').marker);\n");
+    let which_python = b.script("w.py", "import sys\nprint(sys.executable)\n");
+    let run = |exe: &Path, script: &Path, env: &[(&str, &str)]| {
+        let out = crate::harness::cronium_at(exe)
+            .arg("--state-dir")
+            .arg(b.state())
+            .args(["run", "--json", script.to_str().expect("p")])
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run");
+        let doc: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+        doc["stdout"].as_str().unwrap_or_default().trim().to_owned()
+    };
+
+    // An install: PREFIX/bin/cronium.
+    let prefix = b.path("prefix");
+    let exe = prefix.join("bin/cronium");
+    link(&exe);
+    let py_dir = prefix.join("lib/cronium/python/cronium");
+    std::fs::create_dir_all(&py_dir).expect("mkdir");
+    std::fs::write(py_dir.join("__init__.py"), "MARKER = 'installed'\n").expect("write");
+    node_package(&prefix.join("lib/cronium/node_modules"), "installed");
+    if which("python3") {
+        let line = run(&exe, &py, &[]);
+        assert!(line.starts_with("installed "), "{line}");
+    }
+    if which("node") {
+        assert_eq!(run(&exe, &js, &[]), "installed");
+        // The environment overrides what is found.
+        let other = b.path("other_modules");
+        node_package(&other, "override");
+        let other = other.to_str().expect("p");
+        assert_eq!(run(&exe, &js, &[("CRONIUM_NODE_PATH", other)]), "override");
+    }
+
+    // A build tree: ROOT/target/debug/cronium, ROOT/target/node_modules, ROOT/.venv.
+    let root = b.path("tree");
+    let exe = root.join("target/debug/cronium");
+    link(&exe);
+    node_package(&root.join("target/node_modules"), "built");
+    if which("node") {
+        assert_eq!(run(&exe, &js, &[]), "built");
+    }
+    if which("python3") {
+        // A .venv without the module is not taken (it may be somebody else's).
+        let venv = root.join(".venv");
+        std::fs::create_dir_all(venv.join("bin")).expect("mkdir");
+        let python3 = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3");
+        let python3 = String::from_utf8_lossy(&python3.stdout).trim().to_owned();
+        std::os::unix::fs::symlink(&python3, venv.join("bin/python")).expect("symlink");
+        let line = run(&exe, &which_python, &[]);
+        assert!(
+            !line.contains(".venv"),
+            "a .venv without cronium was used: {line}"
+        );
+        let site = venv.join("lib/python3/site-packages/cronium");
+        std::fs::create_dir_all(&site).expect("mkdir");
+        let line = run(&exe, &which_python, &[]);
+        assert!(line.ends_with(".venv/bin/python"), "{line}");
+    }
+}
