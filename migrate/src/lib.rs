@@ -416,6 +416,32 @@ pub(crate) mod ts {
         }
     }
 
+    /// The identifiers bound by a `binding` node (Python `assignment`, JavaScript
+    /// `variable_declarator`) whose `value_field` satisfies `is_value`: the names an
+    /// old script gave, say, its event object, so later uses of the name are found too.
+    pub fn bound_names(
+        root: Node<'_>,
+        src: &str,
+        (binding, name_field, value_field): (&str, &str, &str),
+        is_value: impl Fn(Node<'_>) -> bool,
+    ) -> Vec<String> {
+        let mut names = Vec::new();
+        walk(root, &mut |n| {
+            if n.kind() == binding {
+                if let (Some(l), Some(r)) = (
+                    n.child_by_field_name(name_field),
+                    n.child_by_field_name(value_field),
+                ) {
+                    if l.kind() == "identifier" && is_value(r) {
+                        names.push(text(l, src).to_owned());
+                    }
+                }
+            }
+            true
+        });
+        names
+    }
+
     /// A node's text.
     pub fn text<'s>(node: Node<'_>, src: &'s str) -> &'s str {
         &src[node.byte_range()]

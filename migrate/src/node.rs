@@ -6,7 +6,7 @@
 use cronium_protocol::helpers::{find, Language, Modernize};
 use tree_sitter::Node;
 
-use crate::ts::{named, parse, text, walk};
+use crate::ts::{bound_names, named, parse, text, walk};
 use crate::{
     data_file, helper_file, mentioned_data_file, renamed_event_field, MigrateError, Options,
     Rewriter,
@@ -156,20 +156,12 @@ fn event_fields(rw: &mut Rewriter<'_>, root: Node<'_>) {
             )
             && args(n).is_empty()
     };
-    let mut names: Vec<String> = Vec::new();
-    walk(root, &mut |n| {
-        if n.kind() == "variable_declarator" {
-            if let (Some(l), Some(r)) = (
-                n.child_by_field_name("name"),
-                n.child_by_field_name("value"),
-            ) {
-                if l.kind() == "identifier" && is_event_call(r) {
-                    names.push(text(l, src).to_owned());
-                }
-            }
-        }
-        true
-    });
+    let names = bound_names(
+        root,
+        src,
+        ("variable_declarator", "name", "value"),
+        is_event_call,
+    );
     let is_event = |n: Node<'_>| {
         is_event_call(n) || (n.kind() == "identifier" && names.iter().any(|x| x == text(n, src)))
     };

@@ -5,7 +5,7 @@
 use cronium_protocol::helpers::{find, Language, Modernize};
 use tree_sitter::Node;
 
-use crate::ts::{named, parse, text, walk};
+use crate::ts::{bound_names, named, parse, text, walk};
 use crate::{data_file, mentioned_data_file, renamed_event_field, MigrateError, Options, Rewriter};
 
 pub(crate) fn migrate(rw: &mut Rewriter<'_>, options: Options) -> Result<(), MigrateError> {
@@ -573,20 +573,7 @@ fn event_fields(rw: &mut Rewriter<'_>, root: Node<'_>) {
             && n.child_by_field_name("arguments")
                 .is_some_and(|a| named(a).is_empty())
     };
-    let mut names: Vec<String> = Vec::new();
-    walk(root, &mut |n| {
-        if n.kind() == "assignment" {
-            if let (Some(l), Some(r)) = (
-                n.child_by_field_name("left"),
-                n.child_by_field_name("right"),
-            ) {
-                if l.kind() == "identifier" && is_event_call(r) {
-                    names.push(text(l, src).to_owned());
-                }
-            }
-        }
-        true
-    });
+    let names = bound_names(root, src, ("assignment", "left", "right"), is_event_call);
     let is_event = |n: Node<'_>| {
         is_event_call(n) || (n.kind() == "identifier" && names.iter().any(|x| x == text(n, src)))
     };

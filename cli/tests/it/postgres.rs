@@ -24,8 +24,17 @@ fn database() -> TempPostgres {
 
 /// `n` sidecars, each in its own state dir (as on separate hosts), on one database.
 fn sidecars(url: &str, n: usize) -> Vec<Sidecar> {
+    sidecars_with(url, n, &[])
+}
+
+/// [`sidecars`] with more settings.
+fn sidecars_with(url: &str, n: usize, extra: &[(&str, &str)]) -> Vec<Sidecar> {
     (0..n)
-        .map(|_| Sidecar::start_with(&[("CRONIUM_DATABASE_URL", url), ("CRONIUM_RATE_LIMIT", "0")]))
+        .map(|_| {
+            let mut env = vec![("CRONIUM_DATABASE_URL", url), ("CRONIUM_RATE_LIMIT", "0")];
+            env.extend_from_slice(extra);
+            Sidecar::start_with(&env)
+        })
         .collect()
 }
 
@@ -482,15 +491,7 @@ fn a_finish_reaches_every_sidecar_on_the_database() {
 /// `n` sidecars on one database that learn of each other's changes only through
 /// notifications (see [`NO_POLLING`]).
 fn pushed_sidecars(url: &str, n: usize) -> Vec<Sidecar> {
-    (0..n)
-        .map(|_| {
-            Sidecar::start_with(&[
-                ("CRONIUM_DATABASE_URL", url),
-                ("CRONIUM_RATE_LIMIT", "0"),
-                NO_POLLING,
-            ])
-        })
-        .collect()
+    sidecars_with(url, n, &[NO_POLLING])
 }
 
 /// A watch of `key` through `s`, read on a thread: each change arrives on the channel with
