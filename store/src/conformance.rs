@@ -10,7 +10,7 @@
 //! so each implementation tests it beside its own code.
 
 use crate::{
-    now_unix, Actor, Execution, ExecutionStatus, Finish, IdempotencyClaim, NewExecution,
+    now_unix, prune_all, Actor, Execution, ExecutionStatus, Finish, IdempotencyClaim, NewExecution, Pruned, Retention,
     SealedCredential, Store, StoreError, StreamStats, VariableChange,
 };
 
@@ -26,6 +26,7 @@ pub async fn run<S: Store>(make: impl Fn() -> S) {
     audit(&make()).await;
     unknown_execution(&make()).await;
     lifecycle(&make()).await;
+    retention(&make()).await;
 }
 
 async fn execution(s: &impl Store, user: &str) -> Execution {
@@ -545,4 +546,104 @@ pub async fn lifecycle(s: &impl Store) {
         s.finish_execution("ghost", "failed", None).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// Retention with a clock the test controls: a finished execution's streams and audit
+/// entries go once they are older than their ages, in bounded batches; a running
+/// execution's, an execution's within its age, and every variable stay.
+pub async fn retention(s: &impl Store) {
+    let first_done = execution(s, "u").await;
+    let second_done = execution(s, "u").await;
+    let running = execution(s, "u").await;
+    for (n, e) in [&first_done, &second_done, &running].into_iter().enumerate() {
+        let a = actor(e);
+        s.set_variable(a, &format!("v{n}"), "1", None)
+            .await
+            .expect("set");
+        for i in 0..5 {
+            s.append_output_stream(a, format!("{{\"i\":{i}}}\n").as_bytes(), 1)
+                .await
+                .expect("out");
+        }
+        s.append_input_stream(&e.id, b"{\"in\":1}\n", 1)
+            .await
+            .expect("in");
+        s.audit(a, "tool.slack.send", "default").await.expect("audit");
+    }
+    assert!(s.start_execution(&running.id).await.expect("start"));
+    let finished_at = now_unix();
+    for e in [&first_done, &second_done] {
+        assert!(matches!(
+            s.finish_execution(&e.id, "succeeded", Some(0)).await,
+            Ok(Finish::Finished(_))
+        ));
+    }
+    let variables_before = s.variable_keys("u").await.expect("keys");
+    assert_eq!(variables_before.len(), 3);
+    let policy = Retention {
+        streams_after: Some(30),
+        audit_after: Some(45),
+        batch: 2,
+    };
+
+    // The ages are shorter than the executions' 60 s lifetime, so the running one is
+    // still within it at every "now" below until its own case at the end.
+    // Within every age: nothing goes.
+    let nothing = prune_all(s, finished_at + 25, &policy).await.expect("prune");
+    assert_eq!(nothing, Pruned::default(), "nothing is old enough yet");
+
+    // Past the streams' age, not the audit's: streams go in batches of at most 2.
+    let first = s
+        .prune_batch(finished_at + 33, &policy)
+        .await
+        .expect("one batch");
+    assert_eq!(first.stream_blocks, 2, "a batch deletes at most `batch` blocks");
+    assert_eq!(first.audit_entries, 0, "the audit's age is not reached");
+    let rest = prune_all(s, finished_at + 33, &policy).await.expect("prune");
+    assert_eq!(
+        first.stream_blocks + rest.stream_blocks,
+        12,
+        "both finished executions' 5 output and 1 input blocks"
+    );
+    assert_eq!(first.stream_bytes + rest.stream_bytes, 2 * (5 * 8 + 9));
+    for e in [&first_done, &second_done] {
+        assert!(s.output_stream_block(&e.id, 0).await.expect("read").is_none());
+        assert!(s.input_stream_block(&e.id, 0).await.expect("read").is_none());
+        assert!(!s.audit_log(&e.id).await.expect("audit").is_empty());
+    }
+    assert_eq!(
+        prune_all(s, finished_at + 33, &policy).await.expect("again"),
+        Pruned::default(),
+        "a pruned execution is not visited again"
+    );
+
+    // Past the audit's age as well.
+    let audit = prune_all(s, finished_at + 50, &policy).await.expect("prune");
+    assert_eq!(
+        audit.audit_entries,
+        2 * 3,
+        "variable.set, tool.slack.send and execution.finish of both"
+    );
+    for e in [&first_done, &second_done] {
+        assert!(s.audit_log(&e.id).await.expect("audit").is_empty());
+        let kept = s.execution(&e.id).await.expect("read").expect("row kept");
+        assert_eq!(kept.outcome.as_deref(), Some("succeeded"), "the row stays");
+    }
+
+    // The running execution (within its lifetime) keeps everything; variables all stay.
+    assert!(s.output_stream_block(&running.id, 0).await.expect("read").is_some());
+    assert!(s.input_stream_block(&running.id, 0).await.expect("read").is_some());
+    assert_eq!(s.audit_log(&running.id).await.expect("audit").len(), 2);
+    assert_eq!(s.variable_keys("u").await.expect("keys"), variables_before);
+
+    // An unfinished execution whose lifetime ended long enough ago is pruned too.
+    let lifetime_end = running.expires_at;
+    let expired = prune_all(s, lifetime_end + 50, &policy).await.expect("prune");
+    assert_eq!(expired.stream_blocks, 6);
+    assert_eq!(expired.audit_entries, 2);
+    assert_eq!(s.variable_keys("u").await.expect("keys"), variables_before);
+    for n in 0..3 {
+        let kept = s.variable("u", &format!("v{n}")).await.expect("read");
+        assert!(kept.is_some(), "variables are never pruned");
+    }
 }

@@ -386,6 +386,99 @@ pub enum IdempotencyClaim {
     },
 }
 
+/// What retention prunes and how much at a time (`[retention]` in the configuration).
+///
+/// An execution has ended when it was finished, or when its maximum lifetime passed without
+/// a finish (expired); its retention ages count from then. Only what an ended execution left behind goes: the blocks of its streams and its audit
+/// entries. The execution row (status, outcome, exit code, output document) and every
+/// variable stay; variables are never pruned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Prune the stream blocks (input and output) of executions ended at least this many
+    /// seconds ago; `None` keeps them for ever.
+    pub streams_after: Option<i64>,
+    /// Prune the audit entries of executions ended at least this many seconds ago; `None`
+    /// keeps them for ever.
+    pub audit_after: Option<i64>,
+    /// Most rows one batch deletes (each kind): one batch is one short transaction, so a
+    /// request waits for at most one batch, never for the whole prune.
+    pub batch: u32,
+}
+
+/// The defaults of [`Retention`]: streams kept 7 days, audit entries 30 days, 500 rows a
+/// batch.
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            streams_after: Some(7 * 86_400),
+            audit_after: Some(30 * 86_400),
+            batch: 500,
+        }
+    }
+}
+
+/// What pruning removed (one batch, or the sum of several).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Stream blocks deleted (a block holds one or more NDJSON records).
+    pub stream_blocks: u64,
+    /// Bytes those blocks held.
+    pub stream_bytes: u64,
+    /// Audit entries deleted.
+    pub audit_entries: u64,
+    /// Executions whose streams or audit entries are now fully pruned.
+    pub executions: u64,
+}
+
+impl Pruned {
+    /// Whether the batch deleted nothing and marked nothing: the prune is done.
+    pub fn is_empty(&self) -> bool {
+        *self == Pruned::default()
+    }
+
+    /// Adds another batch's figures.
+    pub fn add(&mut self, other: Pruned) {
+        self.stream_blocks += other.stream_blocks;
+        self.stream_bytes += other.stream_bytes;
+        self.audit_entries += other.audit_entries;
+        self.executions += other.executions;
+    }
+}
+
+/// Runs [`Store::prune_batch`] until a batch finds nothing, each batch its own transaction,
+/// yielding between batches so requests on the same runtime go first. `now` is unix
+/// seconds: the caller's clock (tests pass their own).
+pub async fn prune_all(store: &dyn Store, now: i64, retention: &Retention) -> StoreResult<Pruned> {
+    let mut total = Pruned::default();
+    loop {
+        let batch = store.prune_batch(now, retention).await?;
+        if batch.is_empty() {
+            return Ok(total);
+        }
+        total.add(batch);
+        YieldOnce(false).await;
+    }
+}
+
+/// Returns to the executor once: the SQLite store runs its calls inline, so without this a
+/// long prune on a one-thread runtime would hold it from batch to batch.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
 /// The storage interface of the sidecar.
 ///
 /// Every write returns only after it is committed: an acknowledged write survives a crash
@@ -532,6 +625,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<()>;
     /// Frees a claimed key whose call never reached the tool (so a retry may send).
     async fn release_idempotency(&self, execution_id: &str, key: &str) -> StoreResult<()>;
+    /// One bounded batch of retention, in one short transaction: deletes at most
+    /// `retention.batch` stream blocks and as many audit entries of executions that ended
+    /// (finished, or expired unfinished) before `now` minus the configured ages, and marks
+    /// the executions left with nothing to prune so later batches skip them. Running and
+    /// created executions within their lifetime and every variable are never touched.
+    /// [`prune_all`] repeats it until a batch prunes nothing.
+    async fn prune_batch(&self, now: i64, retention: &Retention) -> StoreResult<Pruned>;
 }
 
 /// The current time as RFC 3339 UTC with milliseconds, the one timestamp format of the API.

@@ -45,7 +45,7 @@ use tokio_postgres::{NoTls, Row};
 use super::{
     now_rfc3339, now_unix, Actor, AuditEntry, Execution, ExecutionReport, ExecutionStatus,
     ExecutionSummary, Finish, IdempotencyClaim, Json, NewExecution, SealedCredential, StoreError,
-    StoreResult, StreamStats, Variable, VariableChange,
+    Pruned, Retention, StoreResult, StreamStats, Variable, VariableChange,
 };
 
 /// Schema migrations, applied in order inside the store's schema; `schema_version` records
@@ -178,6 +178,17 @@ BEGIN
     RETURN QUERY SELECT pos, cur + 1;
 END
 $fn$;
+"#,
+    // 4: retention (issue 14). When an execution finished, in unix seconds, so its age is
+    // a plain comparison; and whether its streams and audit entries are already pruned, so
+    // a prune skips what an earlier one emptied instead of scanning all history again.
+    r#"
+ALTER TABLE executions ADD COLUMN finished_unix BIGINT;
+ALTER TABLE executions ADD COLUMN streams_pruned BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE executions ADD COLUMN audit_pruned BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE executions SET finished_unix = EXTRACT(EPOCH FROM finished_at::timestamptz)::BIGINT
+    WHERE finished_at IS NOT NULL;
+CREATE INDEX executions_by_end ON executions ((COALESCE(finished_unix, expires_at)));
 "#,
 ];
 
@@ -957,8 +968,9 @@ impl super::Store for PostgresStore {
         exec(
             tx,
             "UPDATE executions SET status = 'finished', finished_at = $1, outcome = $2, \
-             exit_code = $3 WHERE id = $4",
-            &[&at, &outcome, &exit_code, &id],
+             exit_code = $3, finished_unix = $4, streams_pruned = FALSE, audit_pruned = FALSE \
+             WHERE id = $5",
+            &[&at, &outcome, &exit_code, &now_unix(), &id],
         )
         .await?;
         exec(
@@ -1464,6 +1476,93 @@ impl super::Store for PostgresStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn prune_batch(&self, now: i64, retention: &Retention) -> StoreResult<Pruned> {
+        let batch = i64::from(retention.batch.max(1));
+        let mut client = self.client().await?;
+        let txn = client.transaction().await.map_err(unavailable)?;
+        let tx = &txn;
+        let mut pruned = Pruned::default();
+        let mut done = std::collections::BTreeSet::new();
+        // Ended before the cutoff: finished then, or unfinished with a lifetime over by
+        // then (an execution still within its lifetime has a later `expires_at`). SKIP
+        // LOCKED: two sidecars pruning the same store at once take different executions.
+        let ended = |flag: &'static str, cutoff: i64| async move {
+            let stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT id FROM executions WHERE NOT {flag} \
+                     AND COALESCE(finished_unix, expires_at) <= $1 \
+                     ORDER BY COALESCE(finished_unix, expires_at) LIMIT $2 \
+                     FOR UPDATE SKIP LOCKED"
+                ))
+                .await
+                .map_err(unavailable)?;
+            let rows = tx
+                .query(&stmt, &[&cutoff, &batch])
+                .await
+                .map_err(unavailable)?;
+            Ok::<_, StoreError>(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>())
+        };
+        if let Some(age) = retention.streams_after {
+            let mut budget = batch;
+            for id in ended("streams_pruned", now - age).await? {
+                let stmt = tx
+                    .prepare_cached(
+                        "DELETE FROM stream_blocks WHERE id IN (SELECT id FROM stream_blocks \
+                         WHERE execution_id = $1 ORDER BY id LIMIT $2) \
+                         RETURNING length(data)::BIGINT",
+                    )
+                    .await
+                    .map_err(unavailable)?;
+                let rows = tx
+                    .query(&stmt, &[&id, &budget])
+                    .await
+                    .map_err(unavailable)?;
+                let n = rows.len() as i64;
+                pruned.stream_blocks += n as u64;
+                pruned.stream_bytes += rows.iter().map(|r| r.get::<_, i64>(0) as u64).sum::<u64>();
+                budget -= n;
+                if budget == 0 {
+                    // It may have more blocks: the next batch goes on with it.
+                    break;
+                }
+                exec(
+                    tx,
+                    "UPDATE executions SET streams_pruned = TRUE WHERE id = $1",
+                    &[&id],
+                )
+                .await?;
+                done.insert(id);
+            }
+        }
+        if let Some(age) = retention.audit_after {
+            let mut budget = batch;
+            for id in ended("audit_pruned", now - age).await? {
+                let n = exec(
+                    tx,
+                    "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log \
+                     WHERE execution_id = $1 ORDER BY id LIMIT $2)",
+                    &[&id, &budget],
+                )
+                .await? as i64;
+                pruned.audit_entries += n as u64;
+                budget -= n;
+                if budget == 0 {
+                    break;
+                }
+                exec(
+                    tx,
+                    "UPDATE executions SET audit_pruned = TRUE WHERE id = $1",
+                    &[&id],
+                )
+                .await?;
+                done.insert(id);
+            }
+        }
+        pruned.executions = done.len() as u64;
+        txn.commit().await.map_err(unavailable)?;
+        Ok(pruned)
     }
 
     async fn release_idempotency(&self, execution_id: &str, key: &str) -> StoreResult<()> {

@@ -19,7 +19,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use super::{
     now_rfc3339, now_unix, Actor, AuditEntry, Execution, ExecutionReport, ExecutionStatus,
     ExecutionSummary, Finish, IdempotencyClaim, Json, NewExecution, SealedCredential, StoreError,
-    StoreResult, StreamStats, Variable, VariableChange,
+    Pruned, Retention, StoreResult, StreamStats, Variable, VariableChange,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -119,6 +119,17 @@ CREATE TABLE write_probe (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     n  INTEGER NOT NULL
 );
+"#,
+    // 5: retention (issue 14). When an execution finished, in unix seconds, so its age is
+    // a plain comparison; and whether its streams and audit entries are already pruned, so
+    // a prune skips what an earlier one emptied instead of scanning all history again.
+    r#"
+ALTER TABLE executions ADD COLUMN finished_unix INTEGER;
+ALTER TABLE executions ADD COLUMN streams_pruned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE executions ADD COLUMN audit_pruned INTEGER NOT NULL DEFAULT 0;
+UPDATE executions SET finished_unix = CAST(strftime('%s', finished_at) AS INTEGER)
+    WHERE finished_at IS NOT NULL;
+CREATE INDEX executions_by_end ON executions (COALESCE(finished_unix, expires_at));
 "#,
 ];
 
@@ -514,9 +525,10 @@ impl super::Store for SqliteStore {
             }
             tx.prepare_cached(
                 "UPDATE executions SET status = 'finished', finished_at = ?1, outcome = ?2, \
-                 exit_code = ?3 WHERE id = ?4",
+                 exit_code = ?3, finished_unix = ?4, streams_pruned = 0, audit_pruned = 0 \
+                 WHERE id = ?5",
             )
-            .and_then(|mut s| s.execute(params![at, outcome, exit_code, id]))
+            .and_then(|mut s| s.execute(params![at, outcome, exit_code, now_unix(), id]))
             .map_err(unavailable)?;
             record_finish(tx, &before.user_id, id, &at)?;
             let actor = Actor {
@@ -931,6 +943,86 @@ impl super::Store for SqliteStore {
             .and_then(|mut s| s.execute(params![execution_id, key, outcome]))
             .map_err(unavailable)?;
             Ok(())
+        })
+    }
+
+    async fn prune_batch(&self, now: i64, retention: &Retention) -> StoreResult<Pruned> {
+        let batch = i64::from(retention.batch.max(1));
+        self.write(|tx| {
+            let mut pruned = Pruned::default();
+            let mut done = std::collections::BTreeSet::new();
+            // Ended before `cutoff`: finished then, or unfinished with a lifetime over by
+            // then (an execution still within its lifetime has a later `expires_at`).
+            let ended = |flag: &str, cutoff: i64| {
+                tx.prepare_cached(&format!(
+                    "SELECT id FROM executions WHERE {flag} = 0 \
+                     AND COALESCE(finished_unix, expires_at) <= ?1 \
+                     ORDER BY COALESCE(finished_unix, expires_at) LIMIT ?2"
+                ))
+                .and_then(|mut s| {
+                    s.query_map(params![cutoff, batch], |r| r.get::<_, String>(0))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(unavailable)
+            };
+            let mark = |flag: &str, id: &str| {
+                tx.prepare_cached(&format!("UPDATE executions SET {flag} = 1 WHERE id = ?1"))
+                    .and_then(|mut s| s.execute(params![id]))
+                    .map_err(unavailable)
+            };
+            if let Some(age) = retention.streams_after {
+                let mut budget = batch;
+                for id in ended("streams_pruned", now - age)? {
+                    let blocks: Vec<(i64, i64)> = tx
+                        .prepare_cached(
+                            "SELECT id, length(data) FROM stream_blocks WHERE execution_id = ?1 \
+                             ORDER BY id LIMIT ?2",
+                        )
+                        .and_then(|mut s| {
+                            s.query_map(params![id, budget], |r| Ok((r.get(0)?, r.get(1)?)))?
+                                .collect::<rusqlite::Result<Vec<_>>>()
+                        })
+                        .map_err(unavailable)?;
+                    if let Some(&(last, _)) = blocks.last() {
+                        tx.prepare_cached(
+                            "DELETE FROM stream_blocks WHERE execution_id = ?1 AND id <= ?2",
+                        )
+                        .and_then(|mut s| s.execute(params![id, last]))
+                        .map_err(unavailable)?;
+                    }
+                    let n = blocks.len() as i64;
+                    pruned.stream_blocks += n as u64;
+                    pruned.stream_bytes += blocks.iter().map(|b| b.1 as u64).sum::<u64>();
+                    budget -= n;
+                    if budget == 0 {
+                        // It may have more blocks: the next batch goes on with it.
+                        break;
+                    }
+                    mark("streams_pruned", &id)?;
+                    done.insert(id);
+                }
+            }
+            if let Some(age) = retention.audit_after {
+                let mut budget = batch;
+                for id in ended("audit_pruned", now - age)? {
+                    let n = tx
+                        .prepare_cached(
+                            "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log \
+                             WHERE execution_id = ?1 ORDER BY id LIMIT ?2)",
+                        )
+                        .and_then(|mut s| s.execute(params![id, budget]))
+                        .map_err(unavailable)? as i64;
+                    pruned.audit_entries += n as u64;
+                    budget -= n;
+                    if budget == 0 {
+                        break;
+                    }
+                    mark("audit_pruned", &id)?;
+                    done.insert(id);
+                }
+            }
+            pruned.executions = done.len() as u64;
+            Ok(pruned)
         })
     }
 
