@@ -130,6 +130,17 @@ pub struct FileConfig {
     auth: FileAuth,
     #[serde(default)]
     tools: FileTools,
+    #[serde(default)]
+    retention: FileRetention,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRetention {
+    streams_after: Option<String>,
+    audit_after: Option<String>,
+    interval: Option<String>,
+    batch: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -278,6 +289,7 @@ pub fn core_config(
         None => Duration::from_secs(15 * 60),
     };
     let tools = tools_config(env, &file.tools, &state_dir)?;
+    let (retention, retention_interval) = retention_config(env, &file.retention)?;
     Ok((
         CoreConfig {
             state_dir,
@@ -287,10 +299,79 @@ pub fn core_config(
             auth,
             token_ttl,
             tools,
+            retention,
+            retention_interval,
         },
         file,
     ))
 }
+
+/// `[retention]` and its `CRONIUM_RETENTION_*` variables: the ages (a duration, or `never`
+/// to keep for ever), the batch size, and how often a sidecar prunes (`off`: only
+/// `cronium gc` does).
+fn retention_config(
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &FileRetention,
+) -> Result<(cronium_store::Retention, Option<Duration>), ConfigError> {
+    let age = |var: &str, key: &str, from_file: &Option<String>, default: Option<i64>| {
+        let (text, setting) = match env(var) {
+            Some(t) => (t, var.to_owned()),
+            None => match from_file {
+                Some(t) => (t.clone(), format!("[retention] {key}")),
+                None => return Ok(default),
+            },
+        };
+        if matches!(text.trim(), "never" | "off") {
+            return Ok(None);
+        }
+        parse_duration(&text)
+            .map(|d| Some(d.as_secs() as i64))
+            .map_err(|e| ConfigError(format!("{setting}: {e}, or never")))
+    };
+    let defaults = cronium_store::Retention::default();
+    let mut retention = cronium_store::Retention {
+        streams_after: age(
+            "CRONIUM_RETENTION_STREAMS_AFTER",
+            "streams_after",
+            &file.streams_after,
+            defaults.streams_after,
+        )?,
+        audit_after: age(
+            "CRONIUM_RETENTION_AUDIT_AFTER",
+            "audit_after",
+            &file.audit_after,
+            defaults.audit_after,
+        )?,
+        batch: defaults.batch,
+    };
+    if let Some(b) = env("CRONIUM_RETENTION_BATCH") {
+        retention.batch = b.parse().map_err(|_| {
+            ConfigError(format!("CRONIUM_RETENTION_BATCH={b:?} is not a whole number"))
+        })?;
+    } else if let Some(b) = file.batch {
+        retention.batch = b;
+    }
+    if retention.batch == 0 {
+        return err("the retention batch (CRONIUM_RETENTION_BATCH, [retention] batch) must be above 0, e.g. 500");
+    }
+    let interval = match env("CRONIUM_RETENTION_INTERVAL").or_else(|| file.interval.clone()) {
+        Some(t) if matches!(t.trim(), "never" | "off") => None,
+        Some(t) => {
+            let d = parse_duration(&t).map_err(|e| {
+                ConfigError(format!("the retention interval (CRONIUM_RETENTION_INTERVAL, [retention] interval): {e}, or off"))
+            })?;
+            if d.is_zero() {
+                return err("the retention interval (CRONIUM_RETENTION_INTERVAL, [retention] interval) must be above 0, or off");
+            }
+            Some(d)
+        }
+        None => Some(DEFAULT_RETENTION_INTERVAL),
+    };
+    Ok((retention, interval))
+}
+
+/// How often a sidecar prunes when `[retention] interval` is not set.
+pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(600);
 
 /// The PostgreSQL store's settings, when a database URL is configured. The URL (and so a
 /// password in it) comes from the environment or the file, never a flag; every message

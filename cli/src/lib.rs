@@ -132,6 +132,16 @@ enum Command {
     /// of Cronium's database) so they run on the runtime API; exit 1 when something needs
     /// review, 2 on bad usage.
     Migrate(Box<MigrateArgs>),
+    /// Prune once what ended executions left behind past the `[retention]` ages (stream
+    /// blocks, audit entries) and say what went; variables are never pruned. A sidecar
+    /// does the same in the background every `[retention] interval`.
+    Gc {
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        sub: SubConfig,
+    },
     /// Bring the configured store's schema up to date (sidecars also do this at start);
     /// with --check, only say whether it is current (exit 1 when it is not).
     MigrateStore {
@@ -464,6 +474,14 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             println!("{text}");
             Ok(0)
         }
+        Command::Gc { json, sub } => {
+            init_tracing(tracing::Level::WARN, false);
+            let (core, _) = config::core_config(&cli.config.with(&sub), &env)?;
+            let rt = runtime(1)?;
+            let line = rt.block_on(gc(&core, json))?;
+            println!("{line}");
+            Ok(0)
+        }
         Command::MigrateStore { check, sub } => {
             init_tracing(tracing::Level::WARN, false);
             let (core, _) = config::core_config(&cli.config.with(&sub), &env)?;
@@ -589,6 +607,14 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
     }
     let state = cronium_server::app_state(store, auth, cfg.limits, cfg.core.token_ttl);
     state.set_tools(cronium_server::tools_engine(&cfg.core).map_err(CliError::failed)?);
+    if let Some(every) = cfg.core.retention_interval {
+        cronium_server::retention::spawn(
+            state.store.clone(),
+            cfg.core.retention,
+            every,
+            state.shutdown.clone(),
+        );
+    }
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -673,6 +699,23 @@ async fn migrate_store(core: &config::CoreConfig, check: bool) -> Result<String,
     }
 }
 
+/// `cronium gc`: one prune of the configured store, batch after batch, and the line saying
+/// what it removed.
+async fn gc(core: &config::CoreConfig, json: bool) -> Result<String, CliError> {
+    let store = cronium_server::open_store(core)?;
+    let p = cronium_store::prune_all(store.as_ref(), cronium_store::now_unix(), &core.retention)
+        .await?;
+    Ok(if json {
+        serde_json::json!({
+            "streamBlocks": p.stream_blocks, "streamBytes": p.stream_bytes,
+            "auditEntries": p.audit_entries, "executions": p.executions,
+        })
+        .to_string()
+    } else {
+        cronium_server::retention::summary(&p)
+    })
+}
+
 async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
     let admin = Admin::open(&core)?;
     let out = &mut std::io::stdout().lock();
@@ -682,7 +725,8 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
         | Command::Run { .. }
         | Command::Migrate(_)
         | Command::Health(_)
-        | Command::MigrateStore { .. } => {
+        | Command::MigrateStore { .. }
+        | Command::Gc { .. } => {
             unreachable!("handled by run")
         }
         Command::Executions(ExecutionsCmd::Create(a)) => {

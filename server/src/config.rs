@@ -73,6 +73,11 @@ pub struct CoreConfig {
     pub token_ttl: Duration,
     /// Tool actions and their credentials.
     pub tools: ToolsConfig,
+    /// What retention prunes (`[retention]`): `cronium gc` and the sidecar's background
+    /// pruning.
+    pub retention: cronium_store::Retention,
+    /// How often a sidecar prunes in the background; `None` leaves it to `cronium gc`.
+    pub retention_interval: Option<Duration>,
 }
 
 /// Parses `500ms`, `30s`, `15m`, `2h`, `1d`, or plain seconds.

@@ -25,6 +25,7 @@ pub mod error;
 pub mod jwt_crypto;
 pub mod metrics;
 pub mod routes;
+pub mod retention;
 pub mod server;
 pub mod state;
 

@@ -11,6 +11,7 @@ mod lifecycle;
 mod migrate;
 mod postgres;
 mod receivers;
+mod retention;
 mod run;
 mod run_isolate;
 mod run_ssh;

@@ -26,6 +26,8 @@ fn core(dir: &std::path::Path) -> CoreConfig {
         },
         token_ttl: Duration::from_secs(600),
         tools: ToolsConfig::defaults(dir),
+        retention: Default::default(),
+        retention_interval: None,
     }
 }
 
