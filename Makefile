@@ -41,6 +41,7 @@ include tests/conformance/conformance.mk
 include tests/docs/docs.mk
 include tests/migrate/migrate.mk
 include images/images.mk
+include images/k8s/k8s.mk
 
 .PHONY: test
 test: test-rust $(BINDING_TESTS) ## Run every test: Rust unit + integration, then every binding's suite

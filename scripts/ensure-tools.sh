@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a target needs and a fresh machine lacks. Idempotent and quiet when
-# everything is there. Usage: ensure-tools.sh test|demo|bench|containers
+# everything is there. Usage: ensure-tools.sh test|demo|bench|containers|k8s
 set -euo pipefail
 
 need_apt=()
@@ -46,6 +46,19 @@ case "${1:-test}" in
     have docker-compose || need_apt+=(docker-compose)
     ;;
 esac
+
+# `make lint-k8s`: kubernetes-validate in the repository's .venv, pinned by
+# images/k8s/requirements.txt (reinstalled when that file changes).
+if [ "${1:-test}" = k8s ]; then
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  req=$root/images/k8s/requirements.txt
+  mark=$root/.venv/.cronium-k8s-tools
+  if [ ! -f "$mark" ] || [ "$req" -nt "$mark" ] || [ ! -x "$root/.venv/bin/kubernetes-validate" ]; then
+    [ -x "$root/.venv/bin/python" ] || python3 -m venv "$root/.venv"
+    "$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+    touch "$mark"
+  fi
+fi
 
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" -eq 0 ] && have apt-get; then
