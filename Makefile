@@ -14,7 +14,10 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/release/cronium
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	@# One column for the descriptions, as wide as the longest target name.
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} \
+		{ name[NR] = $$1; text[NR] = $$2; if (length($$1) > w) w = length($$1) } \
+		END { for (i = 1; i <= NR; i++) printf("  make %-" w "s  %s\n", name[i], text[i]) }'
 
 .PHONY: build
 build: ## Build the cronium binary (debug)
@@ -61,6 +64,7 @@ test-rust: images ## Rust unit and integration tests against a real sidecar (and
 .PHONY: lint
 lint: ## Lints: clippy (deny warnings), rustfmt, OpenAPI document validity, the docs against the protocol crate
 	$(CARGO) fmt --all -- --check
+	./scripts/check-make-help.sh
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@# openapi.json and docs/API.md list every route, error code and scope of the protocol
 	@# crate, and nothing else (also part of `make test`).
@@ -75,7 +79,13 @@ bench: python ## Benchmarks: every figure as a ratio to a baseline measured in t
 		$(MAKE) --no-print-directory $$t || echo "bench: 'make $$t' failed; its rows will say skipped" >&2; \
 	done
 	$(CARGO) build --release -p cronium-cli -p cronium-bench --bins
-	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN)
+	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN) --out $(CARGO_TARGET_DIR)/bench/latest.json
+
+# `make bench` writes under target/ only; the chart docs/performance.md shows is tracked and
+# changes only on purpose.
+.PHONY: bench-publish
+bench-publish: ## Copy the last `make bench` chart over bench/results/latency.svg (the one the docs show)
+	cp $(CARGO_TARGET_DIR)/bench/latency.svg bench/results/latency.svg
 
 .PHONY: bench-quick
 bench-quick: python ## The benchmarks once, briefly (CI runs this so the harness cannot rot)
@@ -83,7 +93,7 @@ bench-quick: python ## The benchmarks once, briefly (CI runs this so the harness
 		$(MAKE) --no-print-directory $$t || echo "bench-quick: 'make $$t' failed; its rows will say skipped" >&2; \
 	done
 	$(CARGO) build --release -p cronium-cli -p cronium-bench --bins
-	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN) --quick
+	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN) --quick --out $(CARGO_TARGET_DIR)/bench/quick.json
 
 .PHONY: clean
 clean: ## Remove build output

@@ -10,8 +10,8 @@
 //! PostgreSQL store's rows)
 //!
 //! Writes the table to stdout, the rows as JSON to FILE (default
-//! `bench/results/latest.json`, or `quick.json` with `--quick`) and the latency chart
-//! beside it (`latency.svg`, or `quick-latency.svg`). Clients in other languages
+//! `$CARGO_TARGET_DIR/bench/latest.json`, or `quick.json` with `--quick`) and the latency
+//! chart beside it (`latency.svg`, or `quick-latency.svg`). Clients in other languages
 //! (Python, Node, Bash, C) are spawned once per round; one that is missing or fails gets
 //! a "skipped: why" row, while a failure of the floor, client-core or the sidecar fails
 //! the run.
@@ -212,14 +212,7 @@ fn args() -> Result<Args, String> {
         }
     }
     let cronium = cronium.ok_or("--cronium PATH is required (the release binary)")?;
-    // Quick runs never overwrite the full run's results (the table and chart of docs/performance.md).
-    let out = out.unwrap_or_else(|| {
-        PathBuf::from(if quick {
-            "bench/results/quick.json"
-        } else {
-            "bench/results/latest.json"
-        })
-    });
+    let out = out.unwrap_or_else(|| default_out(quick));
     Ok(Args {
         cronium,
         quick,
@@ -227,6 +220,19 @@ fn args() -> Result<Args, String> {
         containers_only,
         only_postgres,
     })
+}
+
+/// Where a run writes its JSON (and its chart beside it) without `--out`: under the cargo
+/// target directory, never over a tracked file (the chart docs/performance.md shows is
+/// `bench/results/latency.svg`, updated on purpose by `make bench-publish`). Quick runs
+/// never overwrite the full run's results.
+fn default_out(quick: bool) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    target
+        .join("bench")
+        .join(if quick { "quick.json" } else { "latest.json" })
 }
 
 /// A release sidecar for the benchmarks, started by the test kit (the one launcher): on
@@ -787,6 +793,9 @@ fn run(args: &Args) -> Result<(), String> {
     } else {
         "latency.svg"
     });
+    if let Some(dir) = svg_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
     svg::write(&svg_path, &chart, args.quick)
         .map_err(|e| format!("{}: {e}", svg_path.display()))?;
     println!("chart written to {}", svg_path.display());
@@ -1059,4 +1068,21 @@ fn run_rows(args: &Args, dir: &Path, n: usize, rows: &mut Vec<Row>) -> Result<()
         ..Row::default()
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `make bench` once rewrote the tracked `bench/results/latency.svg` (issue 18, item 8):
+    /// no default result path may be inside the repository's tracked `bench/results`.
+    #[test]
+    fn default_results_are_written_under_the_target_dir() {
+        for quick in [false, true] {
+            let out = default_out(quick);
+            assert!(!out.starts_with("bench"), "{}", out.display());
+            let chart = out.with_file_name("latency.svg");
+            assert!(!chart.starts_with("bench/results"), "{}", chart.display());
+        }
+    }
 }
