@@ -346,7 +346,9 @@ fn retention_config(
     };
     if let Some(b) = env("CRONIUM_RETENTION_BATCH") {
         retention.batch = b.parse().map_err(|_| {
-            ConfigError(format!("CRONIUM_RETENTION_BATCH={b:?} is not a whole number"))
+            ConfigError(format!(
+                "CRONIUM_RETENTION_BATCH={b:?} is not a whole number"
+            ))
         })?;
     } else if let Some(b) = file.batch {
         retention.batch = b;

@@ -783,7 +783,8 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
         }
         Command::Executions(ExecutionsCmd::Show { id, json }) => {
             let v = admin.show_execution(&id).await?;
-            show(out, &v.report, &v.audit, json).map_err(|e| CliError::failed(e.to_string()))?;
+            show(out, &v.report, &v.audit, &v.output_tail, json)
+                .map_err(|e| CliError::failed(e.to_string()))?;
         }
         Command::Executions(ExecutionsCmd::List { limit, json }) => {
             let list = admin.list_executions(limit).await?;
@@ -791,21 +792,12 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
             if json {
                 let v: Vec<_> = list
                     .iter()
-                    .map(|e| serde_json::json!({"id": e.id, "userId": e.user_id, "event": e.event, "createdAt": e.created_at, "hasOutput": e.has_output, "status": e.status_at(now).as_str()}))
+                    .map(|e| serde_json::json!({"id": e.id, "userId": e.user_id, "event": e.event, "eventName": e.event_name, "createdAt": e.created_at, "hasOutput": e.has_output, "status": e.status_at(now).as_str()}))
                     .collect();
                 w(writeln!(out, "{}", serde_json::Value::from(v)))?;
             } else {
                 for e in list {
-                    w(writeln!(
-                        out,
-                        "{}  {}  {}  user={}  event={}{}",
-                        e.id,
-                        e.created_at,
-                        e.status_at(now).as_str(),
-                        e.user_id,
-                        e.event,
-                        if e.has_output { "  (output)" } else { "" }
-                    ))?;
+                    w(writeln!(out, "{}", list_line(&e, now)))?;
                 }
             }
         }
@@ -1061,13 +1053,127 @@ fn lifecycle_line(e: &cronium_store::Execution, now: i64) -> String {
     line
 }
 
+/// One line of `cronium executions list`: the event by name, `-` when it has none (never
+/// the generated event id, which says nothing to a person).
+fn list_line(e: &cronium_store::ExecutionSummary, now: i64) -> String {
+    format!(
+        "{}  {}  {}  user={}  event={}{}",
+        e.id,
+        e.created_at,
+        e.status_at(now).as_str(),
+        e.user_id,
+        e.event_name.as_deref().unwrap_or("-"),
+        if e.has_output { "  (output)" } else { "" }
+    )
+}
+
+/// Milliseconds since the epoch of an RFC 3339 UTC timestamp as the store writes them
+/// (`2026-12-06T04:00:00.123Z`); `None` for anything else.
+fn rfc3339_millis(t: &str) -> Option<i64> {
+    let b = t.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !t.ends_with('Z') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let millis = match t.get(19..t.len() - 1)? {
+        "" => 0,
+        f if f.starts_with('.') && f.len() >= 2 => {
+            let digits = &f[1..f.len().min(4)];
+            digits.parse::<i64>().ok()? * 10_i64.pow(3 - digits.len() as u32)
+        }
+        _ => return None,
+    };
+    // Days from the civil date (proleptic Gregorian), Howard Hinnant's algorithm.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1000) + millis)
+}
+
+/// `1.234 s`, `2 min 5 s`, `3 h 12 min`.
+fn human_duration(ms: i64) -> String {
+    let ms = ms.max(0);
+    if ms < 60_000 {
+        format!("{}.{:03} s", ms / 1000, ms % 1000)
+    } else if ms < 3_600_000 {
+        format!("{} min {} s", ms / 60_000, ms % 60_000 / 1000)
+    } else {
+        format!("{} h {} min", ms / 3_600_000, ms % 3_600_000 / 60_000)
+    }
+}
+
+/// How long the run took: from its first API call (else its creation) to its finish, or
+/// until now while it runs. `None` when it never started or the times cannot be read.
+fn run_millis(e: &cronium_store::Execution, now_ms: i64) -> Option<(i64, bool)> {
+    let start = rfc3339_millis(e.started_at.as_deref().unwrap_or(&e.created_at))?;
+    match &e.finished_at {
+        Some(f) => Some((rfc3339_millis(f)? - start, true)),
+        None if e.started_at.is_some() => Some((now_ms - start, false)),
+        None => None,
+    }
+}
+
+/// What an audit entry says happened, in words: `set variable runs`, `tool slack/send
+/// (credential default): ok, HTTP 200, 1 attempt`. Unknown actions print as stored.
+fn describe_audit(action: &str, target: &str) -> String {
+    let field = |name: &str| {
+        target
+            .split(' ')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+    };
+    match action {
+        "variable.set" => format!("set variable {target}"),
+        "variable.delete" => format!("deleted variable {target}"),
+        "output.set" => "set the output".to_owned(),
+        "condition.set" => "set the condition".to_owned(),
+        "token.refresh" => "refreshed its token".to_owned(),
+        "execution.finish" => format!("finished: {target}"),
+        "tool.credential.put" => format!("stored tool credential {target}"),
+        "tool.credential.delete" => format!("removed tool credential {target}"),
+        "tool.execute" => {
+            let outcome = field("outcome").unwrap_or("?");
+            let Some(call) = target.split(' ').next().filter(|c| c.contains('/')) else {
+                return format!("tool call refused: {outcome}");
+            };
+            let mut line = format!("tool {call}");
+            if let Some(c) = field("credential") {
+                line.push_str(&format!(" (credential {c})"));
+            }
+            line.push_str(&format!(": {outcome}"));
+            if let Some(status) = field("status") {
+                line.push_str(&format!(", HTTP {status}"));
+            }
+            if let Some(n) = field("attempts") {
+                line.push_str(&format!(", {n} attempt{}", if n == "1" { "" } else { "s" }));
+            }
+            if field("replayed") == Some("true") {
+                line.push_str(", replayed");
+            }
+            line
+        }
+        _ if target.is_empty() => action.to_owned(),
+        _ => format!("{action} {target}"),
+    }
+}
+
+/// `executions show`: in one screen, what the run was, how it ended, how long it took,
+/// what it wrote (the output and the last output-stream records) and, in words, what it
+/// did (the audit log).
 fn show(
     out: &mut impl Write,
     r: &cronium_store::ExecutionReport,
     audit: &[cronium_store::AuditEntry],
+    output_tail: &[String],
     json: bool,
 ) -> std::io::Result<()> {
     let e = &r.execution;
+    let now_ms = time_now_millis();
+    let duration = run_millis(e, now_ms);
     if json {
         // Written through a derived Serialize, never through `serde_json::Value`: a stored
         // value is copied byte for byte however deep it is nested (building a `Value` from
@@ -1086,11 +1192,13 @@ fn show(
             finished_at: Option<&'a str>,
             outcome: Option<&'a str>,
             exit_code: Option<i32>,
+            duration_ms: Option<i64>,
             input: Option<Box<RawValue>>,
             output: Option<Box<RawValue>>,
             condition: Option<bool>,
             input_stream: serde_json::Value,
             output_stream: serde_json::Value,
+            output_tail: Vec<Box<RawValue>>,
             audit: Vec<serde_json::Value>,
         }
         let doc = Doc {
@@ -1100,19 +1208,21 @@ fn show(
             event_name: e.event_name.as_deref(),
             created_at: &e.created_at,
             expires_at: e.expires_at,
-            status: e.status_at(cronium_store::now_unix()).as_str(),
+            status: e.status_at(now_ms / 1000).as_str(),
             started_at: e.started_at.as_deref(),
             finished_at: e.finished_at.as_deref(),
             outcome: e.outcome.as_deref(),
             exit_code: e.exit_code,
+            duration_ms: duration.map(|(ms, _)| ms),
             input: raw(e.input.as_deref()),
             output: raw(r.output.as_deref()),
             condition: r.condition,
             input_stream: serde_json::json!({"records": r.input_stream.records, "bytes": r.input_stream.bytes}),
             output_stream: serde_json::json!({"records": r.output_stream.records, "bytes": r.output_stream.bytes}),
+            output_tail: output_tail.iter().filter_map(|l| raw(Some(l))).collect(),
             audit: audit
                 .iter()
-                .map(|a| serde_json::json!({"at": a.at, "action": a.action, "target": a.target}))
+                .map(|a| serde_json::json!({"at": a.at, "action": a.action, "target": a.target, "summary": describe_audit(&a.action, &a.target)}))
                 .collect(),
         };
         let text = serde_json::to_string(&doc).map_err(std::io::Error::other)?;
@@ -1125,19 +1235,29 @@ fn show(
             .unwrap_or_else(|_| t.to_owned()),
     };
     writeln!(out, "execution      {}", e.id)?;
-    writeln!(out, "user           {}", e.user_id)?;
     writeln!(
         out,
-        "event          {} ({})",
+        "event          {} (id {})",
         e.event_name.as_deref().unwrap_or("-"),
         e.event_id
     )?;
-    writeln!(out, "created        {}", e.created_at)?;
+    writeln!(out, "user           {}", e.user_id)?;
+    writeln!(out, "status         {}", lifecycle_line(e, now_ms / 1000))?;
     writeln!(
         out,
-        "status         {}",
-        lifecycle_line(e, cronium_store::now_unix())
+        "exit code      {}",
+        e.exit_code.map_or("-".to_owned(), |c| c.to_string())
     )?;
+    writeln!(
+        out,
+        "duration       {}",
+        match duration {
+            Some((ms, true)) => human_duration(ms),
+            Some((ms, false)) => format!("{} so far", human_duration(ms)),
+            None => "- (no script has called the runtime yet)".to_owned(),
+        }
+    )?;
+    writeln!(out, "created        {}", e.created_at)?;
     writeln!(out, "input          {}", pretty(e.input.as_deref()))?;
     writeln!(out, "output         {}", pretty(r.output.as_deref()))?;
     writeln!(
@@ -1150,14 +1270,84 @@ fn show(
         "input stream   {} records, {} bytes",
         r.input_stream.records, r.input_stream.bytes
     )?;
-    writeln!(
+    write!(
         out,
         "output stream  {} records, {} bytes",
         r.output_stream.records, r.output_stream.bytes
     )?;
-    writeln!(out, "audit          {} entries", audit.len())?;
+    if output_tail.is_empty() && r.output_stream.records > 0 {
+        if r.output_stream.bytes > cronium_server::admin::OUTPUT_TAIL_MAX_BYTES {
+            writeln!(
+                out,
+                " (too long to show here: `cronium executions output-stream {}`)",
+                e.id
+            )?;
+        } else {
+            writeln!(out, " (pruned by [retention])")?;
+        }
+    } else if output_tail.len() as u64 == r.output_stream.records {
+        writeln!(out)?;
+    } else {
+        writeln!(out, "; the last {}:", output_tail.len())?;
+    }
+    for line in output_tail {
+        let shown: String = line.chars().take(160).collect();
+        let cut = if shown.len() < line.len() { " ..." } else { "" };
+        writeln!(out, "  {shown}{cut}")?;
+    }
+    writeln!(
+        out,
+        "audit          {} entr{}",
+        audit.len(),
+        if audit.len() == 1 { "y" } else { "ies" }
+    )?;
     for a in audit {
-        writeln!(out, "  {}  {}  {}", a.at, a.action, a.target)?;
+        // The time of day is enough beside the date of `created`.
+        let at = a.at.get(11..23).unwrap_or(&a.at);
+        writeln!(out, "  {at}  {}", describe_audit(&a.action, &a.target))?;
     }
     Ok(())
+}
+
+/// Milliseconds since the epoch now.
+fn time_now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tool call's audit entry, exactly as the tool engine writes it, reads as a sentence.
+    #[test]
+    fn audit_entries_say_what_happened() {
+        assert_eq!(
+            describe_audit(
+                "tool.execute",
+                "slack/send credential=default outcome=ok status=200 attempts=2 key=k1"
+            ),
+            "tool slack/send (credential default): ok, HTTP 200, 2 attempts"
+        );
+        assert_eq!(
+            describe_audit("tool.execute", "outcome=unknown_tool"),
+            "tool call refused: unknown_tool"
+        );
+        assert_eq!(describe_audit("variable.delete", "k"), "deleted variable k");
+        assert_eq!(describe_audit("custom.thing", ""), "custom.thing");
+    }
+
+    #[test]
+    fn timestamps_and_durations() {
+        assert_eq!(rfc3339_millis("1970-01-01T00:00:01.5Z"), Some(1500));
+        assert_eq!(
+            rfc3339_millis("2026-12-06T04:00:00.123Z"),
+            Some(1_796_529_600_123)
+        );
+        assert_eq!(rfc3339_millis("yesterday"), None);
+        assert_eq!(human_duration(1234), "1.234 s");
+        assert_eq!(human_duration(125_000), "2 min 5 s");
+        assert_eq!(human_duration(3 * 3_600_000 + 720_000), "3 h 12 min");
+    }
 }

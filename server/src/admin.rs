@@ -78,7 +78,16 @@ pub struct ExecutionView {
     pub report: ExecutionReport,
     /// Its audit log, oldest first.
     pub audit: Vec<AuditEntry>,
+    /// The last records of its output stream (at most [`OUTPUT_TAIL_RECORDS`]), oldest
+    /// first; empty when there are none or the stream is longer than
+    /// [`OUTPUT_TAIL_MAX_BYTES`] (reading it all to show a tail would cost too much).
+    pub output_tail: Vec<String>,
 }
+
+/// How many output-stream records `executions show` prints.
+pub const OUTPUT_TAIL_RECORDS: usize = 5;
+/// The longest output stream whose tail `executions show` reads.
+pub const OUTPUT_TAIL_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A stored credential as listed: where it points, never a secret.
 #[derive(Debug)]
@@ -195,7 +204,24 @@ impl<'a> Admin<'a> {
             AdminError::NotFound(format!("no execution {id}; see `cronium executions list`"))
         })?;
         let audit = self.store.audit_log(id).await?;
-        Ok(ExecutionView { report, audit })
+        let mut output_tail = std::collections::VecDeque::new();
+        if report.output_stream.bytes <= OUTPUT_TAIL_MAX_BYTES {
+            let mut after = 0;
+            while let Some((pos, block)) = self.store.output_stream_block(id, after).await? {
+                for line in String::from_utf8_lossy(&block).lines() {
+                    if output_tail.len() == OUTPUT_TAIL_RECORDS {
+                        output_tail.pop_front();
+                    }
+                    output_tail.push_back(line.to_owned());
+                }
+                after = pos;
+            }
+        }
+        Ok(ExecutionView {
+            report,
+            audit,
+            output_tail: output_tail.into(),
+        })
     }
 
     /// Finishes an execution: from then on every sidecar on the store refuses its tokens

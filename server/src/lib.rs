@@ -24,8 +24,8 @@ pub mod config;
 pub mod error;
 pub mod jwt_crypto;
 pub mod metrics;
-pub mod routes;
 pub mod retention;
+pub mod routes;
 pub mod server;
 pub mod state;
 

@@ -35,7 +35,9 @@ pub fn spawn(
                     executions = p.executions,
                     "retention: pruned"
                 ),
-                Err(e) => tracing::warn!(error = %e, "retention: prune failed; retrying at the next interval"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "retention: prune failed; retrying at the next interval")
+                }
             }
         }
     })

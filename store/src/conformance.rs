@@ -10,8 +10,8 @@
 //! so each implementation tests it beside its own code.
 
 use crate::{
-    now_unix, prune_all, Actor, Execution, ExecutionStatus, Finish, IdempotencyClaim, NewExecution, Pruned, Retention,
-    SealedCredential, Store, StoreError, StreamStats, VariableChange,
+    now_unix, prune_all, Actor, Execution, ExecutionStatus, Finish, IdempotencyClaim, NewExecution,
+    Pruned, Retention, SealedCredential, Store, StoreError, StreamStats, VariableChange,
 };
 
 /// Runs every check, each on a fresh store from `make`.
@@ -77,6 +77,11 @@ pub async fn executions(s: &impl Store) {
     assert_eq!(r.output_stream, StreamStats::default());
     let list = s.list_executions(10).await.expect("list");
     assert_eq!(list.len(), 2);
+    assert!(
+        list.iter()
+            .all(|e| e.event_name.as_deref() == Some("nightly")),
+        "the list names the event"
+    );
     assert_eq!(list[0].id, b.id, "most recent first");
     assert_eq!(s.list_executions(1).await.expect("list").len(), 1, "limit");
 }
@@ -555,7 +560,10 @@ pub async fn retention(s: &impl Store) {
     let first_done = execution(s, "u").await;
     let second_done = execution(s, "u").await;
     let running = execution(s, "u").await;
-    for (n, e) in [&first_done, &second_done, &running].into_iter().enumerate() {
+    for (n, e) in [&first_done, &second_done, &running]
+        .into_iter()
+        .enumerate()
+    {
         let a = actor(e);
         s.set_variable(a, &format!("v{n}"), "1", None)
             .await
@@ -568,7 +576,9 @@ pub async fn retention(s: &impl Store) {
         s.append_input_stream(&e.id, b"{\"in\":1}\n", 1)
             .await
             .expect("in");
-        s.audit(a, "tool.slack.send", "default").await.expect("audit");
+        s.audit(a, "tool.slack.send", "default")
+            .await
+            .expect("audit");
     }
     assert!(s.start_execution(&running.id).await.expect("start"));
     let finished_at = now_unix();
@@ -589,7 +599,9 @@ pub async fn retention(s: &impl Store) {
     // The ages are shorter than the executions' 60 s lifetime, so the running one is
     // still within it at every "now" below until its own case at the end.
     // Within every age: nothing goes.
-    let nothing = prune_all(s, finished_at + 25, &policy).await.expect("prune");
+    let nothing = prune_all(s, finished_at + 25, &policy)
+        .await
+        .expect("prune");
     assert_eq!(nothing, Pruned::default(), "nothing is old enough yet");
 
     // Past the streams' age, not the audit's: streams go in batches of at most 2.
@@ -597,9 +609,14 @@ pub async fn retention(s: &impl Store) {
         .prune_batch(finished_at + 33, &policy)
         .await
         .expect("one batch");
-    assert_eq!(first.stream_blocks, 2, "a batch deletes at most `batch` blocks");
+    assert_eq!(
+        first.stream_blocks, 2,
+        "a batch deletes at most `batch` blocks"
+    );
     assert_eq!(first.audit_entries, 0, "the audit's age is not reached");
-    let rest = prune_all(s, finished_at + 33, &policy).await.expect("prune");
+    let rest = prune_all(s, finished_at + 33, &policy)
+        .await
+        .expect("prune");
     assert_eq!(
         first.stream_blocks + rest.stream_blocks,
         12,
@@ -607,18 +624,30 @@ pub async fn retention(s: &impl Store) {
     );
     assert_eq!(first.stream_bytes + rest.stream_bytes, 2 * (5 * 8 + 9));
     for e in [&first_done, &second_done] {
-        assert!(s.output_stream_block(&e.id, 0).await.expect("read").is_none());
-        assert!(s.input_stream_block(&e.id, 0).await.expect("read").is_none());
+        assert!(s
+            .output_stream_block(&e.id, 0)
+            .await
+            .expect("read")
+            .is_none());
+        assert!(s
+            .input_stream_block(&e.id, 0)
+            .await
+            .expect("read")
+            .is_none());
         assert!(!s.audit_log(&e.id).await.expect("audit").is_empty());
     }
     assert_eq!(
-        prune_all(s, finished_at + 33, &policy).await.expect("again"),
+        prune_all(s, finished_at + 33, &policy)
+            .await
+            .expect("again"),
         Pruned::default(),
         "a pruned execution is not visited again"
     );
 
     // Past the audit's age as well.
-    let audit = prune_all(s, finished_at + 50, &policy).await.expect("prune");
+    let audit = prune_all(s, finished_at + 50, &policy)
+        .await
+        .expect("prune");
     assert_eq!(
         audit.audit_entries,
         2 * 3,
@@ -631,14 +660,24 @@ pub async fn retention(s: &impl Store) {
     }
 
     // The running execution (within its lifetime) keeps everything; variables all stay.
-    assert!(s.output_stream_block(&running.id, 0).await.expect("read").is_some());
-    assert!(s.input_stream_block(&running.id, 0).await.expect("read").is_some());
+    assert!(s
+        .output_stream_block(&running.id, 0)
+        .await
+        .expect("read")
+        .is_some());
+    assert!(s
+        .input_stream_block(&running.id, 0)
+        .await
+        .expect("read")
+        .is_some());
     assert_eq!(s.audit_log(&running.id).await.expect("audit").len(), 2);
     assert_eq!(s.variable_keys("u").await.expect("keys"), variables_before);
 
     // An unfinished execution whose lifetime ended long enough ago is pruned too.
     let lifetime_end = running.expires_at;
-    let expired = prune_all(s, lifetime_end + 50, &policy).await.expect("prune");
+    let expired = prune_all(s, lifetime_end + 50, &policy)
+        .await
+        .expect("prune");
     assert_eq!(expired.stream_blocks, 6);
     assert_eq!(expired.audit_entries, 2);
     assert_eq!(s.variable_keys("u").await.expect("keys"), variables_before);

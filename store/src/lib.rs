@@ -317,6 +317,9 @@ pub struct ExecutionSummary {
     pub user_id: String,
     /// Event name or id.
     pub event: String,
+    /// Event name alone: `None` when the execution was created without one (its `event`
+    /// is then the generated id, which says nothing to a person).
+    pub event_name: Option<String>,
     /// Created at.
     pub created_at: String,
     /// Whether an output was set.

@@ -44,8 +44,8 @@ use tokio_postgres::{NoTls, Row};
 
 use super::{
     now_rfc3339, now_unix, Actor, AuditEntry, Execution, ExecutionReport, ExecutionStatus,
-    ExecutionSummary, Finish, IdempotencyClaim, Json, NewExecution, SealedCredential, StoreError,
-    Pruned, Retention, StoreResult, StreamStats, Variable, VariableChange,
+    ExecutionSummary, Finish, IdempotencyClaim, Json, NewExecution, Pruned, Retention,
+    SealedCredential, StoreError, StoreResult, StreamStats, Variable, VariableChange,
 };
 
 /// Schema migrations, applied in order inside the store's schema; `schema_version` records
@@ -1022,7 +1022,7 @@ impl super::Store for PostgresStore {
         let rows = self
             .query(
                 "SELECT id, user_id, COALESCE(event_name, event_id), created_at, output IS NOT NULL, \
-                 status, expires_at FROM executions ORDER BY id DESC LIMIT $1",
+                 status, expires_at, event_name FROM executions ORDER BY id DESC LIMIT $1",
                 &[&i64::from(limit)],
             )
             .await?;
@@ -1036,6 +1036,7 @@ impl super::Store for PostgresStore {
                     has_output: col(r, 4)?,
                     status: ExecutionStatus::parse(&col::<String>(r, 5)?),
                     expires_at: col(r, 6)?,
+                    event_name: col(r, 7)?,
                 })
             })
             .collect()
@@ -1502,7 +1503,11 @@ impl super::Store for PostgresStore {
                 .query(&stmt, &[&cutoff, &batch])
                 .await
                 .map_err(unavailable)?;
-            Ok::<_, StoreError>(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>())
+            Ok::<_, StoreError>(
+                rows.iter()
+                    .map(|r| r.get::<_, String>(0))
+                    .collect::<Vec<_>>(),
+            )
         };
         if let Some(age) = retention.streams_after {
             let mut budget = batch;

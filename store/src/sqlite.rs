@@ -18,8 +18,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
     now_rfc3339, now_unix, Actor, AuditEntry, Execution, ExecutionReport, ExecutionStatus,
-    ExecutionSummary, Finish, IdempotencyClaim, Json, NewExecution, SealedCredential, StoreError,
-    Pruned, Retention, StoreResult, StreamStats, Variable, VariableChange,
+    ExecutionSummary, Finish, IdempotencyClaim, Json, NewExecution, Pruned, Retention,
+    SealedCredential, StoreError, StoreResult, StreamStats, Variable, VariableChange,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -569,7 +569,7 @@ impl super::Store for SqliteStore {
         self.read(|c| {
             let mut s = c.prepare_cached(
                 "SELECT id, user_id, COALESCE(event_name, event_id), created_at, output IS NOT NULL, \
-                 status, expires_at FROM executions ORDER BY id DESC LIMIT ?1",
+                 status, expires_at, event_name FROM executions ORDER BY id DESC LIMIT ?1",
             )?;
             let rows = s.query_map(params![limit], |r| {
                 Ok(ExecutionSummary {
@@ -580,6 +580,7 @@ impl super::Store for SqliteStore {
                     has_output: r.get(4)?,
                     status: ExecutionStatus::parse(&r.get::<_, String>(5)?),
                     expires_at: r.get(6)?,
+                    event_name: r.get(7)?,
                 })
             })?;
             rows.collect()

@@ -7,6 +7,7 @@ mod client;
 mod containers;
 mod finish;
 mod harness;
+mod inspect;
 mod lifecycle;
 mod migrate;
 mod postgres;

@@ -48,7 +48,9 @@ fn background_pruning_removes_ended_executions_streams_and_audit_only() {
     produce(&s, &running, "from_running");
     s.admin(&["executions", "finish", &done.id, "--status", "succeeded"]);
     assert_eq!(
-        s.admin(&["executions", "output-stream", &done.id]).lines().count(),
+        s.admin(&["executions", "output-stream", &done.id])
+            .lines()
+            .count(),
         2,
         "kept until the age is reached"
     );
@@ -72,12 +74,17 @@ fn background_pruning_removes_ended_executions_streams_and_audit_only() {
     assert_eq!(kept["status"], "finished", "the execution itself stays");
     assert_eq!(kept["outcome"], "succeeded");
     assert_eq!(
-        s.admin(&["executions", "output-stream", &running.id]).lines().count(),
+        s.admin(&["executions", "output-stream", &running.id])
+            .lines()
+            .count(),
         2,
         "a running execution's stream stays"
     );
     assert!(
-        !show(&s, &running.id)["audit"].as_array().expect("audit").is_empty(),
+        !show(&s, &running.id)["audit"]
+            .as_array()
+            .expect("audit")
+            .is_empty(),
         "a running execution's audit stays"
     );
     let vars = s.admin(&["variables", "list", "--user", "ada"]);
@@ -112,7 +119,11 @@ fn gc_prunes_once_and_says_what_it_pruned() {
             cmd.arg("--json");
         }
         let out = cmd.output().expect("run gc");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).expect("utf-8")
     };
     let none = gc("1h", true);
@@ -122,12 +133,18 @@ fn gc_prunes_once_and_says_what_it_pruned() {
 
     let line = gc("0s", false);
     assert!(
-        line.starts_with("pruned 1 stream block (20 bytes) and 2 audit entries of 1 ended execution"),
+        line.starts_with(
+            "pruned 1 stream block (20 bytes) and 2 audit entries of 1 ended execution"
+        ),
         "{line}"
     );
-    assert!(s.admin(&["executions", "output-stream", &done.id]).is_empty());
+    assert!(s
+        .admin(&["executions", "output-stream", &done.id])
+        .is_empty());
     assert_eq!(
-        s.admin(&["executions", "output-stream", &running.id]).lines().count(),
+        s.admin(&["executions", "output-stream", &running.id])
+            .lines()
+            .count(),
         2
     );
     let again: Value = serde_json::from_str(&gc("0s", true)).expect("json");
