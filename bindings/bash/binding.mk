@@ -1,6 +1,6 @@
 # The Bash helpers' targets; the top-level Makefile includes this file.
 
-# The suite runs twice: on curl (CRONIUM_BUILTIN empty), then with the forkless `cronium`
+# The suite runs twice: on curl (CRONIUM_BUILTIN empty), then with the forkless `cronium_native`
 # builtin (bindings/c/builtin, a debug build: quick to build) loaded by cronium.sh, so the
 # two paths cannot drift apart.
 .PHONY: test-bash

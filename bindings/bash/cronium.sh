@@ -18,7 +18,9 @@
 #
 # Forkless mode: when CRONIUM_BUILTIN names the Bash loadable builtin built on libcronium
 # (bindings/c/builtin, `make c-builtin`), sourcing loads it and the functions below call it
-# (`cronium SUBCOMMAND ...`: no fork, no exec, one kept connection) instead of curl. Output,
+# (`cronium_native SUBCOMMAND ...`: no fork, no exec, one kept connection) instead of curl.
+# It is named `cronium_native`, not `cronium`, so the `cronium` command line tool stays
+# reachable in a shell that loads it. Output,
 # status and error lines are the same either way; without it (or when it cannot be loaded)
 # everything runs on curl.
 #
@@ -32,10 +34,10 @@ if [ -z "${BASH_VERSION:-}" ]; then
   return 0 2>/dev/null || true
 fi
 
-# _cronium_native: 1 when the `cronium` builtin is loaded (from $CRONIUM_BUILTIN), else 0.
+# _cronium_native: 1 when the `cronium_native` builtin is loaded (from $CRONIUM_BUILTIN), else 0.
 _cronium_native=0
 if [[ -n ${CRONIUM_BUILTIN-} ]] && {
-  enable cronium 2>/dev/null || enable -f "$CRONIUM_BUILTIN" cronium 2>/dev/null
+  enable cronium_native 2>/dev/null || enable -f "$CRONIUM_BUILTIN" cronium_native 2>/dev/null
 }; then
   _cronium_native=1
 fi
@@ -196,10 +198,24 @@ _cronium_unwrap() {
 # cronium_input: prints the execution's input (JSON; null when none).
 cronium_input() {
   if ((_cronium_native)); then
-    cronium input
+    cronium_native input
     return
   fi
   _cronium_get cronium_input '/v1/input?raw'
+}
+
+# _cronium_bare_word FUNCTION VALUE: fails with invalid_json and a hint about quoting when
+# VALUE is a bare word (`Ada`, `done`): the commonest JSON mistake in a shell, answered with
+# the same line on curl and on the builtin (the server and libcronium word their parse
+# errors differently).
+_cronium_bare_word() {
+  local v=${2#"${2%%[![:space:]]*}"}
+  v=${v%"${v##*[![:space:]]}"}
+  case $v in
+    true | false | null | [\{\[\"0-9-]*) return 0 ;;
+  esac
+  (( ${#v} <= 40 )) || v="${v:0:40}..."
+  _cronium_fail "$1" invalid_json "the value is not JSON: $v; a string needs its JSON quotes, e.g. '\"$v\"'"
 }
 
 # cronium_output [JSON]: sets the output (last write wins); without an argument, reads the
@@ -215,8 +231,9 @@ cronium_output() {
     _cronium_fail cronium_output invalid_argument "give a JSON value, as argument or on stdin"
     return
   fi
+  _cronium_bare_word cronium_output "$value" || return
   if ((_cronium_native)); then
-    cronium output "$value"
+    cronium_native output "$value"
     return
   fi
   _cronium_write cronium_output PUT /v1/output "{\"data\":$value}"
@@ -227,7 +244,7 @@ cronium_output() {
 cronium_get_variable() {
   _cronium_key cronium_get_variable "${1-}" || return
   if ((_cronium_native)); then
-    cronium get-variable "$1" "${2-null}"
+    cronium_native get-variable "$1" "${2-null}"
     return
   fi
   _cronium_setup || {
@@ -255,8 +272,9 @@ cronium_set_variable() {
     _cronium_fail cronium_set_variable invalid_argument "usage: cronium_set_variable KEY JSON"
     return
   fi
+  _cronium_bare_word cronium_set_variable "$2" || return
   if ((_cronium_native)); then
-    cronium set-variable "$1" "$2"
+    cronium_native set-variable "$1" "$2"
     return
   fi
   _cronium_write cronium_set_variable PUT "/v1/variables/$_cronium_seg" "{\"value\":$2}"
@@ -266,7 +284,7 @@ cronium_set_variable() {
 cronium_delete_variable() {
   _cronium_key cronium_delete_variable "${1-}" || return
   if ((_cronium_native)); then
-    cronium delete-variable "$1"
+    cronium_native delete-variable "$1"
     return
   fi
   _cronium_write cronium_delete_variable DELETE "/v1/variables/$_cronium_seg"
@@ -275,7 +293,7 @@ cronium_delete_variable() {
 # cronium_list_variables: prints the user's variable keys, one a line, sorted.
 cronium_list_variables() {
   if ((_cronium_native)); then
-    cronium list-variables
+    cronium_native list-variables
     return
   fi
   _cronium_call cronium_list_variables GET /v1/variables || return
@@ -308,7 +326,7 @@ cronium_set_condition() {
       ;;
   esac
   if ((_cronium_native)); then
-    cronium set-condition "$1"
+    cronium_native set-condition "$1"
     return
   fi
   _cronium_write cronium_set_condition PUT /v1/condition "{\"condition\":$1}"
@@ -317,7 +335,7 @@ cronium_set_condition() {
 # cronium_get_condition: prints true, false, or null when not set.
 cronium_get_condition() {
   if ((_cronium_native)); then
-    cronium get-condition
+    cronium_native get-condition
     return
   fi
   _cronium_call cronium_get_condition GET /v1/condition || return
@@ -344,14 +362,14 @@ _cronium_context() {
   shift
   if (($# == 0)); then
     if ((_cronium_native)); then
-      cronium event
+      cronium_native event
     else
       _cronium_get "$fn" '/v1/context?raw'
     fi
     return
   fi
   if ((_cronium_native)); then
-    cronium -v _cronium_body event || return
+    cronium_native -v _cronium_body event || return
   else
     _cronium_call "$fn" GET '/v1/context?raw' || return
   fi
@@ -442,7 +460,7 @@ _cronium_json_field() {
 # cronium_stream_input: prints the input stream, one NDJSON record a line.
 cronium_stream_input() {
   if ((_cronium_native)); then
-    cronium stream-input
+    cronium_native stream-input
     return
   fi
   _cronium_get cronium_stream_input /v1/input/stream 0
@@ -452,7 +470,7 @@ cronium_stream_input() {
 # (streamed: stdin may be larger than memory).
 cronium_stream_output() {
   if ((_cronium_native)); then
-    cronium stream-output
+    cronium_native stream-output
     return
   fi
   _cronium_call cronium_stream_output POST /v1/output/stream -
@@ -504,7 +522,7 @@ cronium_execute_tool_action() {
     return
   fi
   if ((_cronium_native)); then
-    cronium execute-tool-action "$1" "$2" "$3"
+    cronium_native execute-tool-action "$1" "$2" "$3"
     return
   fi
   _cronium_call cronium_execute_tool_action POST /v1/tool-actions/execute \

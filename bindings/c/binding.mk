@@ -71,12 +71,12 @@ test-c: build testkit c-header-check ## C library: header check, C tests under v
 
 BINDING_TESTS += test-c
 
-# The Bash loadable builtin `cronium` (bindings/c/builtin), built against Debian's
+# The Bash loadable builtin `cronium_native` (bindings/c/builtin), built against Debian's
 # bash-builtins headers and linked to libcronium.so beside it (rpath $ORIGIN).
 BASH_BUILTIN_CFLAGS := -I/usr/include/bash -I/usr/include/bash/include -I/usr/include/bash/builtins
 
 .PHONY: c-builtin
-c-builtin: c ## Build the Bash builtin cronium_builtin.so next to libcronium (enable -f ... cronium)
+c-builtin: c ## Build the Bash builtin cronium_builtin.so next to libcronium (enable -f ... cronium_native)
 	@./scripts/ensure-tools.sh test
 	gcc -std=gnu11 -shared -fPIC -O2 -Wall -Wextra -Wno-unused-parameter -Werror \
 		$(BASH_BUILTIN_CFLAGS) -I$(C_DIR)/include -o $(C_LIB_DIR)/cronium_builtin.so \

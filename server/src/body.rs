@@ -148,8 +148,21 @@ pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError>
         serde_json::error::Category::Data => {
             ApiError::new(ErrorCode::InvalidBody, format!("wrong body shape: {e}"))
         }
-        _ => ApiError::new(ErrorCode::InvalidJson, format!("the body is not JSON: {e}")),
+        _ => ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("the body is not JSON: {e}{}", quoting_hint(&e)),
+        ),
     })
+}
+
+/// `expected value` where a value should start is, nine times in ten, a string written
+/// without its quotes (`{"value": Ada}`, from a shell): say so.
+pub fn quoting_hint(e: &serde_json::Error) -> &'static str {
+    if e.to_string().starts_with("expected value") {
+        "; a string needs its JSON quotes (\"Ada\", not Ada)"
+    } else {
+        ""
+    }
 }
 
 /// Removes the whitespace between JSON tokens (not inside strings) so a stored value is one

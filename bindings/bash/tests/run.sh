@@ -91,14 +91,17 @@ in_script() {
 # --- the forkless builtin (make test runs this suite twice: on curl, then with it) ------
 if [[ -n ${CRONIUM_BUILTIN-} ]]; then
   echo "# mode: builtin ($CRONIUM_BUILTIN)"
-  in_script -- 'echo "$_cronium_native"; type -t cronium'
-  eq "the cronium builtin is loaded from CRONIUM_BUILTIN" "$out" $'1\nbuiltin'
+  in_script -- 'echo "$_cronium_native"; type -t cronium_native'
+  eq "the cronium_native builtin is loaded from CRONIUM_BUILTIN" "$out" $'1\nbuiltin'
+  # The builtin once was named `cronium` and shadowed the CLI in every shell that loaded it.
+  in_script PATH="$(dirname "$CRONIUM"):$PATH" -- 'type -t cronium; cronium --version'
+  has "the cronium CLI stays reachable beside the builtin" "$rc:$out" $'0:file\ncronium '
   in_script -- 'PATH=/nonexistent; cronium_set_variable nofork "{\"a\":1}"; cronium_get_variable nofork; cronium_input >/dev/null; echo ok'
   eq "the helpers need no curl (no fork, no exec) with the builtin" "$rc:$out" $'0:{"a":1}\nok'
-  in_script -- 'cronium -v got get-variable nofork; cronium -v absent get-variable never_set 7; cronium delete-variable nofork; echo "$got $absent"'
-  eq "cronium -v NAME assigns like printf -v" "$out" '{"a":1} 7'
-  in_script -- 'cronium get-condition extra || echo "rc=$?"; cronium nope || echo "rc=$?"'
-  has "an unknown subcommand is a usage error (status 2)" "$out:$err" 'rc=2:cronium: invalid_argument: unknown'
+  in_script -- 'cronium_native -v got get-variable nofork; cronium_native -v absent get-variable never_set 7; cronium_native delete-variable nofork; echo "$got $absent"'
+  eq "cronium_native -v NAME assigns like printf -v" "$out" '{"a":1} 7'
+  in_script -- 'cronium_native get-condition extra || echo "rc=$?"; cronium_native nope || echo "rc=$?"'
+  has "an unknown subcommand is a usage error (status 2)" "$out:$err" 'rc=2:cronium_native: invalid_argument: unknown'
 else
   echo "# mode: curl"
 fi
@@ -129,6 +132,14 @@ eq "cronium_get_context names itself in its error line" "$rc:$err" "1:cronium_ge
 # --- variables ------------------------------------------------------------------------
 in_script -- 'cronium_set_variable k "not json"'
 has "invalid JSON fails naming the API code" "$rc:$err" "1:cronium_set_variable: invalid_json: "
+# An unquoted string: the same line on curl and on the builtin, with the quoting hint.
+in_script -- 'cronium_set_variable k Ada'
+eq "a bare word is refused with a hint about quoting" "$rc:$err" \
+  "1:cronium_set_variable: invalid_json: the value is not JSON: Ada; a string needs its JSON quotes, e.g. '\"Ada\"'"
+in_script -- 'cronium_output done'
+has "cronium_output says the same" "$rc:$err" "1:cronium_output: invalid_json: the value is not JSON: done; a string"
+in_script -- 'cronium_set_variable k " true "; cronium_set_variable k -1.5; cronium_set_variable k "[1]"; cronium_get_variable k'
+eq "JSON words, numbers and arrays pass the check" "$rc:$out" "0:[1]"
 in_script -- 'cronium_set_variable k'
 has "a missing value is a usage error" "$rc:$err" "1:cronium_set_variable: invalid_argument"
 in_script -- 'cronium_get_variable "bad key"; echo survived'

@@ -1,8 +1,10 @@
-/* cronium_builtin.so: a Bash loadable builtin `cronium` over libcronium, so a script calls
- * its sidecar with no fork and no exec (the curl helpers cost a process per call).
+/* cronium_builtin.so: a Bash loadable builtin `cronium_native` over libcronium, so a script
+ * calls its sidecar with no fork and no exec (the curl helpers cost a process per call).
+ * It is not named `cronium`: a builtin of that name would shadow the `cronium` command
+ * line tool in every shell that loads it (issue 18, item 8).
  *
- *   enable -f /path/to/cronium_builtin.so cronium
- *   cronium [-v NAME] SUBCOMMAND [ARGS...]
+ *   enable -f /path/to/cronium_builtin.so cronium_native
+ *   cronium_native [-v NAME] SUBCOMMAND [ARGS...]
  *
  *   input                      the execution's input (JSON)
  *   output [JSON]              set the output (JSON from stdin without an argument)
@@ -283,7 +285,7 @@ static char *lines_of(const char *json) {
 static int cronium_builtin(WORD_LIST *list) {
     char *var = NULL;
     int opt;
-    snprintf(fname, sizeof fname, "cronium");
+    snprintf(fname, sizeof fname, "cronium_native");
     reset_internal_getopt();
     while ((opt = internal_getopt(list, "v:")) != -1) {
         switch (opt) {
@@ -428,7 +430,7 @@ static int cronium_builtin(WORD_LIST *list) {
             return EXECUTION_FAILURE;
         return stream_output();
     }
-    snprintf(fname, sizeof fname, "cronium");
+    snprintf(fname, sizeof fname, "cronium_native");
     char msg[300];
     snprintf(msg, sizeof msg, "unknown subcommand '%.200s'", cmd);
     fail("invalid_argument", msg);
@@ -436,7 +438,7 @@ static int cronium_builtin(WORD_LIST *list) {
 }
 
 /* Called by `enable -d`: frees the client. */
-void cronium_builtin_unload(char *name) {
+void cronium_native_builtin_unload(char *name) {
     (void)name;
     if (client && client_pid == getpid())
         cronium_client_free(client);
@@ -462,6 +464,6 @@ static char *cronium_doc[] = {
     NULL,
 };
 
-struct builtin cronium_struct = {
-    "cronium", cronium_builtin, BUILTIN_ENABLED, cronium_doc, "cronium [-v NAME] SUBCOMMAND [ARGS...]", 0,
+struct builtin cronium_native_struct = {
+    "cronium_native", cronium_builtin, BUILTIN_ENABLED, cronium_doc, "cronium_native [-v NAME] SUBCOMMAND [ARGS...]", 0,
 };

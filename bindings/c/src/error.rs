@@ -111,7 +111,15 @@ impl Fail {
         Fail::new(
             CroniumResult::CRONIUM_INVALID_JSON,
             "invalid_json",
-            format!("{what} is not valid JSON: {err}"),
+            format!(
+                "{what} is not valid JSON: {err}{}",
+                // A string without its quotes, the commonest case: say so, as the server does.
+                if err.to_string().starts_with("expected value") {
+                    "; a string needs its JSON quotes (\"Ada\", not Ada)"
+                } else {
+                    ""
+                }
+            ),
         )
     }
 

@@ -412,3 +412,38 @@ fn a_trickled_body_is_cut_off_while_others_are_served() {
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// Issue 18, item 8: a string value without its quotes (`cronium_set_variable k Ada` on
+/// curl sends `{"value":Ada}`) is `invalid_json` with a hint about quoting.
+#[test]
+fn an_unquoted_string_gets_a_quoting_hint() {
+    let s = Sidecar::start();
+    let e = s.create(&["--user", "ada"]);
+    let r = s.req(
+        "PUT",
+        "/v1/variables/k",
+        Some(&e.token),
+        Some(r#"{"value":Ada}"#),
+    );
+    r.expect_error(400, "invalid_json");
+    let message = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        message.contains("a string needs its JSON quotes (\"Ada\", not Ada)"),
+        "{message}"
+    );
+    // Other JSON mistakes get no such hint.
+    let r = s.req(
+        "PUT",
+        "/v1/variables/k",
+        Some(&e.token),
+        Some(r#"{"value":1,}"#),
+    );
+    r.expect_error(400, "invalid_json");
+    assert!(!r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("quotes"));
+}

@@ -166,7 +166,7 @@ fn old_style_scripts_run_in_their_images_as_under_cronium_run() {
     // The Bash image: no source line, and the forkless builtin is what answers.
     let sh = b.script(
         "old.sh",
-        "cronium_set_variable n 5\nenable -p | grep -qw cronium && echo builtin\ncronium_output \"{\\\"n\\\":$(cronium_get_variable n)}\"\n",
+        "cronium_set_variable n 5\nenable -p | grep -qw cronium_native && echo builtin\ncronium_output \"{\\\"n\\\":$(cronium_get_variable n)}\"\n",
     );
     let (out, doc) = in_container(&b, &[sh.to_str().expect("p")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
