@@ -163,6 +163,11 @@ check c-build "'exit' not in err"
 printf 'exec "$PROGRAM"\n' >"$work/exec.sh"
 run c "$work/exec.sh" --env "PROGRAM=$work/capp/app" --input "$order"
 check c "$ran and d['output'] == {'ok': True} and 'input: {\"id\":\"A1\",\"total\":150}' in d['stdout']"
+# Its failure path prints the library's whole message, however long (issue 18, item 8: a
+# 256-byte buffer cut this one off): a socket path of 200 characters that does not exist.
+long_socket=$work/$(printf 'd%.0s' $(seq 200))/runtime.sock
+sh c-error env CRONIUM_RUNTIME_SOCKET="$long_socket" CRONIUM_EXECUTION_TOKEN=unused "$work/capp/app"
+check c-error "err.startswith('cronium: no Cronium runtime') and '$long_socket' in err and err.rstrip().endswith('get these automatically)\nexit 1')"
 # docs/bindings.md's watch, linked against the same installed library.
 cp "$here/c/watch.c" "$work/capp/watch.c"
 # shellcheck disable=SC2016 # expanded by the inner bash

@@ -3,10 +3,12 @@
 /* START basics */
 #include <cronium.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 int main(void) {
     cronium_client *c = NULL;
-    char *json = NULL, msg[256];
+    char *json = NULL, *msg = NULL;
+    size_t need = 0;
     uint64_t version = 0;
     if (cronium_client_new_from_env(&c) != CRONIUM_OK) goto fail;      /* or cronium_client_new(socket, url, token, timeout_ms, &c) */
     /* START core */
@@ -21,8 +23,10 @@ int main(void) {
     cronium_client_free(c);
     return 0;
 fail:
-    cronium_last_error_message(msg, sizeof msg, NULL);                  /* cronium_last_error_code: "variable_not_found"... */
-    fprintf(stderr, "cronium: %s\n", msg);
+    cronium_last_error_message(NULL, 0, &need);                          /* the size it needs, NUL included */
+    if ((msg = malloc(need)) && cronium_last_error_message(msg, need, NULL) == CRONIUM_OK)
+        fprintf(stderr, "cronium: %s\n", msg);                          /* cronium_last_error_code: "variable_not_found"... */
+    free(msg);
     cronium_client_free(c);
     return 1;
 }
