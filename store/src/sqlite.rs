@@ -1074,6 +1074,47 @@ mod tests {
         .expect("create")
     }
 
+    /// A store finished before retention existed: the migration reads `finished_at` into
+    /// `finished_unix`, so its old executions age out like new ones.
+    #[tokio::test]
+    async fn retention_migration_backfills_finish_times() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for (i, sql) in MIGRATIONS[..4].iter().enumerate() {
+                conn.execute_batch(&format!("{sql}; PRAGMA user_version = {};", i + 1))
+                    .expect("old migrations");
+            }
+            conn.execute_batch(
+                "INSERT INTO executions (id, user_id, event_id, trigger, attempt, created_at, \
+                 expires_at, status, finished_at) VALUES ('old', 'u', 'e', 'manual', 1, \
+                 '2026-12-01T00:00:00.000Z', 1796083200, 'finished', '2026-12-01T00:00:10.500Z'); \
+                 INSERT INTO audit_log (at, execution_id, user_id, action, target) \
+                 VALUES ('2026-12-01T00:00:01.000Z', 'old', 'u', 'variable.set', 'k');",
+            )
+            .expect("an old row");
+        }
+        let s = SqliteStore::open(&path, Sync::Normal).expect("migrate");
+        let finished: Option<i64> = s
+            .read(|c| c.query_row("SELECT finished_unix FROM executions", [], |r| r.get(0)))
+            .expect("read");
+        assert_eq!(finished, Some(1_796_083_210), "2026-12-01T00:00:10Z");
+        let policy = crate::Retention {
+            streams_after: None,
+            audit_after: Some(60),
+            batch: 10,
+        };
+        let early = crate::prune_all(&s, 1_796_083_210 + 59, &policy)
+            .await
+            .expect("prune");
+        assert_eq!(early.audit_entries, 0);
+        let late = crate::prune_all(&s, 1_796_083_210 + 60, &policy)
+            .await
+            .expect("prune");
+        assert_eq!(late.audit_entries, 1);
+    }
+
     /// The generic suite every store passes, on real SQLite files.
     #[tokio::test]
     async fn conforms() {
