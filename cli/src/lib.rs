@@ -135,6 +135,7 @@ enum Command {
     /// Prune once what ended executions left behind past the `[retention]` ages (stream
     /// blocks, audit entries) and say what went; variables are never pruned. A sidecar
     /// does the same in the background every `[retention] interval`.
+    #[command(after_long_help = GC_ENVIRONMENT)]
     Gc {
         /// Print the figures as JSON.
         #[arg(long)]
@@ -152,6 +153,15 @@ enum Command {
         sub: SubConfig,
     },
 }
+
+/// The settings `cronium gc` reads, for `cronium gc --help`.
+const GC_ENVIRONMENT: &str = "\
+Environment (or [retention] / [storage] in the configuration file):
+  CRONIUM_RETENTION_STREAMS_AFTER  prune streams this long after the end (default 7d; never)
+  CRONIUM_RETENTION_AUDIT_AFTER    prune audit entries this long after the end (default 30d; never)
+  CRONIUM_RETENTION_BATCH          rows per transaction (default 500)
+  CRONIUM_DATABASE_URL             the PostgreSQL store to prune instead of the state dir's SQLite
+                                   (never a flag: a URL can hold a password)";
 
 /// The environment `cronium run` reads, for `cronium run --help`.
 const RUN_ENVIRONMENT: &str = "\
