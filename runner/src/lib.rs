@@ -702,6 +702,24 @@ async fn execute(plan: Plan, env: &dyn Fn(&str) -> Option<String>) -> Result<u8,
     std::mem::forget(store.clone());
 
     let (exit_code, signal) = exit_code(outcome.status, outcome.ending);
+    // The run is over: finish its execution as an orchestrator would, so `cronium
+    // executions show` has its outcome, exit code and duration (and retention its age).
+    let finished_as = match outcome.ending {
+        Ending::TimedOut => "timed_out",
+        Ending::Interrupted => "cancelled",
+        Ending::Finished if exit_code == 0 => "succeeded",
+        Ending::Finished => "failed",
+    };
+    if let Err(e) = store
+        .finish_execution(
+            &outcome.execution.id,
+            finished_as,
+            Some(i32::from(exit_code)),
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "the run is over but its execution cannot be finished");
+    }
     let g = report::gather(
         store.as_ref(),
         &outcome.execution.id,

@@ -166,6 +166,28 @@ fn hello_example_reports_output_condition_and_variables() {
         .expect("show");
     let shown: Value = serde_json::from_slice(&show.stdout).expect("json");
     assert_eq!(shown["output"]["greeting"], "Hello, Bo!");
+    // The run is over, and the store says how it ended (issue 18, item 7).
+    assert_eq!(shown["status"], "finished", "{shown}");
+    assert_eq!(shown["outcome"], "succeeded");
+    assert_eq!(shown["exitCode"], 0);
+    assert!(shown["durationMs"].as_i64().is_some(), "{shown}");
+
+    let failing = b.script("fail.sh", "exit 3\n");
+    let (out, doc) = b.run_json(&[failing.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(3));
+    let id = doc["executionId"].as_str().expect("id");
+    let text = cronium()
+        .arg("--state-dir")
+        .arg(b.state())
+        .args(["executions", "show", id])
+        .output()
+        .expect("show");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("status         finished (failed, exit code 3)"),
+        "{text}"
+    );
+    assert!(text.contains("exit code      3\n"), "{text}");
 }
 
 #[test]
