@@ -932,6 +932,58 @@ mod tests {
     }
 
     #[test]
+    fn retention_defaults_file_env_and_bad_values() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut env = HashMap::new();
+        env.insert("CRONIUM_STATE_DIR", dir.path().display().to_string());
+        env.insert("CRONIUM_TOKEN_SECRET", "x".repeat(32));
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("defaults");
+        assert_eq!(c.retention, cronium_store::Retention::default());
+        assert_eq!(c.retention.streams_after, Some(7 * 86_400));
+        assert_eq!(c.retention.audit_after, Some(30 * 86_400));
+        assert_eq!(c.retention_interval, Some(DEFAULT_RETENTION_INTERVAL));
+
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[retention]\nstreams_after = \"1d\"\naudit_after = \"never\"\ninterval = \"off\"\nbatch = 50\n",
+        )
+        .expect("write");
+        env.insert("CRONIUM_CONFIG", file.display().to_string());
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("file");
+        assert_eq!(
+            (
+                c.retention.streams_after,
+                c.retention.audit_after,
+                c.retention.batch
+            ),
+            (Some(86_400), None, 50)
+        );
+        assert_eq!(c.retention_interval, None, "off: only cronium gc prunes");
+
+        env.insert("CRONIUM_RETENTION_STREAMS_AFTER", "2h".into());
+        env.insert("CRONIUM_RETENTION_INTERVAL", "30s".into());
+        let (c, _) = core_config(&ConfigArgs::default(), &lookup(&env)).expect("env");
+        assert_eq!(c.retention.streams_after, Some(7200), "env beats file");
+        assert_eq!(c.retention_interval, Some(Duration::from_secs(30)));
+
+        for (var, value, says) in [
+            (
+                "CRONIUM_RETENTION_AUDIT_AFTER",
+                "soon",
+                "CRONIUM_RETENTION_AUDIT_AFTER",
+            ),
+            ("CRONIUM_RETENTION_BATCH", "0", "above 0"),
+            ("CRONIUM_RETENTION_INTERVAL", "0s", "above 0"),
+        ] {
+            let mut bad = env.clone();
+            bad.insert(var, value.into());
+            let e = core_config(&ConfigArgs::default(), &lookup(&bad)).expect_err(var);
+            assert!(e.to_string().contains(says), "{var}={value}: {e}");
+        }
+    }
+
+    #[test]
     fn plain_http_only_on_loopback() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut env = HashMap::new();
