@@ -9,6 +9,7 @@
 
 pub mod config;
 mod health;
+mod shell;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -40,7 +41,7 @@ impl CliError {
             message: message.into(),
         }
     }
-    fn failed(message: impl Into<String>) -> Self {
+    pub(crate) fn failed(message: impl Into<String>) -> Self {
         Self {
             code: 1,
             message: message.into(),
@@ -141,6 +142,12 @@ enum Command {
         #[command(flatten)]
         sub: SubConfig,
     },
+    /// Print a completion script for bash, zsh, fish, elvish or powershell
+    /// (bash: `source <(cronium completions bash)`).
+    Completions(shell::CompletionsArgs),
+    /// Write the man pages (cronium.1, cronium-SUBCOMMAND.1) into a directory.
+    #[command(hide = true)]
+    Manpages(shell::ManpagesArgs),
 }
 
 /// The environment `cronium run` reads, for `cronium run --help`.
@@ -448,6 +455,8 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             Ok(cronium_runner::run(&load, *args, &env)?)
         }
         Command::Migrate(args) => migrate_scripts(*args),
+        Command::Completions(args) => shell::completions(&args),
+        Command::Manpages(args) => shell::manpages(&args),
         Command::Health(args) => match health::check(&args, &env) {
             Ok(line) => {
                 println!("{line}");
@@ -682,6 +691,8 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
         | Command::Run { .. }
         | Command::Migrate(_)
         | Command::Health(_)
+        | Command::Completions(_)
+        | Command::Manpages(_)
         | Command::MigrateStore { .. } => {
             unreachable!("handled by run")
         }

@@ -166,6 +166,29 @@ pub fn bindings_near(exe: &Path) -> Vec<(&'static str, String)> {
     found
 }
 
+/// Where [`bindings_near`] looks for a language's binding, beside the executable `exe`,
+/// each with what puts it there: the error for a script whose binding is missing names
+/// them. Empty for Bash (its helpers are built into `cronium`).
+pub fn binding_places(exe: &Path, lang: Lang) -> Vec<(PathBuf, &'static str)> {
+    let Some(dir) = exe.parent() else {
+        return Vec::new();
+    };
+    // `dir` is `<target>/<profile>` in a build tree and `<prefix>/bin` in an install.
+    let up = dir.parent().unwrap_or(dir);
+    let root = up.parent().unwrap_or(up);
+    match lang {
+        Lang::Python => vec![
+            (root.join(".venv"), "make python"),
+            (up.join("lib/cronium/python"), "make install"),
+        ],
+        Lang::Node => vec![
+            (up.join("node_modules"), "make node"),
+            (up.join("lib/cronium/node_modules"), "make install"),
+        ],
+        Lang::Bash => Vec::new(),
+    }
+}
+
 /// Whether the module is installed in the virtualenv (`lib/python3.X/site-packages/cronium`),
 /// so a `.venv` made for something else is not taken.
 fn venv_has_cronium(venv: &Path) -> bool {

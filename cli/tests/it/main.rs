@@ -14,6 +14,7 @@ mod receivers;
 mod run;
 mod run_isolate;
 mod run_ssh;
+mod shell;
 mod storage_full;
 mod tokens;
 mod tools;

@@ -817,3 +817,62 @@ fn run_finds_the_bindings_beside_its_executable() {
         assert!(line.ends_with(".venv/bin/python"), "{line}");
     }
 }
+
+/// Issue 18: when the binding is nowhere (a `cronium` alone in a fresh directory, no
+/// setting, the interpreter cannot import it), a script that names `cronium` is refused
+/// before anything is stored, with one line naming each place looked in and the make target
+/// that builds it; a script that never names `cronium` still runs.
+#[test]
+fn run_says_where_it_looked_when_the_binding_is_missing() {
+    let b = Bench::new();
+    let exe = b.path("alone/bin/cronium");
+    std::fs::create_dir_all(exe.parent().expect("dir")).expect("mkdir");
+    let real = Path::new(env!("CARGO_BIN_EXE_cronium"));
+    std::fs::hard_link(real, &exe)
+        .or_else(|_| std::fs::copy(real, &exe).map(|_| ()))
+        .expect("link cronium");
+    let run = |script: &Path| {
+        crate::harness::cronium_at(&exe)
+            .arg("--state-dir")
+            .arg(b.state())
+            .args(["run", script.to_str().expect("p")])
+            .env_remove("PYTHONPATH")
+            .env_remove("NODE_PATH")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run")
+    };
+    let alone = b.path("alone");
+    let cases = [
+        (
+            "python3",
+            b.script("uses.py", "import cronium\nprint(cronium.input)\n"),
+            b.script("plain.py", "print('plain')\n"),
+            "make python",
+            alone.join("lib/cronium/python"),
+        ),
+        (
+            "node",
+            b.script("uses.js", "const c = require('cronium');\n"),
+            b.script("plain.js", "console.log('plain');\n"),
+            "make node",
+            alone.join("lib/cronium/node_modules"),
+        ),
+    ];
+    for (interpreter, uses, plain, build, installed) in cases {
+        if !which(interpreter) {
+            continue;
+        }
+        let before = b.executions();
+        let out = run(&uses);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(&installed.display().to_string()), "{err}");
+        assert!(err.contains(build) && err.contains("make install"), "{err}");
+        assert_eq!(b.executions(), before, "nothing stored: {err}");
+        let out = run(&plain);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("plain"));
+    }
+}
