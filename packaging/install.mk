@@ -81,3 +81,5 @@ uninstall: ## Remove what make install put under PREFIX (same PREFIX and DESTDIR
 .PHONY: test-install
 test-install: ## make install into a temp PREFIX, then Python, Node, Bash and C against the installed files only
 	./packaging/test-install.sh
+
+BINDING_TESTS += test-install
