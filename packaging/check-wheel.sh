@@ -44,6 +44,10 @@ if ! grep -q "consistent with the following platform tag" <<<"$shown" ||
   exit 1
 fi
 echo "$(basename "$wheel"): $tag (auditwheel)"
+if [[ $tag != *_$(uname -m) ]]; then
+  echo "$(basename "$wheel"): not installed here (built for another architecture than $(uname -m))"
+  exit 0
+fi
 
 : "${CRONIUM:?set CRONIUM to the cronium binary for the test-install}"
 tmp=$(mktemp -d)

@@ -9,10 +9,12 @@
 #                        auditwheel, installed into a fresh venv and run under cronium run
 #   make wheel-musllinux the musllinux_1_2 x86_64 wheel (needs the Rust std of
 #                        x86_64-unknown-linux-musl: rustup target add x86_64-unknown-linux-musl)
+#   make wheel-manylinux-aarch64  the manylinux2014 aarch64 wheel, cross-built, tag checked (not
+#                        run: no aarch64 host; rustup target add aarch64-unknown-linux-gnu)
 #   make node-addons     cronium.linux-x64-gnu.node (glibc 2.17) and cronium.linux-x64-musl.node,
 #                        with napi's platform packages (npm/linux-x64-gnu, npm/linux-x64-musl)
 #
-# Output: $(DIST_DIR). aarch64 is not built: neither Rust std for aarch64 nor a test host.
+# Output: $(DIST_DIR). Only x86_64 builds are installed and run here.
 
 DIST_DIR := $(CARGO_TARGET_DIR)/wheels/dist
 NODE_DIST_DIR := $(CARGO_TARGET_DIR)/wheels/node
@@ -31,15 +33,25 @@ define musl_std_check
 endef
 
 .PHONY: wheels
-wheels: wheel-manylinux wheel-musllinux node-addons ## Python wheels (manylinux2014, musllinux_1_2) and Node addons (gnu glibc 2.17, musl) for x86_64 Linux
+wheels: wheel-manylinux wheel-musllinux wheel-manylinux-aarch64 node-addons ## Python wheels (manylinux2014 x86_64 and aarch64, musllinux_1_2) and Node addons (gnu glibc 2.17, musl)
 	@ls -1 $(DIST_DIR) $(NODE_DIST_DIR)
 
 .PHONY: wheel-manylinux
 wheel-manylinux: $(WHEEL_TOOLS) build ## The manylinux2014 (glibc 2.17) x86_64 wheel: built with zig, tag checked, test-installed
-	rm -f $(DIST_DIR)/cronium-*manylinux*.whl
+	rm -f $(DIST_DIR)/cronium-*manylinux*_x86_64.whl
 	cd $(PY_DIR) && PATH=$(WHEEL_PATH) maturin build --release --zig --compatibility manylinux2014 \
 		--target x86_64-unknown-linux-gnu --out $(DIST_DIR)
-	PATH=$(WHEEL_PATH) CRONIUM=$(BIN) ./packaging/check-wheel.sh $(DIST_DIR)/cronium-*manylinux*.whl manylinux_2_17_x86_64
+	PATH=$(WHEEL_PATH) CRONIUM=$(BIN) ./packaging/check-wheel.sh $(DIST_DIR)/cronium-*manylinux*_x86_64.whl manylinux_2_17_x86_64
+
+# Cross-built: its tag and symbol versions are checked, it is not run (no aarch64 host).
+.PHONY: wheel-manylinux-aarch64
+wheel-manylinux-aarch64: $(WHEEL_TOOLS) ## The manylinux2014 (glibc 2.17) aarch64 wheel: cross-built with zig, tag checked
+	@rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu || { \
+		echo "the Rust std for aarch64-unknown-linux-gnu is missing: rustup target add aarch64-unknown-linux-gnu" >&2; exit 2; }
+	rm -f $(DIST_DIR)/cronium-*manylinux*_aarch64.whl
+	cd $(PY_DIR) && PATH=$(WHEEL_PATH) maturin build --release --zig --compatibility manylinux2014 \
+		--target aarch64-unknown-linux-gnu --out $(DIST_DIR)
+	PATH=$(WHEEL_PATH) ./packaging/check-wheel.sh $(DIST_DIR)/cronium-*manylinux*_aarch64.whl manylinux_2_17_aarch64
 
 .PHONY: wheel-musllinux
 wheel-musllinux: $(WHEEL_TOOLS) ## The musllinux_1_2 x86_64 wheel: built with zig, tag checked
@@ -55,7 +67,9 @@ wheel-musllinux: $(WHEEL_TOOLS) ## The musllinux_1_2 x86_64 wheel: built with zi
 node-addons: $(WHEEL_TOOLS) $(NODE_DIR)/node_modules/.package-lock.json ## The Node addons for linux-x64-gnu (glibc 2.17) and linux-x64-musl, as napi platform packages
 	$(musl_std_check)
 	PATH=$(WHEEL_PATH) $(CARGO) zigbuild --release -p cronium-node --target x86_64-unknown-linux-gnu.2.17
-	PATH=$(WHEEL_PATH) $(CARGO) zigbuild --release -p cronium-node --target x86_64-unknown-linux-musl
+	@# musl links the C runtime statically by default, which rules out a shared library.
+	PATH=$(WHEEL_PATH) CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C target-feature=-crt-static" \
+		$(CARGO) zigbuild --release -p cronium-node --target x86_64-unknown-linux-musl
 	./packaging/node-platform-packages.sh $(NODE_DIST_DIR) \
 		linux-x64-gnu=$(CARGO_TARGET_DIR)/x86_64-unknown-linux-gnu/release/libcronium_node.so \
 		linux-x64-musl=$(CARGO_TARGET_DIR)/x86_64-unknown-linux-musl/release/libcronium_node.so
