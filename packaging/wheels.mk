@@ -9,7 +9,7 @@
 #                        auditwheel, installed into a fresh venv and run under cronium run
 #   make wheel-musllinux the musllinux_1_2 x86_64 wheel (needs the Rust std of
 #                        x86_64-unknown-linux-musl: rustup target add x86_64-unknown-linux-musl)
-#   make wheel-manylinux-aarch64  the manylinux2014 aarch64 wheel, cross-built, tag checked (not
+#   make wheel-manylinux-arm  the manylinux2014 aarch64 wheel, cross-built, tag checked (not
 #                        run: no aarch64 host; rustup target add aarch64-unknown-linux-gnu)
 #   make node-addons     cronium.linux-x64-gnu.node (glibc 2.17) and cronium.linux-x64-musl.node,
 #                        with napi's platform packages (npm/linux-x64-gnu, npm/linux-x64-musl)
@@ -33,7 +33,7 @@ define musl_std_check
 endef
 
 .PHONY: wheels
-wheels: wheel-manylinux wheel-musllinux wheel-manylinux-aarch64 node-addons ## Python wheels (manylinux2014 x86_64 and aarch64, musllinux_1_2) and Node addons (gnu glibc 2.17, musl)
+wheels: wheel-manylinux wheel-musllinux wheel-manylinux-arm node-addons ## Python wheels (manylinux2014 x86_64 and aarch64, musllinux_1_2) and Node addons (gnu glibc 2.17, musl)
 	@ls -1 $(DIST_DIR) $(NODE_DIST_DIR)
 
 .PHONY: wheel-manylinux
@@ -44,8 +44,8 @@ wheel-manylinux: $(WHEEL_TOOLS) build ## The manylinux2014 (glibc 2.17) x86_64 w
 	PATH=$(WHEEL_PATH) CRONIUM=$(BIN) ./packaging/check-wheel.sh $(DIST_DIR)/cronium-*manylinux*_x86_64.whl manylinux_2_17_x86_64
 
 # Cross-built: its tag and symbol versions are checked, it is not run (no aarch64 host).
-.PHONY: wheel-manylinux-aarch64
-wheel-manylinux-aarch64: $(WHEEL_TOOLS) ## The manylinux2014 (glibc 2.17) aarch64 wheel: cross-built with zig, tag checked
+.PHONY: wheel-manylinux-arm
+wheel-manylinux-arm: $(WHEEL_TOOLS) ## The manylinux2014 (glibc 2.17) aarch64 wheel: cross-built with zig, tag checked
 	@rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu || { \
 		echo "the Rust std for aarch64-unknown-linux-gnu is missing: rustup target add aarch64-unknown-linux-gnu" >&2; exit 2; }
 	rm -f $(DIST_DIR)/cronium-*manylinux*_aarch64.whl
