@@ -55,15 +55,16 @@ command -v python3 >/dev/null && expect_output hello.py '{"greeting":"Hello, Ada
 command -v node >/dev/null && expect_output hello.js '{"greeting":"Hello, Ada!"}'
 expect_output hello.sh '{"greeting":"Hello, Ada!"}'
 
-# The forkless builtin, installed when bash-builtins' headers are there, loads from its
-# installed place (beside ../libcronium.so) and serves the same script.
+# The forkless builtin, installed when bash-builtins' headers are there: the installed
+# cronium finds it (no CRONIUM_BUILTIN set), and it loads from its installed place
+# (beside ../libcronium.so) and serves the script.
 if [[ -f /usr/include/bash/builtins.h ]]; then
   builtin=$prefix/lib/bash/cronium_builtin.so
   [[ -f $builtin ]] || fail "the Bash builtin is not installed"
   # shellcheck disable=SC2016 # expanded by the script
   printf '%s\n' 'echo "native=$_cronium_native"' 'cronium_output "{\"n\":1}"' >"$work/native.sh"
   out=$(cd "$work" && env -i HOME="$tmp" PATH="$prefix/bin:/usr/local/bin:/usr/bin:/bin" \
-    CRONIUM_BUILTIN="$builtin" cronium --state-dir "$tmp/state" run --json native.sh) ||
+    cronium --state-dir "$tmp/state" run --json native.sh) ||
     fail "a script with the installed builtin: $out"
   if ! grep -q '"exitCode":0' <<<"$out" || ! grep -q 'native=1' <<<"$out"; then
     fail "the installed builtin was not loaded: $out"

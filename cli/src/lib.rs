@@ -160,7 +160,8 @@ Environment:
   CRONIUM_NODE         the Node.js interpreter (default: node)
   CRONIUM_NODE_PATH    the node_modules holding the cronium package (default: the build
                        tree's target/node_modules, or PREFIX/lib/cronium/node_modules)
-  CRONIUM_BUILTIN      the forkless Bash builtin (cronium.sh falls back to curl)
+  CRONIUM_BUILTIN      the forkless Bash builtin (default: PREFIX/lib/bash/cronium_builtin.so
+                       when installed there; cronium.sh falls back to curl)
   CRONIUM_LOG          log filter of the runner (a level, or target=level,...)
   CRONIUM_STATE_DIR, CRONIUM_CONFIG, CRONIUM_DATABASE_URL, CRONIUM_DATABASE_PASSWORD
                        the store the execution is recorded in (docs/configuration.md)

@@ -775,6 +775,22 @@ fn run_finds_the_bindings_beside_its_executable() {
     std::fs::create_dir_all(&py_dir).expect("mkdir");
     std::fs::write(py_dir.join("__init__.py"), "MARKER = 'installed'\n").expect("write");
     node_package(&prefix.join("lib/cronium/node_modules"), "installed");
+    // The installed Bash builtin is handed to Bash scripts (a stand-in file: cronium.sh
+    // falls back to curl when it does not load, so the script still runs).
+    let builtin = prefix.join("lib/bash/cronium_builtin.so");
+    std::fs::create_dir_all(builtin.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&builtin, "").expect("write");
+    let sh = b.script("b.sh", "echo \"$CRONIUM_BUILTIN\"\n");
+    let line = run(&exe, &sh, &[]);
+    assert!(
+        line.ends_with("prefix/bin/../lib/bash/cronium_builtin.so"),
+        "{line}"
+    );
+    assert_eq!(
+        run(&exe, &sh, &[("CRONIUM_BUILTIN", "")]),
+        "",
+        "empty: curl"
+    );
     if which("python3") {
         let line = run(&exe, &py, &[]);
         assert!(line.starts_with("installed "), "{line}");
