@@ -45,6 +45,9 @@ include tests/docs/docs.mk
 include tests/migrate/migrate.mk
 include images/images.mk
 include images/k8s/k8s.mk
+# make install/uninstall and the wheels of every Linux (packaging/).
+include packaging/install.mk
+include packaging/wheels.mk
 
 .PHONY: test
 test: test-rust $(BINDING_TESTS) ## Run every test: Rust unit + integration, then every binding's suite

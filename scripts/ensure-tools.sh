@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a target needs and a fresh machine lacks. Idempotent and quiet when
-# everything is there. Usage: ensure-tools.sh test|demo|bench|containers|k8s
+# everything is there. Usage: ensure-tools.sh test|demo|bench|containers|k8s|wheels
 set -euo pipefail
 
 need_apt=()
@@ -69,4 +69,12 @@ if ((${#need_apt[@]})); then
     echo "missing tools: ${need_apt[*]}; install them with your package manager" >&2
     exit 1
   fi
+fi
+
+# `make wheels` (packaging/wheels.mk): zig (the linker for glibc 2.17 and musl builds),
+# cargo-zigbuild and auditwheel, from PyPI into the repository's .venv.
+if [ "${1:-test}" = wheels ]; then
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  "$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r "$root/bindings/python/requirements-wheels.txt"
 fi

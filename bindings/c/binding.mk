@@ -1,8 +1,9 @@
 # The C library `libcronium` (bindings/c, crate cronium-c), included by the root Makefile.
 #
 #   make c              build libcronium.so / libcronium.a (release)
-#   make install        install library, header, cronium.pc (and the Bash builtin when built)
-#                       under PREFIX (default /usr/local)
+#   make install-c      install library, header, cronium.pc (and the Bash builtin when built)
+#                       under PREFIX (default /usr/local); `make install` (packaging/install.mk)
+#                       installs it with everything else
 #   make c-builtin      build the Bash loadable builtin cronium_builtin.so
 #   make c-header       regenerate include/cronium.h with cbindgen
 #   make test-c         header check, then the C tests against a real sidecar, under valgrind
@@ -57,9 +58,6 @@ install-c: c ## Install libcronium, cronium.h and cronium.pc under PREFIX (defau
 		install -d $(DESTDIR)$(PREFIX)/lib/bash && \
 		install -m 0755 $(C_LIB_DIR)/cronium_builtin.so $(DESTDIR)$(PREFIX)/lib/bash/cronium_builtin.so; \
 	fi
-
-.PHONY: install
-install: install-c ## Install what the bindings install system-wide (PREFIX=...)
 
 .PHONY: test-c
 test-c: build testkit c-header-check ## C library: header check, C tests under valgrind against a real sidecar

@@ -16,23 +16,47 @@ const { parse, stringify } = require('./json.js');
 
 let native = null;
 
-/** Loads the addon on first use, so requiring the package costs nothing until a call. */
+/**
+ * Loads the addon on first use, so requiring the package costs nothing until a call. The
+ * addon is `cronium.<platform>.node` beside this file (a build, or a package bundling the
+ * addons) or napi's platform package `cronium-<platform>`. On Linux the glibc build is
+ * tried first, then the musl one: a build for the other C library fails to load, and the
+ * next candidate is tried.
+ */
 function loadNative() {
   if (native !== null) return native;
   const { platform, arch } = process;
-  const names =
-    platform === 'linux'
-      ? [`cronium.linux-${arch}-gnu.node`, `cronium.linux-${arch}-musl.node`]
-      : [`cronium.${platform}-${arch}.node`];
-  for (const name of names) {
-    const file = path.join(__dirname, name);
-    if (fs.existsSync(file)) {
-      native = require(file);
-      return native;
+  const platforms =
+    platform === 'linux' ? [`linux-${arch}-gnu`, `linux-${arch}-musl`] : [`${platform}-${arch}`];
+  const candidates = [];
+  for (const p of platforms) {
+    const file = path.join(__dirname, `cronium.${p}.node`);
+    if (fs.existsSync(file)) candidates.push(file);
+    else {
+      try {
+        candidates.push(require.resolve(`cronium-${p}`));
+      } catch {
+        // no platform package for this one
+      }
     }
   }
+  let firstError = null;
+  for (const file of candidates) {
+    try {
+      native = require(file);
+      return native;
+    } catch (e) {
+      firstError ??= e;
+    }
+  }
+  if (firstError !== null) {
+    throw new CroniumError(`the Cronium native addon failed to load: ${firstError.message}`, {
+      code: 'not_configured',
+      kind: 'config',
+    });
+  }
   throw new CroniumError(
-    `the Cronium native addon is not built for ${platform}-${arch}: looked for ${names.join(' or ')} in ${__dirname}; run \`make node\` in the cronium-runtime repository`,
+    `the Cronium native addon is not built for ${platform}-${arch}: looked for ${platforms.map((p) => `cronium.${p}.node`).join(' or ')} in ${__dirname} and the packages ${platforms.map((p) => `cronium-${p}`).join(', ')}; run \`make node\` in the cronium-runtime repository`,
     { code: 'not_configured', kind: 'config' },
   );
 }

@@ -9,6 +9,7 @@
 
 pub mod config;
 mod health;
+mod shell;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -40,7 +41,7 @@ impl CliError {
             message: message.into(),
         }
     }
-    fn failed(message: impl Into<String>) -> Self {
+    pub(crate) fn failed(message: impl Into<String>) -> Self {
         Self {
             code: 1,
             message: message.into(),
@@ -152,6 +153,12 @@ enum Command {
         #[command(flatten)]
         sub: SubConfig,
     },
+    /// Print a completion script for bash, zsh, fish, elvish or powershell
+    /// (bash: `source <(cronium completions bash)`).
+    Completions(shell::CompletionsArgs),
+    /// Write the man pages (cronium.1, cronium-SUBCOMMAND.1) into a directory.
+    #[command(hide = true)]
+    Manpages(shell::ManpagesArgs),
 }
 
 /// The settings `cronium gc` reads, for `cronium gc --help`.
@@ -173,7 +180,8 @@ Environment:
   CRONIUM_NODE         the Node.js interpreter (default: node)
   CRONIUM_NODE_PATH    the node_modules holding the cronium package (default: the build
                        tree's target/node_modules, or PREFIX/lib/cronium/node_modules)
-  CRONIUM_BUILTIN      the forkless Bash builtin (cronium.sh falls back to curl)
+  CRONIUM_BUILTIN      the forkless Bash builtin (default: PREFIX/lib/bash/cronium_builtin.so
+                       when installed there; cronium.sh falls back to curl)
   CRONIUM_LOG          log filter of the runner (a level, or target=level,...)
   CRONIUM_STATE_DIR, CRONIUM_CONFIG, CRONIUM_DATABASE_URL, CRONIUM_DATABASE_PASSWORD
                        the store the execution is recorded in (docs/configuration.md)
@@ -468,6 +476,8 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             Ok(cronium_runner::run(&load, *args, &env)?)
         }
         Command::Migrate(args) => migrate_scripts(*args),
+        Command::Completions(args) => shell::completions(&args),
+        Command::Manpages(args) => shell::manpages(&args),
         Command::Health(args) => match health::check(&args, &env) {
             Ok(line) => {
                 println!("{line}");
@@ -735,6 +745,8 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
         | Command::Run { .. }
         | Command::Migrate(_)
         | Command::Health(_)
+        | Command::Completions(_)
+        | Command::Manpages(_)
         | Command::MigrateStore { .. }
         | Command::Gc { .. } => {
             unreachable!("handled by run")

@@ -62,6 +62,38 @@ impl Endpoint {
         }
     }
 
+    /// The endpoint the environment selects (the rules of [`Config::from_env`], without
+    /// needing a token): `CRONIUM_RUNTIME_SOCKET` (default `/run/cronium/runtime.sock`)
+    /// when that path exists, else the URL in `CRONIUM_RUNTIME_API`. Fails with code
+    /// `not_configured` naming the variables to set.
+    pub fn from_lookup<F>(lookup: F) -> Result<Endpoint>
+    where
+        F: Fn(&str) -> Option<String>,
+    {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let socket_var = get(ENV_SOCKET);
+        let socket = PathBuf::from(socket_var.as_deref().unwrap_or(DEFAULT_SOCKET));
+        if socket.exists() {
+            return Ok(Endpoint::Unix(socket));
+        }
+        if let Some(url) = get(ENV_API) {
+            return Endpoint::parse_url(&url);
+        }
+        let which = if socket_var.is_some() {
+            format!(
+                "{ENV_SOCKET} names {} which does not exist",
+                socket.display()
+            )
+        } else {
+            format!("{ENV_SOCKET} is not set and {DEFAULT_SOCKET} does not exist")
+        };
+        Err(Error::not_configured(format!(
+            "no Cronium runtime to talk to: {which}, and {ENV_API} is not set; set \
+             {ENV_SOCKET} to the sidecar's socket path or {ENV_API} to http://host:port \
+             (scripts started by Cronium or `cronium run` get these automatically)"
+        )))
+    }
+
     /// Parses `http://host[:port][/]`: the only URL form the runtime serves today.
     pub fn parse_url(url: &str) -> Result<Endpoint> {
         let bad = |why: &str| {
@@ -214,7 +246,7 @@ impl Config {
 pub struct ConfigBuilder {
     socket: Option<PathBuf>,
     url: Option<String>,
-    endpoint: Option<Endpoint>,
+    pub(crate) endpoint: Option<Endpoint>,
     token: Option<Secret>,
     execution_id: Option<String>,
     timeout: Option<Duration>,
@@ -329,27 +361,7 @@ impl ConfigBuilder {
     {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         if self.endpoint.is_none() && self.socket.is_none() && self.url.is_none() {
-            let socket_var = get(ENV_SOCKET);
-            let socket = PathBuf::from(socket_var.as_deref().unwrap_or(DEFAULT_SOCKET));
-            self.endpoint = Some(if socket.exists() {
-                Endpoint::Unix(socket)
-            } else if let Some(url) = get(ENV_API) {
-                Endpoint::parse_url(&url)?
-            } else {
-                let which = if socket_var.is_some() {
-                    format!(
-                        "{ENV_SOCKET} names {} which does not exist",
-                        socket.display()
-                    )
-                } else {
-                    format!("{ENV_SOCKET} is not set and {DEFAULT_SOCKET} does not exist")
-                };
-                return Err(Error::not_configured(format!(
-                    "no Cronium runtime to talk to: {which}, and {ENV_API} is not set; set \
-                     {ENV_SOCKET} to the sidecar's socket path or {ENV_API} to http://host:port \
-                     (scripts started by Cronium or `cronium run` get these automatically)"
-                )));
-            });
+            self.endpoint = Some(Endpoint::from_lookup(&lookup)?);
         }
         if self.token.is_none() {
             let token = get(ENV_TOKEN).ok_or_else(|| {

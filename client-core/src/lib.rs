@@ -71,6 +71,7 @@
 mod blocking;
 mod client;
 mod config;
+mod diagnose;
 mod direct;
 mod error;
 mod reactor;
@@ -86,6 +87,7 @@ pub use config::{
     Config, ConfigBuilder, Endpoint, DEFAULT_SOCKET, ENV_API, ENV_EXECUTION_ID, ENV_SOCKET,
     ENV_TOKEN,
 };
+pub use diagnose::Diagnosis;
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use reactor::{RawSocket, Reactor, WaitFuture};
 pub use stream::{

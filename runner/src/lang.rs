@@ -103,7 +103,12 @@ impl Lang {
                 .join(":")
         };
         match self {
-            Lang::Bash => vec![("BASH_ENV", dir.join("cronium.sh").display().to_string())],
+            Lang::Bash => {
+                let mut vars = vec![("BASH_ENV", dir.join("cronium.sh").display().to_string())];
+                // Set from the environment or found beside the executable (an install).
+                vars.extend(env("CRONIUM_BUILTIN").map(|b| ("CRONIUM_BUILTIN", b)));
+                vars
+            }
             Lang::Python => {
                 let mut parts = vec![dir.join("python").display().to_string()];
                 parts.extend(env("CRONIUM_PYTHONPATH"));
@@ -137,8 +142,9 @@ impl Lang {
 /// `make demo` or an install with no variable set. Two layouts are known:
 /// - a build tree, `<target>/<profile>/cronium`: the Node package in `<target>/node_modules`
 ///   (`make node`) and the virtualenv `.venv` beside `<target>` (`make python`);
-/// - an install, `<prefix>/bin/cronium`: `<prefix>/lib/cronium/node_modules` and the Python
-///   module in `<prefix>/lib/cronium/python`.
+/// - an install, `<prefix>/bin/cronium`: `<prefix>/lib/cronium/node_modules`, the Python
+///   module in `<prefix>/lib/cronium/python` and the Bash builtin
+///   `<prefix>/lib/bash/cronium_builtin.so`.
 ///
 /// Only what exists is returned; an environment variable still overrides each.
 pub fn bindings_near(exe: &Path) -> Vec<(&'static str, String)> {
@@ -156,6 +162,12 @@ pub fn bindings_near(exe: &Path) -> Vec<(&'static str, String)> {
             break;
         }
     }
+    // The forkless Bash builtin of an install (`make install` builds it when bash-builtins'
+    // headers are there); a build tree's stays opt-in, so its tests choose the path.
+    let builtin = dir.join("../lib/bash/cronium_builtin.so");
+    if builtin.is_file() {
+        found.push(("CRONIUM_BUILTIN", show(builtin)));
+    }
     let venv_python = dir.join("../../.venv/bin/python");
     let installed = dir.join("../lib/cronium/python");
     if installed.join("cronium").is_dir() {
@@ -164,6 +176,29 @@ pub fn bindings_near(exe: &Path) -> Vec<(&'static str, String)> {
         found.push(("CRONIUM_PYTHON", show(venv_python)));
     }
     found
+}
+
+/// Where [`bindings_near`] looks for a language's binding, beside the executable `exe`,
+/// each with what puts it there: the error for a script whose binding is missing names
+/// them. Empty for Bash (its helpers are built into `cronium`).
+pub fn binding_places(exe: &Path, lang: Lang) -> Vec<(PathBuf, &'static str)> {
+    let Some(dir) = exe.parent() else {
+        return Vec::new();
+    };
+    // `dir` is `<target>/<profile>` in a build tree and `<prefix>/bin` in an install.
+    let up = dir.parent().unwrap_or(dir);
+    let root = up.parent().unwrap_or(up);
+    match lang {
+        Lang::Python => vec![
+            (root.join(".venv"), "make python"),
+            (up.join("lib/cronium/python"), "make install"),
+        ],
+        Lang::Node => vec![
+            (up.join("node_modules"), "make node"),
+            (up.join("lib/cronium/node_modules"), "make install"),
+        ],
+        Lang::Bash => Vec::new(),
+    }
 }
 
 /// Whether the module is installed in the virtualenv (`lib/python3.X/site-packages/cronium`),

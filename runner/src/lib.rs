@@ -349,6 +349,7 @@ fn prepare(
                     "cannot find {interpreter} to run {script_name}{setting}"
                 )));
             }
+            check_binding(lang, &script, &script_name, &interpreter, env)?;
         }
     }
     let stdin_taken = a.input.as_deref() == Some("-");
@@ -757,6 +758,78 @@ async fn execute(plan: Plan, env: &dyn Fn(&str) -> Option<String>) -> Result<u8,
         let _ = r.write_human(&mut err);
     }
     Ok(exit_code)
+}
+
+/// Refuses, before anything is written, a local script that names `cronium` when its
+/// language's binding is nowhere to be found: no setting points at one (none found beside
+/// this executable either) and the interpreter cannot import it on its own. Without this,
+/// the script fails later with the interpreter's bare "No module named 'cronium'". A
+/// script that never names `cronium` runs as before; when a setting is there, it is
+/// trusted (no probe: the common case costs nothing).
+fn check_binding(
+    lang: Lang,
+    script: &Path,
+    script_name: &str,
+    interpreter: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), RunError> {
+    let set = |k: &str| env(k).is_some_and(|v| !v.is_empty());
+    let (configured, probe, settings): (bool, &[&str], &str) = match lang {
+        Lang::Bash => return Ok(()),
+        Lang::Python => (
+            set("CRONIUM_PYTHON") || set("CRONIUM_PYTHONPATH"),
+            &[
+                "-c",
+                "import importlib.util, sys; sys.path.insert(0, sys.argv[1]); \
+                 sys.exit(importlib.util.find_spec('cronium') is None)",
+            ],
+            "CRONIUM_PYTHON (an interpreter with the module) or CRONIUM_PYTHONPATH",
+        ),
+        Lang::Node => (
+            set("CRONIUM_NODE_PATH"),
+            &[
+                "-e",
+                "require.resolve('cronium', { paths: [process.argv[1]] })",
+            ],
+            "CRONIUM_NODE_PATH (the node_modules holding the cronium package)",
+        ),
+    };
+    if configured {
+        return Ok(());
+    }
+    let names_cronium =
+        std::fs::read(script).is_ok_and(|text| text.windows(7).any(|w| w == b"cronium"));
+    if !names_cronium {
+        return Ok(());
+    }
+    // Resolved as the script would resolve it: from its own directory too.
+    let script_dir = script.parent().unwrap_or(Path::new("/"));
+    let found = std::process::Command::new(interpreter)
+        .args(probe)
+        .arg(script_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return Ok(());
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let places = lang::binding_places(&exe, lang)
+        .iter()
+        .map(|(p, by)| format!("{} ({by})", p.display()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (what, build) = match lang {
+        Lang::Python => ("Python module", "make python"),
+        _ => ("Node package", "make node"),
+    };
+    Err(usage(format!(
+        "{script_name} uses the {what} cronium, which {interpreter} cannot find: looked in \
+         {places} and {interpreter}'s own path; build it in the source tree with `{build}` \
+         (or install it with `make install`), or set {settings}"
+    )))
 }
 
 /// The runner's exit code and the signal that killed the script, if any.

@@ -99,8 +99,8 @@ printf '{"n":1}\n{"n":2}\n' >"$work/records.ndjson"
 slack_got() { echo "any(r['kind'] == 'http' and r['path'] == '/slack/hook' and '\"text\":\"$1\"' in r['body'].replace(': ', ':') for r in received)"; }
 
 # README quickstart (uses the repository's target/debug/cronium, as written).
-sh quickstart bash "$here/shell/quickstart.sh"
-check quickstart '"Hello, Ada!" in out and "── cronium run hello.sh (bash)" in err and "exit code      0" in err'
+sh quickstart env -u CRONIUM_PYTHON -u CRONIUM_PYTHONPATH -u CRONIUM_NODE_PATH bash "$here/shell/quickstart.sh"
+check quickstart 'out.count("Hello, Ada!") == 3 and err.count("exit code      0") == 3 and all(f"── cronium run hello.{e})" in err for e in ("sh (bash", "py (python", "js (node"))'
 
 # Python
 run python-short "$here/python/short.py" --input "$order"

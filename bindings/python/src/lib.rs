@@ -12,6 +12,7 @@
 mod client;
 mod convert;
 mod errors;
+mod info;
 mod out;
 mod streams;
 
@@ -39,5 +40,6 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<streams::Ready>()?;
     m.add_function(wrap_pyfunction!(convert::json_dumps, m)?)?;
     m.add_function(wrap_pyfunction!(convert::json_loads_native, m)?)?;
+    m.add_function(wrap_pyfunction!(info::diagnose, m)?)?;
     Ok(())
 }

@@ -16,6 +16,7 @@ mod retention;
 mod run;
 mod run_isolate;
 mod run_ssh;
+mod shell;
 mod storage_full;
 mod tokens;
 mod tools;

@@ -797,6 +797,22 @@ fn run_finds_the_bindings_beside_its_executable() {
     std::fs::create_dir_all(&py_dir).expect("mkdir");
     std::fs::write(py_dir.join("__init__.py"), "MARKER = 'installed'\n").expect("write");
     node_package(&prefix.join("lib/cronium/node_modules"), "installed");
+    // The installed Bash builtin is handed to Bash scripts (a stand-in file: cronium.sh
+    // falls back to curl when it does not load, so the script still runs).
+    let builtin = prefix.join("lib/bash/cronium_builtin.so");
+    std::fs::create_dir_all(builtin.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&builtin, "").expect("write");
+    let sh = b.script("b.sh", "echo \"$CRONIUM_BUILTIN\"\n");
+    let line = run(&exe, &sh, &[]);
+    assert!(
+        line.ends_with("prefix/bin/../lib/bash/cronium_builtin.so"),
+        "{line}"
+    );
+    assert_eq!(
+        run(&exe, &sh, &[("CRONIUM_BUILTIN", "")]),
+        "",
+        "empty: curl"
+    );
     if which("python3") {
         let line = run(&exe, &py, &[]);
         assert!(line.starts_with("installed "), "{line}");
@@ -837,5 +853,64 @@ fn run_finds_the_bindings_beside_its_executable() {
         std::fs::create_dir_all(&site).expect("mkdir");
         let line = run(&exe, &which_python, &[]);
         assert!(line.ends_with(".venv/bin/python"), "{line}");
+    }
+}
+
+/// Issue 18: when the binding is nowhere (a `cronium` alone in a fresh directory, no
+/// setting, the interpreter cannot import it), a script that names `cronium` is refused
+/// before anything is stored, with one line naming each place looked in and the make target
+/// that builds it; a script that never names `cronium` still runs.
+#[test]
+fn run_says_where_it_looked_when_the_binding_is_missing() {
+    let b = Bench::new();
+    let exe = b.path("alone/bin/cronium");
+    std::fs::create_dir_all(exe.parent().expect("dir")).expect("mkdir");
+    let real = Path::new(env!("CARGO_BIN_EXE_cronium"));
+    std::fs::hard_link(real, &exe)
+        .or_else(|_| std::fs::copy(real, &exe).map(|_| ()))
+        .expect("link cronium");
+    let run = |script: &Path| {
+        crate::harness::cronium_at(&exe)
+            .arg("--state-dir")
+            .arg(b.state())
+            .args(["run", script.to_str().expect("p")])
+            .env_remove("PYTHONPATH")
+            .env_remove("NODE_PATH")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run")
+    };
+    let alone = b.path("alone");
+    let cases = [
+        (
+            "python3",
+            b.script("uses.py", "import cronium\nprint(cronium.input)\n"),
+            b.script("plain.py", "print('plain')\n"),
+            "make python",
+            alone.join("lib/cronium/python"),
+        ),
+        (
+            "node",
+            b.script("uses.js", "const c = require('cronium');\n"),
+            b.script("plain.js", "console.log('plain');\n"),
+            "make node",
+            alone.join("lib/cronium/node_modules"),
+        ),
+    ];
+    for (interpreter, uses, plain, build, installed) in cases {
+        if !which(interpreter) {
+            continue;
+        }
+        let before = b.executions();
+        let out = run(&uses);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(&installed.display().to_string()), "{err}");
+        assert!(err.contains(build) && err.contains("make install"), "{err}");
+        assert_eq!(b.executions(), before, "nothing stored: {err}");
+        let out = run(&plain);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("plain"));
     }
 }

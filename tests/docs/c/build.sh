@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 make() { command make --no-print-directory -C "$root" "$@"; }
 # START build
-make install PREFIX="$HOME/.local"        # release build: lib/, include/cronium.h, lib/pkgconfig/cronium.pc
+make install-c PREFIX="$HOME/.local"      # release build: lib/, include/cronium.h, lib/pkgconfig/cronium.pc
 export PKG_CONFIG_PATH="$HOME/.local/lib/pkgconfig"
 gcc app.c $(pkg-config --cflags --libs cronium) -Wl,-rpath,"$HOME/.local/lib" -o app
 # END build

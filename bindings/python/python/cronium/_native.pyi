@@ -5,7 +5,7 @@ Use the facade (``import cronium``); these classes are its building blocks.
 
 import os
 from types import TracebackType
-from typing import Any, Awaitable, Generator, Optional, Sequence, Tuple, Type, Union, final
+from typing import Any, Awaitable, Dict, Generator, Optional, Sequence, Tuple, Type, Union, final
 
 from typing_extensions import disjoint_base
 
@@ -20,6 +20,7 @@ __all__ = [
     "Ready",
     "Watch",
     "__version__",
+    "diagnose",
     "json_dumps",
     "json_loads_native",
 ]
@@ -35,6 +36,11 @@ def json_dumps(value: Any) -> str:
 
 def json_loads_native(text: str) -> Any:
     """The Python value the module returns for the JSON ``text``."""
+
+def diagnose() -> Dict[str, Any]:
+    """What a client made from this environment would use (``python -m cronium info``):
+    ``transport``/``transport_error``, ``token_set`` (never the token), ``execution_id``,
+    ``runtime_ok``/``runtime_error`` of ``GET /health``."""
 
 @disjoint_base
 class Client:
