@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+mod admin_config;
+mod admin_serve;
 pub mod config;
 mod health;
 
@@ -66,7 +68,9 @@ impl From<RunError> for CliError {
 impl From<AdminError> for CliError {
     fn from(e: AdminError) -> Self {
         match e {
-            AdminError::Invalid(m) | AdminError::Finished(m) => Self::usage(m),
+            AdminError::Invalid(m) | AdminError::Finished(m) | AdminError::Conflict(m) => {
+                Self::usage(m)
+            }
             AdminError::NotFound(m) | AdminError::Failed(m) => Self::failed(m),
         }
     }
@@ -589,6 +593,22 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
     }
     let state = cronium_server::app_state(store, auth, cfg.limits, cfg.core.token_ttl);
     state.set_tools(cronium_server::tools_engine(&cfg.core).map_err(CliError::failed)?);
+    let core = std::sync::Arc::new(cfg.core);
+    let bound = admin_serve::start(
+        &state,
+        &core,
+        cfg.admin.as_ref(),
+        cfg.execution.as_ref(),
+        cfg.exit_on_finish,
+    )
+    .await;
+    let admin_task = match bound {
+        Ok(task) => task,
+        Err(e) => {
+            let _ = std::fs::remove_file(&cfg.socket);
+            return Err(e);
+        }
+    };
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -596,6 +616,9 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
         shutdown.cancel();
     });
     cronium_server::server::serve(state, listeners).await;
+    if let Some(task) = admin_task {
+        let _ = task.await;
+    }
     Ok(())
 }
 
@@ -771,9 +794,14 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
             exit_code,
             json,
         }) => {
+            // An unknown id is the caller's mistake here (exit 2), like finishing twice.
             let e = admin
                 .finish_execution(&id, status.as_deref(), exit_code)
-                .await?;
+                .await
+                .map_err(|e| match e {
+                    AdminError::NotFound(m) => CliError::usage(m),
+                    e => e.into(),
+                })?;
             let outcome = e.outcome.as_deref().unwrap_or("-");
             let finished_at = e.finished_at.as_deref().unwrap_or("-");
             if json {

@@ -192,7 +192,7 @@ fn finish_refuses_the_tokens_everywhere_and_ends_the_watch() {
         (&json!("failed"), &json!(finished_at))
     );
 
-    // Bad input: an unknown status (exit 2), an unknown execution (exit 1); nothing written.
+    // Bad input: an unknown status (exit 2), an unknown execution (exit 2); nothing written.
     let out = s
         .command()
         .args(["executions", "finish", &other.id, "--status", "exploded"])
@@ -208,7 +208,7 @@ fn finish_refuses_the_tokens_everywhere_and_ends_the_watch() {
         .args(["executions", "finish", "no-such-execution"])
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no execution no-such-execution"));
 
     // --status and --json.
