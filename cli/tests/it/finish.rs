@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::harness::*;
 
 /// Every script route with a body that would succeed for a live execution.
-fn script_routes(id: &str) -> Vec<(&'static str, String, Option<&'static str>)> {
+pub(crate) fn script_routes(id: &str) -> Vec<(&'static str, String, Option<&'static str>)> {
     vec![
         ("GET", "/v1/input".into(), None),
         ("GET", "/v1/input/stream".into(), None),
