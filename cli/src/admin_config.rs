@@ -42,11 +42,7 @@ pub fn secret(
     let Some((path, setting)) = env("CRONIUM_ADMIN_SECRET_FILE")
         .filter(|s| !s.is_empty())
         .map(|p| (PathBuf::from(p), "CRONIUM_ADMIN_SECRET_FILE"))
-        .or_else(|| {
-            file.secret_file
-                .clone()
-                .map(|p| (p, "[admin] secret_file"))
-        })
+        .or_else(|| file.secret_file.clone().map(|p| (p, "[admin] secret_file")))
     else {
         return Ok(None);
     };
@@ -100,7 +96,11 @@ pub fn serve_admin(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<AdminConfig>, ConfigError> {
     let socket = socket_flag
-        .or_else(|| env("CRONIUM_ADMIN_SOCKET").filter(|s| !s.is_empty()).map(PathBuf::from))
+        .or_else(|| {
+            env("CRONIUM_ADMIN_SOCKET")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        })
         .or_else(|| file.socket.clone());
     let listen = listen_flag
         .or_else(|| env("CRONIUM_ADMIN_LISTEN").filter(|s| !s.is_empty()))
@@ -180,6 +180,10 @@ mod tests {
         let short = env_of(&[("CRONIUM_ADMIN_SECRET", "short")]);
         let e = serve_admin(Path::new("/s"), &file, None, None, &short).expect_err("short");
         assert!(e.0.starts_with("CRONIUM_ADMIN_SECRET: "), "{}", e.0);
-        assert!(!e.0.contains("short\""), "the secret is never echoed: {}", e.0);
+        assert!(
+            !e.0.contains("short\""),
+            "the secret is never echoed: {}",
+            e.0
+        );
     }
 }

@@ -530,11 +530,7 @@ pub fn serve_config(
         serve.admin_listen.clone(),
         env,
     )?;
-    let execution = serve
-        .execution
-        .as_deref()
-        .map(execution_spec)
-        .transpose()?;
+    let execution = serve.execution.as_deref().map(execution_spec).transpose()?;
     Ok(ServeConfig {
         core,
         socket,

@@ -7,22 +7,26 @@
 
 #![forbid(unsafe_code)]
 
+mod admin_client;
 mod admin_config;
 mod admin_serve;
 pub mod config;
 mod health;
+mod remote;
+mod render;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use serde::Serialize;
-use serde_json::value::RawValue;
 
+use crate::admin_client::{AdminClient, RemoteArgs};
 use crate::config::{ConfigArgs, ConfigError, ServeArgs, SubConfig};
+use crate::render::CreatedJson;
 use cronium_runner::args::{json_arg, load_input_stream, read_input_arg};
 use cronium_runner::RunError;
 use cronium_server::admin::{Admin, AdminError, Created, CredentialView, TestOutcome};
+use cronium_server::admin_api::{ExecutionDoc, FinishDoc};
 use cronium_server::auth::{Scope, Scopes};
 use cronium_store::NewExecution;
 
@@ -119,15 +123,28 @@ enum Command {
     /// Ask a sidecar whether it is ready (GET /ready on its socket): exit 0 when it is,
     /// 1 when not; one line either way (the sidecar image's HEALTHCHECK).
     Health(health::HealthArgs),
-    /// Create, inspect and list executions.
-    #[command(subcommand)]
-    Executions(ExecutionsCmd),
+    /// Create, inspect, list and finish executions (on the store, or through a running
+    /// sidecar's admin API with --admin-socket/--admin-url).
+    Executions {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(subcommand)]
+        cmd: ExecutionsCmd,
+    },
     /// Mint execution tokens.
-    #[command(subcommand)]
-    Token(TokenCmd),
+    Token {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
     /// Read and write a user's variables.
-    #[command(subcommand)]
-    Variables(VariablesCmd),
+    Variables {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(subcommand)]
+        cmd: VariablesCmd,
+    },
     /// Manage the tool credentials scripts use (Slack, Discord, webhook, email); secrets
     /// are sealed in the store and never printed.
     #[command(subcommand)]
@@ -478,7 +495,19 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         }
         cmd => {
             init_tracing(tracing::Level::INFO, false);
-            let (core, _) = config::core_config(&cli.config, &env)?;
+            let (core, file) = config::core_config(&cli.config, &env)?;
+            let remote = match &cmd {
+                Command::Executions { remote, .. }
+                | Command::Token { remote, .. }
+                | Command::Variables { remote, .. } => AdminClient::from_args(remote, || {
+                    admin_config::client_secret(&file.admin, &env).map_err(CliError::from)
+                })?,
+                _ => None,
+            };
+            if let Some(client) = remote {
+                remote::run(&client, cmd)?;
+                return Ok(0);
+            }
             let rt = runtime(1)?;
             rt.block_on(admin(core, cmd))?;
             Ok(0)
@@ -657,16 +686,6 @@ fn parse_scopes(list: &[String]) -> Result<Option<Scopes>, CliError> {
         .map(Some)
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CreatedJson<'a> {
-    id: &'a str,
-    token: &'a str,
-    user_id: &'a str,
-    event_id: &'a str,
-    expires_at: i64,
-}
-
 /// `cronium migrate-store [--check]`: the line to print, or the error (exit 1 when a check
 /// finds migrations due or the database cannot be reached).
 async fn migrate_store(core: &config::CoreConfig, check: bool) -> Result<String, CliError> {
@@ -708,7 +727,10 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
         | Command::MigrateStore { .. } => {
             unreachable!("handled by run")
         }
-        Command::Executions(ExecutionsCmd::Create(a)) => {
+        Command::Executions {
+            cmd: ExecutionsCmd::Create(a),
+            ..
+        } => {
             let scopes = parse_scopes(&a.scope)?;
             let ttl = config::parse_duration(&a.ttl)?;
             let input = a.input.as_deref().map(read_input_arg).transpose()?;
@@ -743,57 +765,53 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
             if let Some(path) = &a.input_stream {
                 load_input_stream(admin.store(), &e.id, path).await?;
             }
-            if a.json {
-                let c = CreatedJson {
-                    id: &e.id,
-                    token: &token,
-                    user_id: &e.user_id,
-                    event_id: &e.event_id,
-                    expires_at: e.expires_at,
-                };
-                w(writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string(&c).unwrap_or_default()
-                ))?;
-            } else {
-                w(writeln!(out, "execution {}\ntoken     {token}", e.id))?;
-            }
+            let c = CreatedJson {
+                id: &e.id,
+                token: &token,
+                user_id: &e.user_id,
+                event_id: &e.event_id,
+                expires_at: e.expires_at,
+            };
+            w(render::created(out, &c, a.json))?;
         }
-        Command::Executions(ExecutionsCmd::Show { id, json }) => {
+        Command::Executions {
+            cmd: ExecutionsCmd::Show { id, json },
+            ..
+        } => {
             let v = admin.show_execution(&id).await?;
-            show(out, &v.report, &v.audit, json).map_err(|e| CliError::failed(e.to_string()))?;
+            let doc = serde_json::to_string(&ExecutionDoc::new(&v.report, &v.audit))
+                .map_err(|e| CliError::failed(e.to_string()))?;
+            render::show(out, &doc, json)?;
         }
-        Command::Executions(ExecutionsCmd::List { limit, json }) => {
+        Command::Executions {
+            cmd: ExecutionsCmd::List { limit, json },
+            ..
+        } => {
             let list = admin.list_executions(limit).await?;
             let now = cronium_store::now_unix();
-            if json {
-                let v: Vec<_> = list
-                    .iter()
-                    .map(|e| serde_json::json!({"id": e.id, "userId": e.user_id, "event": e.event, "createdAt": e.created_at, "hasOutput": e.has_output, "status": e.status_at(now).as_str()}))
-                    .collect();
-                w(writeln!(out, "{}", serde_json::Value::from(v)))?;
-            } else {
-                for e in list {
-                    w(writeln!(
-                        out,
-                        "{}  {}  {}  user={}  event={}{}",
-                        e.id,
-                        e.created_at,
-                        e.status_at(now).as_str(),
-                        e.user_id,
-                        e.event,
-                        if e.has_output { "  (output)" } else { "" }
-                    ))?;
-                }
-            }
+            let rows: Vec<render::ListRow> = list
+                .iter()
+                .map(|e| render::ListRow {
+                    id: e.id.clone(),
+                    user_id: e.user_id.clone(),
+                    event: e.event.clone(),
+                    created_at: e.created_at.clone(),
+                    has_output: e.has_output,
+                    status: e.status_at(now).as_str().to_owned(),
+                })
+                .collect();
+            w(render::list(out, &rows, json))?;
         }
-        Command::Executions(ExecutionsCmd::Finish {
-            id,
-            status,
-            exit_code,
-            json,
-        }) => {
+        Command::Executions {
+            cmd:
+                ExecutionsCmd::Finish {
+                    id,
+                    status,
+                    exit_code,
+                    json,
+                },
+            ..
+        } => {
             // An unknown id is the caller's mistake here (exit 2), like finishing twice.
             let e = admin
                 .finish_execution(&id, status.as_deref(), exit_code)
@@ -802,42 +820,40 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
                     AdminError::NotFound(m) => CliError::usage(m),
                     e => e.into(),
                 })?;
-            let outcome = e.outcome.as_deref().unwrap_or("-");
-            let finished_at = e.finished_at.as_deref().unwrap_or("-");
-            if json {
-                let doc = serde_json::json!({
-                    "id": e.id, "status": e.status.as_str(), "outcome": outcome,
-                    "exitCode": e.exit_code, "finishedAt": finished_at,
-                });
-                w(writeln!(out, "{doc}"))?;
-            } else {
-                w(writeln!(
-                    out,
-                    "execution {} finished ({outcome}{}) at {finished_at}",
-                    e.id,
-                    e.exit_code
-                        .map_or(String::new(), |c| format!(", exit code {c}"))
-                ))?;
-            }
+            let doc = FinishDoc {
+                id: &e.id,
+                status: e.status.as_str(),
+                outcome: e.outcome.as_deref(),
+                exit_code: e.exit_code,
+                finished_at: e.finished_at.as_deref(),
+            };
+            w(render::finished(out, &doc, json))?;
         }
-        Command::Executions(ExecutionsCmd::OutputStream { id }) => {
+        Command::Executions {
+            cmd: ExecutionsCmd::OutputStream { id },
+            ..
+        } => {
             let mut after = 0;
             while let Some((pos, block)) = admin.output_stream_block(&id, after).await? {
                 w(out.write_all(&block))?;
                 after = pos;
             }
         }
-        Command::Token(TokenCmd::Mint {
-            execution,
-            ttl,
-            scope,
-        }) => {
+        Command::Token {
+            cmd:
+                TokenCmd::Mint {
+                    execution,
+                    ttl,
+                    scope,
+                },
+            ..
+        } => {
             let ttl = ttl.as_deref().map(config::parse_duration).transpose()?;
             let scopes = parse_scopes(&scope)?;
             let token = admin.mint_token(&execution, ttl, scopes).await?;
             w(writeln!(out, "{token}"))?;
         }
-        Command::Variables(cmd) => variables(&admin, out, cmd).await?,
+        Command::Variables { cmd, .. } => variables(&admin, out, cmd).await?,
         Command::Tools(cmd) => tools(&admin, out, cmd).await?,
     }
     Ok(())
@@ -851,9 +867,7 @@ async fn variables(
     let w = |r: std::io::Result<()>| r.map_err(|e| CliError::failed(format!("cannot write: {e}")));
     match cmd {
         VariablesCmd::List { user } => {
-            for k in admin.variable_keys(&user).await? {
-                w(writeln!(out, "{k}"))?;
-            }
+            w(render::keys(out, &admin.variable_keys(&user).await?))?;
         }
         VariablesCmd::Get { user, key } => {
             let value = admin.variable(&user, &key).await?;
@@ -863,15 +877,11 @@ async fn variables(
             admin.check_key(&key)?;
             let value = json_arg("the value", &value)?;
             let version = admin.set_variable(&user, &key, &value).await?;
-            w(writeln!(out, "{key} = {value} (version {version})"))?;
+            w(render::set(out, &key, &value, version))?;
         }
         VariablesCmd::Delete { user, key } => {
             let deleted = admin.delete_variable(&user, &key).await?;
-            w(writeln!(
-                out,
-                "{}",
-                if deleted { "deleted" } else { "not found" }
-            ))?;
+            w(render::deleted(out, deleted))?;
         }
     }
     Ok(())
@@ -1018,130 +1028,6 @@ async fn tools(admin: &Admin<'_>, out: &mut impl Write, cmd: ToolsCmd) -> Result
                 TestOutcome::Ran(result) => w(writeln!(out, "{result}"))?,
             }
         }
-    }
-    Ok(())
-}
-
-fn raw(text: Option<&str>) -> Option<Box<RawValue>> {
-    text.and_then(|t| RawValue::from_string(t.to_owned()).ok())
-}
-
-/// `finished (failed, exit code 3) at T`, `running since T`, `created`, `expired`.
-fn lifecycle_line(e: &cronium_store::Execution, now: i64) -> String {
-    let status = e.status_at(now);
-    let mut line = status.as_str().to_owned();
-    if let Some(outcome) = &e.outcome {
-        line.push_str(&format!(" ({outcome}"));
-        if let Some(code) = e.exit_code {
-            line.push_str(&format!(", exit code {code}"));
-        }
-        line.push(')');
-    }
-    match (&e.finished_at, &e.started_at) {
-        (Some(at), _) => line.push_str(&format!(" at {at}")),
-        (None, Some(at)) => line.push_str(&format!(" since {at}")),
-        _ => {}
-    }
-    line
-}
-
-fn show(
-    out: &mut impl Write,
-    r: &cronium_store::ExecutionReport,
-    audit: &[cronium_store::AuditEntry],
-    json: bool,
-) -> std::io::Result<()> {
-    let e = &r.execution;
-    if json {
-        // Written through a derived Serialize, never through `serde_json::Value`: a stored
-        // value is copied byte for byte however deep it is nested (building a `Value` from
-        // it stops at serde_json's recursion limit of 128).
-        #[derive(serde::Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Doc<'a> {
-            id: &'a str,
-            user_id: &'a str,
-            event_id: &'a str,
-            event_name: Option<&'a str>,
-            created_at: &'a str,
-            expires_at: i64,
-            status: &'static str,
-            started_at: Option<&'a str>,
-            finished_at: Option<&'a str>,
-            outcome: Option<&'a str>,
-            exit_code: Option<i32>,
-            input: Option<Box<RawValue>>,
-            output: Option<Box<RawValue>>,
-            condition: Option<bool>,
-            input_stream: serde_json::Value,
-            output_stream: serde_json::Value,
-            audit: Vec<serde_json::Value>,
-        }
-        let doc = Doc {
-            id: &e.id,
-            user_id: &e.user_id,
-            event_id: &e.event_id,
-            event_name: e.event_name.as_deref(),
-            created_at: &e.created_at,
-            expires_at: e.expires_at,
-            status: e.status_at(cronium_store::now_unix()).as_str(),
-            started_at: e.started_at.as_deref(),
-            finished_at: e.finished_at.as_deref(),
-            outcome: e.outcome.as_deref(),
-            exit_code: e.exit_code,
-            input: raw(e.input.as_deref()),
-            output: raw(r.output.as_deref()),
-            condition: r.condition,
-            input_stream: serde_json::json!({"records": r.input_stream.records, "bytes": r.input_stream.bytes}),
-            output_stream: serde_json::json!({"records": r.output_stream.records, "bytes": r.output_stream.bytes}),
-            audit: audit
-                .iter()
-                .map(|a| serde_json::json!({"at": a.at, "action": a.action, "target": a.target}))
-                .collect(),
-        };
-        let text = serde_json::to_string(&doc).map_err(std::io::Error::other)?;
-        return writeln!(out, "{text}");
-    }
-    let pretty = |t: Option<&str>| match t {
-        None => "(none)".to_owned(),
-        Some(t) => serde_json::from_str::<serde_json::Value>(t)
-            .and_then(|v| serde_json::to_string_pretty(&v))
-            .unwrap_or_else(|_| t.to_owned()),
-    };
-    writeln!(out, "execution      {}", e.id)?;
-    writeln!(out, "user           {}", e.user_id)?;
-    writeln!(
-        out,
-        "event          {} ({})",
-        e.event_name.as_deref().unwrap_or("-"),
-        e.event_id
-    )?;
-    writeln!(out, "created        {}", e.created_at)?;
-    writeln!(
-        out,
-        "status         {}",
-        lifecycle_line(e, cronium_store::now_unix())
-    )?;
-    writeln!(out, "input          {}", pretty(e.input.as_deref()))?;
-    writeln!(out, "output         {}", pretty(r.output.as_deref()))?;
-    writeln!(
-        out,
-        "condition      {}",
-        r.condition.map_or("(none)".into(), |c| c.to_string())
-    )?;
-    writeln!(
-        out,
-        "input stream   {} records, {} bytes",
-        r.input_stream.records, r.input_stream.bytes
-    )?;
-    writeln!(
-        out,
-        "output stream  {} records, {} bytes",
-        r.output_stream.records, r.output_stream.bytes
-    )?;
-    writeln!(out, "audit          {} entries", audit.len())?;
-    for a in audit {
-        writeln!(out, "  {}  {}  {}", a.at, a.action, a.target)?;
     }
     Ok(())
 }

@@ -451,7 +451,12 @@ mod tests {
             assert!(r.path.starts_with(ADMIN_PREFIX), "{}", r.path);
             assert!(r.scope.is_none(), "{}: admin routes take no scope", r.path);
             assert!(r.operation.starts_with("admin"), "{}", r.operation);
-            assert!(seen.insert((r.method, r.path)), "{} {} twice", r.method, r.path);
+            assert!(
+                seen.insert((r.method, r.path)),
+                "{} {} twice",
+                r.method,
+                r.path
+            );
             assert!(!ROUTES.iter().any(|s| s.operation == r.operation));
         }
         assert!(!ROUTES.iter().any(|r| r.path.starts_with(ADMIN_PREFIX)));

@@ -247,7 +247,11 @@ impl AdminApi {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let path = req.uri().path().to_owned();
-        let Some(template) = ADMIN_ROUTES.iter().find(|r| r.matches(&path)).map(|r| r.path) else {
+        let Some(template) = ADMIN_ROUTES
+            .iter()
+            .find(|r| r.matches(&path))
+            .map(|r| r.path)
+        else {
             return Err(ApiError::route_not_found(&path));
         };
         let Some(spec) = RouteSpec::find_admin(req.method().as_str(), template) else {
@@ -279,25 +283,23 @@ impl AdminApi {
             "adminMintToken" => {
                 let body = read_optional_body(&self.state, req).await?;
                 let t: TokenBody = parse_json(&body)?;
-                let ttl = t
-                    .ttl
-                    .map(|d| d.duration("ttl"))
-                    .transpose()?;
+                let ttl = t.ttl.map(|d| d.duration("ttl")).transpose()?;
                 let scopes = parse_scopes(t.scopes.as_deref())?;
                 let token = admin
                     .mint_token(seg(4), ttl, scopes)
                     .await
                     .map_err(execution_err)?;
                 let e = admin.show_execution(seg(4)).await.map_err(execution_err)?;
-                let expires_at = crate::token_expiry(
-                    &e.report.execution,
-                    ttl.unwrap_or(self.core.token_ttl),
-                );
+                let expires_at =
+                    crate::token_expiry(&e.report.execution, ttl.unwrap_or(self.core.token_ttl));
                 Ok(data(&TokenDoc {
                     id: seg(4),
                     token: &token,
                     expires_at,
                     created: None,
+                    user_id: None,
+                    event_id: None,
+                    execution_expires_at: None,
                 }))
             }
             "adminFinishExecution" => {
@@ -318,7 +320,11 @@ impl AdminApi {
             "adminReadOutputStream" => {
                 // 404 for an unknown execution rather than an empty stream.
                 admin.show_execution(seg(4)).await.map_err(execution_err)?;
-                Ok(output_stream(self.state.clone(), self.core.clone(), seg(4).to_owned()))
+                Ok(output_stream(
+                    self.state.clone(),
+                    self.core.clone(),
+                    seg(4).to_owned(),
+                ))
             }
             "adminListVariables" => {
                 let keys = admin.variable_keys(seg(4)).await.map_err(variable_err)?;
@@ -326,10 +332,7 @@ impl AdminApi {
             }
             "adminGetVariable" => {
                 check_key(seg(6))?;
-                let value = admin
-                    .variable(seg(4), seg(6))
-                    .await
-                    .map_err(variable_err)?;
+                let value = admin.variable(seg(4), seg(6)).await.map_err(variable_err)?;
                 let value = RawValue::from_string(value).map_err(|_| {
                     ApiError::new(ErrorCode::Internal, "a stored value is not valid JSON")
                 })?;
@@ -359,7 +362,9 @@ impl AdminApi {
                     .delete_variable(seg(4), seg(6))
                     .await
                     .map_err(variable_err)?;
-                Ok(data(&serde_json::json!({ "key": seg(6), "deleted": deleted })))
+                Ok(data(
+                    &serde_json::json!({ "key": seg(6), "deleted": deleted }),
+                ))
             }
             other => Err(ApiError::new(
                 ErrorCode::Internal,
@@ -639,6 +644,9 @@ async fn create(admin: &Admin<'_>, spec: ExecutionSpec) -> Result<Response<Body>
         token: &r.created.token,
         expires_at: crate::token_expiry(e, ttl),
         created: Some(r.new),
+        user_id: Some(&e.user_id),
+        event_id: Some(&e.event_id),
+        execution_expires_at: Some(e.expires_at),
     }))
 }
 
@@ -648,28 +656,33 @@ async fn list(admin: &Admin<'_>, query: &str) -> Result<Response<Body>, ApiError
     for (k, v) in url_pairs(query) {
         match k.as_str() {
             "status" => {
-                filter.status = Some(match v.as_str() {
-                    "created" => ExecutionStatus::Created,
-                    "running" => ExecutionStatus::Running,
-                    "finished" => ExecutionStatus::Finished,
-                    "expired" => ExecutionStatus::Expired,
-                    _ => {
-                        return Err(ApiError::new(
+                filter.status =
+                    Some(match v.as_str() {
+                        "created" => ExecutionStatus::Created,
+                        "running" => ExecutionStatus::Running,
+                        "finished" => ExecutionStatus::Finished,
+                        "expired" => ExecutionStatus::Expired,
+                        _ => return Err(ApiError::new(
                             ErrorCode::InvalidBody,
-                            format!("status {v:?} is not one of created, running, finished, expired"),
-                        ))
-                    }
-                })
+                            format!(
+                                "status {v:?} is not one of created, running, finished, expired"
+                            ),
+                        )),
+                    })
             }
             "user" => filter.user = Some(v),
             "cursor" => filter.cursor = Some(v),
             "limit" => {
-                limit = v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::InvalidBody,
-                        format!("limit {v:?} is not a number from 1 to 1000"),
-                    )
-                })?
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ErrorCode::InvalidBody,
+                            format!("limit {v:?} is not a number from 1 to 1000"),
+                        )
+                    })?
             }
             _ => {
                 return Err(ApiError::new(
@@ -769,7 +782,8 @@ struct SetBody {
     value: Option<Box<RawValue>>,
 }
 
-/// `{id, token, expiresAt}` (and, on create, whether it was new).
+/// `{id, token, expiresAt}` (and, on create, whether it was new, its user, event id and
+/// maximum lifetime).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct TokenDoc<'a> {
@@ -778,6 +792,12 @@ struct TokenDoc<'a> {
     expires_at: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     created: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    execution_expires_at: Option<i64>,
 }
 
 /// A finished execution's lifecycle.
@@ -1003,7 +1023,10 @@ mod tests {
         let spec: ExecutionSpec =
             serde_json::from_str(r#"{"user":"u","lifetime":90,"input":{"a": 1}}"#).expect("spec");
         let (new, lifetime, _) = spec.into_request().expect("ok");
-        assert_eq!((lifetime.as_secs(), new.input.as_deref()), (90, Some("{\"a\":1}")));
+        assert_eq!(
+            (lifetime.as_secs(), new.input.as_deref()),
+            (90, Some("{\"a\":1}"))
+        );
         assert!(serde_json::from_str::<ExecutionSpec>(r#"{"user":"u","bogus":1}"#).is_err());
     }
 }

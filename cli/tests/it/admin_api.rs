@@ -37,7 +37,11 @@ fn admin_socket(state_dir: &Path) -> PathBuf {
 fn wait_for_socket(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while UnixStream::connect(path).is_err() {
-        assert!(Instant::now() < deadline, "{} never listened", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} never listened",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -58,7 +62,13 @@ fn areq(socket: &Path, method: &str, path: &str, auth: Option<&str>, body: Optio
 
 /// An authenticated admin request on the sidecar's admin socket.
 fn admin(s: &Sidecar, method: &str, path: &str, body: Option<&str>) -> Resp {
-    areq(&admin_socket(&s.dir), method, path, Some(ADMIN_SECRET), body)
+    areq(
+        &admin_socket(&s.dir),
+        method,
+        path,
+        Some(ADMIN_SECRET),
+        body,
+    )
 }
 
 fn ok(r: &Resp) -> Value {
@@ -95,13 +105,19 @@ fn the_admin_api_has_its_own_socket_and_credential_refused_both_ways() {
     // The admin secret on the script API: refused with its own code, not "malformed".
     s.req("GET", "/v1/input", Some(ADMIN_SECRET), None)
         .expect_error(403, "admin_credential_refused");
-    let compat = s.req("GET", &format!("/executions/{}/input", e.id), Some(ADMIN_SECRET), None);
+    let compat = s.req(
+        "GET",
+        &format!("/executions/{}/input", e.id),
+        Some(ADMIN_SECRET),
+        None,
+    );
     assert_eq!(
         (compat.status, &compat.json()["code"]),
         (403, &json!("admin_credential_refused"))
     );
     // The admin routes are not on the script socket, whatever the credential.
-    s.req("GET", list, Some(ADMIN_SECRET), None).expect_error(404, "route_not_found");
+    s.req("GET", list, Some(ADMIN_SECRET), None)
+        .expect_error(404, "route_not_found");
     // The script token still works where it belongs.
     assert_eq!(s.req("GET", "/v1/input", Some(&e.token), None).status, 200);
     // Unknown path, wrong method (405 with Allow before the credential is looked at).
@@ -142,22 +158,40 @@ fn admin_routes_create_show_list_token_finish_stream_and_variables() {
     // Idempotent: the same spec again is the same execution with a token that works; a
     // different spec is a conflict that changes nothing.
     let again = ok(&admin(&s, "POST", "/admin/v1/executions", Some(&spec)));
-    assert_eq!((&again["id"], &again["created"]), (&json!(job), &json!(false)));
+    assert_eq!(
+        (&again["id"], &again["created"]),
+        (&json!(job), &json!(false))
+    );
     let t2 = again["token"].as_str().expect("token");
     assert_eq!(s.req("GET", "/v1/input", Some(t2), None).status, 200);
     let mut other: Value = serde_json::from_str(&spec).expect("spec");
     other["input"] = json!({"n": 8});
     let r = admin(&s, "POST", "/admin/v1/executions", Some(&other.to_string()));
     r.expect_error(409, "execution_conflict");
-    assert!(r.json()["error"]["message"].as_str().expect("m").contains("input"));
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .expect("m")
+        .contains("input"));
 
     // The script writes; show sees status, output, condition, streams, audit.
     assert_eq!(
-        s.req("PUT", "/v1/output", Some(&token), Some(r#"{"data":{"ok":true}}"#)).status,
+        s.req(
+            "PUT",
+            "/v1/output",
+            Some(&token),
+            Some(r#"{"data":{"ok":true}}"#)
+        )
+        .status,
         200
     );
     assert_eq!(
-        s.req("PUT", "/v1/condition", Some(&token), Some(r#"{"condition":true}"#)).status,
+        s.req(
+            "PUT",
+            "/v1/condition",
+            Some(&token),
+            Some(r#"{"condition":true}"#)
+        )
+        .status,
         200
     );
     let streamed = s.req(
@@ -167,20 +201,33 @@ fn admin_routes_create_show_list_token_finish_stream_and_variables() {
         Some("{\"r\":1}\n{\"r\":2}\n{\"r\":3}\n"),
     );
     assert_eq!(streamed.status, 200, "{}", streamed.text());
-    let shown = ok(&admin(&s, "GET", &format!("/admin/v1/executions/{job}"), None));
+    let shown = ok(&admin(
+        &s,
+        "GET",
+        &format!("/admin/v1/executions/{job}"),
+        None,
+    ));
     assert_eq!(shown["status"], "running");
     assert_eq!(shown["input"], json!({"n": 7}));
     assert_eq!(shown["output"], json!({"ok": true}));
     assert_eq!(shown["condition"], json!(true));
     assert_eq!(shown["inputStream"]["records"], json!(2));
     assert_eq!(shown["outputStream"]["records"], json!(3));
-    assert!(shown["audit"].as_array().expect("audit").len() >= 2, "{shown}");
+    assert!(
+        shown["audit"].as_array().expect("audit").len() >= 2,
+        "{shown}"
+    );
     assert!(shown["startedAt"].is_string());
     // The same document as `cronium executions show --json` on the store.
     let cli: Value =
         serde_json::from_str(&s.admin(&["executions", "show", &job, "--json"])).expect("json");
     assert_eq!(cli, shown);
-    let out = admin(&s, "GET", &format!("/admin/v1/executions/{job}/output/stream"), None);
+    let out = admin(
+        &s,
+        "GET",
+        &format!("/admin/v1/executions/{job}/output/stream"),
+        None,
+    );
     assert_eq!(out.status, 200);
     assert_eq!(out.header("content-type"), Some("application/x-ndjson"));
     assert_eq!(out.text(), "{\"r\":1}\n{\"r\":2}\n{\"r\":3}\n");
@@ -205,7 +252,12 @@ fn admin_routes_create_show_list_token_finish_stream_and_variables() {
     )
     .expect_error(400, "invalid_body");
     // An empty body mints with the defaults.
-    ok(&admin(&s, "POST", &format!("/admin/v1/executions/{job}/token"), None));
+    ok(&admin(
+        &s,
+        "POST",
+        &format!("/admin/v1/executions/{job}/token"),
+        None,
+    ));
 
     // List: filters and paging.
     for i in 0..3 {
@@ -233,8 +285,16 @@ fn admin_routes_create_show_list_token_finish_stream_and_variables() {
         }
     }
     seen.sort();
-    assert_eq!(seen, (0..3).map(|i| format!("{job}-b{i}")).collect::<Vec<_>>());
-    let running = ok(&admin(&s, "GET", "/admin/v1/executions?status=running", None));
+    assert_eq!(
+        seen,
+        (0..3).map(|i| format!("{job}-b{i}")).collect::<Vec<_>>()
+    );
+    let running = ok(&admin(
+        &s,
+        "GET",
+        "/admin/v1/executions?status=running",
+        None,
+    ));
     let ids: Vec<&str> = running["items"]
         .as_array()
         .expect("items")
@@ -255,7 +315,12 @@ fn admin_routes_create_show_list_token_finish_stream_and_variables() {
         Some(r#"{"value": {"text": "hi"}}"#),
     ));
     assert_eq!(v["version"], json!(1));
-    let got = ok(&admin(&s, "GET", "/admin/v1/users/ada/variables/greeting", None));
+    let got = ok(&admin(
+        &s,
+        "GET",
+        "/admin/v1/users/ada/variables/greeting",
+        None,
+    ));
     assert_eq!(got["value"], json!({"text": "hi"}));
     eventually("the script sees the admin's variable", || {
         let r = s.req("GET", "/v1/variables/greeting", Some(&token), None);
@@ -263,14 +328,24 @@ fn admin_routes_create_show_list_token_finish_stream_and_variables() {
     });
     let keys = ok(&admin(&s, "GET", "/admin/v1/users/ada/variables", None));
     assert_eq!(keys["keys"], json!(["greeting"]));
-    let gone = ok(&admin(&s, "DELETE", "/admin/v1/users/ada/variables/greeting", None));
+    let gone = ok(&admin(
+        &s,
+        "DELETE",
+        "/admin/v1/users/ada/variables/greeting",
+        None,
+    ));
     assert_eq!(gone["deleted"], json!(true));
     admin(&s, "GET", "/admin/v1/users/ada/variables/greeting", None)
         .expect_error(404, "variable_not_found");
     admin(&s, "GET", "/admin/v1/users/ada/variables/bad%20key", None)
         .expect_error(400, "invalid_key");
-    admin(&s, "PUT", "/admin/v1/users/ada/variables/k", Some(r#"{"nope":1}"#))
-        .expect_error(400, "invalid_body");
+    admin(
+        &s,
+        "PUT",
+        "/admin/v1/users/ada/variables/k",
+        Some(r#"{"nope":1}"#),
+    )
+    .expect_error(400, "invalid_body");
 
     // Finish: the lifecycle in the answer; a second finish changes nothing.
     let fin = ok(&admin(
@@ -290,10 +365,23 @@ fn admin_routes_create_show_list_token_finish_stream_and_variables() {
         Some(r#"{"status":"succeeded"}"#),
     )
     .expect_error(410, "execution_finished");
-    admin(&s, "POST", &format!("/admin/v1/executions/{job}/token"), None)
-        .expect_error(410, "execution_finished");
-    let shown = ok(&admin(&s, "GET", &format!("/admin/v1/executions/{job}"), None));
-    assert_eq!((&shown["status"], &shown["exitCode"]), (&json!("finished"), &json!(3)));
+    admin(
+        &s,
+        "POST",
+        &format!("/admin/v1/executions/{job}/token"),
+        None,
+    )
+    .expect_error(410, "execution_finished");
+    let shown = ok(&admin(
+        &s,
+        "GET",
+        &format!("/admin/v1/executions/{job}"),
+        None,
+    ));
+    assert_eq!(
+        (&shown["status"], &shown["exitCode"]),
+        (&json!("finished"), &json!(3))
+    );
     // Re-creating a finished execution hands out no token.
     admin(&s, "POST", "/admin/v1/executions", Some(&spec)).expect_error(410, "execution_finished");
 }
@@ -311,7 +399,11 @@ fn admin_bad_input_answers_a_stable_code_and_writes_nothing() {
     create(r#"{"user":"u","lifetime":"soon"}"#).expect_error(400, "invalid_body");
     create(r#"{"user":"u","scopes":["root"]}"#).expect_error(400, "invalid_body");
     let listed = ok(&admin(&s, "GET", "/admin/v1/executions", None));
-    assert_eq!(listed["items"], json!([]), "a refused create wrote something");
+    assert_eq!(
+        listed["items"],
+        json!([]),
+        "a refused create wrote something"
+    );
 
     for (method, path, body) in [
         ("GET", "/admin/v1/executions/nope", None),
@@ -336,8 +428,16 @@ fn admin_bad_input_answers_a_stable_code_and_writes_nothing() {
         Some(r#"{"exitCode":"three"}"#),
     )
     .expect_error(400, "invalid_body");
-    let shown = ok(&admin(&s, "GET", &format!("/admin/v1/executions/{}", e.id), None));
-    assert_eq!(shown["status"], "created", "a refused finish changed the execution");
+    let shown = ok(&admin(
+        &s,
+        "GET",
+        &format!("/admin/v1/executions/{}", e.id),
+        None,
+    ));
+    assert_eq!(
+        shown["status"], "created",
+        "a refused finish changed the execution"
+    );
 }
 
 #[test]
@@ -354,7 +454,12 @@ fn an_admin_finish_refuses_every_script_route_and_expiry_is_reported() {
         created["token"].as_str().expect("token").to_owned(),
     );
     assert_eq!(s.req("GET", "/v1/input", Some(&token), None).status, 200);
-    ok(&admin(&s, "POST", &format!("/admin/v1/executions/{id}/finish"), None));
+    ok(&admin(
+        &s,
+        "POST",
+        &format!("/admin/v1/executions/{id}/finish"),
+        None,
+    ));
     eventually("the finish reaches the script API", || {
         s.req("GET", "/v1/input", Some(&token), None).status == 410
     });
@@ -383,9 +488,19 @@ fn an_admin_finish_refuses_every_script_route_and_expiry_is_reported() {
     std::thread::sleep(Duration::from_millis(2100));
     s.req("GET", "/v1/input", Some(&st), None)
         .expect_error(401, "token_expired");
-    let shown = ok(&admin(&s, "GET", &format!("/admin/v1/executions/{sid}"), None));
+    let shown = ok(&admin(
+        &s,
+        "GET",
+        &format!("/admin/v1/executions/{sid}"),
+        None,
+    ));
     assert_eq!(shown["status"], "expired");
-    let expired = ok(&admin(&s, "GET", "/admin/v1/executions?status=expired", None));
+    let expired = ok(&admin(
+        &s,
+        "GET",
+        "/admin/v1/executions?status=expired",
+        None,
+    ));
     assert_eq!(expired["items"][0]["id"], json!(sid));
     assert_eq!(expired["items"].as_array().map(Vec::len), Some(1));
 }
@@ -464,17 +579,33 @@ fn a_per_job_sidecar_registers_its_execution_keeps_it_over_a_restart_and_exits_o
     let status = wait_exit(&mut first, Duration::from_secs(15)).expect("first exits");
     assert!(status.success(), "{status}");
     let out = first.wait_with_output().expect("output");
-    assert!(out.stdout.is_empty(), "serve printed {:?}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "serve printed {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let logs = String::from_utf8_lossy(&out.stderr);
-    assert!(!logs.contains(&token) && !logs.contains(ADMIN_SECRET), "{logs}");
+    assert!(
+        !logs.contains(&token) && !logs.contains(ADMIN_SECRET),
+        "{logs}"
+    );
 
     let mut second = per_job(dir, &spec, true);
-    let shown = ok(&areq(&socket, "GET", "/admin/v1/executions/job-42", Some(ADMIN_SECRET), None));
+    let shown = ok(&areq(
+        &socket,
+        "GET",
+        "/admin/v1/executions/job-42",
+        Some(ADMIN_SECRET),
+        None,
+    ));
     assert_eq!(shown["output"], json!({"done": 36}));
     assert_eq!(shown["status"], "running");
     let input: Value = client.input().expect("the token still works");
     assert_eq!(input, json!({"n": 6}));
-    assert!(second.try_wait().expect("wait").is_none(), "exited before the finish");
+    assert!(
+        second.try_wait().expect("wait").is_none(),
+        "exited before the finish"
+    );
     ok(&areq(
         &socket,
         "POST",
@@ -495,7 +626,11 @@ fn a_per_job_sidecar_registers_its_execution_keeps_it_over_a_restart_and_exits_o
         .args(["executions", "finish", "job-43", "--exit-code", "0"])
         .output()
         .expect("finish");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let status = wait_exit(&mut third, Duration::from_secs(15)).expect("exits on finish");
     assert!(status.success(), "{status}");
 }
@@ -530,7 +665,10 @@ fn a_bad_execution_spec_is_one_line_and_exit_2_with_nothing_written() {
         assert!(err.contains(says), "{text}: {err}");
         assert!(!dir.join("run/rt.sock").exists());
     }
-    assert!(!dir.join("cronium.db").exists(), "a refused spec opened the store");
+    assert!(
+        !dir.join("cronium.db").exists(),
+        "a refused spec opened the store"
+    );
     // A spec that conflicts with the stored execution of its id: exit 2, serve stops.
     let spec = dir.join("job.json");
     std::fs::write(&spec, r#"{"id":"job-1","user":"ada"}"#).expect("spec");
@@ -566,4 +704,198 @@ fn a_bad_execution_spec_is_one_line_and_exit_2_with_nothing_written() {
         .expect("serve");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no admin secret"));
+}
+
+/// `cronium ARGS` on the sidecar's state dir, with the admin secret in the environment.
+fn cli(s: &Sidecar, args: &[&str]) -> std::process::Output {
+    s.command()
+        .env("CRONIUM_ADMIN_SECRET", ADMIN_SECRET)
+        .args(args)
+        .output()
+        .expect("run cronium")
+}
+
+fn stdout_ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).expect("utf8")
+}
+
+#[test]
+fn the_cli_acts_through_the_admin_api_with_the_same_output() {
+    let s = admin_sidecar();
+    let sock = admin_socket(&s.dir);
+    let sock = sock.to_str().expect("path");
+    let remote = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--admin-socket", sock]);
+        cli(&s, &all)
+    };
+    let stream = s.dir.join("in.ndjson");
+    std::fs::write(&stream, "{\"a\":1}\n\n{\"a\":2}\n").expect("stream");
+    let created: Value = serde_json::from_str(&stdout_ok(&remote(&[
+        "executions",
+        "create",
+        "--json",
+        "--id",
+        "cli-1",
+        "--user",
+        "ada",
+        "--event",
+        "e",
+        "--input",
+        r#"{"n": 1}"#,
+        "--context",
+        r#"{"k": "v"}"#,
+        "--input-stream",
+        stream.to_str().expect("path"),
+    ])))
+    .expect("created json");
+    assert_eq!(created["id"], "cli-1");
+    assert_eq!(created["userId"], "ada");
+    let token = created["token"].as_str().expect("token").to_owned();
+    assert_eq!(
+        s.req("GET", "/v1/input", Some(&token), None).json()["data"],
+        json!({"n": 1})
+    );
+    let records = s.req("GET", "/v1/input/stream", Some(&token), None);
+    assert_eq!(records.text(), "{\"a\":1}\n{\"a\":2}\n");
+    s.req(
+        "POST",
+        "/v1/output/stream",
+        Some(&token),
+        Some("{\"o\":1}\n"),
+    );
+    s.req("PUT", "/v1/output", Some(&token), Some(r#"{"data":[1,2]}"#));
+
+    // Show, list and the output stream print the same through the API as on the store.
+    for args in [
+        &["executions", "show", "cli-1"][..],
+        &["executions", "show", "cli-1", "--json"],
+        &["executions", "list"],
+        &["executions", "list", "--json", "--limit", "5"],
+        &["executions", "output-stream", "cli-1"],
+    ] {
+        assert_eq!(
+            stdout_ok(&remote(args)),
+            stdout_ok(&cli(&s, args)),
+            "{args:?}"
+        );
+    }
+    assert!(stdout_ok(&remote(&["executions", "show", "cli-1"]))
+        .contains("status         running since"));
+
+    // Variables: set through the API, read on the store, and back.
+    assert_eq!(
+        stdout_ok(&remote(&[
+            "variables",
+            "set",
+            "--user",
+            "ada",
+            "k",
+            r#"{"x": 1}"#
+        ])),
+        "k = {\"x\":1} (version 1)\n"
+    );
+    for args in [
+        &["variables", "get", "--user", "ada", "k"][..],
+        &["variables", "list", "--user", "ada"],
+    ] {
+        assert_eq!(
+            stdout_ok(&remote(args)),
+            stdout_ok(&cli(&s, args)),
+            "{args:?}"
+        );
+    }
+    assert_eq!(
+        stdout_ok(&remote(&["variables", "delete", "--user", "ada", "k"])),
+        "deleted\n"
+    );
+    assert_eq!(
+        stdout_ok(&remote(&["variables", "delete", "--user", "ada", "k"])),
+        "not found\n"
+    );
+    let missing = remote(&["variables", "get", "--user", "ada", "k"]);
+    let store_missing = cli(&s, &["variables", "get", "--user", "ada", "k"]);
+    assert_eq!(missing.status.code(), store_missing.status.code());
+    assert_eq!(missing.stderr, store_missing.stderr);
+
+    // A minted token works.
+    let minted = stdout_ok(&remote(&[
+        "token",
+        "mint",
+        "--execution",
+        "cli-1",
+        "--ttl",
+        "5m",
+    ]));
+    assert_eq!(
+        s.req("GET", "/v1/input", Some(minted.trim()), None).status,
+        200
+    );
+
+    // Finish: the same line as on the store; unknown id and finishing twice exit 2.
+    let done = stdout_ok(&remote(&[
+        "executions",
+        "finish",
+        "cli-1",
+        "--exit-code",
+        "4",
+    ]));
+    assert!(
+        done.starts_with("execution cli-1 finished (failed, exit code 4) at "),
+        "{done}"
+    );
+    for args in [
+        &["executions", "finish", "cli-1"][..],
+        &["executions", "finish", "no-such-job"],
+    ] {
+        let out = remote(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        let store = cli(&s, args);
+        assert_eq!(store.status.code(), Some(2));
+    }
+
+    // Bad input: nothing is sent; no secret, a wrong one, an unusable socket.
+    let out = remote(&["executions", "create", "--user", "ada", "--context", "[1]"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = s
+        .command()
+        .args(["executions", "list", "--admin-socket", sock])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("CRONIUM_ADMIN_SECRET"), "{err}");
+    let out = s
+        .command()
+        .env("CRONIUM_ADMIN_SECRET", "a-wrong-secret-of-some-length")
+        .args(["executions", "list", "--admin-socket", sock])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("admin credential is wrong"), "{err}");
+    assert!(!err.contains("a-wrong-secret"), "{err}");
+    let nowhere = s.dir.join("nowhere.sock");
+    let out = cli(
+        &s,
+        &[
+            "executions",
+            "list",
+            "--admin-socket",
+            nowhere.to_str().expect("p"),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot reach the admin API"), "{err}");
+    let out = cli(&s, &["executions", "list", "--admin-url", "ftp://x"]);
+    assert_eq!(out.status.code(), Some(2));
 }
