@@ -309,6 +309,9 @@ impl AdminApi {
                     .finish_execution(seg(4), f.status.as_deref(), f.exit_code)
                     .await
                     .map_err(execution_err)?;
+                // Refused here at once; other sidecars learn it from the change log (where
+                // watches of this one end too).
+                self.state.note_finished(&e.id);
                 Ok(data(&FinishDoc {
                     id: &e.id,
                     status: e.status.as_str(),

@@ -229,6 +229,21 @@ impl AppState {
         }
     }
 
+    /// Records that an execution is finished (committed in the store): its next request
+    /// is refused at once. The admin API calls it after its own finish, so the sidecar
+    /// that finished an execution does not wait for its change-log poller.
+    pub fn note_finished(&self, id: &str) {
+        let mut finished = self.finished.lock();
+        if finished.len() >= EXECUTION_CACHE_CAP {
+            // Forgetting finishes is safe only together with the entries they guard:
+            // a re-read from the store has the status.
+            finished.clear();
+            self.executions.lock().clear();
+        }
+        finished.insert(id.to_owned());
+        self.executions.lock().remove(id);
+    }
+
     /// Applies a committed change to the cache and tells watchers. Safe to call twice for
     /// the same change (once when made here, once when the poller sees it). A finish
     /// ([`VariableChange::finished_execution`]) drops the execution from the cache, so its
@@ -236,15 +251,7 @@ impl AppState {
     pub fn publish(&self, change: VariableChange) {
         let change = Arc::new(change);
         if let Some(id) = &change.finished_execution {
-            let mut finished = self.finished.lock();
-            if finished.len() >= EXECUTION_CACHE_CAP {
-                // Forgetting finishes is safe only together with the entries they guard:
-                // a re-read from the store has the status.
-                finished.clear();
-                self.executions.lock().clear();
-            }
-            finished.insert(id.clone());
-            self.executions.lock().remove(id);
+            self.note_finished(id);
         } else {
             let mut map = self.variables.lock();
             let key = (change.user_id.clone(), change.key.clone());
