@@ -530,6 +530,16 @@ pub fn serve_config(
         serve.admin_listen.clone(),
         env,
     )?;
+    // The script socket's directory is what containers mount: the admin socket beside it
+    // would be handed to every script.
+    if let Some(a) = &admin {
+        if a.socket.parent().is_some() && a.socket.parent() == socket.parent() {
+            return err(format!(
+                "the admin socket {} is in the script socket's directory, which script containers mount; put it elsewhere (default: STATE_DIR/admin/admin.sock)",
+                a.socket.display()
+            ));
+        }
+    }
     let execution = serve.execution.as_deref().map(execution_spec).transpose()?;
     Ok(ServeConfig {
         core,

@@ -659,19 +659,20 @@ async fn list(admin: &Admin<'_>, query: &str) -> Result<Response<Body>, ApiError
     for (k, v) in url_pairs(query) {
         match k.as_str() {
             "status" => {
-                filter.status =
-                    Some(match v.as_str() {
-                        "created" => ExecutionStatus::Created,
-                        "running" => ExecutionStatus::Running,
-                        "finished" => ExecutionStatus::Finished,
-                        "expired" => ExecutionStatus::Expired,
-                        _ => return Err(ApiError::new(
+                filter.status = Some(match v.as_str() {
+                    "created" => ExecutionStatus::Created,
+                    "running" => ExecutionStatus::Running,
+                    "finished" => ExecutionStatus::Finished,
+                    "expired" => ExecutionStatus::Expired,
+                    _ => {
+                        return Err(ApiError::new(
                             ErrorCode::InvalidBody,
                             format!(
                                 "status {v:?} is not one of created, running, finished, expired"
                             ),
-                        )),
-                    })
+                        ))
+                    }
+                })
             }
             "user" => filter.user = Some(v),
             "cursor" => filter.cursor = Some(v),

@@ -899,3 +899,82 @@ fn the_cli_acts_through_the_admin_api_with_the_same_output() {
     let out = cli(&s, &["executions", "list", "--admin-url", "ftp://x"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_loose_admin_directory_is_tightened_and_loopback_tcp_serves_the_same_api() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let loose = tmp.path().join("adm");
+    std::fs::create_dir(&loose).expect("mkdir");
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let sock = loose.join("a.sock");
+    let addr = free_port();
+    let s = Sidecar::start_with(&[
+        ("CRONIUM_ADMIN_SECRET", ADMIN_SECRET),
+        ("CRONIUM_ADMIN_SOCKET", sock.to_str().expect("path")),
+        ("CRONIUM_ADMIN_LISTEN", &addr.to_string()),
+    ]);
+    wait_for_socket(&sock);
+    let mode = std::fs::metadata(&loose)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700, "the loose directory was not made private");
+    assert!(s.log().contains("made it private"), "{}", s.log());
+    // Loopback TCP: the same routes, the same credential rules.
+    let r = http(
+        std::net::TcpStream::connect(addr).expect("connect"),
+        "GET",
+        "/admin/v1/executions",
+        &[],
+        None,
+    );
+    r.expect_error(401, "admin_unauthorized");
+    let url = format!("http://{addr}");
+    let out = cli(
+        &s,
+        &[
+            "executions",
+            "create",
+            "--user",
+            "ada",
+            "--id",
+            "tcp-1",
+            "--admin-url",
+            &url,
+        ],
+    );
+    assert!(stdout_ok(&out).starts_with("execution tcp-1\ntoken     "));
+    assert_eq!(
+        stdout_ok(&cli(
+            &s,
+            &["executions", "show", "tcp-1", "--admin-url", &url]
+        )),
+        stdout_ok(&cli(&s, &["executions", "show", "tcp-1"]))
+    );
+    // A non-loopback address is refused at start, one line, exit 2.
+    let out = cronium()
+        .arg("--state-dir")
+        .arg(tmp.path())
+        .args(["serve", "--admin-listen", "0.0.0.0:9"])
+        .env("CRONIUM_ADMIN_SECRET", ADMIN_SECRET)
+        .output()
+        .expect("serve");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not loopback"));
+    // Nor can the admin socket sit beside the script socket (scripts mount that directory).
+    let out = cronium()
+        .arg("--state-dir")
+        .arg(tmp.path())
+        .arg("serve")
+        .arg("--socket")
+        .arg(tmp.path().join("run/rt.sock"))
+        .arg("--admin-socket")
+        .arg(tmp.path().join("run/admin.sock"))
+        .env("CRONIUM_ADMIN_SECRET", ADMIN_SECRET)
+        .output()
+        .expect("serve");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("script socket's directory"), "{err}");
+}
