@@ -253,25 +253,47 @@ impl<'a> Admin<'a> {
     ) -> Result<Registered, AdminError> {
         if let Some(id) = &new.id {
             if let Some(existing) = self.store.execution(id).await? {
-                if let Some(field) = differs(&existing, &new) {
-                    return Err(AdminError::Conflict(format!(
-                        "execution {id} exists with another {field}; nothing changed. Use a \
-                         new id, or the same spec to get a fresh token [{}]",
-                        ErrorCode::ExecutionConflict
-                    )));
-                }
-                let token = self.mint_token(id, None, scopes).await?;
-                return Ok(Registered {
-                    created: Created {
-                        execution: existing,
-                        token,
-                    },
-                    new: false,
-                });
+                return self.reuse(existing, &new, scopes).await;
             }
         }
-        let created = self.create_execution(new, lifetime, scopes).await?;
-        Ok(Registered { created, new: true })
+        match self.create_execution(new.clone(), lifetime, scopes).await {
+            Ok(created) => Ok(Registered { created, new: true }),
+            Err(e) => {
+                // A concurrent create of the same id won the race: answer as a retry would.
+                if let Some(id) = &new.id {
+                    if let Some(existing) = self.store.execution(id).await? {
+                        return self.reuse(existing, &new, scopes).await;
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The idempotent answer for an execution that exists: a fresh token when the spec is
+    /// the same, else a conflict.
+    async fn reuse(
+        &self,
+        existing: Execution,
+        new: &NewExecution,
+        scopes: Option<Scopes>,
+    ) -> Result<Registered, AdminError> {
+        let id = existing.id.clone();
+        if let Some(field) = differs(&existing, new) {
+            return Err(AdminError::Conflict(format!(
+                "execution {id} exists with another {field}; nothing changed. Use a new id, \
+                 or the same spec to get a fresh token [{}]",
+                ErrorCode::ExecutionConflict
+            )));
+        }
+        let token = self.mint_token(&id, None, scopes).await?;
+        Ok(Registered {
+            created: Created {
+                execution: existing,
+                token,
+            },
+            new: false,
+        })
     }
 
     /// One page of executions, newest first, filtered.

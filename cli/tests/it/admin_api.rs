@@ -978,3 +978,30 @@ fn a_loose_admin_directory_is_tightened_and_loopback_tcp_serves_the_same_api() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("script socket's directory"), "{err}");
 }
+
+#[test]
+fn concurrent_creates_of_one_job_make_one_execution() {
+    let s = admin_sidecar();
+    let spec = r#"{"id":"race-1","user":"ada","input":{"n":1}}"#;
+    let answers: Vec<Value> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| ok(&admin(&s, "POST", "/admin/v1/executions", Some(spec)))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let created = answers
+        .iter()
+        .filter(|a| a["created"] == json!(true))
+        .count();
+    assert_eq!(created, 1, "{answers:?}");
+    for a in &answers {
+        assert_eq!(a["id"], "race-1");
+        let t = a["token"].as_str().expect("token");
+        assert_eq!(s.req("GET", "/v1/input", Some(t), None).status, 200);
+    }
+    let listed = ok(&admin(&s, "GET", "/admin/v1/executions", None));
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+}
