@@ -26,22 +26,32 @@ pub async fn start(
     execution: Option<&ExecutionSpec>,
     exit_on_finish: bool,
 ) -> Result<Option<tokio::task::JoinHandle<()>>, CliError> {
+    // Bound before the execution is registered: an unusable admin socket stops the start
+    // with nothing written (exit 2, like any other bad setting).
+    let listeners = match admin {
+        Some(cfg) => Some(admin_api::bind(cfg).await.map_err(|e| {
+            CliError::usage(format!(
+                "cannot serve the admin API on {}: {e}",
+                cfg.socket.display()
+            ))
+        })?),
+        None => None,
+    };
     if let Some(spec) = execution {
-        register(state, core, spec).await?;
+        if let Err(e) = register(state, core, spec).await {
+            if let Some(cfg) = admin {
+                let _ = std::fs::remove_file(&cfg.socket);
+            }
+            return Err(e);
+        }
         if exit_on_finish {
             let id = spec.id.clone().unwrap_or_default();
             tokio::spawn(exit_when_finished(state.clone(), id));
         }
     }
-    let Some(cfg) = admin else {
+    let (Some(cfg), Some(listeners)) = (admin, listeners) else {
         return Ok(None);
     };
-    let listeners = admin_api::bind(cfg).await.map_err(|e| {
-        CliError::failed(format!(
-            "cannot serve the admin API on {}: {e}",
-            cfg.socket.display()
-        ))
-    })?;
     let api = AdminApi::new(state.clone(), core.clone(), cfg.secret.clone());
     Ok(Some(tokio::spawn(admin_api::serve(api, listeners))))
 }

@@ -704,6 +704,38 @@ fn a_bad_execution_spec_is_one_line_and_exit_2_with_nothing_written() {
         .expect("serve");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no admin secret"));
+    // An unusable admin socket path: exit 2, the spec's execution not registered.
+    let blocker = dir.join("not-a-dir");
+    std::fs::write(&blocker, "x").expect("file");
+    std::fs::write(&spec, r#"{"id":"job-2","user":"ada"}"#).expect("spec");
+    let out = cronium()
+        .arg("--state-dir")
+        .arg(dir)
+        .arg("serve")
+        .arg("--socket")
+        .arg(dir.join("run/rt.sock"))
+        .arg("--admin-socket")
+        .arg(blocker.join("a.sock"))
+        .arg("--execution")
+        .arg(&spec)
+        .env("CRONIUM_ADMIN_SECRET", ADMIN_SECRET)
+        .output()
+        .expect("serve");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot serve the admin API"), "{err}");
+    assert!(
+        !dir.join("run/rt.sock").exists(),
+        "the script socket was left behind"
+    );
+    let listed = cronium()
+        .arg("--state-dir")
+        .arg(dir)
+        .args(["executions", "list"])
+        .output()
+        .expect("list");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(!listed.contains("job-2"), "{listed}");
 }
 
 /// `cronium ARGS` on the sidecar's state dir, with the admin secret in the environment.
