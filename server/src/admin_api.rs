@@ -204,6 +204,13 @@ impl AdminApi {
             Err(e) => error_response(&e),
         };
         let status = answer.status().as_u16();
+        // One label per admin path (a fixed set, whatever paths arrive), beside the script
+        // API's in the sidecar's /metrics.
+        let name = ADMIN_ROUTES
+            .iter()
+            .find(|r| r.matches(&path))
+            .map_or(cronium_protocol::route::UNKNOWN_ROUTE_NAME, |r| r.name);
+        self.state.metrics.request(name, status, started.elapsed());
         if answer.status().is_server_error() {
             tracing::warn!(%method, %path, status, "admin request failed");
         } else {

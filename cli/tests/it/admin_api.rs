@@ -127,6 +127,16 @@ fn the_admin_api_has_its_own_socket_and_credential_refused_both_ways() {
     assert_eq!(r.header("allow"), Some("GET, POST"));
     // The secret appears in no log line.
     assert!(!s.log().contains(ADMIN_SECRET));
+    // Admin requests are counted in the sidecar's metrics, by admin route.
+    let m = s.req("GET", "/metrics", None, None).text();
+    assert!(
+        m.contains(r#"cronium_requests_total{route="admin_executions",status="401"} 2"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"cronium_requests_total{route="admin_executions",status="403"} 1"#),
+        "{m}"
+    );
 }
 
 #[test]
