@@ -3,7 +3,9 @@
 //!
 //! Admin commands work on the store directly (the state directory), not through a running
 //! sidecar, so they also work when none is running. A running sidecar on the same store
-//! sees their variable writes through its change-log poller.
+//! sees their variable writes through its change-log poller. With `--admin-socket` or
+//! `--admin-url` the execution, token and variable commands act through a running
+//! sidecar's admin API instead (`remote`), printing through the same `render` functions.
 
 #![forbid(unsafe_code)]
 
