@@ -111,6 +111,21 @@ pub struct ServeArgs {
     /// Worker threads; 0 or 1 runs everything on one thread. [env: CRONIUM_WORKERS] [default: 2]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// The admin API's Unix socket (on only with an admin secret, from
+    /// CRONIUM_ADMIN_SECRET or CRONIUM_ADMIN_SECRET_FILE). [env: CRONIUM_ADMIN_SOCKET]
+    /// [default: STATE_DIR/admin/admin.sock]
+    #[arg(long, value_name = "PATH")]
+    pub admin_socket: Option<PathBuf>,
+    /// Also serve the admin API on this loopback TCP address. [env: CRONIUM_ADMIN_LISTEN]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub admin_listen: Option<String>,
+    /// Register this execution at start (idempotently): a JSON file, or - for stdin, with
+    /// id, user, event, input, context, lifetime (docs/admin.md). One sidecar per job.
+    #[arg(long, value_name = "SPEC")]
+    pub execution: Option<String>,
+    /// Exit 0 once the --execution is finished (admin finish, `cronium executions finish`).
+    #[arg(long, requires = "execution")]
+    pub exit_on_finish: bool,
 }
 
 /// The TOML file, every field optional.
@@ -132,6 +147,8 @@ pub struct FileConfig {
     tools: FileTools,
     #[serde(default)]
     retention: FileRetention,
+    #[serde(default)]
+    pub(crate) admin: crate::admin_config::FileAdmin,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -222,6 +239,12 @@ pub struct ServeConfig {
     pub workers: usize,
     /// Limits.
     pub limits: Limits,
+    /// The admin API, when an admin secret is configured.
+    pub admin: Option<cronium_server::admin_api::AdminConfig>,
+    /// The execution `--execution` registers at start.
+    pub execution: Option<cronium_server::admin_api::ExecutionSpec>,
+    /// Exit once that execution is finished.
+    pub exit_on_finish: bool,
 }
 
 /// Reads env through `env`, and the file named by flags or env, into the core config.
@@ -583,6 +606,24 @@ pub fn serve_config(
         },
     };
     let limits = limits_config(&file, env)?;
+    let admin = crate::admin_config::serve_admin(
+        &core.state_dir,
+        &file.admin,
+        serve.admin_socket.clone(),
+        serve.admin_listen.clone(),
+        env,
+    )?;
+    // The script socket's directory is what containers mount: the admin socket beside it
+    // would be handed to every script.
+    if let Some(a) = &admin {
+        if a.socket.parent().is_some() && a.socket.parent() == socket.parent() {
+            return err(format!(
+                "the admin socket {} is in the script socket's directory, which script containers mount; put it elsewhere (default: STATE_DIR/admin/admin.sock)",
+                a.socket.display()
+            ));
+        }
+    }
+    let execution = serve.execution.as_deref().map(execution_spec).transpose()?;
     Ok(ServeConfig {
         core,
         socket,
@@ -590,7 +631,39 @@ pub fn serve_config(
         log_json,
         workers,
         limits,
+        admin,
+        execution,
+        exit_on_finish: serve.exit_on_finish,
     })
+}
+
+/// Reads and checks `serve --execution SPEC` (a JSON file, or `-` for stdin) before
+/// anything is bound or written.
+fn execution_spec(arg: &str) -> Result<cronium_server::admin_api::ExecutionSpec, ConfigError> {
+    let (text, what) = if arg == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| ConfigError(format!("--execution -: cannot read stdin: {e}")))?;
+        (s, "--execution - (stdin)".to_owned())
+    } else {
+        let s = std::fs::read_to_string(arg)
+            .map_err(|e| ConfigError(format!("--execution {arg}: cannot read it: {e}")))?;
+        (s, format!("--execution {arg}"))
+    };
+    let spec: cronium_server::admin_api::ExecutionSpec =
+        serde_json::from_str(&text).map_err(|e| {
+            ConfigError(format!(
+                "{what} is not an execution spec ({e}); write a JSON object with id, user, event, input, context, lifetime"
+            ))
+        })?;
+    if spec.id.is_none() {
+        return err(format!(
+            "{what} has no id; a per-job sidecar's execution needs one (the job id), so a restart finds it again"
+        ));
+    }
+    spec.into_request()
+        .map_err(|e| ConfigError(format!("{what}: {}", e.message)))?;
+    Ok(spec)
 }
 
 /// The request limits (`[limits]` and the `CRONIUM_*` limit variables), shared by `serve`

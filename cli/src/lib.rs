@@ -3,25 +3,33 @@
 //!
 //! Admin commands work on the store directly (the state directory), not through a running
 //! sidecar, so they also work when none is running. A running sidecar on the same store
-//! sees their variable writes through its change-log poller.
+//! sees their variable writes through its change-log poller. With `--admin-socket` or
+//! `--admin-url` the execution, token and variable commands act through a running
+//! sidecar's admin API instead (`remote`), printing through the same `render` functions.
 
 #![forbid(unsafe_code)]
 
+mod admin_client;
+mod admin_config;
+mod admin_serve;
 pub mod config;
 mod health;
 mod shell;
+mod remote;
+mod render;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use serde::Serialize;
-use serde_json::value::RawValue;
 
+use crate::admin_client::{AdminClient, RemoteArgs};
 use crate::config::{ConfigArgs, ConfigError, ServeArgs, SubConfig};
+use crate::render::CreatedJson;
 use cronium_runner::args::{json_arg, load_input_stream, read_input_arg};
 use cronium_runner::RunError;
 use cronium_server::admin::{Admin, AdminError, Created, CredentialView, TestOutcome};
+use cronium_server::admin_api::{ExecutionDoc, FinishDoc};
 use cronium_server::auth::{Scope, Scopes};
 use cronium_store::NewExecution;
 
@@ -67,7 +75,9 @@ impl From<RunError> for CliError {
 impl From<AdminError> for CliError {
     fn from(e: AdminError) -> Self {
         match e {
-            AdminError::Invalid(m) | AdminError::Finished(m) => Self::usage(m),
+            AdminError::Invalid(m) | AdminError::Finished(m) | AdminError::Conflict(m) => {
+                Self::usage(m)
+            }
             AdminError::NotFound(m) | AdminError::Failed(m) => Self::failed(m),
         }
     }
@@ -116,15 +126,28 @@ enum Command {
     /// Ask a sidecar whether it is ready (GET /ready on its socket): exit 0 when it is,
     /// 1 when not; one line either way (the sidecar image's HEALTHCHECK).
     Health(health::HealthArgs),
-    /// Create, inspect and list executions.
-    #[command(subcommand)]
-    Executions(ExecutionsCmd),
+    /// Create, inspect, list and finish executions (on the store, or through a running
+    /// sidecar's admin API with --admin-socket/--admin-url).
+    Executions {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(subcommand)]
+        cmd: ExecutionsCmd,
+    },
     /// Mint execution tokens.
-    #[command(subcommand)]
-    Token(TokenCmd),
+    Token {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
     /// Read and write a user's variables.
-    #[command(subcommand)]
-    Variables(VariablesCmd),
+    Variables {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(subcommand)]
+        cmd: VariablesCmd,
+    },
     /// Manage the tool credentials scripts use (Slack, Discord, webhook, email); secrets
     /// are sealed in the store and never printed.
     #[command(subcommand)]
@@ -512,7 +535,19 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         }
         cmd => {
             init_tracing(tracing::Level::INFO, false);
-            let (core, _) = config::core_config(&cli.config, &env)?;
+            let (core, file) = config::core_config(&cli.config, &env)?;
+            let remote = match &cmd {
+                Command::Executions { remote, .. }
+                | Command::Token { remote, .. }
+                | Command::Variables { remote, .. } => AdminClient::from_args(remote, || {
+                    admin_config::client_secret(&file.admin, &env).map_err(CliError::from)
+                })?,
+                _ => None,
+            };
+            if let Some(client) = remote {
+                remote::run(&client, cmd)?;
+                return Ok(0);
+            }
             let rt = runtime(1)?;
             rt.block_on(admin(core, cmd))?;
             Ok(0)
@@ -635,6 +670,22 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
             state.shutdown.clone(),
         );
     }
+    let core = std::sync::Arc::new(cfg.core);
+    let bound = admin_serve::start(
+        &state,
+        &core,
+        cfg.admin.as_ref(),
+        cfg.execution.as_ref(),
+        cfg.exit_on_finish,
+    )
+    .await;
+    let admin_task = match bound {
+        Ok(task) => task,
+        Err(e) => {
+            let _ = std::fs::remove_file(&cfg.socket);
+            return Err(e);
+        }
+    };
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -642,6 +693,9 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
         shutdown.cancel();
     });
     cronium_server::server::serve(state, listeners).await;
+    if let Some(task) = admin_task {
+        let _ = task.await;
+    }
     Ok(())
 }
 
@@ -678,16 +732,6 @@ fn parse_scopes(list: &[String]) -> Result<Option<Scopes>, CliError> {
         })
         .collect::<Result<Scopes, _>>()
         .map(Some)
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CreatedJson<'a> {
-    id: &'a str,
-    token: &'a str,
-    user_id: &'a str,
-    event_id: &'a str,
-    expires_at: i64,
 }
 
 /// `cronium migrate-store [--check]`: the line to print, or the error (exit 1 when a check
@@ -751,7 +795,10 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
         | Command::Gc { .. } => {
             unreachable!("handled by run")
         }
-        Command::Executions(ExecutionsCmd::Create(a)) => {
+        Command::Executions {
+            cmd: ExecutionsCmd::Create(a),
+            ..
+        } => {
             let scopes = parse_scopes(&a.scope)?;
             let ttl = config::parse_duration(&a.ttl)?;
             let input = a.input.as_deref().map(read_input_arg).transpose()?;
@@ -786,88 +833,96 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
             if let Some(path) = &a.input_stream {
                 load_input_stream(admin.store(), &e.id, path).await?;
             }
-            if a.json {
-                let c = CreatedJson {
-                    id: &e.id,
-                    token: &token,
-                    user_id: &e.user_id,
-                    event_id: &e.event_id,
-                    expires_at: e.expires_at,
-                };
-                w(writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string(&c).unwrap_or_default()
-                ))?;
-            } else {
-                w(writeln!(out, "execution {}\ntoken     {token}", e.id))?;
-            }
+            let c = CreatedJson {
+                id: &e.id,
+                token: &token,
+                user_id: &e.user_id,
+                event_id: &e.event_id,
+                expires_at: e.expires_at,
+            };
+            w(render::created(out, &c, a.json))?;
         }
-        Command::Executions(ExecutionsCmd::Show { id, json }) => {
+        Command::Executions {
+            cmd: ExecutionsCmd::Show { id, json },
+            ..
+        } => {
             let v = admin.show_execution(&id).await?;
-            show(out, &v.report, &v.audit, &v.output_tail, json)
+            let doc = serde_json::to_string(&ExecutionDoc::new(&v.report, &v.audit, &v.output_tail))
                 .map_err(|e| CliError::failed(e.to_string()))?;
+            render::show(out, &doc, json)?;
         }
-        Command::Executions(ExecutionsCmd::List { limit, json }) => {
+        Command::Executions {
+            cmd: ExecutionsCmd::List { limit, json },
+            ..
+        } => {
             let list = admin.list_executions(limit).await?;
             let now = cronium_store::now_unix();
-            if json {
-                let v: Vec<_> = list
-                    .iter()
-                    .map(|e| serde_json::json!({"id": e.id, "userId": e.user_id, "event": e.event, "eventName": e.event_name, "createdAt": e.created_at, "hasOutput": e.has_output, "status": e.status_at(now).as_str()}))
-                    .collect();
-                w(writeln!(out, "{}", serde_json::Value::from(v)))?;
-            } else {
-                for e in list {
-                    w(writeln!(out, "{}", list_line(&e, now)))?;
-                }
-            }
+            let rows: Vec<render::ListRow> = list
+                .iter()
+                .map(|e| render::ListRow {
+                    id: e.id.clone(),
+                    user_id: e.user_id.clone(),
+                    event: e.event.clone(),
+                    event_name: e.event_name.clone(),
+                    created_at: e.created_at.clone(),
+                    has_output: e.has_output,
+                    status: e.status_at(now).as_str().to_owned(),
+                })
+                .collect();
+            w(render::list(out, &rows, json))?;
         }
-        Command::Executions(ExecutionsCmd::Finish {
-            id,
-            status,
-            exit_code,
-            json,
-        }) => {
+        Command::Executions {
+            cmd:
+                ExecutionsCmd::Finish {
+                    id,
+                    status,
+                    exit_code,
+                    json,
+                },
+            ..
+        } => {
+            // An unknown id is the caller's mistake here (exit 2), like finishing twice.
             let e = admin
                 .finish_execution(&id, status.as_deref(), exit_code)
-                .await?;
-            let outcome = e.outcome.as_deref().unwrap_or("-");
-            let finished_at = e.finished_at.as_deref().unwrap_or("-");
-            if json {
-                let doc = serde_json::json!({
-                    "id": e.id, "status": e.status.as_str(), "outcome": outcome,
-                    "exitCode": e.exit_code, "finishedAt": finished_at,
-                });
-                w(writeln!(out, "{doc}"))?;
-            } else {
-                w(writeln!(
-                    out,
-                    "execution {} finished ({outcome}{}) at {finished_at}",
-                    e.id,
-                    e.exit_code
-                        .map_or(String::new(), |c| format!(", exit code {c}"))
-                ))?;
-            }
+                .await
+                .map_err(|e| match e {
+                    AdminError::NotFound(m) => CliError::usage(m),
+                    e => e.into(),
+                })?;
+            let doc = FinishDoc {
+                id: &e.id,
+                status: e.status.as_str(),
+                outcome: e.outcome.as_deref(),
+                exit_code: e.exit_code,
+                finished_at: e.finished_at.as_deref(),
+            };
+            w(render::finished(out, &doc, json))?;
         }
-        Command::Executions(ExecutionsCmd::OutputStream { id }) => {
+        Command::Executions {
+            cmd: ExecutionsCmd::OutputStream { id },
+            ..
+        } => {
             let mut after = 0;
             while let Some((pos, block)) = admin.output_stream_block(&id, after).await? {
                 w(out.write_all(&block))?;
                 after = pos;
             }
         }
-        Command::Token(TokenCmd::Mint {
-            execution,
-            ttl,
-            scope,
-        }) => {
+        Command::Token {
+            cmd:
+                TokenCmd::Mint {
+                    execution,
+                    ttl,
+                    scope,
+                },
+            ..
+        } => {
             let ttl = ttl.as_deref().map(config::parse_duration).transpose()?;
             let scopes = parse_scopes(&scope)?;
             let token = admin.mint_token(&execution, ttl, scopes).await?;
             w(writeln!(out, "{token}"))?;
         }
-        Command::Variables(cmd) => variables(&admin, out, cmd).await?,
+        Command::Variables { cmd, .. } => variables(&admin, out, cmd).await?,
         Command::Tools(cmd) => tools(&admin, out, cmd).await?,
     }
     Ok(())
@@ -881,9 +936,7 @@ async fn variables(
     let w = |r: std::io::Result<()>| r.map_err(|e| CliError::failed(format!("cannot write: {e}")));
     match cmd {
         VariablesCmd::List { user } => {
-            for k in admin.variable_keys(&user).await? {
-                w(writeln!(out, "{k}"))?;
-            }
+            w(render::keys(out, &admin.variable_keys(&user).await?))?;
         }
         VariablesCmd::Get { user, key } => {
             let value = admin.variable(&user, &key).await?;
@@ -893,15 +946,11 @@ async fn variables(
             admin.check_key(&key)?;
             let value = json_arg("the value", &value)?;
             let version = admin.set_variable(&user, &key, &value).await?;
-            w(writeln!(out, "{key} = {value} (version {version})"))?;
+            w(render::set(out, &key, &value, version))?;
         }
         VariablesCmd::Delete { user, key } => {
             let deleted = admin.delete_variable(&user, &key).await?;
-            w(writeln!(
-                out,
-                "{}",
-                if deleted { "deleted" } else { "not found" }
-            ))?;
+            w(render::deleted(out, deleted))?;
         }
     }
     Ok(())
@@ -1050,326 +1099,4 @@ async fn tools(admin: &Admin<'_>, out: &mut impl Write, cmd: ToolsCmd) -> Result
         }
     }
     Ok(())
-}
-
-fn raw(text: Option<&str>) -> Option<Box<RawValue>> {
-    text.and_then(|t| RawValue::from_string(t.to_owned()).ok())
-}
-
-/// `finished (failed, exit code 3) at T`, `running since T`, `created`, `expired`.
-fn lifecycle_line(e: &cronium_store::Execution, now: i64) -> String {
-    let status = e.status_at(now);
-    let mut line = status.as_str().to_owned();
-    if let Some(outcome) = &e.outcome {
-        line.push_str(&format!(" ({outcome}"));
-        if let Some(code) = e.exit_code {
-            line.push_str(&format!(", exit code {code}"));
-        }
-        line.push(')');
-    }
-    match (&e.finished_at, &e.started_at) {
-        (Some(at), _) => line.push_str(&format!(" at {at}")),
-        (None, Some(at)) => line.push_str(&format!(" since {at}")),
-        _ => {}
-    }
-    line
-}
-
-/// One line of `cronium executions list`: the event by name, `-` when it has none (never
-/// the generated event id, which says nothing to a person).
-fn list_line(e: &cronium_store::ExecutionSummary, now: i64) -> String {
-    format!(
-        "{}  {}  {}  user={}  event={}{}",
-        e.id,
-        e.created_at,
-        e.status_at(now).as_str(),
-        e.user_id,
-        e.event_name.as_deref().unwrap_or("-"),
-        if e.has_output { "  (output)" } else { "" }
-    )
-}
-
-/// Milliseconds since the epoch of an RFC 3339 UTC timestamp as the store writes them
-/// (`2026-12-06T04:00:00.123Z`); `None` for anything else.
-fn rfc3339_millis(t: &str) -> Option<i64> {
-    let b = t.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !t.ends_with('Z') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let millis = match t.get(19..t.len() - 1)? {
-        "" => 0,
-        f if f.starts_with('.') && f.len() >= 2 => {
-            let digits = &f[1..f.len().min(4)];
-            digits.parse::<i64>().ok()? * 10_i64.pow(3 - digits.len() as u32)
-        }
-        _ => return None,
-    };
-    // Days from the civil date (proleptic Gregorian), Howard Hinnant's algorithm.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1000) + millis)
-}
-
-/// `1.234 s`, `2 min 5 s`, `3 h 12 min`.
-fn human_duration(ms: i64) -> String {
-    let ms = ms.max(0);
-    if ms < 60_000 {
-        format!("{}.{:03} s", ms / 1000, ms % 1000)
-    } else if ms < 3_600_000 {
-        format!("{} min {} s", ms / 60_000, ms % 60_000 / 1000)
-    } else {
-        format!("{} h {} min", ms / 3_600_000, ms % 3_600_000 / 60_000)
-    }
-}
-
-/// How long the run took: from its first API call (else its creation) to its finish, or
-/// until now while it runs. `None` when it never started or the times cannot be read.
-fn run_millis(e: &cronium_store::Execution, now_ms: i64) -> Option<(i64, bool)> {
-    let start = rfc3339_millis(e.started_at.as_deref().unwrap_or(&e.created_at))?;
-    match &e.finished_at {
-        Some(f) => Some((rfc3339_millis(f)? - start, true)),
-        None if e.started_at.is_some() => Some((now_ms - start, false)),
-        None => None,
-    }
-}
-
-/// What an audit entry says happened, in words: `set variable runs`, `tool slack/send
-/// (credential default): ok, HTTP 200, 1 attempt`. Unknown actions print as stored.
-fn describe_audit(action: &str, target: &str) -> String {
-    let field = |name: &str| {
-        target
-            .split(' ')
-            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-    };
-    match action {
-        "variable.set" => format!("set variable {target}"),
-        "variable.delete" => format!("deleted variable {target}"),
-        "output.set" => "set the output".to_owned(),
-        "condition.set" => "set the condition".to_owned(),
-        "token.refresh" => "refreshed its token".to_owned(),
-        "execution.finish" => format!("finished: {target}"),
-        "tool.credential.put" => format!("stored tool credential {target}"),
-        "tool.credential.delete" => format!("removed tool credential {target}"),
-        "tool.execute" => {
-            let outcome = field("outcome").unwrap_or("?");
-            let Some(call) = target.split(' ').next().filter(|c| c.contains('/')) else {
-                return format!("tool call refused: {outcome}");
-            };
-            let mut line = format!("tool {call}");
-            if let Some(c) = field("credential") {
-                line.push_str(&format!(" (credential {c})"));
-            }
-            line.push_str(&format!(": {outcome}"));
-            if let Some(status) = field("status") {
-                line.push_str(&format!(", HTTP {status}"));
-            }
-            if let Some(n) = field("attempts") {
-                line.push_str(&format!(", {n} attempt{}", if n == "1" { "" } else { "s" }));
-            }
-            if field("replayed") == Some("true") {
-                line.push_str(", replayed");
-            }
-            line
-        }
-        _ if target.is_empty() => action.to_owned(),
-        _ => format!("{action} {target}"),
-    }
-}
-
-/// `executions show`: in one screen, what the run was, how it ended, how long it took,
-/// what it wrote (the output and the last output-stream records) and, in words, what it
-/// did (the audit log).
-fn show(
-    out: &mut impl Write,
-    r: &cronium_store::ExecutionReport,
-    audit: &[cronium_store::AuditEntry],
-    output_tail: &[String],
-    json: bool,
-) -> std::io::Result<()> {
-    let e = &r.execution;
-    let now_ms = time_now_millis();
-    let duration = run_millis(e, now_ms);
-    if json {
-        // Written through a derived Serialize, never through `serde_json::Value`: a stored
-        // value is copied byte for byte however deep it is nested (building a `Value` from
-        // it stops at serde_json's recursion limit of 128).
-        #[derive(serde::Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Doc<'a> {
-            id: &'a str,
-            user_id: &'a str,
-            event_id: &'a str,
-            event_name: Option<&'a str>,
-            created_at: &'a str,
-            expires_at: i64,
-            status: &'static str,
-            started_at: Option<&'a str>,
-            finished_at: Option<&'a str>,
-            outcome: Option<&'a str>,
-            exit_code: Option<i32>,
-            duration_ms: Option<i64>,
-            input: Option<Box<RawValue>>,
-            output: Option<Box<RawValue>>,
-            condition: Option<bool>,
-            input_stream: serde_json::Value,
-            output_stream: serde_json::Value,
-            output_tail: Vec<Box<RawValue>>,
-            audit: Vec<serde_json::Value>,
-        }
-        let doc = Doc {
-            id: &e.id,
-            user_id: &e.user_id,
-            event_id: &e.event_id,
-            event_name: e.event_name.as_deref(),
-            created_at: &e.created_at,
-            expires_at: e.expires_at,
-            status: e.status_at(now_ms / 1000).as_str(),
-            started_at: e.started_at.as_deref(),
-            finished_at: e.finished_at.as_deref(),
-            outcome: e.outcome.as_deref(),
-            exit_code: e.exit_code,
-            duration_ms: duration.map(|(ms, _)| ms),
-            input: raw(e.input.as_deref()),
-            output: raw(r.output.as_deref()),
-            condition: r.condition,
-            input_stream: serde_json::json!({"records": r.input_stream.records, "bytes": r.input_stream.bytes}),
-            output_stream: serde_json::json!({"records": r.output_stream.records, "bytes": r.output_stream.bytes}),
-            output_tail: output_tail.iter().filter_map(|l| raw(Some(l))).collect(),
-            audit: audit
-                .iter()
-                .map(|a| serde_json::json!({"at": a.at, "action": a.action, "target": a.target, "summary": describe_audit(&a.action, &a.target)}))
-                .collect(),
-        };
-        let text = serde_json::to_string(&doc).map_err(std::io::Error::other)?;
-        return writeln!(out, "{text}");
-    }
-    let pretty = |t: Option<&str>| match t {
-        None => "(none)".to_owned(),
-        Some(t) => serde_json::from_str::<serde_json::Value>(t)
-            .and_then(|v| serde_json::to_string_pretty(&v))
-            .unwrap_or_else(|_| t.to_owned()),
-    };
-    writeln!(out, "execution      {}", e.id)?;
-    writeln!(
-        out,
-        "event          {} (id {})",
-        e.event_name.as_deref().unwrap_or("-"),
-        e.event_id
-    )?;
-    writeln!(out, "user           {}", e.user_id)?;
-    writeln!(out, "status         {}", lifecycle_line(e, now_ms / 1000))?;
-    writeln!(
-        out,
-        "exit code      {}",
-        e.exit_code.map_or("-".to_owned(), |c| c.to_string())
-    )?;
-    writeln!(
-        out,
-        "duration       {}",
-        match duration {
-            Some((ms, true)) => human_duration(ms),
-            Some((ms, false)) => format!("{} so far", human_duration(ms)),
-            None => "- (no script has called the runtime yet)".to_owned(),
-        }
-    )?;
-    writeln!(out, "created        {}", e.created_at)?;
-    writeln!(out, "input          {}", pretty(e.input.as_deref()))?;
-    writeln!(out, "output         {}", pretty(r.output.as_deref()))?;
-    writeln!(
-        out,
-        "condition      {}",
-        r.condition.map_or("(none)".into(), |c| c.to_string())
-    )?;
-    writeln!(
-        out,
-        "input stream   {} records, {} bytes",
-        r.input_stream.records, r.input_stream.bytes
-    )?;
-    write!(
-        out,
-        "output stream  {} records, {} bytes",
-        r.output_stream.records, r.output_stream.bytes
-    )?;
-    if output_tail.is_empty() && r.output_stream.records > 0 {
-        if r.output_stream.bytes > cronium_server::admin::OUTPUT_TAIL_MAX_BYTES {
-            writeln!(
-                out,
-                " (too long to show here: `cronium executions output-stream {}`)",
-                e.id
-            )?;
-        } else {
-            writeln!(out, " (pruned by [retention])")?;
-        }
-    } else if output_tail.len() as u64 == r.output_stream.records {
-        writeln!(out)?;
-    } else {
-        writeln!(out, "; the last {}:", output_tail.len())?;
-    }
-    for line in output_tail {
-        let shown: String = line.chars().take(160).collect();
-        let cut = if shown.len() < line.len() { " ..." } else { "" };
-        writeln!(out, "  {shown}{cut}")?;
-    }
-    writeln!(
-        out,
-        "audit          {} entr{}",
-        audit.len(),
-        if audit.len() == 1 { "y" } else { "ies" }
-    )?;
-    for a in audit {
-        // The time of day is enough beside the date of `created`.
-        let at = a.at.get(11..23).unwrap_or(&a.at);
-        writeln!(out, "  {at}  {}", describe_audit(&a.action, &a.target))?;
-    }
-    Ok(())
-}
-
-/// Milliseconds since the epoch now.
-fn time_now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A tool call's audit entry, exactly as the tool engine writes it, reads as a sentence.
-    #[test]
-    fn audit_entries_say_what_happened() {
-        assert_eq!(
-            describe_audit(
-                "tool.execute",
-                "slack/send credential=default outcome=ok status=200 attempts=2 key=k1"
-            ),
-            "tool slack/send (credential default): ok, HTTP 200, 2 attempts"
-        );
-        assert_eq!(
-            describe_audit("tool.execute", "outcome=unknown_tool"),
-            "tool call refused: unknown_tool"
-        );
-        assert_eq!(describe_audit("variable.delete", "k"), "deleted variable k");
-        assert_eq!(describe_audit("custom.thing", ""), "custom.thing");
-    }
-
-    #[test]
-    fn timestamps_and_durations() {
-        assert_eq!(rfc3339_millis("1970-01-01T00:00:01.5Z"), Some(1500));
-        assert_eq!(
-            rfc3339_millis("2026-12-06T04:00:00.123Z"),
-            Some(1_796_529_600_123)
-        );
-        assert_eq!(rfc3339_millis("yesterday"), None);
-        assert_eq!(human_duration(1234), "1.234 s");
-        assert_eq!(human_duration(125_000), "2 min 5 s");
-        assert_eq!(human_duration(3 * 3_600_000 + 720_000), "3 h 12 min");
-    }
 }

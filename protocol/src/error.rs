@@ -247,6 +247,17 @@ error_codes! {
     /// The token's execution is finished: none of its tokens is accepted any more (also
     /// the answer to finishing it a second time).
     ExecutionFinished = "execution_finished", Some(410), Auth, false;
+    /// Admin API: no admin credential, or a wrong one.
+    AdminUnauthorized = "admin_unauthorized", Some(401), Auth, false;
+    /// Admin API: an execution token was presented; no script token is an admin
+    /// credential.
+    ScriptTokenRefused = "script_token_refused", Some(403), Auth, false;
+    /// Script API: the admin credential was presented; it is no execution token.
+    AdminCredentialRefused = "admin_credential_refused", Some(403), Auth, false;
+    /// Admin API: no execution has this id.
+    ExecutionNotFound = "execution_not_found", Some(404), NotFound, false;
+    /// Admin API: an execution with this id exists with a different spec; nothing changed.
+    ExecutionConflict = "execution_conflict", Some(409), Conflict, false;
     /// No such tool, or no such action of the tool.
     ToolActionUnknown = "tool_action_unknown", Some(400), ToolAction, false;
     /// A tool param is missing, of the wrong type or unknown; a path that leaves the base

@@ -12,7 +12,7 @@
 //! | [`key`] | [`validate_key`]: the variable key rule |
 //! | [`wire`] | serde types of the bodies: envelopes, error bodies, variables, changes, summaries |
 //! | [`tool`] | [`Tool`] ids and their action ids with aliases |
-//! | [`route`] | [`ROUTES`]: method, path, scope, metric name and family of every route |
+//! | [`route`] | [`ROUTES`]: method, path, scope, metric name and family of every route; [`ADMIN_ROUTES`]: the admin API |
 //! | [`helpers`] | [`OLD_HELPERS`]: the old helper names and what they mean today |
 //!
 //! No I/O: everything here is data, so it costs nothing to depend on.
@@ -30,6 +30,6 @@ pub mod wire;
 pub use error::{ErrorCode, ErrorKind, UnknownErrorCode};
 pub use helpers::{Modernize, OldHelper, OLD_HELPERS};
 pub use key::{validate_key, InvalidKey, KEY_MAX_BYTES};
-pub use route::{Family, Route, ROUTES};
+pub use route::{Family, Route, ADMIN_PREFIX, ADMIN_ROUTES, ROUTES};
 pub use scope::Scope;
 pub use tool::{Action, Tool};

@@ -256,6 +256,115 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
+/// Every route of the admin API: the orchestrator's interface, served on its own listener
+/// (never the script socket) and authenticated with the admin credential, never an
+/// execution token. Same envelope and error shape as [`Family::V1`]; no scopes. Every path
+/// starts with [`ADMIN_PREFIX`].
+pub const ADMIN_ROUTES: &[Route] = &[
+    route(
+        "GET",
+        "/admin/v1/executions",
+        None,
+        "admin_executions",
+        V1,
+        "adminListExecutions",
+    ),
+    route(
+        "POST",
+        "/admin/v1/executions",
+        None,
+        "admin_executions",
+        V1,
+        "adminCreateExecution",
+    ),
+    route(
+        "GET",
+        "/admin/v1/executions/{id}",
+        None,
+        "admin_execution",
+        V1,
+        "adminShowExecution",
+    ),
+    route(
+        "POST",
+        "/admin/v1/executions/{id}/token",
+        None,
+        "admin_token",
+        V1,
+        "adminMintToken",
+    ),
+    route(
+        "POST",
+        "/admin/v1/executions/{id}/finish",
+        None,
+        "admin_finish",
+        V1,
+        "adminFinishExecution",
+    ),
+    route(
+        "GET",
+        "/admin/v1/executions/{id}/output/stream",
+        None,
+        "admin_output_stream",
+        V1,
+        "adminReadOutputStream",
+    ),
+    route(
+        "GET",
+        "/admin/v1/users/{user}/variables",
+        None,
+        "admin_variables",
+        V1,
+        "adminListVariables",
+    ),
+    route(
+        "GET",
+        "/admin/v1/users/{user}/variables/{key}",
+        None,
+        "admin_variable",
+        V1,
+        "adminGetVariable",
+    ),
+    route(
+        "PUT",
+        "/admin/v1/users/{user}/variables/{key}",
+        None,
+        "admin_variable",
+        V1,
+        "adminSetVariable",
+    ),
+    route(
+        "DELETE",
+        "/admin/v1/users/{user}/variables/{key}",
+        None,
+        "admin_variable",
+        V1,
+        "adminDeleteVariable",
+    ),
+];
+
+/// The path prefix of every admin route.
+pub const ADMIN_PREFIX: &str = "/admin/";
+
+impl Route {
+    /// The admin route for a method and a path template.
+    pub fn find_admin(method: &str, path: &str) -> Option<&'static Route> {
+        ADMIN_ROUTES
+            .iter()
+            .find(|r| r.method == method && r.path == path)
+    }
+
+    /// The `Allow` header of an admin path template.
+    pub fn allow_admin(path: &str) -> String {
+        let methods: Vec<&str> = ADMIN_ROUTES
+            .iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.method)
+            .collect();
+        methods.join(", ")
+    }
+}
+
 impl Route {
     /// The route for a method and a path template.
     pub fn find(method: &str, path: &str) -> Option<&'static Route> {
@@ -333,6 +442,29 @@ mod tests {
         for scope in Scope::ALL {
             assert!(ROUTES.iter().any(|r| r.scope == Some(scope)), "{scope}");
         }
+    }
+
+    #[test]
+    fn admin_routes_are_apart_from_the_script_api() {
+        let mut seen = HashSet::new();
+        for r in ADMIN_ROUTES {
+            assert!(r.path.starts_with(ADMIN_PREFIX), "{}", r.path);
+            assert!(r.scope.is_none(), "{}: admin routes take no scope", r.path);
+            assert!(r.operation.starts_with("admin"), "{}", r.operation);
+            assert!(
+                seen.insert((r.method, r.path)),
+                "{} {} twice",
+                r.method,
+                r.path
+            );
+            assert!(!ROUTES.iter().any(|s| s.operation == r.operation));
+        }
+        assert!(!ROUTES.iter().any(|r| r.path.starts_with(ADMIN_PREFIX)));
+        assert_eq!(
+            Route::allow_admin("/admin/v1/users/{user}/variables/{key}"),
+            "GET, PUT, DELETE"
+        );
+        assert!(Route::find_admin("POST", "/admin/v1/executions/{id}/finish").is_some());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use cronium_protocol::{ErrorCode, Scope, ROUTES};
+use cronium_protocol::{ErrorCode, Scope, ADMIN_PREFIX, ADMIN_ROUTES, ROUTES};
 use serde_json::Value;
 
 /// The committed OpenAPI document, relative to the workspace root. The one place that
@@ -119,6 +119,7 @@ fn openapi_matches_the_protocol() {
     // Routes, with scope and operation id.
     let expected: BTreeSet<(String, String, String, String)> = ROUTES
         .iter()
+        .chain(ADMIN_ROUTES)
         .map(|r| {
             (
                 r.path.to_owned(),
@@ -142,6 +143,16 @@ fn openapi_matches_the_protocol() {
                 op["x-cronium-scope"].as_str().unwrap_or("-").to_owned(),
                 op["operationId"].as_str().unwrap_or("").to_owned(),
             ));
+            // The admin API takes the admin credential, and only it; script routes never.
+            let admin_auth = op["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("adminAuth").is_some()));
+            if admin_auth != path.starts_with(ADMIN_PREFIX) {
+                report.line(format!(
+                    "\n{} {path}: security must be [{{\"adminAuth\": []}}] exactly on admin routes",
+                    method.to_uppercase()
+                ));
+            }
             for (status, response) in op["responses"].as_object().into_iter().flatten() {
                 let Ok(status) = status.parse::<u16>() else {
                     continue;
@@ -252,6 +263,7 @@ fn api_md_matches_the_protocol() {
     // Routes: a first cell `METHOD /path`, a second cell with the scope (or none).
     let expected: BTreeSet<(String, String, String)> = ROUTES
         .iter()
+        .chain(ADMIN_ROUTES)
         .map(|r| {
             (
                 r.path.to_owned(),
@@ -261,7 +273,8 @@ fn api_md_matches_the_protocol() {
         })
         .collect();
     let mut found = BTreeSet::new();
-    for (_, cells) in &rows {
+    let mut admin_rows = BTreeSet::new();
+    for (heading, cells) in &rows {
         let Some(first) = backticked(&cells[0]).first().copied() else {
             continue;
         };
@@ -279,10 +292,24 @@ fn api_md_matches_the_protocol() {
             method.to_owned(),
             scope_name(scope).to_owned(),
         ));
+        if heading.starts_with("Admin API") {
+            admin_rows.insert((method.to_owned(), path.to_owned()));
+        }
     }
     report.diff("route rows (path, method, scope)", &expected, &found, |r| {
         format!("| `{} {}` | `{}` | ... |", r.1, r.0, r.2)
     });
+    // The admin routes are the rows under the "Admin API" headings, and only they.
+    let expected: BTreeSet<(String, String)> = ADMIN_ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    report.diff(
+        "route rows under \"Admin API\" headings (method, path)",
+        &expected,
+        &admin_rows,
+        |r| format!("| `{} {}` | ... |", r.0, r.1),
+    );
 
     // Server error codes: the table under "Errors", `| status | `code` (/ `code`) | when |`.
     let mut found = BTreeSet::new();

@@ -37,6 +37,10 @@ pub enum AdminError {
     /// [`ErrorCode::ExecutionFinished`] (the CLI exits 2).
     #[error("{0}")]
     Finished(String),
+    /// An execution with the id exists with a different spec; nothing changed. Code
+    /// [`ErrorCode::ExecutionConflict`] (the CLI exits 2).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl AdminError {
@@ -45,6 +49,7 @@ impl AdminError {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             AdminError::Finished(_) => Some(ErrorCode::ExecutionFinished),
+            AdminError::Conflict(_) => Some(ErrorCode::ExecutionConflict),
             _ => None,
         }
     }
@@ -70,6 +75,40 @@ pub struct Created {
     /// Its first token (a secret: show it only to whoever asked).
     pub token: String,
 }
+
+/// What [`Admin::register_execution`] did.
+#[derive(Debug)]
+pub struct Registered {
+    /// The execution and a fresh token for it.
+    pub created: Created,
+    /// `false` when the execution existed already with the same spec (a retried create,
+    /// a restarted sidecar): nothing was written but the token is new.
+    pub new: bool,
+}
+
+/// Which executions [`Admin::list_executions_page`] lists.
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    /// Only executions in this status (`expired` is derived from the lifetime).
+    pub status: Option<cronium_store::ExecutionStatus>,
+    /// Only this user's.
+    pub user: Option<String>,
+    /// Only executions listed after this one (the `nextCursor` of the previous page).
+    pub cursor: Option<String>,
+}
+
+/// One page of executions, newest first.
+#[derive(Debug)]
+pub struct Page {
+    /// The executions.
+    pub items: Vec<ExecutionSummary>,
+    /// Pass as [`ListFilter::cursor`] for the next page; `None` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// How many executions a filtered listing looks at, at most: the store lists newest first
+/// without filters, so filters and cursors are applied here.
+pub const LIST_SCAN_LIMIT: u32 = 100_000;
 
 /// An execution with what its script did.
 #[derive(Debug)]
@@ -133,9 +172,20 @@ impl<'a> Admin<'a> {
         })
     }
 
+    /// The service over a store already open (a running sidecar's admin API shares its
+    /// store, so its writes reach the script API without the change-log poller).
+    pub fn with_store(core: &'a CoreConfig, store: Arc<dyn Store>) -> Self {
+        Self { core, store }
+    }
+
     /// The store, for bulk loads (input streams) that read files the caller owns.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// The lifetime of a minted token when the caller gives none.
+    pub fn token_ttl(&self) -> Duration {
+        self.core.token_ttl
     }
 
     fn auth(&self) -> Result<Arc<Authenticator>, AdminError> {
@@ -196,6 +246,91 @@ impl<'a> Admin<'a> {
         .await
         .map_err(|e| AdminError::Failed(e.message))?;
         Ok(Created { execution, token })
+    }
+
+    /// Creates an execution, or, when one with the same id exists with the same spec
+    /// (user, event, type, job, trigger, step, attempt, input, context), mints a fresh
+    /// token for it: the orchestrator's job id is the idempotency key, so a retried call
+    /// or a restarted per-job sidecar gets the same execution. A different spec is
+    /// [`AdminError::Conflict`]; a finished one [`AdminError::Finished`]; nothing is
+    /// written either way.
+    pub async fn register_execution(
+        &self,
+        new: NewExecution,
+        lifetime: Duration,
+        scopes: Option<Scopes>,
+    ) -> Result<Registered, AdminError> {
+        if let Some(id) = &new.id {
+            if let Some(existing) = self.store.execution(id).await? {
+                return self.reuse(existing, &new, scopes).await;
+            }
+        }
+        match self.create_execution(new.clone(), lifetime, scopes).await {
+            Ok(created) => Ok(Registered { created, new: true }),
+            Err(e) => {
+                // A concurrent create of the same id won the race: answer as a retry would.
+                if let Some(id) = &new.id {
+                    if let Some(existing) = self.store.execution(id).await? {
+                        return self.reuse(existing, &new, scopes).await;
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The idempotent answer for an execution that exists: a fresh token when the spec is
+    /// the same, else a conflict.
+    async fn reuse(
+        &self,
+        existing: Execution,
+        new: &NewExecution,
+        scopes: Option<Scopes>,
+    ) -> Result<Registered, AdminError> {
+        let id = existing.id.clone();
+        if let Some(field) = differs(&existing, new) {
+            return Err(AdminError::Conflict(format!(
+                "execution {id} exists with another {field}; nothing changed. Use a new id, \
+                 or the same spec to get a fresh token [{}]",
+                ErrorCode::ExecutionConflict
+            )));
+        }
+        let token = self.mint_token(&id, None, scopes).await?;
+        Ok(Registered {
+            created: Created {
+                execution: existing,
+                token,
+            },
+            new: false,
+        })
+    }
+
+    /// One page of executions, newest first, filtered.
+    pub async fn list_executions_page(
+        &self,
+        filter: &ListFilter,
+        limit: u32,
+    ) -> Result<Page, AdminError> {
+        let now = now_unix();
+        let limit = limit.clamp(1, 1000) as usize;
+        let mut items: Vec<ExecutionSummary> = self
+            .store
+            .list_executions(LIST_SCAN_LIMIT)
+            .await?
+            .into_iter()
+            // Newest first by id: the cursor is the last id of the previous page.
+            .filter(|e| filter.cursor.as_deref().is_none_or(|c| e.id.as_str() < c))
+            .filter(|e| filter.user.as_deref().is_none_or(|u| e.user_id == u))
+            .filter(|e| filter.status.is_none_or(|s| e.status_at(now) == s))
+            .take(limit + 1)
+            .collect();
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|e| e.id.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
     }
 
     /// An execution with its report and audit log.
@@ -463,6 +598,50 @@ impl<'a> Admin<'a> {
             })?;
         Ok(TestOutcome::Ran(reply.result))
     }
+}
+
+/// The first field in which a stored execution differs from a create request for the same
+/// id, if any. The event id counts only when the request names one (else it is generated).
+fn differs(e: &Execution, new: &NewExecution) -> Option<&'static str> {
+    let json_eq = |a: Option<&str>, b: Option<&str>| {
+        // Absent reads back as `null`, and JSON is compared as values (spacing, key order).
+        let parse = |t: Option<&str>| {
+            t.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+                .unwrap_or(serde_json::Value::Null)
+        };
+        parse(a) == parse(b)
+    };
+    if e.user_id != new.user_id {
+        return Some("user");
+    }
+    if !new.event_id.is_empty() && e.event_id != new.event_id {
+        return Some("event id");
+    }
+    if e.event_name != new.event_name {
+        return Some("event");
+    }
+    if e.event_type != new.event_type {
+        return Some("event type");
+    }
+    if e.job_id != new.job_id {
+        return Some("job id");
+    }
+    if new.trigger.as_deref().is_some_and(|t| t != e.trigger) {
+        return Some("trigger");
+    }
+    if e.workflow_step != new.workflow_step {
+        return Some("workflow step");
+    }
+    if e.attempt != new.attempt {
+        return Some("attempt");
+    }
+    if !json_eq(e.input.as_deref(), new.input.as_deref()) {
+        return Some("input");
+    }
+    if !json_eq(e.context.as_deref(), new.context.as_deref()) {
+        return Some("context");
+    }
+    None
 }
 
 fn check_key(key: &str) -> Result<(), AdminError> {

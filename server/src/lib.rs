@@ -10,7 +10,9 @@
 //! - [`server`]: listeners, connection cap, graceful shutdown;
 //! - [`config`]: the settings the parts are built from (the CLI reads them);
 //! - [`admin`]: the operator's commands on executions, tokens and credentials, as plain
-//!   data for any front end.
+//!   data for any front end;
+//! - [`admin_api`]: the same commands over HTTP for orchestrators, on a listener of its
+//!   own with its own credential.
 //!
 //! Storage is `cronium-store`; tool actions are `cronium-tools`. The wire contract is
 //! `docs/API.md`.
@@ -18,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod admin_api;
 pub mod auth;
 pub mod body;
 pub mod config;
@@ -86,6 +89,12 @@ pub async fn create_execution(
     Ok((execution, token))
 }
 
+/// When a token minted now with lifetime `token_ttl` expires: never past the execution's
+/// own maximum lifetime.
+pub fn token_expiry(execution: &Execution, token_ttl: std::time::Duration) -> i64 {
+    (now_unix() + token_ttl.as_secs() as i64).min(execution.expires_at)
+}
+
 /// Mints a token for an existing execution.
 pub fn mint_for(
     auth: &auth::Authenticator,
@@ -93,7 +102,7 @@ pub fn mint_for(
     token_ttl: std::time::Duration,
     scopes: Option<auth::Scopes>,
 ) -> Result<String, auth::AuthError> {
-    let expires_at = (now_unix() + token_ttl.as_secs() as i64).min(execution.expires_at);
+    let expires_at = token_expiry(execution, token_ttl);
     auth.mint(&auth::MintRequest {
         execution_id: execution.id.clone(),
         user_id: execution.user_id.clone(),

@@ -70,6 +70,9 @@ pub struct AppState {
     /// Set once by whoever has the configuration (`serve`, the runner); until then tool
     /// actions answer 500 `internal`, so building the state needs no tools configuration.
     tools: std::sync::OnceLock<Arc<ToolEngine>>,
+    /// The admin API's credential, when it runs: the script API refuses it
+    /// (`403 admin_credential_refused`) rather than calling it a malformed token.
+    admin_secret: std::sync::OnceLock<crate::admin_api::AdminSecret>,
 }
 
 /// An execution as the API needs it, prepared once: the input and context are immutable for
@@ -123,12 +126,25 @@ impl AppState {
             finished: Mutex::new(HashSet::new()),
             variables: Mutex::new(HashMap::new()),
             tools: std::sync::OnceLock::new(),
+            admin_secret: std::sync::OnceLock::new(),
         })
     }
 
     /// Installs the tool-actions engine; `false` if one was already installed.
     pub fn set_tools(&self, engine: Arc<ToolEngine>) -> bool {
         self.tools.set(engine).is_ok()
+    }
+
+    /// Installs the admin credential so the script API can recognise (and refuse) it; once.
+    pub fn set_admin_secret(&self, secret: crate::admin_api::AdminSecret) -> bool {
+        self.admin_secret.set(secret).is_ok()
+    }
+
+    /// Whether `presented` is the admin credential (compared in constant time).
+    pub fn is_admin_secret(&self, presented: &str) -> bool {
+        self.admin_secret
+            .get()
+            .is_some_and(|s| s.matches(presented.as_bytes()))
     }
 
     /// The tool-actions engine, if installed.
@@ -213,6 +229,21 @@ impl AppState {
         }
     }
 
+    /// Records that an execution is finished (committed in the store): its next request
+    /// is refused at once. The admin API calls it after its own finish, so the sidecar
+    /// that finished an execution does not wait for its change-log poller.
+    pub fn note_finished(&self, id: &str) {
+        let mut finished = self.finished.lock();
+        if finished.len() >= EXECUTION_CACHE_CAP {
+            // Forgetting finishes is safe only together with the entries they guard:
+            // a re-read from the store has the status.
+            finished.clear();
+            self.executions.lock().clear();
+        }
+        finished.insert(id.to_owned());
+        self.executions.lock().remove(id);
+    }
+
     /// Applies a committed change to the cache and tells watchers. Safe to call twice for
     /// the same change (once when made here, once when the poller sees it). A finish
     /// ([`VariableChange::finished_execution`]) drops the execution from the cache, so its
@@ -220,15 +251,7 @@ impl AppState {
     pub fn publish(&self, change: VariableChange) {
         let change = Arc::new(change);
         if let Some(id) = &change.finished_execution {
-            let mut finished = self.finished.lock();
-            if finished.len() >= EXECUTION_CACHE_CAP {
-                // Forgetting finishes is safe only together with the entries they guard:
-                // a re-read from the store has the status.
-                finished.clear();
-                self.executions.lock().clear();
-            }
-            finished.insert(id.clone());
-            self.executions.lock().remove(id);
+            self.note_finished(id);
         } else {
             let mut map = self.variables.lock();
             let key = (change.user_id.clone(), change.key.clone());

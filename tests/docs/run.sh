@@ -146,6 +146,8 @@ check bash-builtin "$ran and d['output'] == {'ok': True} and d['condition'] is T
 : >"$work/received.jsonl"
 sh api-tour env SLACK_WEBHOOK_URL="$hook" bash "$here/shell/api-tour.sh"
 check api-tour "'{\"data\":{\"n\":2}}' in out and '\n{\"n\":2}\n' in out and '\"tool\":\"slack\"' in out and 'exit' not in err and $(slack_got "done")"
+sh admin-api bash "$here/shell/admin-api.sh"
+check admin-api "'\"created\":true' in out and '\"code\":\"execution_finished\"' in out and '\"code\":\"script_token_refused\"' in out and '\"code\":\"admin_credential_refused\"' in out and 'status         finished (succeeded, exit code 0)' in out and '{\"theme\":\"dark\"}' in out and 'the per-job sidecar exited' in out and 'exit' not in err"
 mkdir -p "$work/op-state" "$work/op-keys"
 : >"$work/received.jsonl"
 sh tools-operator env CR="$work/op-state" KEYS="$work/op-keys" SLACK_WEBHOOK_URL="$hook" bash "$here/shell/tools-operator.sh"

@@ -69,6 +69,8 @@ class Sidecar:
         self.socket = Path()
         self.url = ""
         self.port = 0
+        #: Extra arguments of the kit (`--env NAME=VALUE` for the sidecar, `--config F`).
+        self.kit_args: List[str] = []
 
     @property
     def log(self) -> Path:
@@ -85,7 +87,7 @@ class Sidecar:
 
     def start(self) -> None:
         self.kit = subprocess.Popen(
-            [str(testkit_bin()), "--cronium", str(cronium_bin())],
+            [str(testkit_bin()), "--cronium", str(cronium_bin()), *self.kit_args],
             env=self.env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::harness::*;
 
 /// Every script route with a body that would succeed for a live execution.
-fn script_routes(id: &str) -> Vec<(&'static str, String, Option<&'static str>)> {
+pub(crate) fn script_routes(id: &str) -> Vec<(&'static str, String, Option<&'static str>)> {
     vec![
         ("GET", "/v1/input".into(), None),
         ("GET", "/v1/input/stream".into(), None),
@@ -192,7 +192,7 @@ fn finish_refuses_the_tokens_everywhere_and_ends_the_watch() {
         (&json!("failed"), &json!(finished_at))
     );
 
-    // Bad input: an unknown status (exit 2), an unknown execution (exit 1); nothing written.
+    // Bad input: an unknown status (exit 2), an unknown execution (exit 2); nothing written.
     let out = s
         .command()
         .args(["executions", "finish", &other.id, "--status", "exploded"])
@@ -208,7 +208,7 @@ fn finish_refuses_the_tokens_everywhere_and_ends_the_watch() {
         .args(["executions", "finish", "no-such-execution"])
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no execution no-such-execution"));
 
     // --status and --json.

@@ -1,6 +1,7 @@
 //! Integration tests of the sidecar: a real `cronium serve` process on a temp socket and
 //! TCP port, driven through raw HTTP and through client-core. One binary for the crate.
 
+mod admin_api;
 mod api;
 mod bad_input;
 mod client;

@@ -482,7 +482,18 @@ async fn authenticate<B>(
             AuthError::Malformed("the Authorization header is not ASCII".into())
         })?))?,
     };
-    let principal = state.auth.verify(token)?;
+    let principal = match state.auth.verify(token) {
+        Ok(p) => p,
+        // Checked only once verification failed, so a valid token costs nothing more.
+        Err(_) if state.is_admin_secret(token) => {
+            return Err(ApiError::new(
+                ErrorCode::AdminCredentialRefused,
+                "this is the admin credential: the script API takes execution tokens only; \
+                 call the admin API on its own socket",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let entry = state.execution(&principal.execution_id).await?;
     if entry.execution.user_id != principal.user_id {
         return Err(ApiError::new(
