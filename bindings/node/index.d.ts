@@ -58,6 +58,8 @@ export type CroniumErrorCode =
   | 'idempotency_key_reused'
   | 'body_too_large'
   | 'unsupported_media_type'
+  | 'request_timeout'
+  | 'expectation_failed'
   | 'rate_limited'
   | 'storage_unavailable'
   | 'overloaded'

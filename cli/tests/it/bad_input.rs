@@ -357,7 +357,7 @@ fn unknown_expectations_get_417_and_too_many_headers_431() {
             None,
         )
     };
-    ask("something-else").expect_error(417, "invalid_header");
+    ask("something-else").expect_error(417, "expectation_failed");
     // 100-continue (any case) is still met: hyper answers it and the request goes on.
     let r = ask("100-Continue");
     assert_eq!(r.status, 200, "{}", r.text());
