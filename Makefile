@@ -39,11 +39,12 @@ BINDING_TESTS :=
 include $(sort $(wildcard bindings/*/binding.mk))
 include tests/conformance/conformance.mk
 include tests/docs/docs.mk
+include tests/schemathesis/schemathesis.mk
 include tests/migrate/migrate.mk
 include images/images.mk
 
 .PHONY: test
-test: test-rust $(BINDING_TESTS) ## Run every test: Rust unit + integration, then every binding's suite
+test: test-rust $(BINDING_TESTS) test-schemathesis ## Run every test: Rust unit + integration, every binding's suite, schemathesis
 
 # The container tests among the integration tests need the images (built once per run).
 .PHONY: test-rust

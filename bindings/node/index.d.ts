@@ -33,6 +33,7 @@ export type CroniumErrorCode =
   | 'invalid_body'
   | 'invalid_key'
   | 'invalid_header'
+  | 'invalid_query'
   | 'invalid_ndjson'
   | 'token_missing'
   | 'token_malformed'

@@ -55,6 +55,7 @@ ErrorCode = Literal[
     "invalid_body",
     "invalid_key",
     "invalid_header",
+    "invalid_query",
     "invalid_ndjson",
     "token_missing",
     "token_malformed",
