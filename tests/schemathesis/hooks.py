@@ -1,8 +1,9 @@
 """Schemathesis hooks for the sidecar's API (loaded through SCHEMATHESIS_HOOKS).
 
-`POST /v1/output/stream` takes NDJSON, a media type schemathesis has no serializer for: a
-generated string is sent as it is (the schema describes the body as text), any other
-value as one JSON line.
+`POST /v1/output/stream` takes NDJSON, a media type schemathesis has no serializer for.
+Its schema can only say "text"; what makes the text NDJSON (each line one JSON value)
+JSON Schema cannot express. A generated string is sent as one record (the string as a
+JSON value on one line); any other generated value as its JSON text on one line.
 """
 
 import json
@@ -14,6 +15,4 @@ import schemathesis
 def ndjson(ctx: object, value: object) -> bytes:
     if isinstance(value, bytes):
         return value
-    if isinstance(value, str):
-        return value.encode("utf-8")
     return (json.dumps(value) + "\n").encode("utf-8")

@@ -410,5 +410,6 @@ fn a_trickled_body_is_cut_off_while_others_are_served() {
     let n = slow.read(&mut raw).expect("an answer");
     let text = String::from_utf8_lossy(&raw[..n]);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("request_timeout"), "{text}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
