@@ -85,6 +85,14 @@ bench-quick: python ## The benchmarks once, briefly (CI runs this so the harness
 	$(CARGO) build --release -p cronium-cli -p cronium-bench --bins
 	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN) --quick
 
+# Not part of `make test`: minutes of load on loopback. The open-file limit is raised for
+# the 10,000 connections (the sidecar inherits it).
+.PHONY: soak
+soak: ## Load and abuse: 10,000 keep-alive connections, slowloris, storage full (release, ~3 min)
+	$(CARGO) build --release -p cronium-cli --bin cronium -p cronium-bench --bin cronium-soak
+	ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"; \
+		$(CARGO_TARGET_DIR)/release/cronium-soak --cronium $(RELEASE_BIN)
+
 .PHONY: clean
 clean: ## Remove build output
 	$(CARGO) clean
