@@ -44,20 +44,28 @@ fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        let num = |v: String| v.parse::<u64>().map_err(|_| format!("{v:?} is not a number"));
+        let num = |v: String| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{v:?} is not a number"))
+        };
         match flag.as_str() {
             "--cronium" => a.cronium = PathBuf::from(value()?),
             "--connections" => a.connections = num(value()?)? as usize,
             "--duration" => a.duration = num(value()?)?,
             "--slow" => a.slow = num(value()?)? as usize,
             "--slow-duration" => a.slow_duration = num(value()?)?,
-            _ => return Err(format!("unknown argument {flag}; see the doc comment of bench/src/bin/cronium-soak.rs")),
+            _ => {
+                return Err(format!(
+                    "unknown argument {flag}; see the doc comment of bench/src/bin/cronium-soak.rs"
+                ))
+            }
         }
     }
     Ok(a)
 }
 
 /// Raises the open-file limit to its hard maximum (the sidecar, a child, inherits it).
+#[allow(unsafe_code)] // getrlimit and setrlimit have no safe wrapper in std.
 fn raise_nofile() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -131,19 +139,32 @@ async fn exchange(s: &mut TcpStream, req: &[u8], buf: &mut Vec<u8>) -> std::io::
 }
 
 fn get(path: &str, token: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nHost: soak\r\nAuthorization: Bearer {token}\r\n\r\n").into_bytes()
+    format!("GET {path} HTTP/1.1\r\nHost: soak\r\nAuthorization: Bearer {token}\r\n\r\n")
+        .into_bytes()
 }
 
-/// Samples the sidecar's RSS every 200 ms until `stop`; the peak in MB.
-fn sample_rss(pid: u32, stop: Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<f64> {
+/// Samples the sidecar's RSS every 200 ms until `stop`; the peak and the last sample, MB.
+fn sample_rss(
+    pid: u32,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(f64, f64)> {
     std::thread::spawn(move || {
-        let mut peak = 0.0f64;
+        let (mut peak, mut last) = (0.0f64, 0.0f64);
         while !stop.load(Ordering::Relaxed) {
-            peak = peak.max(rss_mb(pid));
+            last = rss_mb(pid);
+            peak = peak.max(last);
             std::thread::sleep(Duration::from_millis(200));
         }
-        peak
+        (peak, last)
     })
+}
+
+fn sampler_result(
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    sampler: std::thread::JoinHandle<(f64, f64)>,
+) -> (f64, f64) {
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().unwrap_or((0.0, 0.0))
 }
 
 /// Figure 1: `n` keep-alive connections, each sending a request every 2 s for `secs`.
@@ -191,12 +212,11 @@ fn keep_alive(rt: &tokio::runtime::Runtime, a: &Args) -> bool {
         }
         while tasks.join_next().await.is_some() {}
     });
-    stop.store(true, Ordering::Relaxed);
-    let peak = sampler.join().unwrap_or(0.0);
+    let (peak, last) = sampler_result(stop, sampler);
     let (ok, errors) = (ok.load(Ordering::Relaxed), errors.load(Ordering::Relaxed));
     let pass = errors == 0 && peak <= 150.0;
     println!(
-        "keep-alive: {} connections open at once for {} s: {ok} requests, {errors} errors; sidecar RSS {idle:.1} MB idle, {peak:.1} MB peak (mark: 0 errors, ≤ 150 MB) {}",
+        "keep-alive: {} connections open at once for {} s: {ok} requests, {errors} errors; sidecar RSS {idle:.1} MB idle, {peak:.1} MB peak, {last:.1} MB at the end (mark: 0 errors, ≤ 150 MB peak) {}",
         open.load(Ordering::Relaxed),
         a.duration,
         if pass { "PASS" } else { "FAIL" }
@@ -275,8 +295,7 @@ fn slowloris(rt: &tokio::runtime::Runtime, a: &Args) -> bool {
         while tasks.join_next().await.is_some() {}
         (tries, ok)
     });
-    stop.store(true, Ordering::Relaxed);
-    let peak = sampler.join().unwrap_or(0.0);
+    let (peak, _) = sampler_result(stop, sampler);
     let ratio = ok as f64 / tries.max(1) as f64 * 100.0;
     let pass = ratio >= 99.0;
     println!(
@@ -294,8 +313,11 @@ fn slowloris(rt: &tokio::runtime::Runtime, a: &Args) -> bool {
 /// admin commands entering that namespace.
 fn ns_wrapper(dir: &Path, db: &Path, real: &Path) -> PathBuf {
     let config = dir.join("cronium.toml");
-    std::fs::write(&config, format!("[storage]\npath = \"{}/cronium.db\"\n", db.display()))
-        .expect("config");
+    std::fs::write(
+        &config,
+        format!("[storage]\npath = \"{}/cronium.db\"\n", db.display()),
+    )
+    .expect("config");
     let pid = dir.join("serve.pid");
     let script = dir.join("cronium.sh");
     std::fs::write(
@@ -431,7 +453,8 @@ fn main() -> std::process::ExitCode {
         }
     };
     let nofile = raise_nofile();
-    let needed = (a.connections as u64 + 2000) * 2;
+    // Each side (this process, the sidecar) holds one descriptor per connection.
+    let needed = a.connections.max(2 * a.slow) as u64 + 2000;
     if nofile < needed {
         eprintln!("cronium-soak: the open-file limit is {nofile}; {needed} are needed (run `ulimit -n {needed}` first, or lower --connections)");
         return std::process::ExitCode::from(2);
@@ -441,7 +464,10 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .expect("runtime");
-    println!("cronium-soak: {} (open-file limit {nofile})", a.cronium.display());
+    println!(
+        "cronium-soak: {} (open-file limit {nofile})",
+        a.cronium.display()
+    );
     let mut pass = keep_alive(&rt, &a);
     pass &= slowloris(&rt, &a);
     pass &= storage_full(&rt, &a);

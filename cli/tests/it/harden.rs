@@ -60,7 +60,10 @@ fn trickled_bodies_at_scale_are_cut_off_and_memory_stays_bounded() {
     let s = Sidecar::start_with(&[("CRONIUM_BODY_READ_TIMEOUT", "4s")]);
     let e = s.create(&["--user", "u"]);
     let t = Some(e.token.as_str());
-    assert_eq!(s.req("PUT", "/v1/output", t, Some(r#"{"data": 0}"#)).status, 200);
+    assert_eq!(
+        s.req("PUT", "/v1/output", t, Some(r#"{"data": 0}"#)).status,
+        200
+    );
     let before = rss_kib(&s);
     let mut slow: Vec<TcpStream> = (0..TRICKLERS)
         .map(|_| {
@@ -200,10 +203,20 @@ fn bad_raw_values_and_refresh_bodies_are_refused() {
     let s = Sidecar::start();
     let e = s.create(&["--user", "u", "--input", r#"{"n": 1}"#]);
     let t = Some(e.token.as_str());
-    for path in ["/v1/input?raw=maybe", "/v1/context?raw=0", "/v1/input?x=1&raw=yes"] {
-        s.req("GET", path, t, None).expect_error(400, "invalid_query");
+    for path in [
+        "/v1/input?raw=maybe",
+        "/v1/context?raw=0",
+        "/v1/input?x=1&raw=yes",
+    ] {
+        s.req("GET", path, t, None)
+            .expect_error(400, "invalid_query");
     }
-    for path in ["/v1/input?raw", "/v1/input?raw=", "/v1/input?raw=1", "/v1/input?raw=true"] {
+    for path in [
+        "/v1/input?raw",
+        "/v1/input?raw=",
+        "/v1/input?raw=1",
+        "/v1/input?raw=true",
+    ] {
         let r = s.req("GET", path, t, None);
         assert_eq!(r.json(), serde_json::json!({"n": 1}), "{path}");
     }
