@@ -42,6 +42,7 @@ BINDING_TESTS :=
 include $(sort $(wildcard bindings/*/binding.mk))
 include tests/conformance/conformance.mk
 include tests/docs/docs.mk
+include tests/schemathesis/schemathesis.mk
 include tests/migrate/migrate.mk
 include images/images.mk
 include images/k8s/k8s.mk
@@ -50,7 +51,7 @@ include packaging/install.mk
 include packaging/wheels.mk
 
 .PHONY: test
-test: test-rust $(BINDING_TESTS) ## Run every test: Rust unit + integration, then every binding's suite
+test: test-rust $(BINDING_TESTS) test-schemathesis ## Run every test: Rust unit + integration, every binding's suite, schemathesis
 
 # The container tests among the integration tests need the images (built once per run).
 .PHONY: test-rust
@@ -97,6 +98,14 @@ bench-quick: python ## The benchmarks once, briefly (CI runs this so the harness
 	done
 	$(CARGO) build --release -p cronium-cli -p cronium-bench --bins
 	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN) --quick --out $(CARGO_TARGET_DIR)/bench/quick.json
+
+# Not part of `make test`: minutes of load on loopback. The open-file limit is raised for
+# the 10,000 connections (the sidecar inherits it).
+.PHONY: soak
+soak: ## Load and abuse: 10,000 keep-alive connections, slowloris, storage full (release, ~3 min)
+	$(CARGO) build --release -p cronium-cli --bin cronium -p cronium-bench --bin cronium-soak
+	ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"; \
+		$(CARGO_TARGET_DIR)/release/cronium-soak --cronium $(RELEASE_BIN)
 
 .PHONY: clean
 clean: ## Remove build output

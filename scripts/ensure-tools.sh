@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
 # Installs what a target needs and a fresh machine lacks. Idempotent and quiet when
-# everything is there. Usage: ensure-tools.sh test|demo|bench|containers|k8s|wheels
+# everything is there. Usage: ensure-tools.sh test|demo|bench|containers|k8s|wheels|schemathesis
 set -euo pipefail
 
 need_apt=()
 have() { command -v "$1" >/dev/null 2>&1; }
+
+# Schemathesis (PyPI), pinned, into the repository's .venv (the one `make python` uses).
+SCHEMATHESIS_VERSION=4.32.5
+if [ "${1:-test}" = schemathesis ]; then
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  [ -x "$root/.venv/bin/python" ] || python3 -m venv "$root/.venv"
+  if [ "$("$root/.venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+    echo "installing: schemathesis $SCHEMATHESIS_VERSION into .venv" >&2
+    "$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+  exit 0
+fi
 
 case "${1:-test}" in
   test|demo|bench)

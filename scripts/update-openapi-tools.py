@@ -41,6 +41,9 @@ def main() -> int:
     doc = json.loads(OPENAPI.read_text(encoding="utf-8"), object_pairs_hook=collections.OrderedDict)
     schemas = doc["components"]["schemas"]
     refs = []
+    # Which params go with which tool and action: one alternative per action, so a request
+    # the schema admits names an action the tool has and params that action takes.
+    pairs = []
     for tool in registry:
         for action in tool["actions"]:
             key = (tool["tool"], action["action"])
@@ -52,9 +55,28 @@ def main() -> int:
                 schema["description"] = f"`{key[0]}` / `{key[1]}`{alias}: {action['summary']}.{own}"
                 schemas[name] = schema
             refs.append({"$ref": f"#/components/schemas/{name}"})
+            names = [action["action"], *action["aliases"]]
+            pairs.append(
+                {
+                    "properties": {
+                        "tool": {"const": tool["tool"]},
+                        "action": {"enum": names},
+                        "params": {"anyOf": [{"$ref": f"#/components/schemas/{name}"}, {"type": "null"}]},
+                        "config": {"$ref": f"#/components/schemas/{name}"},
+                    }
+                }
+            )
     request = schemas["ToolActionRequest"]["properties"]
     request["tool"]["enum"] = [t["tool"] for t in registry]
     request["params"]["anyOf"] = refs
+    schemas["ToolActionRequest"]["oneOf"] = pairs
+    # `config` is what older SDKs send instead of `params`; both at once is refused (the
+    # tool engine cannot tell which one the caller meant).
+    schemas["ToolActionRequest"]["not"] = {"required": ["params", "config"]}
+    compat = schemas["CompatToolActionRequest"]
+    older = set(compat["properties"]["tool"]["enum"])
+    compat["oneOf"] = [p for p in pairs if p["properties"]["tool"]["const"] in older]
+    compat["not"] = {"required": ["params", "config"]}
     doc["paths"]["/v1/tool-actions/execute"]["post"]["x-cronium-tools"] = registry
     OPENAPI.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0

@@ -215,6 +215,9 @@ error_codes! {
     /// A header that does not parse: `If-Match` not a version, an `Idempotency-Key` that
     /// is not 1–255 visible ASCII characters.
     InvalidHeader = "invalid_header", Some(400), Validation, false;
+    /// A query parameter with a value the route does not take (`?raw=maybe`): refused
+    /// rather than ignored, so a typo does not silently change the answer.
+    InvalidQuery = "invalid_query", Some(400), Validation, false;
     /// A line of an NDJSON stream that is not JSON (the records before it are kept), or
     /// an input record the client cannot read as the type asked for.
     InvalidNdjson = "invalid_ndjson", Some(400), Validation, false;
@@ -281,6 +284,11 @@ error_codes! {
     BodyTooLarge = "body_too_large", Some(413), Validation, false;
     /// A body with a content type other than JSON.
     UnsupportedMediaType = "unsupported_media_type", Some(415), Validation, false;
+    /// The request (its headers or a JSON body) did not arrive within the configured time
+    /// (`header_read_timeout`, `body_read_timeout`); the connection is closed after it.
+    RequestTimeout = "request_timeout", Some(408), Timeout, true;
+    /// An `Expect` header other than `100-continue`, the only expectation the sidecar meets.
+    ExpectationFailed = "expectation_failed", Some(417), Validation, false;
     /// Too many requests, or tool calls per minute; the answer has `Retry-After`.
     RateLimited = "rate_limited", Some(429), RateLimited, true;
     /// The store failed; the answer has `Retry-After`.

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use http::header::{self, HeaderMap};
 use http::Request;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Body as HttpBody;
 use serde::Deserialize;
 
@@ -36,7 +36,14 @@ pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Reads a whole JSON body, capped at the configured limit.
+/// Reads a whole JSON body, capped at the configured limit and bounded in time.
+///
+/// The bytes are copied into one buffer sized from `Content-Length` (at most the cap) as
+/// they arrive, so what a connection holds is its body's length however the client chunks
+/// it: keeping hyper's frames instead would pin a read buffer per frame, kilobytes for a
+/// body trickled a byte at a time. More than the cap is refused (413) as soon as it
+/// arrives, and a body not received within `body_read_timeout` gets `408
+/// request_timeout`.
 pub async fn read_body<B>(state: &AppState, req: Request<B>) -> Result<Bytes, ApiError>
 where
     B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
@@ -52,24 +59,42 @@ where
     if declared.is_some_and(|n| n > cap as u64) {
         return Err(too_large(cap));
     }
+    // Pre-sized from the declared length (never past the cap); a chunked body grows the
+    // buffer geometrically, still bounded by the cap.
+    let mut buf = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(cap));
+    let mut body = req.into_body();
     let limit = state.limits.body_read_timeout;
-    let collected = tokio::time::timeout(limit, Limited::new(req.into_body(), cap).collect())
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+                ApiError::new(
+                    ErrorCode::InvalidBody,
+                    format!("could not read the request body: {e}"),
+                )
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if buf.len() + data.len() > cap {
+                    return Err(too_large(cap));
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(limit, read)
         .await
-        .map_err(|_| {
-            ApiError::with_status(
-                http::StatusCode::REQUEST_TIMEOUT,
-                ErrorCode::InvalidBody,
-                format!("the body was not received within {limit:?}"),
-            )
-        })?;
-    match collected {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(cap)),
-        Err(e) => Err(ApiError::new(
-            ErrorCode::InvalidBody,
-            format!("could not read the request body: {e}"),
-        )),
-    }
+        .map_err(|_| request_timeout(limit))??;
+    buf.shrink_to_fit();
+    Ok(Bytes::from(buf))
+}
+
+/// `408 request_timeout`: a body (or a stream's next line) that did not arrive in time.
+pub fn request_timeout(limit: std::time::Duration) -> ApiError {
+    ApiError::new(
+        ErrorCode::RequestTimeout,
+        format!("the body was not received within {limit:?}; send it at once, or raise body_read_timeout"),
+    )
 }
 
 fn too_large(cap: usize) -> ApiError {

@@ -32,8 +32,9 @@ pub struct Limits {
     pub rate_burst: f64,
     /// Time a client gets to send its request headers.
     pub header_read_timeout: Duration,
-    /// Time a client gets to send a whole JSON body (streams are not bounded by it): a
-    /// client trickling a body would otherwise hold a connection slot for ever.
+    /// Time a client gets to send a whole JSON body, and the longest a stream body may
+    /// send nothing: a client trickling a body would otherwise hold a connection slot for
+    /// ever.
     pub body_read_timeout: Duration,
     /// How often the store's change log is read for other processes' changes; `None`
     /// chooses by store: [`crate::state::POLL_INTERVAL`] for SQLite,

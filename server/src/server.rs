@@ -140,7 +140,7 @@ pub fn serve(
 
 async fn run(state: Arc<AppState>, listeners: Vec<Listener>) {
     let graceful = Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
-    let slots = Arc::new(Semaphore::new(state.limits.max_connections));
+    let slots = Arc::new(Slots::new(state.limits.max_connections));
     let mut sockets = Vec::new();
     let mut loops = tokio::task::JoinSet::new();
     for l in listeners {
@@ -211,16 +211,119 @@ async fn accept_error(e: io::Error) {
 fn connection<S>(
     state: &Arc<AppState>,
     graceful: &hyper_util::server::graceful::GracefulShutdown,
-    slots: &Arc<Semaphore>,
+    slots: &Arc<Slots>,
     stream: S,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Ok(permit) = slots.clone().try_acquire_owned() else {
-        state.metrics.rejected();
-        tokio::spawn(reject(stream));
+    let Ok(permit) = slots.open.clone().try_acquire_owned() else {
+        over_cap(state, graceful, slots, stream);
         return;
     };
+    serve_connection(state, graceful.watcher(), permit, stream, true);
+}
+
+/// The connection slots: the configured cap, a few more kept for the operations routes,
+/// and a bound on the connections over the cap whose request head is being read.
+struct Slots {
+    open: Arc<Semaphore>,
+    ops: Arc<Semaphore>,
+    refusing: Arc<Semaphore>,
+}
+
+/// Connections kept beyond the cap for `/health`, `/ready` and `/metrics`, so probes
+/// still answer when scripts have filled the cap: that is when an operator needs them.
+pub const OPS_RESERVE: usize = 8;
+/// Most connections over the cap read at once (their head, to answer 503); past it they
+/// get the 503 without being read.
+const MAX_REFUSING: usize = 1024;
+/// Largest request head read from a connection over the cap.
+const REFUSE_HEAD_BYTES: usize = 16 * 1024;
+/// Longest wait for it.
+const REFUSE_HEAD_TIME: Duration = Duration::from_secs(2);
+
+impl Slots {
+    fn new(max_connections: usize) -> Self {
+        Self {
+            open: Arc::new(Semaphore::new(max_connections)),
+            ops: Arc::new(Semaphore::new(OPS_RESERVE)),
+            refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
+        }
+    }
+}
+
+/// A connection over the cap. Its request head is read first (bounded in size and time):
+/// a client that writes its request before reading would otherwise see a broken pipe
+/// instead of the 503. An operations route is served from the reserve instead.
+fn over_cap<S>(
+    state: &Arc<AppState>,
+    graceful: &hyper_util::server::graceful::GracefulShutdown,
+    slots: &Arc<Slots>,
+    stream: S,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Ok(reading) = slots.refusing.clone().try_acquire_owned() else {
+        state.metrics.rejected();
+        tokio::spawn(reject(LingerClose::new(stream)));
+        return;
+    };
+    let (state, slots) = (state.clone(), slots.clone());
+    let watcher = graceful.watcher();
+    tokio::spawn(async move {
+        let mut stream = stream;
+        let head = read_head(&mut stream).await;
+        drop(reading);
+        if is_ops_request(&head) {
+            if let Ok(permit) = slots.ops.clone().try_acquire_owned() {
+                let replay = Rewind::new(head, stream);
+                serve_connection(&state, watcher, permit, replay, false);
+                return;
+            }
+        }
+        state.metrics.rejected();
+        reject(LingerClose::new(stream)).await;
+    });
+}
+
+/// Reads up to the end of a request head (`\r\n\r\n`), at most
+/// [`REFUSE_HEAD_BYTES`] and [`REFUSE_HEAD_TIME`]; whatever arrived is returned.
+async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::with_capacity(1024);
+    let read = async {
+        let mut buf = [0u8; 2048];
+        while head.len() < REFUSE_HEAD_BYTES && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(REFUSE_HEAD_TIME, read).await;
+    head
+}
+
+/// Whether a request head asks `GET` (or `HEAD`) of `/health`, `/ready` or `/metrics`.
+fn is_ops_request(head: &[u8]) -> bool {
+    let line = head.split(|&b| b == b'\r').next().unwrap_or(&[]);
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let path = target.split(|&b| b == b'?').next().unwrap_or(&[]);
+    matches!(method, b"GET" | b"HEAD") && matches!(path, b"/health" | b"/ready" | b"/metrics")
+}
+
+fn serve_connection<S>(
+    state: &Arc<AppState>,
+    graceful: hyper_util::server::graceful::Watcher,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    stream: S,
+    keep_alive: bool,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let app = routes::app(state.clone());
     let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let answer = app.handle(req.map(Lingering::new));
@@ -229,6 +332,11 @@ fn connection<S>(
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(state.limits.header_read_timeout)
+        // A client that half-closes after sending its request (a chunked upload, then
+        // shutdown(SHUT_WR)) still gets its answer: without this hyper may see the end of
+        // input first and close the connection before the handler has answered.
+        .half_close(true)
+        .keep_alive(keep_alive)
         .serve_connection(TokioIo::new(LingerClose::new(stream)), svc);
     let conn = graceful.watch(conn);
     let state = state.clone();
@@ -438,4 +546,62 @@ async fn reject<S: AsyncWrite + Unpin>(mut stream: S) {
     );
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(resp.as_bytes())).await;
     let _ = stream.shutdown().await;
+}
+
+/// A stream whose first bytes were already read (a request head over the cap): they are
+/// served again before the rest.
+struct Rewind<S> {
+    pre: Option<bytes::Bytes>,
+    inner: S,
+}
+
+impl<S> Rewind<S> {
+    fn new(pre: Vec<u8>, inner: S) -> Self {
+        Self {
+            pre: (!pre.is_empty()).then(|| bytes::Bytes::from(pre)),
+            inner,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        if let Some(mut pre) = self.pre.take() {
+            let n = pre.len().min(buf.remaining());
+            buf.put_slice(&pre.split_to(n));
+            if !pre.is_empty() {
+                self.pre = Some(pre);
+            }
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }

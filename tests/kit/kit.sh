@@ -4,7 +4,8 @@
 #
 #   kit_start [--env NAME=VALUE]...   starts a sidecar with cronium-testkit (the one launcher)
 #                                     and sets KIT_SOCKET, KIT_STATE, KIT_URL, KIT_PORT and
-#                                     KIT_SIDECAR_PID (the sidecar's process)
+#                                     KIT_SIDECAR_PID (the sidecar's process), and KIT_INFO
+#                                     (the kit's whole JSON line: the executions and tokens)
 #   kit_stop                          stops it; the kit removes the state dir
 #
 # CRONIUM (the cronium binary) and CRONIUM_TESTKIT (default: cronium-testkit next to
@@ -34,6 +35,7 @@ kit_start() {
     echo "unexpected answer of cronium-testkit: $line" >&2
     return 1
   }
+  KIT_INFO=$line
   KIT_SOCKET=${BASH_REMATCH[1]}
   KIT_URL=http://${BASH_REMATCH[2]}:${BASH_REMATCH[3]}
   KIT_PORT=${BASH_REMATCH[3]}

@@ -357,7 +357,7 @@ fn unknown_expectations_get_417_and_too_many_headers_431() {
             None,
         )
     };
-    ask("something-else").expect_error(417, "invalid_header");
+    ask("something-else").expect_error(417, "expectation_failed");
     // 100-continue (any case) is still met: hyper answers it and the request goes on.
     let r = ask("100-Continue");
     assert_eq!(r.status, 200, "{}", r.text());
@@ -410,6 +410,7 @@ fn a_trickled_body_is_cut_off_while_others_are_served() {
     let n = slow.read(&mut raw).expect("an answer");
     let text = String::from_utf8_lossy(&raw[..n]);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("request_timeout"), "{text}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 

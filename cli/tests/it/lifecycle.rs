@@ -146,20 +146,30 @@ fn connection_cap_rate_limit_and_header_timeout() {
         start.elapsed() < Duration::from_secs(4),
         "header-read timeout did not close the connection"
     );
-    // Connection cap: two idle connections held open, the third gets 503 overloaded.
-    std::thread::sleep(Duration::from_millis(100));
+    // Connection cap: two idle connections held open, the third gets 503 overloaded
+    // (after its request was read), while the probes are served from their reserve.
+    std::thread::sleep(Duration::from_millis(1100));
     let _a = UnixStream::connect(&s.socket).expect("a");
     let _b = UnixStream::connect(&s.socket).expect("b");
     std::thread::sleep(Duration::from_millis(100));
+    let auth = format!("Bearer {}", e.token);
     let r = http(
         UnixStream::connect(&s.socket).expect("c"),
+        "GET",
+        "/v1/context",
+        &[("Authorization", &auth)],
+        None,
+    );
+    r.expect_error(503, "overloaded");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    let r = http(
+        UnixStream::connect(&s.socket).expect("d"),
         "GET",
         "/health",
         &[],
         None,
     );
-    r.expect_error(503, "overloaded");
-    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.status, 200, "the probes keep a reserve: {}", r.text());
     drop((_a, _b));
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(

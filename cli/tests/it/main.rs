@@ -7,6 +7,7 @@ mod bad_input;
 mod client;
 mod containers;
 mod finish;
+mod harden;
 mod harness;
 mod inspect;
 mod lifecycle;

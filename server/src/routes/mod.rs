@@ -302,16 +302,15 @@ where
 }
 
 /// An `Expect` header the server cannot meet: anything but `100-continue` (which hyper
-/// answers itself) gets `417` (RFC 9110 §10.1.1), with the `invalid_header` code.
+/// answers itself) gets `417 expectation_failed` (RFC 9110 §10.1.1).
 fn unmet_expectation(headers: &http::HeaderMap) -> Option<ApiError> {
     let bad = headers
         .get_all(http::header::EXPECT)
         .iter()
         .any(|v| !v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     bad.then(|| {
-        ApiError::with_status(
-            http::StatusCode::EXPECTATION_FAILED,
-            ErrorCode::InvalidHeader,
+        ApiError::new(
+            ErrorCode::ExpectationFailed,
             "Expect: only 100-continue is supported",
         )
     })
@@ -414,20 +413,30 @@ fn raw(text: &str) -> Result<&RawValue, ApiError> {
         .map_err(|_| ApiError::new(ErrorCode::Internal, "a stored value is not valid JSON"))
 }
 
-/// Whether the caller asked for the bare value (`?raw`, `?raw=1`, `Accept: text/plain`).
-fn wants_raw<B>(req: &Request<B>) -> bool {
-    let query = req
-        .uri()
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .any(|p| matches!(p, "raw" | "raw=1" | "raw=true"));
-    query
+/// Whether the caller asked for the bare value (`?raw`, `?raw=`, `?raw=1`, `?raw=true`, or
+/// `Accept: text/plain`). Any other value of `raw` is `400 invalid_query`: ignoring it
+/// would answer an envelope to a caller who meant the bare value.
+fn wants_raw<B>(req: &Request<B>) -> Result<bool, ApiError> {
+    let mut query = false;
+    for p in req.uri().query().unwrap_or("").split('&') {
+        let (name, value) = p.split_once('=').unwrap_or((p, ""));
+        if name != "raw" {
+            continue;
+        }
+        if !matches!(value, "" | "1" | "true") {
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
+                "raw takes no value, 1 or true (?raw, ?raw=1, ?raw=true)",
+            ));
+        }
+        query = true;
+    }
+    Ok(query
         || req
             .headers()
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/plain"))
+            .is_some_and(|a| a.contains("text/plain")))
 }
 
 struct Caller {
@@ -574,7 +583,7 @@ where
         Route::VariableWatch(key) => variables::watch_key(state, &caller, &key),
         Route::Condition if method == Method::GET => condition::get(state, &caller).await,
         Route::Condition => condition::put(state, &caller, req).await,
-        Route::TokenRefresh => token::refresh(state, &caller).await,
+        Route::TokenRefresh => token::refresh(state, &caller, req).await,
         Route::ToolActions => tool_actions::execute(state, &caller, req, Family::V1).await,
         Route::CompatToolActions => {
             tool_actions::execute(state, &caller, req, Family::Compat).await

@@ -87,7 +87,20 @@ where
     let mut line_no = 0u64;
     let mut finished = false;
     while !finished {
-        let chunk = match body.frame().await {
+        // A stream may last as long as the script writes, but not sit idle for ever: a
+        // client that stops sending holds a connection slot.
+        let idle = state.limits.body_read_timeout;
+        let Ok(next) = tokio::time::timeout(idle, body.frame()).await else {
+            flush(state, caller, &mut block, &mut block_records, &mut total).await?;
+            return Err(ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!(
+                    "the stream sent nothing for {idle:?}; the {} records before are stored",
+                    total.0
+                ),
+            ));
+        };
+        let chunk = match next {
             None => {
                 finished = true;
                 if pending.is_empty() {

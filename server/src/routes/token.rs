@@ -4,7 +4,27 @@ use super::*;
 use cronium_protocol::wire::TokenRefresh;
 
 /// Mints a token with the caller's scopes, never past the execution's maximum lifetime.
-pub(super) async fn refresh(state: &AppState, caller: &Caller) -> Result<Response<Body>, ApiError> {
+/// The body is empty or `{}`: anything else is `400 invalid_body`, since a field sent
+/// here (a wanted lifetime, other scopes) would otherwise be silently ignored.
+pub(super) async fn refresh<B>(
+    state: &AppState,
+    caller: &Caller,
+    req: Request<B>,
+) -> Result<Response<Body>, ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let body = read_body(state, req).await?;
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let fields: serde_json::Map<String, serde_json::Value> = parse_json(&body)?;
+        if !fields.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidBody,
+                "a refresh takes no body, or {}; the new token has the caller's scopes and the configured lifetime",
+            ));
+        }
+    }
     let now = now_unix();
     let e = &caller.entry.execution;
     let expires_at = (now + state.token_ttl.as_secs() as i64).min(e.expires_at);

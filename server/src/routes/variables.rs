@@ -27,7 +27,7 @@ pub(super) async fn get<B>(
         .variable(caller.user(), key)
         .await?
         .ok_or_else(|| variable_not_found(key))?;
-    let mut resp = if wants_raw(req) {
+    let mut resp = if wants_raw(req)? {
         json_response(StatusCode::OK, var.value.clone())
     } else {
         data(&Variable {
