@@ -14,9 +14,9 @@ mod admin_config;
 mod admin_serve;
 pub mod config;
 mod health;
-mod shell;
 mod remote;
 mod render;
+mod shell;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -847,8 +847,9 @@ async fn admin(core: config::CoreConfig, cmd: Command) -> Result<(), CliError> {
             ..
         } => {
             let v = admin.show_execution(&id).await?;
-            let doc = serde_json::to_string(&ExecutionDoc::new(&v.report, &v.audit, &v.output_tail))
-                .map_err(|e| CliError::failed(e.to_string()))?;
+            let doc =
+                serde_json::to_string(&ExecutionDoc::new(&v.report, &v.audit, &v.output_tail))
+                    .map_err(|e| CliError::failed(e.to_string()))?;
             render::show(out, &doc, json)?;
         }
         Command::Executions {

@@ -285,7 +285,11 @@ impl AdminApi {
             "adminListExecutions" => list(&admin, req.uri().query().unwrap_or("")).await,
             "adminShowExecution" => {
                 let v = admin.show_execution(seg(4)).await.map_err(execution_err)?;
-                Ok(data(&ExecutionDoc::new(&v.report, &v.audit, &v.output_tail)))
+                Ok(data(&ExecutionDoc::new(
+                    &v.report,
+                    &v.audit,
+                    &v.output_tail,
+                )))
             }
             "adminMintToken" => {
                 let body = read_optional_body(&self.state, req).await?;

@@ -236,7 +236,10 @@ fn admin_routes_create_show_list_token_finish_stream_and_variables() {
         serde_json::from_str(&s.admin(&["executions", "show", &job, "--json"])).expect("json");
     let mut shown = shown.clone();
     for doc in [&mut cli, &mut shown] {
-        assert!(doc["durationMs"].as_i64().is_some_and(|ms| ms >= 0), "{doc}");
+        assert!(
+            doc["durationMs"].as_i64().is_some_and(|ms| ms >= 0),
+            "{doc}"
+        );
         doc["durationMs"] = Value::Null;
     }
     assert_eq!(cli, shown);

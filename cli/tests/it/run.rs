@@ -635,7 +635,9 @@ fn python_and_node_scripts_run_with_the_binding_paths_set() {
     if which("python3") {
         let s = b.script(
             "p.py",
-            "import os, sys\nprint(os.environ['CRONIUM_EXECUTION_ID'] != '', any(p.endswith('/python') and '/cronium-' in p for p in sys.path))\nsys.exit(4)\n",
+            // The script never spells the module's name, so the runner's check for a
+            // missing binding (a script that names it) stays out of this test.
+            "import os, sys\nprint(os.environ['CRONIUM_EXECUTION_ID'] != '', any(p.endswith('/python') and '/cron' + 'ium-' in p for p in sys.path))\nsys.exit(4)\n",
         );
         let (out, doc) = b.run_json(&[s.to_str().expect("p")]);
         assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
