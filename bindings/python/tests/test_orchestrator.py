@@ -1,13 +1,16 @@
 """A small orchestrator, as Cronium's would be: it drives one sidecar through the admin API
-only (stdlib http.client over the admin Unix socket), runs 20 executions at once as
-separate processes, each a real script using this module with the token it was handed,
-finishes each with its exit code and checks what each did (issue 14)."""
+only (stdlib http.client over the admin Unix socket), runs 20 executions at once, each a
+real script using this module with the token it was handed, finishes each with its exit
+code and checks what each did (issue 14). The scripts run in containers of the
+`cronium/python` image when a Docker engine answers and the image is built (`make images`,
+which `make test` runs first), else as processes; the test prints which."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +28,7 @@ from conftest import Sidecar
 
 ADMIN_SECRET = "orchestrator-test-admin-secret-0123456789"
 JOBS = 20
+IMAGE = "cronium/python:latest"
 
 SCRIPT = """
 import sys
@@ -106,7 +110,65 @@ def admin_sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminSid
     s.stop()
 
 
-def run_job(orch: Orchestrator, sidecar: AdminSidecar, run: str, n: int) -> Dict[str, Any]:
+def container_engine() -> Optional[str]:
+    """The docker command when an engine answers and the Python image is there, else None."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return None
+    probe = subprocess.run([docker, "image", "inspect", IMAGE], capture_output=True, timeout=60)
+    return docker if probe.returncode == 0 else None
+
+
+def run_script(
+    sidecar: AdminSidecar, job_id: str, token: str, workdir: Path, docker: Optional[str]
+) -> "subprocess.CompletedProcess[str]":
+    """Runs SCRIPT as the job, with only the script socket and its token."""
+    if docker is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CRONIUM_")}
+        env.update(
+            {
+                "CRONIUM_RUNTIME_SOCKET": str(sidecar.socket),
+                "CRONIUM_EXECUTION_TOKEN": token,
+                "CRONIUM_EXECUTION_ID": job_id,
+            }
+        )
+        return subprocess.run(
+            [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120
+        )
+    # The token goes in a 0600 env file, never in docker's argv; only the socket file is
+    # mounted (not the state directory, which holds the admin socket), and the script runs
+    # as the socket's owner, with no network and no capabilities.
+    env_file = workdir / f"{job_id}.env"
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(
+            f"CRONIUM_RUNTIME_SOCKET=/run/cronium/rt.sock\n"
+            f"CRONIUM_EXECUTION_TOKEN={token}\nCRONIUM_EXECUTION_ID={job_id}\n"
+        )
+    try:
+        return subprocess.run(
+            [
+                docker, "run", "--rm", "--network", "none", "--read-only", "--cap-drop", "ALL",
+                "--security-opt", "no-new-privileges", "--user", f"{os.getuid()}:{os.getgid()}",
+                "-v", f"{sidecar.socket}:/run/cronium/rt.sock", "--env-file", str(env_file),
+                IMAGE, "python3", "-c", SCRIPT,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        env_file.unlink()
+
+
+def run_job(
+    orch: Orchestrator,
+    sidecar: AdminSidecar,
+    run: str,
+    n: int,
+    workdir: Path,
+    docker: Optional[str],
+) -> Dict[str, Any]:
     job_id = f"orch-{run}-{n}"
     user = f"team-{run}-{n % 4}"
     created = orch.ok(
@@ -115,17 +177,7 @@ def run_job(orch: Orchestrator, sidecar: AdminSidecar, run: str, n: int) -> Dict
         {"id": job_id, "user": user, "event": "square", "input": {"n": n}, "lifetime": "10m"},
     )
     assert created["id"] == job_id and created["created"] is True
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRONIUM_")}
-    env.update(
-        {
-            "CRONIUM_RUNTIME_SOCKET": str(sidecar.socket),
-            "CRONIUM_EXECUTION_TOKEN": created["token"],
-            "CRONIUM_EXECUTION_ID": job_id,
-        }
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120
-    )
+    proc = run_script(sidecar, job_id, created["token"], workdir, docker)
     assert proc.returncode == n % 3, f"{job_id} exited {proc.returncode}: {proc.stderr}"
     finished = orch.ok("POST", f"/admin/v1/executions/{job_id}/finish", {"exitCode": proc.returncode})
     shown = orch.ok("GET", f"/admin/v1/executions/{job_id}")
@@ -143,12 +195,16 @@ def run_job(orch: Orchestrator, sidecar: AdminSidecar, run: str, n: int) -> Dict
 
 
 def test_an_orchestrator_runs_20_executions_at_once_through_the_admin_api(
-    admin_sidecar: AdminSidecar,
+    admin_sidecar: AdminSidecar, tmp_path: Path
 ) -> None:
     orch = Orchestrator(admin_sidecar.admin_socket, ADMIN_SECRET)
     run = uuid.uuid4().hex[:8]
+    docker = container_engine()
+    print(f"the scripts run {'in containers of ' + IMAGE if docker else 'as processes'}")
     with ThreadPoolExecutor(max_workers=JOBS) as pool:
-        results = list(pool.map(lambda n: run_job(orch, admin_sidecar, run, n), range(JOBS)))
+        results = list(
+            pool.map(lambda n: run_job(orch, admin_sidecar, run, n, tmp_path, docker), range(JOBS))
+        )
 
     assert len(results) == JOBS
     for r in results:
