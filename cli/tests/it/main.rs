@@ -15,6 +15,7 @@ mod run;
 mod run_isolate;
 mod run_ssh;
 mod storage_full;
+mod tls;
 mod tokens;
 mod tools;
 mod tools_api;
