@@ -41,6 +41,7 @@ include tests/conformance/conformance.mk
 include tests/docs/docs.mk
 include tests/migrate/migrate.mk
 include images/images.mk
+include fuzz/fuzz.mk
 
 .PHONY: test
 test: test-rust $(BINDING_TESTS) ## Run every test: Rust unit + integration, then every binding's suite

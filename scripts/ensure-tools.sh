@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a target needs and a fresh machine lacks. Idempotent and quiet when
-# everything is there. Usage: ensure-tools.sh test|demo|bench|containers
+# everything is there. Usage: ensure-tools.sh test|demo|bench|containers|fuzz
 set -euo pipefail
 
 need_apt=()
@@ -44,6 +44,17 @@ esac
 case "${1:-test}" in
   test)
     have docker-compose || need_apt+=(docker-compose)
+    ;;
+esac
+
+# `make fuzz` / `make fuzz-smoke`: cargo-fuzz (libFuzzer), built once from crates.io into
+# ~/.cargo/bin and kept there.
+case "${1:-test}" in
+  fuzz)
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+      echo "installing: cargo-fuzz (cargo install cargo-fuzz --locked)" >&2
+      cargo install cargo-fuzz --locked --quiet
+    fi
     ;;
 esac
 

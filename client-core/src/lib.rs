@@ -76,6 +76,8 @@ mod client;
 mod config;
 mod direct;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod reactor;
 mod stream;
 mod tls;
