@@ -51,11 +51,12 @@ fuzz_target!(|data: &[u8]| {
             // Claims signed correctly: only the claim checks stand in the way.
             let token = sign(br#"{"alg":"HS256","typ":"JWT","kid":"default"}"#, rest);
             if let Ok(p) = a.verify(&token) {
-                // Accepted claims must be an object naming the execution.
+                // Accepted claims are a JSON object that names the execution and its user.
                 let claims: serde_json::Value =
                     serde_json::from_slice(rest).expect("accepted claims are JSON");
                 assert!(claims.is_object(), "accepted non-object claims");
-                let _ = p;
+                assert!(!p.execution_id.is_empty(), "accepted without an execution id");
+                assert!(!p.user_id.is_empty(), "accepted without a user");
             }
         }
         _ => {
