@@ -195,21 +195,24 @@ async fn run(state: Arc<AppState>, listeners: Vec<Listener>) {
             }
             Listener::Tls(listener, tls) => {
                 loops.spawn(async move {
+                    // Handshakes run as tasks of their own so a slow client cannot stall
+                    // the accept loop; they are tracked here so that at shutdown the ones
+                    // still running are cancelled (and let go of the drain) before it.
+                    let mut handshakes = tokio::task::JoinSet::new();
                     loop {
                         let accepted = tokio::select! {
                             _ = state.shutdown.cancelled() => break,
+                            Some(_) = handshakes.join_next(), if !handshakes.is_empty() => continue,
                             a = listener.accept() => a,
                         };
                         match accepted {
                             Ok((stream, peer)) => {
                                 let _ = stream.set_nodelay(true);
-                                // The handshake runs in its own task so a slow client
-                                // cannot stall the accept loop; it gets the header
-                                // timeout to finish, like a client slow to send headers.
                                 let acceptor = tls.acceptor();
                                 let (state, graceful, slots) =
                                     (state.clone(), graceful.clone(), slots.clone());
-                                tokio::spawn(async move {
+                                handshakes.spawn(async move {
+                                    // The header timeout bounds the handshake too.
                                     let limit = state.limits.header_read_timeout;
                                     match tokio::time::timeout(limit, acceptor.accept(stream))
                                         .await
@@ -229,6 +232,8 @@ async fn run(state: Arc<AppState>, listeners: Vec<Listener>) {
                             Err(e) => accept_error(e).await,
                         }
                     }
+                    handshakes.abort_all();
+                    while handshakes.join_next().await.is_some() {}
                 });
             }
         }
