@@ -14,17 +14,27 @@ use std::sync::OnceLock;
 use cronium::*;
 use libfuzzer_sys::fuzz_target;
 
-const ANSWER: &[u8] = b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 62\r\n\r\n{\"error\":{\"code\":\"variable_not_found\",\"message\":\"not here\"}}\n";
+const BODY: &str = r#"{"error":{"code":"variable_not_found","message":"not here"}}"#;
 
-/// Answers every request on `listener` with [`ANSWER`], keeping connections alive.
+fn answer() -> Vec<u8> {
+    format!(
+        "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    )
+    .into_bytes()
+}
+
+/// Answers every request on `listener` with [`answer`], keeping connections alive.
 fn serve(listener: UnixListener) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         std::thread::spawn(move || {
+            let answer = answer();
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
             let mut writer = stream;
             loop {
                 let mut len = 0usize;
+                let mut expect = false;
                 loop {
                     let mut line = String::new();
                     match reader.read_line(&mut line) {
@@ -35,12 +45,18 @@ fn serve(listener: UnixListener) {
                     if let Some(v) = lower.strip_prefix("content-length:") {
                         len = v.trim().parse().unwrap_or(0);
                     }
+                    if lower.starts_with("expect:") && lower.contains("100-continue") {
+                        expect = true;
+                    }
                     if line == "\r\n" {
                         break;
                     }
                 }
+                if expect && writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+                    return;
+                }
                 let mut body = vec![0; len];
-                if reader.read_exact(&mut body).is_err() || writer.write_all(ANSWER).is_err() {
+                if reader.read_exact(&mut body).is_err() || writer.write_all(&answer).is_err() {
                     return;
                 }
             }
@@ -63,14 +79,24 @@ fn client() -> &'static Client {
         let socket = CString::new(path.to_str().expect("utf-8")).expect("path");
         let token = CString::new("fuzz-token").expect("token");
         let mut out: *mut CroniumClient = std::ptr::null_mut();
-        let rc = cronium_client_new(socket.as_ptr(), std::ptr::null(), token.as_ptr(), 5000, &mut out);
+        let rc = cronium_client_new(
+            socket.as_ptr(),
+            std::ptr::null(),
+            token.as_ptr(),
+            5000,
+            &mut out,
+        );
         assert_eq!(rc, CroniumResult::CRONIUM_OK, "client");
         Client(out)
     })
 }
 
 fn check(rc: CroniumResult) {
-    assert_ne!(rc, CroniumResult::CRONIUM_INTERNAL, "CRONIUM_INTERNAL for a caller's bytes");
+    assert_ne!(
+        rc,
+        CroniumResult::CRONIUM_INTERNAL,
+        "CRONIUM_INTERNAL for a caller's bytes"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -78,7 +104,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // Up to three NUL-terminated arguments.
-    let mut args = rest.splitn(3, |&b| b == 0).map(|a| CString::new(a).expect("no NUL"));
+    let mut args = rest
+        .split(|&b| b == 0)
+        .map(|a| CString::new(a).expect("no NUL"));
     let a = args.next().unwrap_or_default();
     let b = args.next().unwrap_or_default();
     let c = args.next().unwrap_or_default();
@@ -86,8 +114,19 @@ fuzz_target!(|data: &[u8]| {
     let mut out: *mut c_char = std::ptr::null_mut();
     let mut version = 0u64;
     match op % 6 {
-        0 => check(cronium_variable_set(client, a.as_ptr(), b.as_ptr(), 0, &mut version)),
-        1 => check(cronium_variable_get(client, a.as_ptr(), &mut out, &mut version)),
+        0 => check(cronium_variable_set(
+            client,
+            a.as_ptr(),
+            b.as_ptr(),
+            0,
+            &mut version,
+        )),
+        1 => check(cronium_variable_get(
+            client,
+            a.as_ptr(),
+            &mut out,
+            &mut version,
+        )),
         2 => {
             let mut deleted = false;
             check(cronium_variable_delete(client, a.as_ptr(), &mut deleted));

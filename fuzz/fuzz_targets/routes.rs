@@ -9,7 +9,9 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 
-const METHODS: [&str; 8] = ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "GET"];
+const METHODS: [&str; 8] = [
+    "GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "GET",
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {

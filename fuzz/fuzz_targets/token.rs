@@ -55,7 +55,10 @@ fuzz_target!(|data: &[u8]| {
                 let claims: serde_json::Value =
                     serde_json::from_slice(rest).expect("accepted claims are JSON");
                 assert!(claims.is_object(), "accepted non-object claims");
-                assert!(!p.execution_id.is_empty(), "accepted without an execution id");
+                assert!(
+                    !p.execution_id.is_empty(),
+                    "accepted without an execution id"
+                );
                 assert!(!p.user_id.is_empty(), "accepted without a user");
             }
         }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use cronium_server::auth::{AuthConfig, KeyMaterial, KeySpec};
 use cronium_server::config::{CoreConfig, Limits};
 use cronium_server::state::AppState;
-use cronium_store::sqlite::Sync;
+use cronium_store::sqlite::Sync as StoreSync;
 
 /// The HS256 secret the in-process sidecar trusts (kid `default`).
 pub const SECRET: &[u8] = b"fuzzing-secret-fuzzing-secret-fuzzing-secret";
@@ -39,7 +39,7 @@ pub fn core_config(dir: &std::path::Path) -> CoreConfig {
         state_dir: dir.to_path_buf(),
         db_path: dir.join("cronium.db"),
         database: None,
-        sync: Sync::Normal,
+        sync: StoreSync::Normal,
         auth,
         token_ttl: Duration::from_secs(3600),
         tools: cronium_tools::ToolsConfig::defaults(dir),
@@ -103,6 +103,9 @@ fn start() -> Sidecar {
                 ..Limits::default()
             };
             let state = cronium_server::app_state(store, auth, limits, core.token_ttl);
+            // The tool engine as `serve` installs it; no credentials exist, so no tool
+            // call leaves the process.
+            state.set_tools(cronium_server::tools_engine(&core).expect("tool engine"));
             (state, created.token, created.execution.id)
         });
         Sidecar {
@@ -160,7 +163,7 @@ where
             .map(|c| c.to_bytes());
         if let (true, Ok(body)) = (is_json, &body) {
             if !body.is_empty() {
-                serde_json::from_slice::<serde_json::de::IgnoredAny>(body)
+                serde_json::from_slice::<serde::de::IgnoredAny>(body)
                     .unwrap_or_else(|e| panic!("invalid JSON answer ({e}): {body:?}"));
             }
         }
