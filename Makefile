@@ -49,6 +49,7 @@ include images/k8s/k8s.mk
 # make install/uninstall and the wheels of every Linux (packaging/).
 include packaging/install.mk
 include packaging/wheels.mk
+include fuzz/fuzz.mk
 
 .PHONY: test
 test: test-rust $(BINDING_TESTS) test-schemathesis ## Run every test: Rust unit + integration, every binding's suite, schemathesis

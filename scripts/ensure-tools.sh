@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a target needs and a fresh machine lacks. Idempotent and quiet when
-# everything is there. Usage: ensure-tools.sh test|demo|bench|containers|k8s|wheels|schemathesis
+# everything is there. Usage: ensure-tools.sh test|demo|bench|containers|k8s|wheels|schemathesis|fuzz
 set -euo pipefail
 
 need_apt=()
@@ -71,6 +71,16 @@ if [ "${1:-test}" = k8s ]; then
     touch "$mark"
   fi
 fi
+# `make fuzz` / `make fuzz-smoke`: cargo-fuzz (libFuzzer), built once from crates.io into
+# ~/.cargo/bin and kept there.
+case "${1:-test}" in
+  fuzz)
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+      echo "installing: cargo-fuzz (cargo install cargo-fuzz --locked)" >&2
+      cargo install cargo-fuzz --locked --quiet
+    fi
+    ;;
+esac
 
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" -eq 0 ] && have apt-get; then

@@ -8,7 +8,11 @@
 #
 # Environment (DESIGN.md "Environment a script gets"):
 #   CRONIUM_RUNTIME_SOCKET         the sidecar's Unix socket, used when it exists
-#   CRONIUM_RUNTIME_API            http://host:port, used otherwise (SSH hosts)
+#   CRONIUM_RUNTIME_API            http://host:port or https://host:port, used otherwise
+#   CRONIUM_RUNTIME_CA             https: the CA file that signed the sidecar's certificate
+#   CRONIUM_RUNTIME_CA_PIN         https: sha256//BASE64 of the sidecar's public key
+#   CRONIUM_RUNTIME_CLIENT_CERT    https: client certificate and key files, for a sidecar
+#   CRONIUM_RUNTIME_CLIENT_KEY       that requires one
 #   CRONIUM_EXECUTION_TOKEN        the execution's bearer token
 #   CRONIUM_EXECUTION_TOKEN_FILE   optional: a private file holding the current token, kept
 #                                  fresh by `cronium run`; read on every call when present
@@ -67,6 +71,9 @@ _cronium_setup() {
   elif [[ -n ${CRONIUM_RUNTIME_API-} ]]; then
     _cronium_conn=()
     _cronium_base=${CRONIUM_RUNTIME_API%/}
+    if [[ $_cronium_base == https://* ]]; then
+      _cronium_tls || return 1
+    fi
   elif [[ -z ${CRONIUM_RUNTIME_SOCKET-} && -S /run/cronium/runtime.sock ]]; then
     _cronium_conn=(--unix-socket /run/cronium/runtime.sock)
     _cronium_base=http://cronium
@@ -74,6 +81,29 @@ _cronium_setup() {
     _cronium_code=runtime_unreachable
     _cronium_msg="no socket at ${CRONIUM_RUNTIME_SOCKET:-/run/cronium/runtime.sock} and CRONIUM_RUNTIME_API is not set"
     return 1
+  fi
+}
+
+# _cronium_tls: curl's options for an https:// runtime, the same trust client-core has:
+# the CA file, and/or the public-key pin (a pin alone trusts the key, not a chain, so a
+# self-signed certificate works), and the client certificate when one is configured.
+_cronium_tls() {
+  if [[ -z ${CRONIUM_RUNTIME_CA-}${CRONIUM_RUNTIME_CA_PIN-} ]]; then
+    _cronium_code=not_configured
+    _cronium_msg="an https:// runtime URL needs CRONIUM_RUNTIME_CA (the CA file that signed the sidecar's certificate) or CRONIUM_RUNTIME_CA_PIN (sha256//BASE64 of its public key)"
+    return 1
+  fi
+  if [[ -n ${CRONIUM_RUNTIME_CA-} ]]; then
+    _cronium_conn+=(--cacert "$CRONIUM_RUNTIME_CA")
+  fi
+  if [[ -n ${CRONIUM_RUNTIME_CA_PIN-} ]]; then
+    _cronium_conn+=(--pinnedpubkey "$CRONIUM_RUNTIME_CA_PIN")
+    if [[ -z ${CRONIUM_RUNTIME_CA-} ]]; then
+      _cronium_conn+=(--insecure)
+    fi
+  fi
+  if [[ -n ${CRONIUM_RUNTIME_CLIENT_CERT-} ]]; then
+    _cronium_conn+=(--cert "$CRONIUM_RUNTIME_CLIENT_CERT" --key "${CRONIUM_RUNTIME_CLIENT_KEY-}")
   fi
 }
 
@@ -127,6 +157,11 @@ _cronium_request() {
       _cronium_msg=${BASH_REMATCH[1]//\\\"/\"}
       _cronium_msg=${_cronium_msg//\\\\/\\}
     fi
+  elif [[ $out =~ curl:\ \((35|58|59|60|66|77|83|90|91)\) ]]; then
+    # TLS: the server's certificate is not trusted, or the server refused ours.
+    _cronium_code=tls_failed
+    _cronium_msg=${out//$'\n'/ }
+    _cronium_msg="${_cronium_msg% 000}; check CRONIUM_RUNTIME_CA / CRONIUM_RUNTIME_CA_PIN"
   elif [[ ! $_cronium_status =~ ^[0-9]{3}$ || $_cronium_status == 000 ]]; then
     _cronium_code=runtime_unreachable
     _cronium_msg=${out//$'\n'/ }

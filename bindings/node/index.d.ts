@@ -76,6 +76,7 @@ export type CroniumErrorCode =
   | 'not_configured'
   | 'runtime_context'
   | 'connection_failed'
+  | 'tls_failed'
   | 'timeout'
   | 'protocol_error'
   | 'stream_closed';

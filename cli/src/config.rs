@@ -101,8 +101,9 @@ pub struct ServeArgs {
     /// Unix socket to serve on. [env: CRONIUM_RUNTIME_SOCKET] [default: /run/cronium/runtime.sock]
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
-    /// Also serve plain HTTP on this TCP address (loopback, behind an SSH tunnel).
-    /// [env: CRONIUM_LISTEN]
+    /// Also serve on this TCP address: plain HTTP on loopback (behind an SSH tunnel), or
+    /// HTTPS on any address when a TLS certificate is configured ([tls],
+    /// CRONIUM_TLS_CERT_FILE). [env: CRONIUM_LISTEN]
     #[arg(long, value_name = "HOST:PORT")]
     pub listen: Option<String>,
     /// Log format: text or json. [env: CRONIUM_LOG_FORMAT]
@@ -149,6 +150,8 @@ pub struct FileConfig {
     retention: FileRetention,
     #[serde(default)]
     pub(crate) admin: crate::admin_config::FileAdmin,
+    #[serde(default)]
+    tls: FileTls,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -158,6 +161,14 @@ struct FileRetention {
     audit_after: Option<String>,
     interval: Option<String>,
     batch: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTls {
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    client_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -233,6 +244,8 @@ pub struct ServeConfig {
     pub socket: PathBuf,
     /// Optional TCP address.
     pub listen: Option<SocketAddr>,
+    /// When set, the TCP listener speaks TLS with these files (and may bind any address).
+    pub tls: Option<cronium_server::tls::TlsFiles>,
     /// `json` logs instead of text.
     pub log_json: bool,
     /// Worker threads.
@@ -562,6 +575,7 @@ pub fn serve_config(
         .or_else(|| env("CRONIUM_RUNTIME_SOCKET").map(PathBuf::from))
         .or_else(|| file.socket.clone())
         .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
+    let tls = tls_files(env, &file.tls)?;
     let listen = match serve
         .listen
         .clone()
@@ -574,12 +588,11 @@ pub fn serve_config(
                     "--listen {a:?} is not HOST:PORT with an IP address, e.g. 127.0.0.1:8089"
                 ))
             })?;
-            // Tokens travel in plain HTTP on this listener: only loopback (reached through
-            // an SSH tunnel) keeps them off the network. TLS for wider listeners is not
-            // implemented yet.
-            if !addr.ip().is_loopback() {
+            // Tokens travel on this listener: in plain HTTP only loopback (reached through
+            // an SSH tunnel) keeps them off the network; anything wider needs TLS.
+            if !addr.ip().is_loopback() && tls.is_none() {
                 return err(format!(
-                    "--listen {addr} is not a loopback address; the TCP listener speaks plain HTTP, so use 127.0.0.1 (behind an SSH tunnel)"
+                    "--listen {addr} is not a loopback address and no TLS certificate is configured; the TCP listener would speak plain HTTP, so use 127.0.0.1 (behind an SSH tunnel) or set CRONIUM_TLS_CERT_FILE and CRONIUM_TLS_KEY_FILE ([tls] cert_file, key_file)"
                 ));
             }
             Some(addr)
@@ -628,6 +641,7 @@ pub fn serve_config(
         core,
         socket,
         listen,
+        tls,
         log_json,
         workers,
         limits,
@@ -664,6 +678,36 @@ fn execution_spec(arg: &str) -> Result<cronium_server::admin_api::ExecutionSpec,
     spec.into_request()
         .map_err(|e| ConfigError(format!("{what}: {}", e.message)))?;
     Ok(spec)
+}
+
+/// The TLS listener's files: `CRONIUM_TLS_CERT_FILE`, `CRONIUM_TLS_KEY_FILE`,
+/// `CRONIUM_TLS_CLIENT_CA_FILE`, else `[tls] cert_file`, `key_file`, `client_ca_file`.
+/// A certificate without a key (or the reverse), or a client CA without either, is an
+/// error rather than a silently plain listener.
+fn tls_files(
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &FileTls,
+) -> Result<Option<cronium_server::tls::TlsFiles>, ConfigError> {
+    let pick = |var: &str, from_file: &Option<PathBuf>| {
+        env(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| from_file.clone())
+    };
+    let cert = pick("CRONIUM_TLS_CERT_FILE", &file.cert_file);
+    let key = pick("CRONIUM_TLS_KEY_FILE", &file.key_file);
+    let client_ca = pick("CRONIUM_TLS_CLIENT_CA_FILE", &file.client_ca_file);
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(cronium_server::tls::TlsFiles {
+            cert,
+            key,
+            client_ca,
+        })),
+        (None, None) if client_ca.is_none() => Ok(None),
+        (None, None) => err("a TLS client CA is configured without a server certificate; set CRONIUM_TLS_CERT_FILE and CRONIUM_TLS_KEY_FILE ([tls] cert_file, key_file) too"),
+        (Some(_), None) => err("a TLS certificate is configured without its key; set CRONIUM_TLS_KEY_FILE ([tls] key_file) too"),
+        (None, Some(_)) => err("a TLS key is configured without its certificate; set CRONIUM_TLS_CERT_FILE ([tls] cert_file) too"),
+    }
 }
 
 /// The request limits (`[limits]` and the `CRONIUM_*` limit variables), shared by `serve`
@@ -719,13 +763,14 @@ pub fn limits_config(
 fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| {
-        ConfigError(format!(
-            "config file {}: {}",
-            path.display(),
-            e.message().trim()
-        ))
-    })
+    parse_file(&text).map_err(|e| ConfigError(format!("config file {}: {}", path.display(), e.0)))
+}
+
+/// The TOML text of a configuration file, parsed (not yet checked: the settings' values
+/// are checked where they are resolved). The fuzz target `config` drives it.
+#[doc(hidden)]
+pub fn parse_file(text: &str) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError(e.message().trim().to_owned()))
 }
 
 fn default_state_dir(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {

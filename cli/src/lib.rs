@@ -634,12 +634,20 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
     let mut listeners = vec![cronium_server::server::Listener::unix(&cfg.socket)
         .await
         .map_err(|e| CliError::failed(format!("cannot serve on {}: {e}", cfg.socket.display())))?];
+    let mut tls = None;
     let opened = async {
         if let Some(addr) = cfg.listen {
+            let bound = match &cfg.tls {
+                Some(files) => {
+                    let server = cronium_server::tls::TlsServer::load(files.clone())
+                        .map_err(CliError::usage)?;
+                    tls = Some(server.clone());
+                    cronium_server::server::Listener::tls(addr, server).await
+                }
+                None => cronium_server::server::Listener::tcp(addr).await,
+            };
             listeners.push(
-                cronium_server::server::Listener::tcp(addr)
-                    .await
-                    .map_err(|e| CliError::failed(format!("cannot listen on {addr}: {e}")))?,
+                bound.map_err(|e| CliError::failed(format!("cannot listen on {addr}: {e}")))?,
             );
         }
         Ok::<_, CliError>((
@@ -692,11 +700,33 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
         tracing::info!("shutdown requested");
         shutdown.cancel();
     });
+    if let Some(tls) = tls {
+        tokio::spawn(reload_tls_on_hangup(tls));
+    }
     cronium_server::server::serve(state, listeners).await;
     if let Some(task) = admin_task {
         let _ = task.await;
     }
     Ok(())
+}
+
+/// Reads the TLS certificate and key again on every `SIGHUP` (a renewed certificate is
+/// used without a restart; open connections keep theirs). A file that fails to load is
+/// logged and the previous certificate stays in use.
+async fn reload_tls_on_hangup(tls: std::sync::Arc<cronium_server::tls::TlsServer>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot handle SIGHUP; the TLS certificate is reloaded only by a restart");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match tls.reload() {
+            Ok(()) => tracing::info!("TLS certificate reloaded"),
+            Err(e) => {
+                tracing::error!(error = %e, "TLS reload failed; keeping the previous certificate")
+            }
+        }
+    }
 }
 
 async fn wait_for_signal() {

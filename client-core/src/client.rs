@@ -317,8 +317,9 @@ impl Client {
             });
         Client {
             inner: Arc::new(Inner {
-                direct: DirectPool::new(config.endpoint.clone(), config.max_idle),
-                pool: Pool::new(config.endpoint, config.max_idle),
+                direct: DirectPool::new(config.endpoint.clone(), config.max_idle)
+                    .with_tls(config.tls.clone()),
+                pool: Pool::new(config.endpoint, config.max_idle).with_tls(config.tls),
                 token: TokenCell::new(token),
                 timeout: config.timeout,
                 retry: config.retry,

@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::tls::TlsOptions;
 
 /// Env var naming the sidecar's Unix socket.
 pub const ENV_SOCKET: &str = "CRONIUM_RUNTIME_SOCKET";
-/// Env var naming the sidecar's `http://host:port` base URL (TCP fallback).
+/// Env var naming the sidecar's `http://host:port` (or `https://host:port`) base URL
+/// (TCP fallback).
 pub const ENV_API: &str = "CRONIUM_RUNTIME_API";
 /// Env var holding the execution's bearer token.
 pub const ENV_TOKEN: &str = "CRONIUM_EXECUTION_TOKEN";
@@ -42,6 +44,14 @@ pub enum Endpoint {
         /// Port (80 when the URL has none).
         port: u16,
     },
+    /// HTTPS over TCP (a sidecar beyond loopback); what it trusts is in the [`Config`]
+    /// (`CRONIUM_RUNTIME_CA`, `CRONIUM_RUNTIME_CA_PIN`).
+    Https {
+        /// Host as written in the URL; also the name its certificate must carry.
+        host: String,
+        /// Port (443 when the URL has none).
+        port: u16,
+    },
 }
 
 impl Endpoint {
@@ -56,9 +66,9 @@ impl Endpoint {
                 "Unix sockets are not available on this platform ({})",
                 path.display()
             )),
-            Endpoint::Tcp { host, port } => Error::connection(format!(
-                "cannot connect to the runtime at {host}:{port}: {cause}"
-            )),
+            Endpoint::Tcp { host, port } | Endpoint::Https { host, port } => Error::connection(
+                format!("cannot connect to the runtime at {host}:{port}: {cause}"),
+            ),
         }
     }
 
@@ -94,20 +104,20 @@ impl Endpoint {
         )))
     }
 
-    /// Parses `http://host[:port][/]`: the only URL form the runtime serves today.
+    /// Parses `http://host[:port][/]` or `https://host[:port][/]`.
     pub fn parse_url(url: &str) -> Result<Endpoint> {
         let bad = |why: &str| {
             Error::with_code(
                 crate::ErrorCode::NotConfigured,
-                format!("{ENV_API} must look like http://host:port ({why}): {url:?}"),
+                format!("{ENV_API} must look like http://host:port or https://host:port ({why}): {url:?}"),
             )
         };
         let uri: http::Uri = url.trim().parse().map_err(|_| bad("not a URL"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => return Err(bad("https is not supported yet")),
-            _ => return Err(bad("the scheme must be http")),
-        }
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(bad("the scheme must be http or https")),
+        };
         let authority = uri.authority().ok_or_else(|| bad("no host"))?;
         if authority.as_str().contains('@') {
             return Err(bad("credentials in the URL are not supported"));
@@ -119,9 +129,17 @@ impl Endpoint {
         if host.is_empty() {
             return Err(bad("no host"));
         }
-        Ok(Endpoint::Tcp {
-            host: host.to_owned(),
-            port: authority.port_u16().unwrap_or(80),
+        let host = host.to_owned();
+        Ok(if https {
+            Endpoint::Https {
+                host,
+                port: authority.port_u16().unwrap_or(443),
+            }
+        } else {
+            Endpoint::Tcp {
+                host,
+                port: authority.port_u16().unwrap_or(80),
+            }
         })
     }
 
@@ -129,7 +147,9 @@ impl Endpoint {
     pub(crate) fn host_header(&self) -> String {
         match self {
             Endpoint::Unix(_) => "localhost".to_owned(),
-            Endpoint::Tcp { host, port } => format!("{host}:{port}"),
+            Endpoint::Tcp { host, port } | Endpoint::Https { host, port } => {
+                format!("{host}:{port}")
+            }
         }
     }
 }
@@ -139,6 +159,7 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Unix(path) => write!(f, "unix:{}", path.display()),
             Endpoint::Tcp { host, port } => write!(f, "http://{host}:{port}"),
+            Endpoint::Https { host, port } => write!(f, "https://{host}:{port}"),
         }
     }
 }
@@ -191,6 +212,8 @@ pub struct Config {
     pub(crate) timeout: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) max_idle: usize,
+    /// What an `https://` endpoint trusts (and presents); `None` for the other endpoints.
+    pub(crate) tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl Config {
@@ -252,6 +275,7 @@ pub struct ConfigBuilder {
     timeout: Option<Duration>,
     retry: RetryPolicy,
     max_idle: Option<usize>,
+    tls: TlsOptions,
     /// A timeout given in a unit the caller could not turn into a duration (NaN, <= 0).
     bad_timeout: Option<String>,
 }
@@ -266,6 +290,28 @@ impl ConfigBuilder {
     /// Connect over TCP to this `http://host:port` URL.
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
+        self
+    }
+
+    /// For an `https://` URL: the PEM file of the CA that signed the sidecar's
+    /// certificate (else `CRONIUM_RUNTIME_CA`).
+    pub fn ca_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.tls.ca = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// For an `https://` URL: the sidecar's public key pin, `sha256//BASE64` (else
+    /// `CRONIUM_RUNTIME_CA_PIN`).
+    pub fn ca_pin(mut self, pin: impl Into<String>) -> Self {
+        self.tls.pin = Some(pin.into());
+        self
+    }
+
+    /// For an `https://` URL whose sidecar requires client certificates: the PEM
+    /// certificate and key files (else `CRONIUM_RUNTIME_CLIENT_CERT`/`_KEY`).
+    pub fn client_cert(mut self, cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Self {
+        self.tls.client_cert = Some(cert.as_ref().to_path_buf());
+        self.tls.client_key = Some(key.as_ref().to_path_buf());
         self
     }
 
@@ -377,6 +423,7 @@ impl ConfigBuilder {
                 self = self.execution_id(id);
             }
         }
+        self.tls = self.tls.or_env(&get);
         self.build()
     }
 
@@ -412,6 +459,14 @@ impl ConfigBuilder {
                 "the execution token contains characters not allowed in an HTTP header",
             ));
         }
+        // Read the certificates now, so a wrong path shows when the client is made.
+        let tls = match &endpoint {
+            Endpoint::Https { host, .. } => {
+                crate::tls::server_name(host)?;
+                Some(self.tls.client_config()?)
+            }
+            _ => None,
+        };
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if timeout.is_zero() {
             return Err(Error::not_configured(
@@ -425,6 +480,7 @@ impl ConfigBuilder {
             timeout,
             retry: self.retry,
             max_idle: self.max_idle.unwrap_or(DEFAULT_MAX_IDLE),
+            tls,
         })
     }
 }
@@ -521,13 +577,14 @@ mod tests {
                 port: 9000
             }
         );
-        for bad in [
-            "https://h:1",
-            "localhost:1",
-            "http://h:1/prefix",
-            "ftp://h",
-            "",
-        ] {
+        assert_eq!(
+            Endpoint::parse_url("https://rt.example:8443").expect("valid"),
+            Endpoint::Https {
+                host: "rt.example".into(),
+                port: 8443
+            }
+        );
+        for bad in ["localhost:1", "http://h:1/prefix", "ftp://h", ""] {
             let err = Endpoint::parse_url(bad).expect_err(bad);
             assert_eq!(err.code(), "not_configured", "{bad}");
         }

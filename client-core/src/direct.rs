@@ -52,6 +52,8 @@ enum Stream {
     #[cfg(unix)]
     Unix(UnixStream),
     Tcp(TcpStream),
+    /// HTTPS: rustls over the TCP socket (whose timeouts bound every step).
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
 impl Stream {
@@ -60,6 +62,7 @@ impl Stream {
             #[cfg(unix)]
             Stream::Unix(s) => s.read(buf),
             Stream::Tcp(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 
@@ -68,6 +71,7 @@ impl Stream {
             #[cfg(unix)]
             Stream::Unix(s) => s.write(buf),
             Stream::Tcp(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
         }
     }
 
@@ -76,6 +80,7 @@ impl Stream {
             #[cfg(unix)]
             Stream::Unix(s) => s.set_read_timeout(t),
             Stream::Tcp(s) => s.set_read_timeout(t),
+            Stream::Tls(s) => s.sock.set_read_timeout(t),
         }
     }
 
@@ -84,6 +89,7 @@ impl Stream {
             #[cfg(unix)]
             Stream::Unix(s) => s.set_write_timeout(t),
             Stream::Tcp(s) => s.set_write_timeout(t),
+            Stream::Tls(s) => s.sock.set_write_timeout(t),
         }
     }
 
@@ -93,6 +99,7 @@ impl Stream {
         match self {
             Stream::Unix(s) => s.as_raw_fd(),
             Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Tls(s) => s.sock.as_raw_fd(),
         }
     }
 
@@ -101,6 +108,7 @@ impl Stream {
         use std::os::windows::io::AsRawSocket;
         match self {
             Stream::Tcp(s) => s.as_raw_socket(),
+            Stream::Tls(s) => s.sock.as_raw_socket(),
         }
     }
 }
@@ -173,6 +181,9 @@ fn fit_timeout(
 }
 
 fn io_error(e: &io::Error) -> Error {
+    if let Some(tls) = crate::tls::tls_failure(e, "the runtime") {
+        return tls;
+    }
     Error::connection(format!("connection to the runtime failed: {e}"))
 }
 
@@ -424,6 +435,7 @@ impl DirectConn {
 /// Keep-alive connections of the blocking transport to one endpoint.
 pub(crate) struct DirectPool {
     endpoint: Endpoint,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     idle: IdleList<DirectConn>,
 }
 
@@ -439,8 +451,15 @@ impl DirectPool {
     pub(crate) fn new(endpoint: Endpoint, max_idle: usize) -> DirectPool {
         DirectPool {
             endpoint,
+            tls: None,
             idle: IdleList::new(max_idle),
         }
+    }
+
+    /// What HTTPS connections of this pool trust (the [`Config`](crate::Config)'s).
+    pub(crate) fn with_tls(mut self, tls: Option<std::sync::Arc<rustls::ClientConfig>>) -> Self {
+        self.tls = tls;
+        self
     }
 
     pub(crate) fn opened(&self) -> u64 {
@@ -533,37 +552,71 @@ impl DirectPool {
             Endpoint::Unix(path) => Stream::Unix(UnixStream::connect(path).map_err(|e| fail(&e))?),
             #[cfg(not(unix))]
             Endpoint::Unix(_) => return Err(fail(&"unsupported")),
-            Endpoint::Tcp { host, port } => {
-                let bare = host.trim_start_matches('[').trim_end_matches(']');
-                let addrs = (bare, *port).to_socket_addrs().map_err(|e| fail(&e))?;
-                let mut last: Option<io::Error> = None;
-                let mut connected = None;
-                for addr in addrs {
-                    match TcpStream::connect_timeout(&addr, budget.remaining()?) {
-                        Ok(s) => {
-                            connected = Some(s);
-                            break;
+            Endpoint::Tcp { host, port } => Stream::Tcp(tcp_connect(host, *port, budget, &fail)?),
+            Endpoint::Https { host, port } => {
+                let mut sock = tcp_connect(host, *port, budget, &fail)?;
+                let config = self.tls.clone().ok_or_else(|| {
+                    Error::not_configured("an https:// endpoint needs its TLS settings")
+                })?;
+                let mut tls = rustls::ClientConnection::new(config, crate::tls::server_name(host)?)
+                    .map_err(|e| Error::not_configured(format!("TLS setup failed: {e}")))?;
+                // The handshake now, within the call's budget, so its failure is reported
+                // as such (and not as a request that may have been sent).
+                let left = budget.remaining()?;
+                let _ = sock.set_read_timeout(Some(left));
+                let _ = sock.set_write_timeout(Some(left));
+                while tls.is_handshaking() {
+                    if let Err(e) = tls.complete_io(&mut sock) {
+                        if is_timeout(&e) {
+                            return Err(Error::timeout(budget.timeout));
                         }
-                        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                            budget.remaining()?;
-                            last = Some(e);
-                        }
-                        Err(e) => last = Some(e),
+                        return Err(crate::tls::tls_failure(
+                            &e,
+                            &format!("the runtime at {host}:{port}"),
+                        )
+                        .unwrap_or_else(|| fail(&e)));
                     }
                 }
-                let stream = match (connected, last) {
-                    (Some(s), _) => s,
-                    (None, Some(e)) => return Err(fail(&e)),
-                    (None, None) => return Err(fail(&"the host has no address")),
-                };
-                // Requests are small and latency-bound; Nagle would only delay them.
-                let _ = stream.set_nodelay(true);
-                Stream::Tcp(stream)
+                Stream::Tls(Box::new(rustls::StreamOwned::new(tls, sock)))
             }
         };
         self.idle.count_opened();
         Ok(DirectConn::new(stream))
     }
+}
+
+/// A TCP connection to `host:port` within the budget (each address in turn).
+fn tcp_connect(
+    host: &str,
+    port: u16,
+    budget: Budget,
+    fail: &dyn Fn(&dyn fmt::Display) -> Error,
+) -> Result<TcpStream> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs = (bare, port).to_socket_addrs().map_err(|e| fail(&e))?;
+    let mut last: Option<io::Error> = None;
+    let mut connected = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, budget.remaining()?) {
+            Ok(s) => {
+                connected = Some(s);
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                budget.remaining()?;
+                last = Some(e);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let stream = match (connected, last) {
+        (Some(s), _) => s,
+        (None, Some(e)) => return Err(fail(&e)),
+        (None, None) => return Err(fail(&"the host has no address")),
+    };
+    // Requests are small and latency-bound; Nagle would only delay them.
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
 }
 
 #[cfg(test)]

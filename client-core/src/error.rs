@@ -159,6 +159,9 @@ impl Error {
 
     /// Maps a hyper failure (connection reset, closed before the answer, ...).
     pub(crate) fn from_hyper(err: &hyper::Error) -> Self {
+        if let Some(tls) = crate::tls::tls_failure(err, "the runtime") {
+            return tls;
+        }
         let mut message = format!("connection to the runtime failed: {err}");
         let mut source = std::error::Error::source(err);
         while let Some(cause) = source {

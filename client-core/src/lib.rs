@@ -12,7 +12,10 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `CRONIUM_RUNTIME_SOCKET` | the sidecar's Unix socket, default `/run/cronium/runtime.sock`; used when it exists |
-//! | `CRONIUM_RUNTIME_API` | `http://host:port`, used when the socket does not exist |
+//! | `CRONIUM_RUNTIME_API` | `http://host:port` or `https://host:port`, used when the socket does not exist |
+//! | `CRONIUM_RUNTIME_CA` | for `https://`: the PEM file of the CA that signed the sidecar's certificate |
+//! | `CRONIUM_RUNTIME_CA_PIN` | for `https://`: `sha256//BASE64` of the sidecar's public key (curl's `--pinnedpubkey`) |
+//! | `CRONIUM_RUNTIME_CLIENT_CERT`, `CRONIUM_RUNTIME_CLIENT_KEY` | for `https://` to a sidecar that requires client certificates: PEM files |
 //! | `CRONIUM_EXECUTION_TOKEN` | the bearer token (never printed by `Debug` or errors) |
 //! | `CRONIUM_EXECUTION_ID` | the execution id (informational) |
 //!
@@ -74,8 +77,11 @@ mod config;
 mod diagnose;
 mod direct;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod reactor;
 mod stream;
+mod tls;
 mod token;
 mod tools;
 mod transport;
@@ -93,4 +99,5 @@ pub use reactor::{RawSocket, Reactor, WaitFuture};
 pub use stream::{
     buffering, OutputWriter, RecordStream, StreamSummary, VariableChange, WatchStream,
 };
+pub use tls::{public_key_pin, ENV_CA, ENV_CA_PIN, ENV_CLIENT_CERT, ENV_CLIENT_KEY};
 pub use tools::ToolCall;

@@ -170,6 +170,7 @@ impl<T> fmt::Debug for IdleList<T> {
 /// Opens connections to one endpoint and keeps idle ones for reuse.
 pub(crate) struct Pool {
     endpoint: Endpoint,
+    tls: Option<Arc<rustls::ClientConfig>>,
     host: HeaderValue,
     idle: IdleList<Idle>,
 }
@@ -189,9 +190,16 @@ impl Pool {
             .unwrap_or_else(|_| HeaderValue::from_static("localhost"));
         Pool {
             endpoint,
+            tls: None,
             host,
             idle: IdleList::new(max_idle),
         }
+    }
+
+    /// What HTTPS connections of this pool trust (the [`Config`](crate::Config)'s).
+    pub(crate) fn with_tls(mut self, tls: Option<Arc<rustls::ClientConfig>>) -> Pool {
+        self.tls = tls;
+        self
     }
 
     pub(crate) fn endpoint(&self) -> &Endpoint {
@@ -275,6 +283,25 @@ impl Pool {
                     .map_err(|e| fail(&e))?;
                 // Requests are small and latency-bound; Nagle would only delay them.
                 let _ = stream.set_nodelay(true);
+                handshake(stream).await?
+            }
+            Endpoint::Https { host, port } => {
+                let bare = host.trim_start_matches('[').trim_end_matches(']');
+                let stream = tokio::net::TcpStream::connect((bare, *port))
+                    .await
+                    .map_err(|e| fail(&e))?;
+                let _ = stream.set_nodelay(true);
+                let config = self.tls.clone().ok_or_else(|| {
+                    Error::not_configured("an https:// endpoint needs its TLS settings")
+                })?;
+                let name = crate::tls::server_name(host)?;
+                let stream = tokio_rustls::TlsConnector::from(config)
+                    .connect(name, stream)
+                    .await
+                    .map_err(|e| {
+                        crate::tls::tls_failure(&e, &format!("the runtime at {host}:{port}"))
+                            .unwrap_or_else(|| fail(&e))
+                    })?;
                 handshake(stream).await?
             }
         };

@@ -311,6 +311,9 @@ error_codes! {
     RuntimeContext = "runtime_context", None, Config, false;
     /// Client: the runtime could not be reached, or the connection broke.
     ConnectionFailed = "connection_failed", None, Unavailable, true;
+    /// Client: the TLS handshake with an `https://` runtime failed: its certificate is
+    /// not trusted (`CRONIUM_RUNTIME_CA`, `CRONIUM_RUNTIME_CA_PIN`), or it refused ours.
+    TlsFailed = "tls_failed", None, Config, false;
     /// Client: no answer within the configured timeout.
     Timeout = "timeout", None, Timeout, true;
     /// Client: the server's answer does not have the expected shape.

@@ -1083,6 +1083,12 @@ async fn run(api: AdminApi, listeners: Vec<Listener>) {
                         _ = shutdown.cancelled() => break,
                         a = listener.accept() => a.map(|(s, _)| Conn::Tcp(s)),
                     },
+                    // The admin configuration binds only a Unix socket and loopback TCP;
+                    // a TLS listener here would be a wiring mistake, never served plain.
+                    Listener::Tls(..) => {
+                        tracing::error!("the admin API does not serve TLS listeners");
+                        break;
+                    }
                 };
                 match accepted {
                     Ok(Conn::Unix(s)) => connection(&api, &graceful, s),

@@ -81,7 +81,11 @@ pub struct CoreConfig {
     pub retention_interval: Option<Duration>,
 }
 
-/// Parses `500ms`, `30s`, `15m`, `2h`, `1d`, or plain seconds.
+/// Longest duration a setting takes: ten years. Anything longer is a typo, and a deadline
+/// that far out would overflow the clock arithmetic of the timers it sets.
+const MAX_DURATION: Duration = Duration::from_secs(3650 * 86400);
+
+/// Parses `500ms`, `30s`, `15m`, `2h`, `1d`, or plain seconds (at most ten years).
 pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -91,19 +95,28 @@ pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
             "{s:?} is not a duration; use e.g. 500ms, 30s, 15m, 2h"
         ))
     })?;
-    let d = match unit.trim() {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        "d" => Duration::from_secs(n * 86400),
+    let secs_per = match unit.trim() {
+        "ms" => None,
+        "" | "s" => Some(1),
+        "m" => Some(60),
+        "h" => Some(3600),
+        "d" => Some(86400),
         _ => {
             return err(format!(
                 "{s:?} is not a duration; use e.g. 500ms, 30s, 15m, 2h"
             ))
         }
     };
-    Ok(d)
+    let d = match secs_per {
+        None => Some(Duration::from_millis(n)),
+        Some(per) => n.checked_mul(per).map(Duration::from_secs),
+    };
+    match d {
+        Some(d) if d <= MAX_DURATION => Ok(d),
+        _ => err(format!(
+            "{s:?} is too long a duration; at most ten years (3650d)"
+        )),
+    }
 }
 
 /// Parses `10MiB`, `512KiB`, `1GiB`, `10M`, `10k` or plain bytes.
@@ -121,5 +134,44 @@ pub fn parse_size(s: &str) -> Result<usize, ConfigError> {
         "g" | "gb" | "gib" => 1024 * 1024 * 1024,
         _ => return err(format!("{s:?} is not a size; use e.g. 10MiB or 65536")),
     };
-    Ok(n * mult)
+    n.checked_mul(mult)
+        .ok_or_else(|| ConfigError(format!("{s:?} is too large a size for this machine")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes_parse() {
+        assert_eq!(
+            parse_duration("500ms").ok(),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(parse_duration(" 2h ").ok(), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("3650d").ok(), Some(MAX_DURATION));
+        assert_eq!(parse_size("10MiB").ok(), Some(10 * 1024 * 1024));
+        assert_eq!(parse_size("65536").ok(), Some(65536));
+        assert!(parse_size("10 parsecs").is_err());
+    }
+
+    /// Found by the `config` fuzz target: a huge number times its unit overflowed
+    /// (a panic in debug builds, a silently wrapped limit in release builds).
+    #[test]
+    fn huge_values_are_refused_not_wrapped() {
+        let e = parse_size("5555555555555555gb").expect_err("overflow");
+        assert!(e.0.contains("too large"), "{e}");
+        assert!(parse_size(&format!("{}k", usize::MAX)).is_err());
+        for d in [
+            "213503982334601d",
+            "18446744073709551615h",
+            "3651d",
+            "99999999999999m",
+        ] {
+            let e = parse_duration(d).expect_err(d);
+            assert!(e.0.contains("too long"), "{d}: {e}");
+        }
+        // Milliseconds never overflow, but more than ten years of them are refused too.
+        assert!(parse_duration("18446744073709551615ms").is_err());
+    }
 }

@@ -8,6 +8,7 @@
 //! - [`routes`]: the HTTP API itself, callable without a socket ([`routes::app`]);
 //! - [`body`]: request bodies (size limit, JSON decoding and compaction);
 //! - [`server`]: listeners, connection cap, graceful shutdown;
+//! - [`tls`]: the TLS listener's certificates, reloaded on `SIGHUP`;
 //! - [`config`]: the settings the parts are built from (the CLI reads them);
 //! - [`admin`]: the operator's commands on executions, tokens and credentials, as plain
 //!   data for any front end;
@@ -31,6 +32,7 @@ pub mod retention;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod tls;
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
-//! Listeners and connection handling: one accept loop per listener (Unix socket, TCP), a
-//! cap on open connections, a header-read timeout, and a graceful drain at shutdown.
+//! Listeners and connection handling: one accept loop per listener (Unix socket, TCP,
+//! TLS over TCP), a cap on open connections, a header-read timeout, and a graceful drain
+//! at shutdown.
 
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
@@ -25,8 +26,10 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum Listener {
     /// A Unix socket and the path (and inode) it was created at, removed at shutdown.
     Unix(UnixListener, PathBuf, u64),
-    /// A TCP listener.
+    /// A TCP listener (plain HTTP: loopback only, the configuration enforces it).
     Tcp(TcpListener),
+    /// A TCP listener speaking TLS, with its (reloadable) certificates.
+    Tls(TcpListener, Arc<crate::tls::TlsServer>),
 }
 
 /// Makes sure nobody else can replace the socket: whoever can write its directory can
@@ -115,6 +118,14 @@ impl Listener {
         Ok(Listener::Tcp(TcpListener::bind(addr).await?))
     }
 
+    /// Binds a TCP listener that speaks TLS with `tls`'s certificates.
+    pub async fn tls(
+        addr: std::net::SocketAddr,
+        tls: Arc<crate::tls::TlsServer>,
+    ) -> io::Result<Self> {
+        Ok(Listener::Tls(TcpListener::bind(addr).await?, tls))
+    }
+
     /// What it listens on, for logs.
     pub fn describe(&self) -> String {
         match self {
@@ -122,6 +133,9 @@ impl Listener {
             Listener::Tcp(l) => l
                 .local_addr()
                 .map_or_else(|_| "tcp:?".into(), |a| format!("http://{a}")),
+            Listener::Tls(l, _) => l
+                .local_addr()
+                .map_or_else(|_| "tls:?".into(), |a| format!("https://{a}")),
         }
     }
 }
@@ -177,6 +191,49 @@ async fn run(state: Arc<AppState>, listeners: Vec<Listener>) {
                             Err(e) => accept_error(e).await,
                         }
                     }
+                });
+            }
+            Listener::Tls(listener, tls) => {
+                loops.spawn(async move {
+                    // Handshakes run as tasks of their own so a slow client cannot stall
+                    // the accept loop; they are tracked here so that at shutdown the ones
+                    // still running are cancelled (and let go of the drain) before it.
+                    let mut handshakes = tokio::task::JoinSet::new();
+                    loop {
+                        let accepted = tokio::select! {
+                            _ = state.shutdown.cancelled() => break,
+                            Some(_) = handshakes.join_next(), if !handshakes.is_empty() => continue,
+                            a = listener.accept() => a,
+                        };
+                        match accepted {
+                            Ok((stream, peer)) => {
+                                let _ = stream.set_nodelay(true);
+                                let acceptor = tls.acceptor();
+                                let (state, graceful, slots) =
+                                    (state.clone(), graceful.clone(), slots.clone());
+                                handshakes.spawn(async move {
+                                    // The header timeout bounds the handshake too.
+                                    let limit = state.limits.header_read_timeout;
+                                    match tokio::time::timeout(limit, acceptor.accept(stream))
+                                        .await
+                                    {
+                                        Ok(Ok(tls)) => {
+                                            connection(&state, &graceful, &slots, tls)
+                                        }
+                                        Ok(Err(e)) => {
+                                            tracing::debug!(%peer, error = %e, "TLS handshake failed")
+                                        }
+                                        Err(_) => {
+                                            tracing::debug!(%peer, "TLS handshake timed out")
+                                        }
+                                    }
+                                });
+                            }
+                            Err(e) => accept_error(e).await,
+                        }
+                    }
+                    handshakes.abort_all();
+                    while handshakes.join_next().await.is_some() {}
                 });
             }
         }

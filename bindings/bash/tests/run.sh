@@ -195,6 +195,45 @@ in_script -- 'cronium_watch_variable argv-check 1 >/dev/null & sleep 0.5; cat /p
 has "  (a helper's curl was running)" "$out" "curl"
 if [[ $out == *"$TOKEN"* ]]; then bad "the token is in no process's argv" "found it"; else ok "the token is in no process's argv"; fi
 
+# --- https (a second sidecar on the same store, TLS with a certificate made here) -------
+tls_sidecar=
+if command -v openssl >/dev/null; then
+  tls=$work/tls
+  mkdir -p "$tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=test-ca \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+    -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$tls/ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+    -days 1 -extfile "$tls/ext" -out "$tls/server.pem" 2>/dev/null
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=other \
+    -keyout "$tls/other.key" -out "$tls/other.pem" 2>/dev/null
+  pin=sha256//$(openssl x509 -in "$tls/server.pem" -pubkey -noout | openssl pkey -pubin -outform der |
+    openssl dgst -sha256 -binary | base64)
+  tls_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  CRONIUM_TLS_CERT_FILE=$tls/server.pem CRONIUM_TLS_KEY_FILE=$tls/server.key \
+    "$CRONIUM" --state-dir "$state" serve --socket "$tls/rt.sock" --listen "127.0.0.1:$tls_port" 2>"$tls/log" &
+  tls_sidecar=$!
+  for _ in $(seq 100); do
+    [[ -S $tls/rt.sock ]] && break
+    sleep 0.05
+  done
+  https=(CRONIUM_RUNTIME_SOCKET="$work/none.sock" CRONIUM_RUNTIME_API="https://127.0.0.1:$tls_port")
+  in_script "${https[@]}" CRONIUM_RUNTIME_CA="$tls/ca.pem" -- 'cronium_set_variable over_tls 1; cronium_get_variable over_tls'
+  eq "https with CRONIUM_RUNTIME_CA" "$rc:$out" "0:1"
+  in_script "${https[@]}" CRONIUM_RUNTIME_CA_PIN="$pin" -- 'cronium_get_variable over_tls'
+  eq "https with CRONIUM_RUNTIME_CA_PIN (the key's sha256)" "$rc:$out" "0:1"
+  in_script "${https[@]}" CRONIUM_RUNTIME_CA="$tls/other.pem" -- 'cronium_get_variable over_tls'
+  has "a certificate the CA did not sign: tls_failed" "$rc:$err" "1:cronium_get_variable: tls_failed: "
+  in_script "${https[@]}" -- 'cronium_get_variable over_tls'
+  has "https with nothing to trust: not_configured" "$rc:$err" "1:cronium_get_variable: not_configured: "
+  kill "$tls_sidecar" 2>/dev/null
+  wait "$tls_sidecar" 2>/dev/null
+else
+  bad "https tests" "openssl is not installed"
+fi
+
 # --- names older Cronium scripts use --------------------------------------------------
 in_script -- 'cronium_setVariable greeting "hello world"; cronium_getVariable greeting; cronium_get_variable greeting; cronium_setVariable n 42; cronium_get_variable n; cronium_setCondition true; cronium_getCondition'
 eq "legacy names keep plain strings plain" "$out" $'hello world\n"hello world"\n42\ntrue'

@@ -167,8 +167,11 @@ cronium_result cronium_client_new_from_env(cronium_client **out_client);
 
 /**
  * Creates a client with an explicit endpoint and token. `socket` (a Unix socket path) or
- * `url` (`http://host:port`) may be NULL, not both; when both are given the socket is
- * preferred. `token` is required. `timeout_ms` bounds each call (0: the default, 30 s).
+ * `url` (`http://host:port` or `https://host:port`) may be NULL, not both; when both are
+ * given the socket is preferred. `token` is required. `timeout_ms` bounds each call (0:
+ * the default, 30 s). For an `https://` url, what to trust comes from the environment
+ * (CRONIUM_RUNTIME_CA or CRONIUM_RUNTIME_CA_PIN, and CRONIUM_RUNTIME_CLIENT_CERT/_KEY),
+ * as for every binding.
  * Connects lazily: a socket that does not exist is reported by the first call
  * (CRONIUM_UNAVAILABLE), not here.
  */

@@ -88,8 +88,11 @@ pub extern "C" fn cronium_client_new_from_env(
 }
 
 /// Creates a client with an explicit endpoint and token. `socket` (a Unix socket path) or
-/// `url` (`http://host:port`) may be NULL, not both; when both are given the socket is
-/// preferred. `token` is required. `timeout_ms` bounds each call (0: the default, 30 s).
+/// `url` (`http://host:port` or `https://host:port`) may be NULL, not both; when both are
+/// given the socket is preferred. `token` is required. `timeout_ms` bounds each call (0:
+/// the default, 30 s). For an `https://` url, what to trust comes from the environment
+/// (CRONIUM_RUNTIME_CA or CRONIUM_RUNTIME_CA_PIN, and CRONIUM_RUNTIME_CLIENT_CERT/_KEY),
+/// as for every binding.
 /// Connects lazily: a socket that does not exist is reported by the first call
 /// (CRONIUM_UNAVAILABLE), not here.
 #[no_mangle]
@@ -114,7 +117,9 @@ pub extern "C" fn cronium_client_new(
         if timeout_ms > 0 {
             builder = builder.timeout(Duration::from_millis(timeout_ms));
         }
-        let inner = BlockingClient::new(builder.build()?)?;
+        // The environment supplies only what was not given: the TLS trust of an https
+        // url, and the execution id.
+        let inner = BlockingClient::new(builder.build_with_env()?)?;
         put(out, Box::into_raw(Box::new(CroniumClient { inner })));
         Ok(())
     })

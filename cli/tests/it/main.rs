@@ -20,6 +20,7 @@ mod run_isolate;
 mod run_ssh;
 mod shell;
 mod storage_full;
+mod tls;
 mod tokens;
 mod tools;
 mod tools_api;

@@ -98,6 +98,7 @@ ErrorCode = Literal[
     "not_configured",
     "runtime_context",
     "connection_failed",
+    "tls_failed",
     "timeout",
     "protocol_error",
     "stream_closed",
