@@ -43,6 +43,8 @@ pub fn core_config(dir: &std::path::Path) -> CoreConfig {
         auth,
         token_ttl: Duration::from_secs(3600),
         tools: cronium_tools::ToolsConfig::defaults(dir),
+        retention: Default::default(),
+        retention_interval: None,
     }
 }
 

@@ -28,7 +28,7 @@ use serde_json::value::RawValue;
 use crate::admin::{Admin, AdminError, ListFilter};
 use crate::auth::{Scope, Scopes};
 use crate::body::{compact_json, parse_json, read_body};
-use crate::config::{parse_duration, CoreConfig};
+use crate::config::CoreConfig;
 use crate::error::{to_json, ApiError};
 use crate::server::{Listener, DRAIN_TIMEOUT};
 use crate::state::AppState;
@@ -357,13 +357,7 @@ impl AdminApi {
                 let (user, key) = (seg(4).to_owned(), seg(6).to_owned());
                 let body = read_body(&self.state, req).await?;
                 let v: SetBody = parse_json(&body)?;
-                let Some(value) = v.value else {
-                    return Err(ApiError::new(
-                        ErrorCode::InvalidBody,
-                        "send {\"value\": <any JSON>}",
-                    ));
-                };
-                let value = compact_json(value.get()).into_owned();
+                let value = compact_json(v.value.get()).into_owned();
                 let version = admin
                     .set_variable(&user, &key, &value)
                     .await
@@ -488,18 +482,74 @@ fn error_response(e: &ApiError) -> Response<Body> {
 pub enum Lifetime {
     /// Seconds.
     Secs(u64),
+    /// Seconds written as a number with a fraction part (`60.0`): JSON Schema counts a
+    /// whole `60.0` as an integer, so it is accepted when whole.
+    Float(f64),
     /// `30s`, `15m`, `2h`, `1d`.
     Text(String),
 }
 
+/// The longest lifetime or token TTL the admin API takes, in seconds (ten years, as in
+/// the configuration); `openapi.json` says the same.
+pub const MAX_LIFETIME_SECS: u64 = 315_360_000;
+
 impl Lifetime {
     fn duration(&self, field: &str) -> Result<Duration, ApiError> {
+        let bad = |why: String| ApiError::new(ErrorCode::InvalidBody, format!("{field}: {why}"));
+        let secs = |n: u64| {
+            if (1..=MAX_LIFETIME_SECS).contains(&n) {
+                Ok(Duration::from_secs(n))
+            } else {
+                Err(bad(format!(
+                    "{n} seconds is out of range; give 1 to {MAX_LIFETIME_SECS} (ten years)"
+                )))
+            }
+        };
         match self {
-            Lifetime::Secs(n) => Ok(Duration::from_secs(*n)),
-            Lifetime::Text(t) => parse_duration(t)
-                .map_err(|e| ApiError::new(ErrorCode::InvalidBody, format!("{field}: {}", e.0))),
+            Lifetime::Secs(n) => secs(*n),
+            Lifetime::Float(f)
+                if f.fract() == 0.0 && *f >= 1.0 && *f <= MAX_LIFETIME_SECS as f64 =>
+            {
+                secs(*f as u64)
+            }
+            Lifetime::Float(f) => Err(bad(format!(
+                "{f} is not a whole number of seconds from 1 to {MAX_LIFETIME_SECS}"
+            ))),
+            Lifetime::Text(t) => strict_duration(t).ok_or_else(|| {
+                bad(format!(
+                    "{t:?} is not a duration; use digits and a unit: 500ms, 30s, 15m, 2h, 1d \
+                     (at most 8, 8, 6, 4 and 3 digits)"
+                ))
+            }),
         }
     }
+}
+
+/// A duration text exactly as `openapi.json`'s pattern has it (no spaces, bounded digits,
+/// so everything it matches is at most a few years): `[0-9]{1,8}(ms|s)?`, `[0-9]{1,6}m`,
+/// `[0-9]{1,4}h`, `[0-9]{1,3}d`. Zero is refused (a lifetime of nothing).
+fn strict_duration(t: &str) -> Option<Duration> {
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let max_digits = match unit {
+        "" | "s" | "ms" => 8,
+        "m" => 6,
+        "h" => 4,
+        "d" => 3,
+        _ => return None,
+    };
+    if digits.is_empty() || digits.len() > max_digits {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        "d" => Duration::from_secs(n * 86_400),
+        _ => Duration::from_secs(n),
+    };
+    (!d.is_zero()).then_some(d)
 }
 
 /// An execution to create: the body of `POST /admin/v1/executions` and the file of
@@ -795,7 +845,8 @@ struct FinishBody {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SetBody {
-    value: Option<Box<RawValue>>,
+    /// Required, and any JSON: `null` is a value like any other.
+    value: Box<RawValue>,
 }
 
 /// `{id, token, expiresAt}` (and, on create, whether it was new, its user, event id and
