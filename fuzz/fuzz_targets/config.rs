@@ -10,6 +10,10 @@
 #[allow(dead_code, unused_imports)]
 #[path = "../../cli/src/config.rs"]
 mod config;
+// `config` names the admin settings as `crate::admin_config`.
+#[allow(dead_code, unused_imports)]
+#[path = "../../cli/src/admin_config.rs"]
+mod admin_config;
 
 use libfuzzer_sys::fuzz_target;
 
