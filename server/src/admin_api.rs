@@ -982,37 +982,14 @@ impl<'a> ExecutionDoc<'a> {
 
 /// Milliseconds since the epoch now.
 fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// Milliseconds since the epoch of an RFC 3339 UTC timestamp as the store writes them
+/// Milliseconds since the epoch of an RFC 3339 timestamp as the store writes them
 /// (`2026-12-06T04:00:00.123Z`); `None` for anything else.
 fn rfc3339_millis(t: &str) -> Option<i64> {
-    let b = t.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !t.ends_with('Z') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let millis = match t.get(19..t.len() - 1)? {
-        "" => 0,
-        f if f.starts_with('.') && f.len() >= 2 => {
-            let digits = &f[1..f.len().min(4)];
-            digits.parse::<i64>().ok()? * 10_i64.pow(3 - digits.len() as u32)
-        }
-        _ => return None,
-    };
-    // Days from the civil date (proleptic Gregorian), Howard Hinnant's algorithm.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1000) + millis)
+    let at = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// How long the run took: from its first API call (else its creation) to its finish, or
