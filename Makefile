@@ -70,6 +70,7 @@ test-rust: images ## Rust unit and integration tests against a real sidecar (and
 lint: ## Lints: clippy (deny warnings), rustfmt, OpenAPI document validity, the docs against the protocol crate
 	$(CARGO) fmt --all -- --check
 	./scripts/check-make-help.sh
+	./scripts/check-fuzz-lock.py
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@# openapi.json and docs/API.md list every route, error code and scope of the protocol
 	@# crate, and nothing else (also part of `make test`).

@@ -4,6 +4,9 @@
 
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 15
+# FUZZ_RUNS=N: stop each target after N executions too (`make fuzz FUZZ_RUNS=10000000
+# FUZZ_SECONDS=86400` is the issue's goal of ten million per target).
+export FUZZ_RUNS
 FUZZ_DIR := $(CARGO_TARGET_DIR)/fuzz
 
 .PHONY: fuzz-build
