@@ -105,8 +105,11 @@ pub struct VariableDeleted {
     pub deleted: bool,
 }
 
-/// `{"value": T}`: the body of `PUT /v1/variables/{key}`.
+/// `{"value": T}`: the body of `PUT /v1/variables/{key}` (and of the compatibility and
+/// admin routes that set a variable). Nothing else: an unknown field (`ifVersion`, say,
+/// which belongs in `If-Match`) is refused rather than silently ignored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ValueBody<T> {
     /// The value to store.
     pub value: T,

@@ -226,6 +226,17 @@ fn openapi_matches_the_protocol() {
         |s| format!("  `{s}`"),
     );
 
+    // Scopes: and the `Scope` schema, which token requests' `scopes` refer to, lists them.
+    let found: BTreeSet<String> = doc["components"]["schemas"]["Scope"]["enum"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    report.diff("components.schemas.Scope.enum", &expected, &found, |s| {
+        format!("  \"{s}\",")
+    });
+
     report.finish(OPENAPI_PATH);
 }
 

@@ -33,7 +33,7 @@ use crate::error::{to_json, ApiError};
 use crate::server::{Listener, DRAIN_TIMEOUT};
 use crate::state::AppState;
 use cronium_protocol::route::{Route as RouteSpec, ADMIN_ROUTES};
-use cronium_protocol::wire::Envelope;
+use cronium_protocol::wire::{Envelope, ValueBody};
 use cronium_protocol::ErrorCode;
 use cronium_store::{ExecutionStatus, NewExecution};
 
@@ -356,7 +356,7 @@ impl AdminApi {
                 check_key(seg(6))?;
                 let (user, key) = (seg(4).to_owned(), seg(6).to_owned());
                 let body = read_body(&self.state, req).await?;
-                let v: SetBody = parse_json(&body)?;
+                let v: ValueBody<&RawValue> = parse_json(&body)?;
                 let value = compact_json(v.value.get()).into_owned();
                 let version = admin
                     .set_variable(&user, &key, &value)
@@ -489,6 +489,31 @@ pub enum Lifetime {
     Text(String),
 }
 
+/// An optional integer that may be written as a whole number with a fraction part
+/// (`3.0`): JSON Schema's `integer` includes it, and `openapi.json` says `integer`, so a
+/// client generating from the spec may send it. A fraction or an out-of-range number is
+/// refused like any other wrong type; `null` is as if absent.
+fn whole_number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::Error;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let whole = match (n.as_i64(), n.as_f64()) {
+        (Some(i), _) => Some(i),
+        // Within ±2^53 a whole f64 is exact; beyond it no field here has room anyway.
+        (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => Some(f as i64),
+        _ => None,
+    };
+    whole
+        .and_then(|i| T::try_from(i).ok())
+        .map(Some)
+        .ok_or_else(|| D::Error::custom(format!("{n} is not a whole number in range")))
+}
+
 /// The longest lifetime or token TTL the admin API takes, in seconds (ten years, as in
 /// the configuration); `openapi.json` says the same.
 pub const MAX_LIFETIME_SECS: u64 = 315_360_000;
@@ -526,11 +551,14 @@ impl Lifetime {
 }
 
 /// A duration text exactly as `openapi.json`'s pattern has it (no spaces, bounded digits,
-/// so everything it matches is at most a few years): `[0-9]{1,8}(ms|s)?`, `[0-9]{1,6}m`,
-/// `[0-9]{1,4}h`, `[0-9]{1,3}d`. Zero is refused (a lifetime of nothing).
+/// so everything it matches is at most a few years): leading zeros, then `[1-9]` and at
+/// most 7, 7, 5, 3 or 2 more digits for no unit or `s`, `ms`, `m`, `h`, `d`. Zero is
+/// refused (a lifetime of nothing), and the pattern says so too, so that a client
+/// checking against the spec and the sidecar agree on every text.
 fn strict_duration(t: &str) -> Option<Duration> {
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
+    let digits = digits.trim_start_matches('0');
     let max_digits = match unit {
         "" | "s" | "ms" => 8,
         "m" => 6,
@@ -574,6 +602,7 @@ pub struct ExecutionSpec {
     /// Workflow step.
     pub workflow_step: Option<String>,
     /// Attempt number (default 1).
+    #[serde(default, deserialize_with = "whole_number")]
     pub attempt: Option<u32>,
     /// Input document, any JSON.
     pub input: Option<Box<RawValue>>,
@@ -839,14 +868,8 @@ struct TokenBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct FinishBody {
     status: Option<String>,
+    #[serde(default, deserialize_with = "whole_number")]
     exit_code: Option<i32>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SetBody {
-    /// Required, and any JSON: `null` is a value like any other.
-    value: Box<RawValue>,
 }
 
 /// `{id, token, expiresAt}` (and, on create, whether it was new, its user, event id and

@@ -419,6 +419,11 @@ fn admin_bad_input_answers_a_stable_code_and_writes_nothing() {
     create(r#"{"user":"u","context":[1]}"#).expect_error(400, "invalid_body");
     create(r#"{"user":"u","lifetime":"soon"}"#).expect_error(400, "invalid_body");
     create(r#"{"user":"u","scopes":["root"]}"#).expect_error(400, "invalid_body");
+    create(r#"{"user":"u","attempt":1.5}"#).expect_error(400, "invalid_body");
+    create(r#"{"user":"u","attempt":0.0}"#).expect_error(400, "invalid_body");
+    create(r#"{"user":"u","lifetime":"0"}"#).expect_error(400, "invalid_body");
+    create(r#"{"user":"u","lifetime":"000s"}"#).expect_error(400, "invalid_body");
+    create(r#"{"user":"u","lifetime":"1000000000s"}"#).expect_error(400, "invalid_body");
     let listed = ok(&admin(&s, "GET", "/admin/v1/executions", None));
     assert_eq!(
         listed["items"],
@@ -449,6 +454,13 @@ fn admin_bad_input_answers_a_stable_code_and_writes_nothing() {
         Some(r#"{"exitCode":"three"}"#),
     )
     .expect_error(400, "invalid_body");
+    admin(
+        &s,
+        "POST",
+        &format!("/admin/v1/executions/{}/finish", e.id),
+        Some(r#"{"exitCode":2.5}"#),
+    )
+    .expect_error(400, "invalid_body");
     let shown = ok(&admin(
         &s,
         "GET",
@@ -459,6 +471,69 @@ fn admin_bad_input_answers_a_stable_code_and_writes_nothing() {
         shown["status"], "created",
         "a refused finish changed the execution"
     );
+}
+
+/// What openapi.json admits, the admin API takes: `null` for an optional field (as if
+/// absent), whole numbers written with a fraction part, and leading zeros in a duration.
+#[test]
+fn admin_bodies_take_null_for_absent_and_whole_numbers_written_as_floats() {
+    let s = admin_sidecar();
+    let created = ok(&admin(
+        &s,
+        "POST",
+        "/admin/v1/executions",
+        Some(
+            r#"{"user":"ada","id":"j-null","event":null,"jobId":null,"context":null,
+                "inputStream":null,"scopes":null,"attempt":2.0,"lifetime":"0090s"}"#,
+        ),
+    ));
+    assert_eq!(created["created"], true);
+    let lifetime = created["executionExpiresAt"].as_i64().unwrap() - now_secs();
+    assert!(
+        (80..=91).contains(&lifetime),
+        "lifetime \"0090s\" is 90 s, got {lifetime}"
+    );
+    // The same spec written plainly is the same execution: 2.0 was taken as 2, null as
+    // absent; another attempt is another spec.
+    let again = ok(&admin(
+        &s,
+        "POST",
+        "/admin/v1/executions",
+        Some(r#"{"user":"ada","id":"j-null","attempt":2,"lifetime":90}"#),
+    ));
+    assert_eq!(again["created"], false, "{again}");
+    admin(
+        &s,
+        "POST",
+        "/admin/v1/executions",
+        Some(r#"{"user":"ada","id":"j-null","attempt":3,"lifetime":90}"#),
+    )
+    .expect_error(409, "execution_conflict");
+    let tok = ok(&admin(
+        &s,
+        "POST",
+        "/admin/v1/executions/j-null/token",
+        Some(r#"{"ttl":null,"scopes":null}"#),
+    ));
+    assert!(tok["token"].as_str().is_some_and(|t| !t.is_empty()));
+    let fin = ok(&admin(
+        &s,
+        "POST",
+        "/admin/v1/executions/j-null/finish",
+        Some(r#"{"status":null,"exitCode":-3.0}"#),
+    ));
+    assert_eq!(fin["exitCode"], -3);
+    assert_eq!(
+        fin["outcome"], "failed",
+        "a non-zero exit code without a status"
+    );
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 #[test]

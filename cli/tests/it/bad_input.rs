@@ -35,6 +35,15 @@ fn malformed_wrong_and_missing_bodies() {
             "invalid_json",
         ),
         ("PUT", "/v1/variables/k", "null", 400, "invalid_body"),
+        // An unknown field is refused, not ignored: an `ifVersion` here would otherwise
+        // look honoured while the write went through unconditionally.
+        (
+            "PUT",
+            "/v1/variables/k",
+            r#"{"value": 1, "ifVersion": 3}"#,
+            400,
+            "invalid_body",
+        ),
         (
             "PUT",
             "/v1/condition",
@@ -54,6 +63,13 @@ fn malformed_wrong_and_missing_bodies() {
             "PUT",
             &format!("/executions/{}/variables/k", e.id),
             r#"{"x":1}"#,
+            400,
+            "invalid_body",
+        ),
+        (
+            "PUT",
+            &format!("/executions/{}/variables/k", e.id),
+            r#"{"value":1,"x":1}"#,
             400,
             "invalid_body",
         ),
