@@ -442,3 +442,57 @@ fn non_loopback_needs_tls() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A client stuck in the TLS handshake (connected and silent, or half a ClientHello) does
+/// not hold up shutdown: the handshake is cancelled at SIGTERM instead of waiting out its
+/// timeout (here a minute) or the drain's ten seconds, and the connection is closed.
+#[test]
+fn shutdown_cancels_handshakes_in_progress() {
+    let ca = Ca::new("ca");
+    let mut t = start_tls(&ca, &[("CRONIUM_HEADER_READ_TIMEOUT", "60s")]);
+    let silent = TcpStream::connect(t.s.tcp_addr()).expect("connect");
+    let mut partial = TcpStream::connect(t.s.tcp_addr()).expect("connect");
+    // A handshake record's header announcing 512 bytes, and 3 of them.
+    partial
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01])
+        .expect("write");
+    // Both are in the handshake, not refused: the sidecar still answers others meanwhile.
+    let e = t.s.create(&["--user", "u"]);
+    let c = blocking(
+        Config::builder()
+            .url(t.url())
+            .token(&e.token)
+            .ca_file(ca.write(t.dir.path(), "ca.pem"))
+            .build()
+            .expect("config"),
+    );
+    c.health().expect("health while two handshakes hang");
+
+    let started = Instant::now();
+    t.s.terminate();
+    let status = t.s.wait_exit().expect("the sidecar exited");
+    let took = started.elapsed();
+    assert!(status.success(), "exit {status:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "shutdown waited {took:?} for handshakes that would never finish"
+    );
+    for mut s in [silent, partial] {
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut buf = [0u8; 64];
+        match s.read(&mut buf) {
+            Ok(0) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                panic!("a handshake's connection is still open after the sidecar exited")
+            }
+            Err(_) => {} // reset: closed too
+            Ok(n) => panic!("a cancelled handshake got {n} bytes"),
+        }
+    }
+}
