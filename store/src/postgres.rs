@@ -804,11 +804,6 @@ impl PostgresStore {
         block: &[u8],
         records: u64,
     ) -> StoreResult<()> {
-        let sql = if direction == INPUT {
-            "UPDATE executions SET in_records = in_records + $1, in_bytes = in_bytes + $2 WHERE id = $3"
-        } else {
-            "UPDATE executions SET out_records = out_records + $1, out_bytes = out_bytes + $2 WHERE id = $3"
-        };
         let records = to_i64(records)?;
         let bytes = to_i64(block.len() as u64)?;
         let client = self.client().await?;
