@@ -41,8 +41,9 @@ pub(crate) fn sqlite_rows(
 }
 
 /// The PostgreSQL store's rows: the stream through a sidecar on the store at `url`, next
-/// to a plain `COPY ... FROM STDIN` of the same bytes (one row per NDJSON line, like a
-/// loader would) into a table with the store's columns, committed.
+/// to a plain binary `COPY ... FROM STDIN` of the same bytes in blocks of the store's size
+/// into a table of the store's shape, committed (the target), and, for scale, next to a
+/// `COPY` of the same NDJSON as one row per line, the way a loader would put it in.
 pub(crate) fn postgres_rows(
     sc: &cronium_testkit::Sidecar,
     token: &str,
@@ -52,16 +53,31 @@ pub(crate) fn postgres_rows(
 ) -> Result<(), String> {
     let block = load::ndjson_block(64 << 10);
     let r = load::output_stream(&sc.socket, token, crate::sc_pid(sc)?, &block, total(quick))?;
-    let copy_took = copy_baseline(url, &block, r.bytes)?;
+    let blocks_took = copy_baseline(url, &block, r.bytes, Copy::Blocks)?;
+    let lines_took = copy_baseline(url, &block, r.bytes, Copy::Lines)?;
     push(
         rows,
         "PostgreSQL",
         &r,
         (
-            "plain COPY FROM STDIN of the same bytes, a row per line",
-            copy_took,
+            "plain binary COPY FROM STDIN of the same bytes, 256 KiB bytea rows",
+            blocks_took,
         ),
     );
+    let mb = r.bytes as f64 / 1e6;
+    rows.push(Row {
+        figure: format!(
+            "output stream (PostgreSQL): {} MiB of NDJSON, next to a COPY of a row per line",
+            r.bytes >> 20
+        ),
+        unit: "MB/s",
+        median: mb / r.took.as_secs_f64(),
+        baseline: Some((
+            "plain COPY FROM STDIN of the same lines, a row per line".into(),
+            mb / lines_took.as_secs_f64(),
+        )),
+        ..Row::default()
+    });
     Ok(())
 }
 
@@ -113,18 +129,69 @@ pub(crate) fn postgres_skipped(why: &str, rows: &mut Vec<Row>) {
     }
 }
 
-/// `COPY bench_stream_copy (execution_id, direction, line) FROM STDIN` of `total` bytes of
-/// `block` repeated, in 64 KiB messages, committed: the time it took.
-fn copy_baseline(url: &str, block: &[u8], total: u64) -> Result<Duration, String> {
+/// What a `COPY` baseline loads.
+#[derive(Clone, Copy)]
+enum Copy {
+    /// The bytes in rows of 256 KiB (`bytea`, stored uncompressed like the store's), in
+    /// COPY's binary format: the store's table shape and block size.
+    Blocks,
+    /// One text row per NDJSON line.
+    Lines,
+}
+
+/// A `COPY ... FROM STDIN` of `total` bytes of `block` repeated into a fresh table,
+/// committed: the time it took.
+fn copy_baseline(url: &str, block: &[u8], total: u64, how: Copy) -> Result<Duration, String> {
     use futures_util::SinkExt;
-    // Text COPY: each NDJSON line becomes `execution-id TAB 1 TAB line`. The generated
-    // lines hold no backslash or tab, so they travel unescaped, byte for byte.
-    let mut rows = Vec::with_capacity(block.len() * 2);
-    for line in block.split_inclusive(|&b| b == b'\n') {
-        rows.extend_from_slice(b"bench\t1\t");
-        rows.extend_from_slice(line);
-    }
-    let rows = bytes::Bytes::from(rows);
+    let (create, copy) = match how {
+        Copy::Blocks => (
+            "CREATE TABLE bench_stream_copy (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+             execution_id TEXT NOT NULL, direction SMALLINT NOT NULL, data BYTEA NOT NULL); \
+             ALTER TABLE bench_stream_copy ALTER COLUMN data SET STORAGE EXTERNAL",
+            "COPY bench_stream_copy (execution_id, direction, data) FROM STDIN (FORMAT binary)",
+        ),
+        Copy::Lines => (
+            "CREATE TABLE bench_stream_copy (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+             execution_id TEXT NOT NULL, direction SMALLINT NOT NULL, line TEXT NOT NULL)",
+            "COPY bench_stream_copy (execution_id, direction, line) FROM STDIN",
+        ),
+    };
+    // The messages sent, each `per` bytes of the stream.
+    let (messages, per): (Vec<bytes::Bytes>, u64) = match how {
+        Copy::Blocks => {
+            // Binary COPY: a signature, then per row the field count and each field's
+            // length and bytes, then -1.
+            let rows_per = 4; // 4 × 64 KiB = 256 KiB a row, the store's block
+            let mut row = Vec::with_capacity(block.len() * rows_per + 64);
+            row.extend_from_slice(&3i16.to_be_bytes());
+            for (field, len) in [(&b"bench"[..], 5i32), (&1i16.to_be_bytes()[..], 2)] {
+                row.extend_from_slice(&len.to_be_bytes());
+                row.extend_from_slice(field);
+            }
+            row.extend_from_slice(&((block.len() * rows_per) as i32).to_be_bytes());
+            for _ in 0..rows_per {
+                row.extend_from_slice(block);
+            }
+            let mut head = b"PGCOPY\n\xff\r\n\0".to_vec();
+            head.extend_from_slice(&[0; 8]);
+            let msgs = vec![
+                bytes::Bytes::from(head),
+                bytes::Bytes::from(row),
+                bytes::Bytes::from_static(&[0xff, 0xff]),
+            ];
+            (msgs, (block.len() * rows_per) as u64)
+        }
+        Copy::Lines => {
+            // Text COPY: each NDJSON line becomes `execution-id TAB 1 TAB line`. The
+            // generated lines hold no backslash or tab, so they travel unescaped.
+            let mut rows = Vec::with_capacity(block.len() * 2);
+            for line in block.split_inclusive(|&b| b == b'\n') {
+                rows.extend_from_slice(b"bench\t1\t");
+                rows.extend_from_slice(line);
+            }
+            (vec![bytes::Bytes::from(rows)], block.len() as u64)
+        }
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -134,23 +201,25 @@ fn copy_baseline(url: &str, block: &[u8], total: u64) -> Result<Duration, String
             .await
             .map_err(|e| e.to_string())?;
         tokio::spawn(conn);
-        c.batch_execute(
-            "CREATE TABLE bench_stream_copy (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
-             execution_id TEXT NOT NULL, direction SMALLINT NOT NULL, line TEXT NOT NULL)",
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        c.batch_execute(create).await.map_err(|e| e.to_string())?;
         let start = Instant::now();
         let tx = c.transaction().await.map_err(|e| e.to_string())?;
-        let sink = tx
-            .copy_in("COPY bench_stream_copy (execution_id, direction, line) FROM STDIN")
-            .await
-            .map_err(|e| e.to_string())?;
+        let sink = tx.copy_in(copy).await.map_err(|e| e.to_string())?;
         futures_util::pin_mut!(sink);
+        let (head, body, tail) = match how {
+            Copy::Blocks => (Some(&messages[0]), &messages[1], Some(&messages[2])),
+            Copy::Lines => (None, &messages[0], None),
+        };
+        if let Some(h) = head {
+            sink.feed(h.clone()).await.map_err(|e| e.to_string())?;
+        }
         let mut sent = 0u64;
         while sent < total {
-            sink.feed(rows.clone()).await.map_err(|e| e.to_string())?;
-            sent += block.len() as u64;
+            sink.feed(body.clone()).await.map_err(|e| e.to_string())?;
+            sent += per;
+        }
+        if let Some(t) = tail {
+            sink.feed(t.clone()).await.map_err(|e| e.to_string())?;
         }
         sink.as_mut().finish().await.map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
