@@ -276,3 +276,53 @@ struct DataBody<'a> {
     #[serde(borrow)]
     data: &'a RawValue,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(line: &str) -> Result<(bool, String), (ErrorCode, String)> {
+        let mut block = Vec::new();
+        let kept = store_line(&mut block, line.as_bytes(), 7, 1 << 20)?;
+        Ok((kept, String::from_utf8(block).expect("utf-8")))
+    }
+
+    #[test]
+    fn lines_are_stored_compact_and_checked() {
+        // Already compact: the line as it came, newline included.
+        assert_eq!(stored("{\"a\":[1,2]}\n"), Ok((true, "{\"a\":[1,2]}\n".into())));
+        // Blanks between tokens go, those inside strings stay; CRLF ends a line too.
+        assert_eq!(
+            stored(" { \"a b\" : [1, 2] }\r\n"),
+            Ok((true, "{\"a b\":[1,2]}\n".into()))
+        );
+        // The last line of a body may come without its newline (the route adds one).
+        assert_eq!(stored("{\"a\":1}"), Ok((true, "{\"a\":1}\n".into())));
+        assert_eq!(stored("  \r\n"), Ok((false, String::new())));
+        // Brackets inside a string are not nesting, however many.
+        let in_string = format!("\"{}\"\n", "[".repeat(300));
+        assert_eq!(stored(&in_string), Ok((true, in_string.clone())));
+        let deep = format!("{}{}\n", "[".repeat(129), "]".repeat(129));
+        let (code, what) = stored(&deep).expect_err("too deep");
+        assert_eq!(code, ErrorCode::InvalidNdjson);
+        assert!(what.starts_with("line 7:") && what.contains("128 levels"), "{what}");
+        let (code, what) = stored("{\"a\":}\n").expect_err("not JSON");
+        assert_eq!(code, ErrorCode::InvalidNdjson);
+        assert!(what.starts_with("line 7 is not JSON"), "{what}");
+        let mut block = Vec::new();
+        let (code, _) = store_line(&mut block, b"[1,2,3]\n", 1, 4).expect_err("too long");
+        assert_eq!(code, ErrorCode::BodyTooLarge);
+        assert!(block.is_empty(), "a refused line leaves the block as it was");
+    }
+
+    #[test]
+    fn the_cheap_pass_counts_what_the_exact_scans_look_for() {
+        let line = format!("{} [{{\t\r\n", "x".repeat(600));
+        assert_eq!(crate::body::count_brackets_and_blanks(line.as_bytes()), (2, 4));
+        let many = "[".repeat(1000);
+        assert_eq!(
+            crate::body::count_brackets_and_blanks(many.as_bytes()),
+            (1000, 0)
+        );
+    }
+}
