@@ -821,7 +821,10 @@ impl PostgresStore {
         };
         let stmt = client.prepare_cached(sql).await.map_err(unavailable)?;
         let n = client
-            .execute(&stmt, &[&records, &bytes, &execution_id, &direction, &block])
+            .execute(
+                &stmt,
+                &[&records, &bytes, &execution_id, &direction, &block],
+            )
             .await
             .map_err(unavailable)?;
         if n == 0 {

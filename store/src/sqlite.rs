@@ -1320,7 +1320,11 @@ mod tests {
             after = pos;
         }
         assert_eq!(all, b"{\"o\":1}\n{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n");
-        let report = s.execution_report("old").await.expect("report").expect("some");
+        let report = s
+            .execution_report("old")
+            .await
+            .expect("report")
+            .expect("some");
         assert_eq!(report.output_stream.records, 4);
         assert_eq!(report.output_stream.bytes, all.len() as u64);
         s.finish_execution("old", "succeeded", Some(0))

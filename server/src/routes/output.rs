@@ -290,7 +290,10 @@ mod tests {
     #[test]
     fn lines_are_stored_compact_and_checked() {
         // Already compact: the line as it came, newline included.
-        assert_eq!(stored("{\"a\":[1,2]}\n"), Ok((true, "{\"a\":[1,2]}\n".into())));
+        assert_eq!(
+            stored("{\"a\":[1,2]}\n"),
+            Ok((true, "{\"a\":[1,2]}\n".into()))
+        );
         // Blanks between tokens go, those inside strings stay; CRLF ends a line too.
         assert_eq!(
             stored(" { \"a b\" : [1, 2] }\r\n"),
@@ -305,20 +308,29 @@ mod tests {
         let deep = format!("{}{}\n", "[".repeat(129), "]".repeat(129));
         let (code, what) = stored(&deep).expect_err("too deep");
         assert_eq!(code, ErrorCode::InvalidNdjson);
-        assert!(what.starts_with("line 7:") && what.contains("128 levels"), "{what}");
+        assert!(
+            what.starts_with("line 7:") && what.contains("128 levels"),
+            "{what}"
+        );
         let (code, what) = stored("{\"a\":}\n").expect_err("not JSON");
         assert_eq!(code, ErrorCode::InvalidNdjson);
         assert!(what.starts_with("line 7 is not JSON"), "{what}");
         let mut block = Vec::new();
         let (code, _) = store_line(&mut block, b"[1,2,3]\n", 1, 4).expect_err("too long");
         assert_eq!(code, ErrorCode::BodyTooLarge);
-        assert!(block.is_empty(), "a refused line leaves the block as it was");
+        assert!(
+            block.is_empty(),
+            "a refused line leaves the block as it was"
+        );
     }
 
     #[test]
     fn the_cheap_pass_counts_what_the_exact_scans_look_for() {
         let line = format!("{} [{{\t\r\n", "x".repeat(600));
-        assert_eq!(crate::body::count_brackets_and_blanks(line.as_bytes()), (2, 4));
+        assert_eq!(
+            crate::body::count_brackets_and_blanks(line.as_bytes()),
+            (2, 4)
+        );
         let many = "[".repeat(1000);
         assert_eq!(
             crate::body::count_brackets_and_blanks(many.as_bytes()),
