@@ -10,9 +10,15 @@ use crate::{load, Row, Target};
 /// Most the sidecar's RSS may grow while it stores 1 GiB of stream (issue 20).
 const RSS_GROWTH_MIB: f64 = 16.0;
 
-/// How many bytes a run streams: 1 GiB, 64 MiB for `--quick`.
+/// How many bytes a run streams: 1 GiB, 64 MiB for `--quick`, or
+/// `CRONIUM_BENCH_STREAM_MIB` MiB (a profile under callgrind wants a few).
 pub(crate) fn total(quick: bool) -> u64 {
-    if quick {
+    if let Some(mib) = std::env::var("CRONIUM_BENCH_STREAM_MIB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        mib << 20
+    } else if quick {
         64 << 20
     } else {
         1 << 30
