@@ -5,7 +5,7 @@
 //! measured minutes apart at most: the floor and the figure are measured in interleaved
 //! rounds, and both pinned to one CPU and unpinned.
 //!
-//! Usage: `cronium-bench --cronium PATH [--quick] [--containers] [--only postgres] [--out FILE]`
+//! Usage: `cronium-bench --cronium PATH [--quick] [--containers] [--only postgres|stream] [--out FILE]`
 //! (`--containers`: only the container rows, printed; `--only postgres`: only the
 //! PostgreSQL store's rows)
 //!
@@ -29,6 +29,7 @@ mod containers;
 mod external;
 mod load;
 mod postgres;
+mod stream;
 mod svg;
 
 const SECRET: &str = "bench-secret-bench-secret-bench-secret!";
@@ -189,6 +190,8 @@ struct Args {
     containers_only: bool,
     /// Only the PostgreSQL store's rows (`--only postgres`).
     only_postgres: bool,
+    /// Only the output stream's rows, both stores (`--only stream`).
+    only_stream: bool,
 }
 
 fn args() -> Result<Args, String> {
@@ -197,6 +200,7 @@ fn args() -> Result<Args, String> {
     let mut out = None;
     let mut containers_only = false;
     let mut only_postgres = false;
+    let mut only_stream = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -206,9 +210,10 @@ fn args() -> Result<Args, String> {
             "--out" => out = Some(it.next().map(PathBuf::from).ok_or("--out needs a file")?),
             "--only" => match it.next().as_deref() {
                 Some("postgres") => only_postgres = true,
-                other => return Err(format!("--only takes `postgres`, not {other:?}")),
+                Some("stream") => only_stream = true,
+                other => return Err(format!("--only takes `postgres` or `stream`, not {other:?}")),
             },
-            other => return Err(format!("unknown argument {other}; usage: cronium-bench --cronium PATH [--quick] [--containers] [--only postgres] [--out FILE]")),
+            other => return Err(format!("unknown argument {other}; usage: cronium-bench --cronium PATH [--quick] [--containers] [--only postgres|stream] [--out FILE]")),
         }
     }
     let cronium = cronium.ok_or("--cronium PATH is required (the release binary)")?;
@@ -219,6 +224,7 @@ fn args() -> Result<Args, String> {
         out,
         containers_only,
         only_postgres,
+        only_stream,
     })
 }
 
@@ -442,6 +448,14 @@ fn run(args: &Args) -> Result<(), String> {
         (5, 3000, 30)
     };
     let mut rows = Vec::new();
+    if args.only_stream {
+        let (sc, token, _) = bench_sidecar(args, &dir.join("stream"), "stream", false)?;
+        stream::sqlite_rows(&sc, &token, dir, args.quick, &mut rows)?;
+        drop(sc);
+        postgres::stream_rows(&args.cronium, dir, args.quick, &mut rows)?;
+        print_table(&rows, args.quick);
+        return Ok(());
+    }
     if args.containers_only || args.only_postgres {
         if args.containers_only {
             containers::container_rows(
@@ -451,7 +465,7 @@ fn run(args: &Args) -> Result<(), String> {
                 &mut rows,
             );
         } else {
-            postgres::rows(&args.cronium, dir, rounds, per_round, &mut rows)?;
+            postgres::rows(&args.cronium, dir, rounds, per_round, args.quick, &mut rows)?;
         }
         print_table(&rows, args.quick);
         return Ok(());
@@ -786,7 +800,7 @@ fn run(args: &Args) -> Result<(), String> {
         if args.quick { 2 } else { 10 },
         &mut rows,
     );
-    postgres::rows(&args.cronium, dir, rounds, per_round, &mut rows)?;
+    postgres::rows(&args.cronium, dir, rounds, per_round, args.quick, &mut rows)?;
 
     let svg_path = args.out.with_file_name(if args.quick {
         "quick-latency.svg"
@@ -991,33 +1005,9 @@ fn load_rows(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> Result<(), String>
     });
 
     // Output stream: NDJSON into durable storage, next to writing the same bytes to a file.
-    let total: u64 = if args.quick { 64 << 20 } else { 1 << 30 };
-    let block = load::ndjson_block(64 << 10);
     let (sc, token, _) = bench_sidecar(args, &dir.join("stream"), "stream", false)?;
-    let r = load::output_stream(&sc.socket, &token, sc_pid(&sc)?, &block, total)?;
+    stream::sqlite_rows(&sc, &token, dir, args.quick, rows)?;
     drop(sc);
-    let file_took = load::file_write(&dir.join("baseline.ndjson"), &block, r.bytes)?;
-    let mb = r.bytes as f64 / 1e6;
-    rows.push(Row {
-        figure: format!(
-            "output stream: {} MiB of NDJSON into durable storage",
-            r.bytes >> 20
-        ),
-        unit: "MB/s",
-        median: mb / r.took.as_secs_f64(),
-        baseline: Some((
-            "the same bytes to a file, fsync at the end".into(),
-            mb / file_took.as_secs_f64(),
-        )),
-        ..Row::default()
-    });
-    rows.push(Row {
-        figure: "sidecar RSS growth during the output stream (peak − before)".into(),
-        unit: "MiB",
-        median: (r.rss_peak_kib - r.rss_before_kib).max(0.0) / 1024.0,
-        baseline: Some(("RSS before".into(), r.rss_before_kib / 1024.0)),
-        ..Row::default()
-    });
     Ok(())
 }
 

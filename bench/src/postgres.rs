@@ -23,6 +23,7 @@ pub(crate) fn rows(
     dir: &Path,
     rounds: usize,
     per_round: usize,
+    quick: bool,
     rows: &mut Vec<Row>,
 ) -> Result<(), String> {
     let pg = match TempPostgres::start() {
@@ -42,6 +43,7 @@ pub(crate) fn rows(
                     ..Row::default()
                 });
             }
+            crate::stream::postgres_skipped(&why, rows);
             return Ok(());
         }
     };
@@ -280,5 +282,52 @@ pub(crate) fn rows(
         Some(Target::Max(20_000.0)),
     ));
     drop((a, b, lite));
-    Ok(())
+    stream_on(cronium, dir, &url, quick, rows)
+}
+
+/// The output stream's PostgreSQL rows alone (`--only stream`), on a server of their own.
+pub(crate) fn stream_rows(
+    cronium: &Path,
+    dir: &Path,
+    quick: bool,
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
+    match TempPostgres::start() {
+        Ok(pg) => stream_on(cronium, dir, &pg.url(), quick, rows),
+        Err(why) => {
+            crate::stream::postgres_skipped(&why, rows);
+            Ok(())
+        }
+    }
+}
+
+/// The output stream through a sidecar of its own on the store at `url`.
+fn stream_on(
+    cronium: &Path,
+    dir: &Path,
+    url: &str,
+    quick: bool,
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
+    let sc = Sidecar::start_with(Options {
+        cronium: cronium.to_owned(),
+        state_dir: Some(dir.join("pg-stream")),
+        socket_name: "pg-stream.sock".into(),
+        secret: SECRET.to_owned(),
+        env: vec![
+            ("CRONIUM_RATE_LIMIT".to_owned(), "0".to_owned()),
+            ("CRONIUM_DATABASE_URL".to_owned(), url.to_owned()),
+        ],
+        tcp: false,
+        ..Options::default()
+    })
+    .map_err(|e| format!("cannot start a sidecar: {e}"))?;
+    let token = sc
+        .create_with_flags(
+            &["--user", "bench", "--ttl", "2h"],
+            &[("CRONIUM_DATABASE_URL", url)],
+        )
+        .map_err(|e| e.to_string())?
+        .token;
+    crate::stream::postgres_rows(&sc, &token, url, quick, rows)
 }

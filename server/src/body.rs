@@ -139,6 +139,26 @@ pub fn json_depth(json: &[u8]) -> usize {
     max
 }
 
+/// How many bytes of `json` open an array or object, and how many are blanks (space, tab,
+/// CR, LF), in or out of strings. A branch-free pass the compiler vectorizes: the first is a
+/// bound on the nesting depth, and a line without blanks has nothing to compact, so the
+/// exact scans ([`json_depth`], [`compact_json`]) run only when these say they might matter.
+pub fn count_brackets_and_blanks(json: &[u8]) -> (usize, usize) {
+    let (mut open, mut blank) = (0usize, 0usize);
+    // In pieces of at most 255 bytes, so per-piece byte counters cannot overflow and
+    // the loop stays in vector registers.
+    for piece in json.chunks(255) {
+        let (mut o, mut b) = (0u8, 0u8);
+        for &c in piece {
+            o += u8::from(c == b'[' || c == b'{');
+            b += u8::from(c == b' ' || c == b'\t' || c == b'\r' || c == b'\n');
+        }
+        open += usize::from(o);
+        blank += usize::from(b);
+    }
+    (open, blank)
+}
+
 /// Refuses a value nested deeper than [`MAX_VALUE_DEPTH`]; `envelope` is the number of
 /// levels the request's own shape adds around the value (1 for `{"data": ...}`).
 pub fn check_depth(json: &[u8], envelope: usize) -> Result<(), ApiError> {

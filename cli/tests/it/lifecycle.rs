@@ -390,4 +390,15 @@ fn a_loose_socket_dir_is_tightened_and_the_database_is_private() {
             assert_eq!(mode(&p), 0o600, "{name}");
         }
     }
+    // So are the stream files beside it.
+    let r = s.req(
+        "POST",
+        "/v1/output/stream",
+        Some(&e.token),
+        Some("{\"n\":1}\n"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let streams = tmp.path().join("cronium.db-streams");
+    assert_eq!(mode(&streams), 0o700);
+    assert_eq!(mode(&streams.join("1.ndjson")), 0o600);
 }

@@ -68,6 +68,10 @@ where
 /// Appends an NDJSON request body to the output stream, committing it in blocks of whole
 /// records. Reading the next frame only after the previous block committed is what gives
 /// the client backpressure.
+///
+/// The lines are checked where they lie in hyper's frames: only a line cut across two
+/// frames is copied aside (`pending`), and each record is copied once, into the block. What
+/// the route holds is one block and at most one line, whatever the stream's length.
 async fn output_stream<B>(
     state: &AppState,
     caller: &Caller,
@@ -80,7 +84,7 @@ where
     check_content_type(req.headers())?;
     let cap = state.limits.body_bytes;
     let mut body = req.into_body();
-    let mut pending = BytesMut::new(); // bytes after the last newline seen
+    let mut pending = Vec::new(); // a line cut across frames, without its newline yet
     let mut block = Vec::with_capacity(STREAM_BLOCK + 1024);
     let mut block_records = 0u64;
     let mut total = (0u64, 0u64); // records, bytes committed
@@ -125,68 +129,122 @@ where
                 ));
             }
         };
-        pending.extend_from_slice(&chunk);
-        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
-            let line = pending.split_to(nl + 1);
-            line_no += 1;
-            let content = line[..nl].trim_ascii();
-            if content.is_empty() {
+        let mut rest: &[u8] = &chunk;
+        if !pending.is_empty() {
+            // The end of the line the previous frame cut.
+            let Some(nl) = memchr::memchr(b'\n', rest) else {
+                pending.extend_from_slice(rest);
+                if pending.len() > cap {
+                    flush(state, caller, &mut block, &mut block_records, &mut total).await?;
+                    return Err(line_too_large(line_no + 1, cap, total.0));
+                }
                 continue;
+            };
+            pending.extend_from_slice(&rest[..=nl]);
+            rest = &rest[nl + 1..];
+            line_no += 1;
+            let stored = store_line(&mut block, &pending, line_no, cap);
+            pending.clear();
+            match stored {
+                Ok(stored) => block_records += u64::from(stored),
+                Err((code, what)) => {
+                    flush(state, caller, &mut block, &mut block_records, &mut total).await?;
+                    return Err(refused(code, what, total.0));
+                }
             }
-            if content.len() > cap {
-                flush(state, caller, &mut block, &mut block_records, &mut total).await?;
-                return Err(ApiError::new(
-                    ErrorCode::BodyTooLarge,
-                    format!(
-                        "line {line_no} is larger than the limit of {cap} bytes; the {} records before it are stored",
-                        total.0
-                    ),
-                ));
+        }
+        while let Some(nl) = memchr::memchr(b'\n', rest) {
+            let line = &rest[..=nl];
+            rest = &rest[nl + 1..];
+            line_no += 1;
+            match store_line(&mut block, line, line_no, cap) {
+                Ok(stored) => block_records += u64::from(stored),
+                Err((code, what)) => {
+                    flush(state, caller, &mut block, &mut block_records, &mut total).await?;
+                    return Err(refused(code, what, total.0));
+                }
             }
-            if let Err(e) = crate::body::check_depth(content, 0) {
-                flush(state, caller, &mut block, &mut block_records, &mut total).await?;
-                return Err(ApiError::new(
-                    ErrorCode::InvalidNdjson,
-                    format!(
-                        "line {line_no}: {}; the {} records before it are stored",
-                        e.message, total.0
-                    ),
-                ));
-            }
-            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(content) {
-                flush(state, caller, &mut block, &mut block_records, &mut total).await?;
-                return Err(ApiError::new(
-                    ErrorCode::InvalidNdjson,
-                    format!(
-                        "line {line_no} is not JSON ({e}); the {} records before it are stored",
-                        total.0
-                    ),
-                ));
-            }
-            block.extend_from_slice(&compact_json_bytes(content));
-            block.push(b'\n');
-            block_records += 1;
             if block.len() >= STREAM_BLOCK {
                 flush(state, caller, &mut block, &mut block_records, &mut total).await?;
             }
         }
-        if pending.len() > cap {
+        if block.len() >= STREAM_BLOCK {
             flush(state, caller, &mut block, &mut block_records, &mut total).await?;
-            return Err(ApiError::new(
-                ErrorCode::BodyTooLarge,
-                format!(
-                    "line {} is larger than the limit of {cap} bytes; the {} records before it are stored",
-                    line_no + 1,
-                    total.0
-                ),
-            ));
         }
+        if rest.len() > cap {
+            flush(state, caller, &mut block, &mut block_records, &mut total).await?;
+            return Err(line_too_large(line_no + 1, cap, total.0));
+        }
+        pending.extend_from_slice(rest);
     }
     flush(state, caller, &mut block, &mut block_records, &mut total).await?;
     Ok(data(&StreamSummary {
         records: total.0,
         bytes: total.1,
     }))
+}
+
+/// Checks one line (its newline included) and appends it to `block` as a record: compacted
+/// to one line, with a newline. `Ok(false)` for a blank line, which is skipped; the error
+/// code and what is wrong (the caller adds how many records are stored) for a bad one.
+fn store_line(
+    block: &mut Vec<u8>,
+    line: &[u8],
+    line_no: u64,
+    cap: usize,
+) -> Result<bool, (ErrorCode, String)> {
+    let content = line.trim_ascii();
+    if content.is_empty() {
+        return Ok(false);
+    }
+    if content.len() > cap {
+        return Err((
+            ErrorCode::BodyTooLarge,
+            format!("line {line_no} is larger than the limit of {cap} bytes"),
+        ));
+    }
+    // One cheap pass first: a line with at most MAX_VALUE_DEPTH brackets cannot be nested
+    // deeper, and one without a blank byte has nothing to compact, so the exact scans run
+    // only for the lines that can need them.
+    let (brackets, blanks) = crate::body::count_brackets_and_blanks(content);
+    if brackets > crate::body::MAX_VALUE_DEPTH {
+        if let Err(e) = crate::body::check_depth(content, 0) {
+            return Err((
+                ErrorCode::InvalidNdjson,
+                format!("line {line_no}: {}", e.message),
+            ));
+        }
+    }
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(content) {
+        return Err((
+            ErrorCode::InvalidNdjson,
+            format!("line {line_no} is not JSON ({e})"),
+        ));
+    }
+    if blanks == 0 && content.len() + 1 == line.len() {
+        // Already one compact line ending in its newline: stored as it came.
+        block.extend_from_slice(line);
+    } else {
+        block.extend_from_slice(&compact_json_bytes(content));
+        block.push(b'\n');
+    }
+    Ok(true)
+}
+
+/// A bad line ends the stream; the records before it are stored.
+fn refused(code: ErrorCode, what: String, stored: u64) -> ApiError {
+    ApiError::new(
+        code,
+        format!("{what}; the {stored} records before it are stored"),
+    )
+}
+
+fn line_too_large(line_no: u64, cap: usize, stored: u64) -> ApiError {
+    refused(
+        ErrorCode::BodyTooLarge,
+        format!("line {line_no} is larger than the limit of {cap} bytes"),
+        stored,
+    )
 }
 
 /// Commits the records gathered so far as one block.
@@ -217,4 +275,66 @@ async fn flush(
 struct DataBody<'a> {
     #[serde(borrow)]
     data: &'a RawValue,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(line: &str) -> Result<(bool, String), (ErrorCode, String)> {
+        let mut block = Vec::new();
+        let kept = store_line(&mut block, line.as_bytes(), 7, 1 << 20)?;
+        Ok((kept, String::from_utf8(block).expect("utf-8")))
+    }
+
+    #[test]
+    fn lines_are_stored_compact_and_checked() {
+        // Already compact: the line as it came, newline included.
+        assert_eq!(
+            stored("{\"a\":[1,2]}\n"),
+            Ok((true, "{\"a\":[1,2]}\n".into()))
+        );
+        // Blanks between tokens go, those inside strings stay; CRLF ends a line too.
+        assert_eq!(
+            stored(" { \"a b\" : [1, 2] }\r\n"),
+            Ok((true, "{\"a b\":[1,2]}\n".into()))
+        );
+        // The last line of a body may come without its newline (the route adds one).
+        assert_eq!(stored("{\"a\":1}"), Ok((true, "{\"a\":1}\n".into())));
+        assert_eq!(stored("  \r\n"), Ok((false, String::new())));
+        // Brackets inside a string are not nesting, however many.
+        let in_string = format!("\"{}\"\n", "[".repeat(300));
+        assert_eq!(stored(&in_string), Ok((true, in_string.clone())));
+        let deep = format!("{}{}\n", "[".repeat(129), "]".repeat(129));
+        let (code, what) = stored(&deep).expect_err("too deep");
+        assert_eq!(code, ErrorCode::InvalidNdjson);
+        assert!(
+            what.starts_with("line 7:") && what.contains("128 levels"),
+            "{what}"
+        );
+        let (code, what) = stored("{\"a\":}\n").expect_err("not JSON");
+        assert_eq!(code, ErrorCode::InvalidNdjson);
+        assert!(what.starts_with("line 7 is not JSON"), "{what}");
+        let mut block = Vec::new();
+        let (code, _) = store_line(&mut block, b"[1,2,3]\n", 1, 4).expect_err("too long");
+        assert_eq!(code, ErrorCode::BodyTooLarge);
+        assert!(
+            block.is_empty(),
+            "a refused line leaves the block as it was"
+        );
+    }
+
+    #[test]
+    fn the_cheap_pass_counts_what_the_exact_scans_look_for() {
+        let line = format!("{} [{{\t\r\n", "x".repeat(600));
+        assert_eq!(
+            crate::body::count_brackets_and_blanks(line.as_bytes()),
+            (2, 4)
+        );
+        let many = "[".repeat(1000);
+        assert_eq!(
+            crate::body::count_brackets_and_blanks(many.as_bytes()),
+            (1000, 0)
+        );
+    }
 }
