@@ -335,7 +335,13 @@ impl DirectConn {
         let mut filled = 0;
         let mut received = false;
         let head: Head = loop {
-            if let Some(head) = wire::parse_head(&self.buf[..filled]).map_err(wire_error)? {
+            // Nothing read yet (a call's first pass): nothing to parse.
+            let parsed = if filled == 0 {
+                None
+            } else {
+                wire::parse_head(&self.buf[..filled]).map_err(wire_error)?
+            };
+            if let Some(head) = parsed {
                 if !head.status.is_informational() {
                     break head;
                 }
