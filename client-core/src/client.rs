@@ -1013,9 +1013,8 @@ fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {
     // The body is checked for UTF-8 once, then parsed as text: parsing bytes would check
     // every string of the answer on its own (a key, a timestamp, each object key), which
     // cost more than the rest of the parse for a variable's answer.
-    let text = std::str::from_utf8(body).map_err(|e| {
-        Error::protocol(format!("unexpected answer to {what}: not UTF-8 ({e})"))
-    })?;
+    let text = std::str::from_utf8(body)
+        .map_err(|e| Error::protocol(format!("unexpected answer to {what}: not UTF-8 ({e})")))?;
     serde_json::from_str::<Envelope<T>>(text)
         .map(|e| e.data)
         .map_err(|e| Error::bad_response(what, &e))
