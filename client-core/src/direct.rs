@@ -761,6 +761,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn informational_heads_are_skipped() {
+        const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+        // Together with the answer, then alone in its own read before it.
+        let together = [CONTINUE, OK].concat();
+        let (ep, _rx) = server(vec![vec![ans(&[&together]), ans(&[CONTINUE, OK])]]);
+        let pool = DirectPool::new(ep, 4);
+        for _ in 0..2 {
+            let a = get(&pool, Duration::from_secs(5)).ok().expect("answer");
+            assert_eq!(a.status, StatusCode::OK);
+            assert_eq!(&a.body[..], b"{\"data\":42}");
+        }
+        assert_eq!(pool.opened(), 1);
+    }
+
+    #[test]
     fn chunked_and_close_delimited_answers() {
         let (ep, _rx) = server(vec![
             vec![ans(&[
