@@ -1010,7 +1010,12 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {
-    serde_json::from_slice::<Envelope<T>>(body)
+    // The body is checked for UTF-8 once, then parsed as text: parsing bytes would check
+    // every string of the answer on its own (a key, a timestamp, each object key), which
+    // cost more than the rest of the parse for a variable's answer.
+    let text = std::str::from_utf8(body)
+        .map_err(|e| Error::protocol(format!("unexpected answer to {what}: not UTF-8 ({e})")))?;
+    serde_json::from_str::<Envelope<T>>(text)
         .map(|e| e.data)
         .map_err(|e| Error::bad_response(what, &e))
 }
@@ -1019,6 +1024,26 @@ fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {
 mod tests {
     use super::*;
     use serde_json::value::RawValue;
+
+    /// Answers are parsed as text after one UTF-8 check: the same values as before, and a
+    /// body that is not UTF-8 (or not JSON) is a protocol error naming the route.
+    #[test]
+    fn answers_are_parsed_as_text() {
+        let v: Variable<Box<RawValue>> = parse(
+            br#"{"data":{"key":"k","value":{"s":"\u00e9\n"},"version":3,"updatedAt":"t"}}"#,
+            "GET x",
+        )
+        .expect("parsed");
+        assert_eq!((v.key.as_str(), v.version), ("k", 3));
+        assert_eq!(v.value.get(), r#"{"s":"\u00e9\n"}"#);
+        let s: String = parse("{\"data\":\"caf\u{e9}\"}".as_bytes(), "GET x").expect("utf-8");
+        assert_eq!(s, "caf\u{e9}");
+        for bad in [&b"{\"data\":\"\xff\"}"[..], b"{\"data\":", b"\xef\xbb"] {
+            let e = parse::<String>(bad, "GET /v1/x").expect_err("bad body");
+            assert_eq!(e.code(), "protocol_error");
+            assert!(e.message().contains("GET /v1/x"), "{}", e.message());
+        }
+    }
 
     #[test]
     fn keys_are_validated() {

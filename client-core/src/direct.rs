@@ -335,7 +335,13 @@ impl DirectConn {
         let mut filled = 0;
         let mut received = false;
         let head: Head = loop {
-            if let Some(head) = wire::parse_head(&self.buf[..filled]).map_err(wire_error)? {
+            // Nothing read yet (a call's first pass): nothing to parse.
+            let parsed = if filled == 0 {
+                None
+            } else {
+                wire::parse_head(&self.buf[..filled]).map_err(wire_error)?
+            };
+            if let Some(head) = parsed {
                 if !head.status.is_informational() {
                     break head;
                 }
@@ -752,6 +758,21 @@ pub(crate) mod tests {
             .recv()
             .expect("request")
             .starts_with(b"GET /x HTTP/1.1\r\n"));
+    }
+
+    #[test]
+    fn informational_heads_are_skipped() {
+        const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+        // Together with the answer, then alone in its own read before it.
+        let together = [CONTINUE, OK].concat();
+        let (ep, _rx) = server(vec![vec![ans(&[&together]), ans(&[CONTINUE, OK])]]);
+        let pool = DirectPool::new(ep, 4);
+        for _ in 0..2 {
+            let a = get(&pool, Duration::from_secs(5)).ok().expect("answer");
+            assert_eq!(a.status, StatusCode::OK);
+            assert_eq!(&a.body[..], b"{\"data\":42}");
+        }
+        assert_eq!(pool.opened(), 1);
     }
 
     #[test]

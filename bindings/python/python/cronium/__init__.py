@@ -502,7 +502,12 @@ def get_output() -> Any:
 
 def get_variable(key: str, default: Any = None) -> Any:
     """The value of variable ``key``, or ``default`` when it does not exist."""
-    return client().get_variable(key, default)
+    # The module's client read directly once it exists: the hottest call of most
+    # scripts, and a call of client() costs as much as converting its answer.
+    c = _default
+    if c is None:
+        c = client()
+    return c.get_variable(key, default)
 
 
 def get_variable_info(key: str) -> Optional[VariableInfo]:
