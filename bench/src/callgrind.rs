@@ -270,7 +270,11 @@ pub(crate) fn instructions_client(kind: &str, socket: &Path) -> Result<(), Strin
                     .map_err(|e| e.to_string())
             })
         }
-        other => return Err(format!("--instructions-client takes raw or core, not {other}")),
+        other => {
+            return Err(format!(
+                "--instructions-client takes raw or core, not {other}"
+            ))
+        }
     };
     let stdin = std::io::stdin();
     let mut out = std::io::stdout();
@@ -283,7 +287,9 @@ pub(crate) fn instructions_client(kind: &str, socket: &Path) -> Result<(), Strin
         for _ in 0..n {
             call()?;
         }
-        writeln!(out, "ok").and_then(|_| out.flush()).map_err(|e| e.to_string())?;
+        writeln!(out, "ok")
+            .and_then(|_| out.flush())
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -349,7 +355,9 @@ pub(crate) fn measure(cronium: &Path, dir: &Path) -> Result<Counts, String> {
     let dir = dir.join("callgrind");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let sc = sidecar(cronium, &dir)?;
-    let pid = sc.pid().ok_or("the sidecar under callgrind is not running")?;
+    let pid = sc
+        .pid()
+        .ok_or("the sidecar under callgrind is not running")?;
     let token = sc
         .create_with_flags(
             &["--user", "bench", "--ttl", "2h", "--input", "{\"n\":1}"],
@@ -455,10 +463,7 @@ pub(crate) fn rows(cronium: &Path, dir: &Path, rows: &mut Vec<Row>) {
         figure: FIGURES[3].into(),
         unit: "instr",
         median: c.client_core_read,
-        baseline: Some((
-            "raw HTTP client, same exchange".into(),
-            c.raw_client_read,
-        )),
+        baseline: Some(("raw HTTP client, same exchange".into(), c.raw_client_read)),
         ..Row::default()
     });
 }
