@@ -194,6 +194,10 @@ fn parse_route(path: &str) -> Option<Route<'_>> {
 }
 
 fn decode(seg: &str) -> Cow<'_, str> {
+    // Most keys have nothing to decode: no UTF-8 check of the decoder's output then.
+    if !seg.contains('%') {
+        return Cow::Borrowed(seg);
+    }
     percent_encoding::percent_decode_str(seg)
         .decode_utf8()
         // Invalid UTF-8 cannot be a valid key; a replacement character makes validation fail.
