@@ -101,6 +101,20 @@ bench-quick: python ## The benchmarks once, briefly (CI runs this so the harness
 	$(CARGO) build --release -p cronium-cli -p cronium-bench --bins
 	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN) --quick --out $(CARGO_TARGET_DIR)/bench/quick.json
 
+# Instruction counts per request (callgrind): the figures that do not move with the
+# machine's load. The baseline is per machine kind (docs/performance.md). The build is
+# bench-quick's (the same packages and features), so after it nothing is rebuilt.
+.PHONY: bench-check bench-baseline
+bench-check: ## Instruction counts per request (callgrind) vs bench/baseline/instructions.json; fails on > 10% growth
+	@./scripts/ensure-tools.sh bench
+	$(CARGO) build --release -p cronium-cli -p cronium-bench --bins
+	$(CARGO_TARGET_DIR)/release/cronium-bench --instructions check bench/baseline/instructions.json --cronium $(RELEASE_BIN)
+
+bench-baseline: ## Rewrite bench/baseline/instructions.json with this machine's instruction counts
+	@./scripts/ensure-tools.sh bench
+	$(CARGO) build --release -p cronium-cli -p cronium-bench --bins
+	$(CARGO_TARGET_DIR)/release/cronium-bench --instructions baseline bench/baseline/instructions.json --cronium $(RELEASE_BIN)
+
 # Not part of `make test`: minutes of load on loopback. The open-file limit is raised for
 # the 10,000 connections (the sidecar inherits it).
 .PHONY: soak

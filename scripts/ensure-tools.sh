@@ -44,6 +44,12 @@ case "${1:-test}" in
     have bwrap || need_apt+=(bubblewrap)
     ;;
 esac
+# The instruction-count rows of `make bench` and `make bench-check` run under callgrind.
+case "${1:-test}" in
+  bench)
+    have valgrind || need_apt+=(valgrind)
+    ;;
+esac
 # The container images and `cronium run --container` (scripts/ensure-docker.sh starts the
 # daemon): the engine, and debootstrap for the local Debian base of `make images`.
 case "${1:-test}" in

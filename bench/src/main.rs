@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use cronium_testkit::{Options, Sidecar};
 use serde_json::json;
 
+mod callgrind;
 mod containers;
 mod external;
 mod load;
@@ -438,6 +439,13 @@ impl RawHttp {
 }
 
 fn main() {
+    if let Some(done) = callgrind::modes() {
+        if let Err(e) = done {
+            eprintln!("cronium-bench: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let args = match args() {
         Ok(a) => a,
         Err(e) => {
@@ -825,6 +833,7 @@ fn run(args: &Args) -> Result<(), String> {
         &mut rows,
     );
     postgres::rows(&args.cronium, dir, rounds, per_round, args.quick, &mut rows)?;
+    callgrind::rows(&args.cronium, dir, &mut rows);
 
     let svg_path = args.out.with_file_name(if args.quick {
         "quick-latency.svg"

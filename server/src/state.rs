@@ -95,8 +95,84 @@ pub struct ExecEntry {
 #[derive(Debug, Clone)]
 struct CachedVar {
     seq: i64,
-    value: Option<Arc<Variable>>,
+    value: Option<Arc<VariableEntry>>,
 }
+
+/// A cached variable and, built on its first read, the answer to a read of it: a variable
+/// is read far more often than written, and its answer only changes with it (a write
+/// caches a new entry). A read then costs a few reference counts instead of a JSON
+/// serialization, a parse of the stored text and an `ETag` formatted.
+#[derive(Debug)]
+pub struct VariableEntry {
+    /// The stored variable.
+    pub variable: Variable,
+    answer: std::sync::OnceLock<ReadAnswer>,
+}
+
+/// What a read of a variable answers, prepared once per cached value.
+#[derive(Debug, Clone)]
+pub struct ReadAnswer {
+    /// The enveloped answer (`{"data": {...}}`); `None` if the stored text is not JSON
+    /// (a store edited by hand), which a read answers with a 500.
+    pub envelope: Option<bytes::Bytes>,
+    /// The bare value, as stored (`?raw`).
+    pub value: bytes::Bytes,
+    /// The `ETag` header (the version, quoted).
+    pub etag: Option<http::HeaderValue>,
+}
+
+impl VariableEntry {
+    fn new(variable: Variable) -> Self {
+        Self {
+            variable,
+            answer: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The answer to a read, built by `build` on the first call.
+    pub fn answer(&self, build: impl FnOnce(&Variable) -> ReadAnswer) -> &ReadAnswer {
+        self.answer.get_or_init(|| build(&self.variable))
+    }
+}
+
+/// The variable cache's key, `(user, key)`, looked up as two borrowed strings: a lookup
+/// by an owned pair would cost two allocations on every read.
+trait UserKey {
+    fn pair(&self) -> (&str, &str);
+}
+
+impl UserKey for (String, String) {
+    fn pair(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+impl UserKey for (&str, &str) {
+    fn pair(&self) -> (&str, &str) {
+        (self.0, self.1)
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn UserKey + 'a> for (String, String) {
+    fn borrow(&self) -> &(dyn UserKey + 'a) {
+        self
+    }
+}
+
+// Hashes as `(String, String)` does, so both find the same entries.
+impl std::hash::Hash for dyn UserKey + '_ {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.pair().hash(h);
+    }
+}
+
+impl PartialEq for dyn UserKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for dyn UserKey + '_ {}
 
 #[derive(Debug)]
 struct TokenBucket {
@@ -181,17 +257,15 @@ impl AppState {
     }
 
     /// A user's variable, read through the cache.
-    pub async fn variable(&self, user: &str, key: &str) -> StoreResult<Option<Arc<Variable>>> {
-        // The tuple key costs two small allocations; a nested map would avoid them at the
-        // price of more code on every write path. Measured cheap next to the socket round trip.
-        let cache_key = (user.to_owned(), key.to_owned());
-        if let Some(c) = self.variables.lock().get(&cache_key) {
+    pub async fn variable(&self, user: &str, key: &str) -> StoreResult<Option<Arc<VariableEntry>>> {
+        if let Some(c) = self.variables.lock().get(&(user, key) as &dyn UserKey) {
             return Ok(c.value.clone());
         }
         let value = self
             .timed(self.store.variable(user, key))
             .await?
-            .map(Arc::new);
+            .map(|v| Arc::new(VariableEntry::new(v)));
+        let cache_key = (user.to_owned(), key.to_owned());
         let mut map = self.variables.lock();
         if map.len() >= VARIABLE_CACHE_CAP {
             map.clear();
@@ -258,12 +332,12 @@ impl AppState {
             let newer = map.get(&key).is_none_or(|c| c.seq < change.seq);
             if newer {
                 let value = match (&change.value, change.version) {
-                    (Some(v), Some(version)) => Some(Arc::new(Variable {
+                    (Some(v), Some(version)) => Some(Arc::new(VariableEntry::new(Variable {
                         key: change.key.clone(),
                         value: v.clone(),
                         version,
                         updated_at: change.updated_at.clone(),
-                    })),
+                    }))),
                     _ => None,
                 };
                 map.insert(

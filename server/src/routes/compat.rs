@@ -42,7 +42,7 @@ where
             compat_check(caller, id)?;
             caller.require_scope()?;
             let var = state.variable(caller.user(), &key).await?;
-            let value = raw(var.as_ref().map_or("null", |v| v.value.as_str()))?;
+            let value = raw(var.as_ref().map_or("null", |v| v.variable.value.as_str()))?;
             Ok(success(&CompatVariable {
                 key: key.into_owned(),
                 value,

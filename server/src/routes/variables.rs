@@ -23,22 +23,41 @@ pub(super) async fn get<B>(
     key: &str,
 ) -> Result<Response<Body>, ApiError> {
     caller.require_scope()?;
-    let var = state
+    let entry = state
         .variable(caller.user(), key)
         .await?
         .ok_or_else(|| variable_not_found(key))?;
+    let answer = entry.answer(read_answer);
     let mut resp = if wants_raw(req)? {
-        json_response(StatusCode::OK, var.value.clone())
+        response(StatusCode::OK, "application/json", answer.value.clone())
     } else {
-        data(&Variable {
-            key: var.key.clone(),
-            value: raw(&var.value)?,
-            version: var.version,
-            updated_at: var.updated_at.clone(),
-        })
+        let envelope = answer.envelope.clone().ok_or_else(stored_not_json)?;
+        response(StatusCode::OK, "application/json", envelope)
     };
-    set_etag(&mut resp, var.version);
+    if let Some(etag) = &answer.etag {
+        resp.headers_mut().insert(header::ETAG, etag.clone());
+    }
     Ok(resp)
+}
+
+/// The answers to a read of `var`, built once per cached value: the envelope exactly as
+/// [`data`] writes it, the bare value, the `ETag`.
+fn read_answer(var: &cronium_store::Variable) -> crate::state::ReadAnswer {
+    let envelope = raw(&var.value).ok().map(|value| {
+        Bytes::from(to_json(&Envelope {
+            data: &Variable {
+                key: var.key.clone(),
+                value,
+                version: var.version,
+                updated_at: var.updated_at.clone(),
+            },
+        }))
+    });
+    crate::state::ReadAnswer {
+        envelope,
+        value: Bytes::copy_from_slice(var.value.as_bytes()),
+        etag: etag(var.version),
+    }
 }
 
 /// `PUT /v1/variables/{key}` (`If-Match`: compare-and-set).
@@ -136,8 +155,12 @@ fn variable_not_found(key: &str) -> ApiError {
     )
 }
 
+fn etag(version: u64) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("\"{version}\"")).ok()
+}
+
 fn set_etag(resp: &mut Response<Body>, version: u64) {
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
+    if let Some(v) = etag(version) {
         resp.headers_mut().insert(header::ETAG, v);
     }
 }
