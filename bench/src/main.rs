@@ -971,13 +971,13 @@ fn load_rows(args: &Args, dir: &Path, rows: &mut Vec<Row>) -> Result<(), String>
     });
 
     // Memory per idle keep-alive connection: 1,000 held, each with one request answered,
-    // measured once they have been idle for a second.
+    // measured once they have been idle for two seconds.
     let (sc, token, _) = bench_sidecar(args, &dir.join("conns"), "conns", false)?;
     http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
     std::thread::sleep(Duration::from_millis(100));
     let before = rss_kib(sc_pid(&sc)?).unwrap_or(0.0);
     let held = load::hold_connections(&sc.socket, &token, 1000)?;
-    std::thread::sleep(Duration::from_secs(1));
+    std::thread::sleep(Duration::from_secs(2));
     let holding = rss_kib(sc_pid(&sc)?).unwrap_or(0.0);
     drop(held);
     drop(sc);

@@ -21,6 +21,16 @@ use crate::state::AppState;
 mod park;
 use park::{Activity, Park, Tracked, Watched, PARK_AFTER};
 
+/// Gives memory the allocator holds free back to the system, when the binary sets it (the
+/// library has no unsafe code, and the allocator is the binary's choice). Called at most
+/// once a second, on a blocking thread, after [`RELEASE_AFTER_PARKS`] connections were
+/// parked: their freed buffers sit between live allocations, where glibc's malloc would
+/// otherwise keep them resident.
+pub static RELEASE_FREED_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Parked connections that make releasing freed memory worth a call.
+pub const RELEASE_AFTER_PARKS: usize = 32;
+
 /// How long in-flight requests get to finish after shutdown starts.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -244,7 +254,14 @@ async fn run(state: Arc<AppState>, listeners: Vec<Listener>) {
             }
         }
     }
+    let releaser = RELEASE_FREED_MEMORY
+        .get()
+        .copied()
+        .map(|release| tokio::spawn(release_freed_memory(release)));
     while loops.join_next().await.is_some() {}
+    if let Some(r) = releaser {
+        r.abort();
+    }
     // Listeners are dropped: no new connections. Remove our socket files (only if they are
     // still ours: another sidecar may have replaced a stale one meanwhile).
     for (path, ino) in sockets {
@@ -261,6 +278,21 @@ async fn run(state: Arc<AppState>, listeners: Vec<Listener>) {
         .is_err()
     {
         tracing::warn!("drain timed out; closing remaining connections");
+    }
+}
+
+/// Calls `release` once a second while connections are being parked.
+async fn release_freed_memory(release: fn()) {
+    let mut seen = park::parked_total();
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let parked = park::parked_total();
+        if parked.wrapping_sub(seen) >= RELEASE_AFTER_PARKS {
+            seen = parked;
+            let _ = tokio::task::spawn_blocking(release).await;
+        }
     }
 }
 
@@ -468,31 +500,41 @@ async fn with_hyper<S: Park, F: std::future::Future>(
         .half_close(true)
         .keep_alive(keep_alive)
         .serve_connection(TokioIo::new(io), svc);
-    let mut tick = (S::PARKS && keep_alive).then(|| {
-        let start = tokio::time::Instant::now() + PARK_AFTER;
-        let mut t = tokio::time::interval_at(start, PARK_AFTER);
-        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        t
-    });
+    let parks = S::PARKS && keep_alive;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PARK_AFTER, PARK_AFTER);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut mark = activity.mark();
     let mut parking = false;
     loop {
-        tokio::select! {
-            ended = &mut conn => {
-                if let Err(e) = ended {
-                    tracing::debug!(error = %e, "connection ended with an error");
-                    return None;
-                }
-                break;
+        // Polled by hand rather than with `select!`: the tick is polled only while the
+        // connection is idle, so a request costs no timer work at all.
+        let event = std::future::poll_fn(|cx| {
+            if let std::task::Poll::Ready(ended) = std::future::Future::poll(std::pin::Pin::new(&mut conn), cx) {
+                return std::task::Poll::Ready(Event::Ended(ended));
             }
-            _ = drained.as_mut(), if !*draining => {
+            if !*draining && std::future::Future::poll(drained.as_mut(), cx).is_ready() {
+                return std::task::Poll::Ready(Event::Drain);
+            }
+            if parks && !parking && activity.idle() && tick.poll_tick(cx).is_ready() {
+                return std::task::Poll::Ready(Event::Tick);
+            }
+            std::task::Poll::Pending
+        })
+        .await;
+        match event {
+            Event::Ended(Ok(())) => break,
+            Event::Ended(Err(e)) => {
+                tracing::debug!(error = %e, "connection ended with an error");
+                return None;
+            }
+            Event::Drain => {
                 *draining = true;
                 std::pin::Pin::new(&mut conn).graceful_shutdown();
             }
-            _ = next_tick(&mut tick), if !parking && !*draining => {
-                // Idle now and nothing happened since the last tick: park.
+            Event::Tick => {
+                // Idle now, and nothing happened since the last tick: park.
                 let now = activity.mark();
-                if activity.idle() && now == mark {
+                if now == mark && !*draining {
                     parking = true;
                     activity.set_parking(true);
                     std::pin::Pin::new(&mut conn).graceful_shutdown();
@@ -505,20 +547,21 @@ async fn with_hyper<S: Park, F: std::future::Future>(
         return None;
     }
     activity.set_parking(false);
+    park::parked();
     let parts = conn.into_parts();
     let mut io = parts.io.into_inner();
     io.rewind(parts.read_buf);
     Some(io)
 }
 
-/// The next tick of `tick`; never, without one.
-async fn next_tick(tick: &mut Option<tokio::time::Interval>) {
-    match tick {
-        Some(t) => {
-            t.tick().await;
-        }
-        None => std::future::pending().await,
-    }
+/// What woke the connection loop.
+enum Event {
+    /// hyper is done with the connection.
+    Ended(Result<(), hyper::Error>),
+    /// The sidecar is shutting down.
+    Drain,
+    /// [`PARK_AFTER`] passed while the connection was idle.
+    Tick,
 }
 
 /// Most unread input discarded after hyper closes a connection.

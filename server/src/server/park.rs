@@ -12,7 +12,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -23,6 +23,19 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// enough that a client making calls back to back never pays for a new hyper connection,
 /// short enough that connections used every second or two are parked most of the time.
 pub(super) const PARK_AFTER: Duration = Duration::from_millis(100);
+
+/// Connections parked since the start (all listeners).
+static PARKED: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one more parked connection.
+pub(super) fn parked() {
+    PARKED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Connections parked since the start.
+pub(super) fn parked_total() -> usize {
+    PARKED.load(Ordering::Relaxed)
+}
 
 /// A stream that can wait to be readable without being read: what parking needs.
 pub(super) trait Park: AsyncRead + AsyncWrite + Unpin + Send + 'static {
