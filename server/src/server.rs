@@ -456,10 +456,7 @@ async fn connection_task<S: Park>(
             return;
         };
         io = parked;
-        let idle_limit = state
-            .limits
-            .header_read_timeout
-            .saturating_sub(PARK_AFTER);
+        let idle_limit = state.limits.header_read_timeout.saturating_sub(PARK_AFTER);
         // By `&mut`: a shared borrow across the wait would need the stream to be `Sync`.
         let waiting = &mut io.inner;
         let input = std::future::poll_fn(move |cx| waiting.poll_input(cx));
@@ -487,9 +484,7 @@ async fn with_hyper<S: Park, F: std::future::Future>(
     let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let ended = requests.request();
         let answer = app.handle(req.map(Lingering::new));
-        async move {
-            Ok::<_, std::convert::Infallible>(answer.await.map(|b| Tracked::new(b, ended)))
-        }
+        async move { Ok::<_, std::convert::Infallible>(answer.await.map(|b| Tracked::new(b, ended))) }
     });
     let mut conn = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -509,7 +504,9 @@ async fn with_hyper<S: Park, F: std::future::Future>(
         // Polled by hand rather than with `select!`: the tick is polled only while the
         // connection is idle, so a request costs no timer work at all.
         let event = std::future::poll_fn(|cx| {
-            if let std::task::Poll::Ready(ended) = std::future::Future::poll(std::pin::Pin::new(&mut conn), cx) {
+            if let std::task::Poll::Ready(ended) =
+                std::future::Future::poll(std::pin::Pin::new(&mut conn), cx)
+            {
                 return std::task::Poll::Ready(Event::Ended(ended));
             }
             if !*draining && std::future::Future::poll(drained.as_mut(), cx).is_ready() {

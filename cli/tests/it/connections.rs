@@ -167,7 +167,11 @@ fn a_trickled_head_after_a_request_is_still_cut_off() {
             }
         }
     }
-    assert!(cut, "a head trickled for {:?} was not cut off", started.elapsed());
+    assert!(
+        cut,
+        "a head trickled for {:?} was not cut off",
+        started.elapsed()
+    );
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "cut off only after {:?}; the header timeout is 2 s",
