@@ -122,7 +122,7 @@ pub(crate) fn nofile() -> u64 {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return 1024;
     }
-    lim.rlim_cur as u64
+    lim.rlim_cur
 }
 
 /// Sends one request and reads its answer (head and `content-length` body); the status.
