@@ -441,7 +441,22 @@ async fn connection_task<S: Park>(
     let mut draining = false;
     let drained = drain.changed();
     tokio::pin!(drained);
+    // A new connection starts parked: hyper gets it once its first request is readable,
+    // so connections opened ahead of their first request cost only this task. A silent
+    // one is closed after the header read timeout, as hyper would.
+    let mut parked = S::PARKS && keep_alive;
+    let mut idle_limit = state.limits.header_read_timeout;
     loop {
+        if parked {
+            // By `&mut`: a shared borrow across the wait would need the stream to be `Sync`.
+            let waiting = &mut io.inner;
+            let input = std::future::poll_fn(move |cx| waiting.poll_input(cx));
+            tokio::select! {
+                ready = input => if ready.is_err() { return },
+                _ = tokio::time::sleep(idle_limit) => return,
+                _ = drained.as_mut() => return,
+            }
+        }
         // Boxed: hyper's connection is most of this future, and only while it runs.
         let served = Box::pin(with_hyper(
             state,
@@ -452,19 +467,13 @@ async fn connection_task<S: Park>(
             &mut draining,
         ))
         .await;
-        let Some(parked) = served else {
+        let Some(back) = served else {
             return;
         };
-        io = parked;
-        let idle_limit = state.limits.header_read_timeout.saturating_sub(PARK_AFTER);
-        // By `&mut`: a shared borrow across the wait would need the stream to be `Sync`.
-        let waiting = &mut io.inner;
-        let input = std::future::poll_fn(move |cx| waiting.poll_input(cx));
-        tokio::select! {
-            ready = input => if ready.is_err() { return },
-            _ = tokio::time::sleep(idle_limit) => return,
-            _ = drained.as_mut() => return,
-        }
+        io = back;
+        parked = true;
+        // Parked after PARK_AFTER idle: the header timeout runs from the last answer.
+        idle_limit = state.limits.header_read_timeout.saturating_sub(PARK_AFTER);
     }
 }
 
