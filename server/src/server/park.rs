@@ -7,8 +7,10 @@
 //! for a connection that does nothing. A connection that has been quiet between requests
 //! for [`PARK_AFTER`] is therefore taken back from hyper (a graceful shutdown of an idle
 //! connection that leaves the socket open) and kept as the bare socket, waiting to be
-//! readable; its next request gets a new hyper connection. Busy connections are never
-//! parked, so their requests cost nothing more than an occasional timer tick.
+//! readable; its next request gets a new hyper connection. A new connection starts
+//! parked the same way. Busy connections are never parked; a request costs the read
+//! counting, the response's end marking, and one timer poll when the connection goes
+//! idle (about 130 instructions of ~28,500 per cached read).
 
 use std::io;
 use std::pin::Pin;
