@@ -18,6 +18,19 @@ use tokio::sync::Semaphore;
 use crate::routes;
 use crate::state::AppState;
 
+mod park;
+use park::{Activity, Park, Tracked, Watched, PARK_AFTER};
+
+/// Gives memory the allocator holds free back to the system, when the binary sets it (the
+/// library has no unsafe code, and the allocator is the binary's choice). Called at most
+/// once a second, on a blocking thread, after [`RELEASE_AFTER_PARKS`] connections were
+/// parked: their freed buffers sit between live allocations, where glibc's malloc would
+/// otherwise keep them resident.
+pub static RELEASE_FREED_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Parked connections that make releasing freed memory worth a call.
+pub const RELEASE_AFTER_PARKS: usize = 32;
+
 /// How long in-flight requests get to finish after shutdown starts.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -153,7 +166,10 @@ pub fn serve(
 }
 
 async fn run(state: Arc<AppState>, listeners: Vec<Listener>) {
-    let graceful = Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
+    // Every connection holds a receiver: a value sent asks them to finish their request
+    // and close; the sender sees all receivers gone once they have.
+    let (drain, drain_rx) = tokio::sync::watch::channel(());
+    let graceful = Arc::new(drain_rx);
     let slots = Arc::new(Slots::new(state.limits.max_connections));
     let mut sockets = Vec::new();
     let mut loops = tokio::task::JoinSet::new();
@@ -238,7 +254,14 @@ async fn run(state: Arc<AppState>, listeners: Vec<Listener>) {
             }
         }
     }
+    let releaser = RELEASE_FREED_MEMORY
+        .get()
+        .copied()
+        .map(|release| tokio::spawn(release_freed_memory(release)));
     while loops.join_next().await.is_some() {}
+    if let Some(r) = releaser {
+        r.abort();
+    }
     // Listeners are dropped: no new connections. Remove our socket files (only if they are
     // still ours: another sidecar may have replaced a stale one meanwhile).
     for (path, ino) in sockets {
@@ -247,15 +270,29 @@ async fn run(state: Arc<AppState>, listeners: Vec<Listener>) {
         }
     }
     tracing::info!("draining in-flight requests");
-    let graceful = Arc::try_unwrap(graceful).unwrap_or_else(|_| {
-        // All accept loops have ended, so no other owner is left; unreachable in practice.
-        hyper_util::server::graceful::GracefulShutdown::new()
-    });
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    // All accept loops have ended: this is the last copy besides the connections'.
+    drop(graceful);
+    let _ = drain.send(());
+    if tokio::time::timeout(DRAIN_TIMEOUT, drain.closed())
         .await
         .is_err()
     {
         tracing::warn!("drain timed out; closing remaining connections");
+    }
+}
+
+/// Calls `release` once a second while connections are being parked.
+async fn release_freed_memory(release: fn()) {
+    let mut seen = park::parked_total();
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let parked = park::parked_total();
+        if parked.wrapping_sub(seen) >= RELEASE_AFTER_PARKS {
+            seen = parked;
+            let _ = tokio::task::spawn_blocking(release).await;
+        }
     }
 }
 
@@ -267,17 +304,17 @@ async fn accept_error(e: io::Error) {
 
 fn connection<S>(
     state: &Arc<AppState>,
-    graceful: &hyper_util::server::graceful::GracefulShutdown,
+    graceful: &tokio::sync::watch::Receiver<()>,
     slots: &Arc<Slots>,
     stream: S,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Park,
 {
     let Ok(permit) = slots.open.clone().try_acquire_owned() else {
         over_cap(state, graceful, slots, stream);
         return;
     };
-    serve_connection(state, graceful.watcher(), permit, stream, true);
+    serve_connection(state, graceful.clone(), permit, stream, true);
 }
 
 /// The connection slots: the configured cap, a few more kept for the operations routes,
@@ -314,11 +351,11 @@ impl Slots {
 /// instead of the 503. An operations route is served from the reserve instead.
 fn over_cap<S>(
     state: &Arc<AppState>,
-    graceful: &hyper_util::server::graceful::GracefulShutdown,
+    graceful: &tokio::sync::watch::Receiver<()>,
     slots: &Arc<Slots>,
     stream: S,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Park,
 {
     let Ok(reading) = slots.refusing.clone().try_acquire_owned() else {
         state.metrics.rejected();
@@ -326,7 +363,7 @@ fn over_cap<S>(
         return;
     };
     let (state, slots) = (state.clone(), slots.clone());
-    let watcher = graceful.watcher();
+    let watcher = graceful.clone();
     tokio::spawn(async move {
         let mut stream = stream;
         let head = read_head(&mut stream).await;
@@ -372,21 +409,93 @@ fn is_ops_request(head: &[u8]) -> bool {
     matches!(method, b"GET" | b"HEAD") && matches!(path, b"/health" | b"/ready" | b"/metrics")
 }
 
-fn serve_connection<S>(
+/// Serves one connection on a task of its own until it closes, holding its slot.
+fn serve_connection<S: Park>(
     state: &Arc<AppState>,
-    graceful: hyper_util::server::graceful::Watcher,
+    drain: tokio::sync::watch::Receiver<()>,
     permit: tokio::sync::OwnedSemaphorePermit,
     stream: S,
     keep_alive: bool,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let app = routes::app(state.clone());
-    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-        let answer = app.handle(req.map(Lingering::new));
-        async move { Ok::<_, std::convert::Infallible>(answer.await) }
+) {
+    let state = state.clone();
+    state.metrics.connection(1);
+    tokio::spawn(async move {
+        connection_task(&state, drain, stream, keep_alive).await;
+        state.metrics.connection(-1);
+        drop(permit);
     });
-    let conn = http1::Builder::new()
+}
+
+/// Alternates between hyper serving requests and, once the connection has been idle for
+/// [`PARK_AFTER`], the bare socket waiting for the next one (see [`park`]). An idle
+/// connection is closed after the header read timeout, as hyper would (its header timer
+/// runs from the end of the previous response).
+async fn connection_task<S: Park>(
+    state: &Arc<AppState>,
+    mut drain: tokio::sync::watch::Receiver<()>,
+    stream: S,
+    keep_alive: bool,
+) {
+    let activity = Arc::new(Activity::default());
+    let mut io = Watched::new(LingerClose::new(stream), activity.clone());
+    let mut draining = false;
+    let drained = drain.changed();
+    tokio::pin!(drained);
+    // A new connection starts parked: hyper gets it once its first request is readable,
+    // so connections opened ahead of their first request cost only this task. A silent
+    // one is closed after the header read timeout, as hyper would.
+    let mut parked = S::PARKS && keep_alive;
+    let mut idle_limit = state.limits.header_read_timeout;
+    loop {
+        if parked {
+            // By `&mut`: a shared borrow across the wait would need the stream to be `Sync`.
+            let waiting = &mut io.inner;
+            let input = std::future::poll_fn(move |cx| waiting.poll_input(cx));
+            tokio::select! {
+                ready = input => if ready.is_err() { return },
+                _ = tokio::time::sleep(idle_limit) => return,
+                _ = drained.as_mut() => return,
+            }
+        }
+        // Boxed: hyper's connection is most of this future, and only while it runs.
+        let served = Box::pin(with_hyper(
+            state,
+            io,
+            &activity,
+            keep_alive,
+            drained.as_mut(),
+            &mut draining,
+        ))
+        .await;
+        let Some(back) = served else {
+            return;
+        };
+        io = back;
+        parked = true;
+        // Parked after PARK_AFTER idle: the header timeout runs from the last answer.
+        idle_limit = state.limits.header_read_timeout.saturating_sub(PARK_AFTER);
+    }
+}
+
+/// Runs hyper on `io` until the connection ends (`None`) or has been idle for
+/// [`PARK_AFTER`] between requests, when hyper is shut down without closing the stream
+/// and the stream is handed back (`Some`).
+async fn with_hyper<S: Park, F: std::future::Future>(
+    state: &Arc<AppState>,
+    io: Watched<LingerClose<S>>,
+    activity: &Arc<Activity>,
+    keep_alive: bool,
+    mut drained: std::pin::Pin<&mut F>,
+    draining: &mut bool,
+) -> Option<Watched<LingerClose<S>>> {
+    let app = routes::app(state.clone());
+    let requests = activity.clone();
+    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let ended = requests.request();
+        let answer = app.handle(req.map(Lingering::new));
+        async move { Ok::<_, std::convert::Infallible>(answer.await.map(|b| Tracked::new(b, ended))) }
+    });
+    let mut conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(state.limits.header_read_timeout)
         // A client that half-closes after sending its request (a chunked upload, then
@@ -394,17 +503,71 @@ fn serve_connection<S>(
         // input first and close the connection before the handler has answered.
         .half_close(true)
         .keep_alive(keep_alive)
-        .serve_connection(TokioIo::new(LingerClose::new(stream)), svc);
-    let conn = graceful.watch(conn);
-    let state = state.clone();
-    state.metrics.connection(1);
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "connection ended with an error");
+        .serve_connection(TokioIo::new(io), svc);
+    let parks = S::PARKS && keep_alive;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PARK_AFTER, PARK_AFTER);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut mark = activity.mark();
+    let mut parking = false;
+    loop {
+        // Polled by hand rather than with `select!`: the tick is polled only while the
+        // connection is idle, so a request costs no timer work at all.
+        let event = std::future::poll_fn(|cx| {
+            if let std::task::Poll::Ready(ended) =
+                std::future::Future::poll(std::pin::Pin::new(&mut conn), cx)
+            {
+                return std::task::Poll::Ready(Event::Ended(ended));
+            }
+            if !*draining && std::future::Future::poll(drained.as_mut(), cx).is_ready() {
+                return std::task::Poll::Ready(Event::Drain);
+            }
+            if parks && !parking && activity.idle() && tick.poll_tick(cx).is_ready() {
+                return std::task::Poll::Ready(Event::Tick);
+            }
+            std::task::Poll::Pending
+        })
+        .await;
+        match event {
+            Event::Ended(Ok(())) => break,
+            Event::Ended(Err(e)) => {
+                tracing::debug!(error = %e, "connection ended with an error");
+                return None;
+            }
+            Event::Drain => {
+                *draining = true;
+                std::pin::Pin::new(&mut conn).graceful_shutdown();
+            }
+            Event::Tick => {
+                // Idle now, and nothing happened since the last tick: park.
+                let now = activity.mark();
+                if now == mark && !*draining {
+                    parking = true;
+                    activity.set_parking(true);
+                    std::pin::Pin::new(&mut conn).graceful_shutdown();
+                }
+                mark = now;
+            }
         }
-        state.metrics.connection(-1);
-        drop(permit);
-    });
+    }
+    if !parking || *draining {
+        return None;
+    }
+    activity.set_parking(false);
+    park::parked();
+    let parts = conn.into_parts();
+    let mut io = parts.io.into_inner();
+    io.rewind(parts.read_buf);
+    Some(io)
+}
+
+/// What woke the connection loop.
+enum Event {
+    /// hyper is done with the connection.
+    Ended(Result<(), hyper::Error>),
+    /// The sidecar is shutting down.
+    Drain,
+    /// [`PARK_AFTER`] passed while the connection was idle.
+    Tick,
 }
 
 /// Most unread input discarded after hyper closes a connection.
@@ -425,6 +588,16 @@ struct LingerClose<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> LingerClose<S> {
     fn new(inner: S) -> Self {
         Self { inner: Some(inner) }
+    }
+}
+
+impl<S: Park> LingerClose<S> {
+    /// Ready once input (or its end) is waiting.
+    fn poll_input(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        match self.inner.as_ref() {
+            Some(s) => s.poll_input(cx),
+            None => std::task::Poll::Ready(Ok(())),
+        }
     }
 }
 
@@ -636,6 +809,15 @@ impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
             return std::task::Poll::Ready(Ok(()));
         }
         std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+// Only ops requests over the cap are rewound, and they are served without keep-alive.
+impl<S: Park> Park for Rewind<S> {
+    const PARKS: bool = false;
+
+    fn poll_input(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        self.inner.poll_input(cx)
     }
 }
 

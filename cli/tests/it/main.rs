@@ -5,6 +5,7 @@ mod admin_api;
 mod api;
 mod bad_input;
 mod client;
+mod connections;
 mod containers;
 mod finish;
 mod harden;
