@@ -78,7 +78,7 @@ lint: ## Lints: clippy (deny warnings), rustfmt, OpenAPI document validity, the 
 	python3 -c 'import json,sys; d=json.load(open("server/openapi.json")); sys.exit(0 if d.get("openapi","").startswith("3.1") else "openapi.json is not OpenAPI 3.1")'
 
 .PHONY: bench
-bench: python ## Benchmarks: every figure as a ratio to a baseline measured in the same run (< 10 min)
+bench: python ## Benchmarks: every figure as a ratio to a baseline measured in the same run (~11 min)
 	@# Optional clients (Node addon, C library and builtin): built when their targets exist;
 	@# when one is missing or fails, its rows say "skipped" and the run goes on.
 	@for t in $(if $(wildcard bindings/node/binding.mk),node) $(if $(wildcard bindings/c/binding.mk),c-bench); do \

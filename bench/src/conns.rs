@@ -75,9 +75,22 @@ pub(crate) fn busy(cronium: &Path, dir: &Path, n: usize, secs: u64) -> Result<Bu
             let (socket, req) = (sc.socket.clone(), req.clone());
             let (open, ok, errors) = (open.clone(), ok.clone(), errors.clone());
             tasks.spawn(async move {
-                let Ok(mut c) = UnixStream::connect(&socket).await else {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                    return;
+                // A Unix socket's connect fails at once (EAGAIN) while the listener's
+                // backlog is full, as it is when thousands connect in the same instant:
+                // a real client tries again, and so does this one, for up to 5 s.
+                let mut tries = 0;
+                let mut c = loop {
+                    match UnixStream::connect(&socket).await {
+                        Ok(c) => break c,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && tries < 500 => {
+                            tries += 1;
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            return;
+                        }
+                    }
                 };
                 open.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis((i % 2000) as u64)).await;
