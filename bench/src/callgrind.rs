@@ -365,17 +365,7 @@ pub(crate) fn measure(cronium: &Path, dir: &Path) -> Result<Counts, String> {
         )
         .map_err(|e| e.to_string())?
         .token;
-    let client = cronium_client::BlockingClient::new(
-        cronium_client::Config::builder()
-            .socket(&sc.socket)
-            .token(token.clone())
-            .build()
-            .map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| e.to_string())?;
-    client
-        .set_variable("bench", &json!({"n": 1, "s": "payload"}), None)
-        .map_err(|e| e.to_string())?;
+    let client = crate::seeded_client(&sc, &token)?;
     let (_, _, body) = crate::http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
 
     let mut raw = crate::RawHttp::new(&sc.socket, &token).map_err(|e| e.to_string())?;

@@ -975,10 +975,17 @@ fn bench_sidecar(
 ) -> Result<(Sidecar, String, cronium_client::BlockingClient), String> {
     let sc = start_sidecar(&args.cronium, state, name, listen)?;
     let token = create_execution(&sc)?;
+    let client = seeded_client(&sc, &token)?;
+    Ok((sc, token, client))
+}
+
+/// A client-core client of `sc` with `token`, after storing the variable `bench` every
+/// cached-read figure reads.
+fn seeded_client(sc: &Sidecar, token: &str) -> Result<cronium_client::BlockingClient, String> {
     let client = cronium_client::BlockingClient::new(
         cronium_client::Config::builder()
             .socket(&sc.socket)
-            .token(token.clone())
+            .token(token.to_owned())
             .build()
             .map_err(|e| e.to_string())?,
     )
@@ -986,7 +993,7 @@ fn bench_sidecar(
     client
         .set_variable("bench", &json!({"n": 1, "s": "payload"}), None)
         .map_err(|e| e.to_string())?;
-    Ok((sc, token, client))
+    Ok(client)
 }
 
 /// Throughput with 8 connections, RSS holding 1,000 connections, the output stream.
