@@ -24,13 +24,14 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use tokio::sync::Semaphore;
 
 use crate::admin::{Admin, AdminError, ListFilter};
 use crate::auth::{Scope, Scopes};
 use crate::body::{compact_json, parse_json, read_body};
 use crate::config::CoreConfig;
 use crate::error::{to_json, ApiError};
-use crate::server::{Listener, DRAIN_TIMEOUT};
+use crate::server::{refuse, Listener, DRAIN_TIMEOUT, MAX_REFUSING};
 use crate::state::AppState;
 use cronium_protocol::route::{Route as RouteSpec, ADMIN_ROUTES};
 use cronium_protocol::wire::{Envelope, ValueBody};
@@ -1102,9 +1103,16 @@ mod describe_tests {
     }
 }
 
+/// Most connections the admin listeners hold open at once. The orchestrator's traffic is
+/// a few requests at a time; the cap keeps anyone who can reach the admin socket or port
+/// (without the secret) from holding open so many connections that the process runs out
+/// of file descriptors the script listeners need. Over it, a connection gets `503
+/// overloaded` (with `Retry-After`) once its request head is read.
+pub const ADMIN_MAX_CONNECTIONS: usize = 256;
+
 /// Serves the admin API on `listeners` until the sidecar's shutdown, then drains (up to
-/// [`DRAIN_TIMEOUT`]) and removes its socket files. Low traffic by nature: no connection
-/// cap of its own beyond the header-read timeout.
+/// [`DRAIN_TIMEOUT`]) and removes its socket files. At most [`ADMIN_MAX_CONNECTIONS`]
+/// connections are open at once.
 pub fn serve(
     api: AdminApi,
     listeners: Vec<Listener>,
@@ -1112,13 +1120,23 @@ pub fn serve(
     Box::pin(run(api, listeners))
 }
 
+/// The admin listeners' connection slots, shared by all of them.
+struct Slots {
+    open: Arc<Semaphore>,
+    refusing: Arc<Semaphore>,
+}
+
 async fn run(api: AdminApi, listeners: Vec<Listener>) {
     let graceful = Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
+    let slots = Arc::new(Slots {
+        open: Arc::new(Semaphore::new(ADMIN_MAX_CONNECTIONS)),
+        refusing: Arc::new(Semaphore::new(MAX_REFUSING.min(ADMIN_MAX_CONNECTIONS))),
+    });
     let mut sockets = Vec::new();
     let mut loops = tokio::task::JoinSet::new();
     for l in listeners {
         tracing::info!(listen = %l.describe(), "serving the admin API");
-        let (api, graceful) = (api.clone(), graceful.clone());
+        let (api, graceful, slots) = (api.clone(), graceful.clone(), slots.clone());
         if let Listener::Unix(_, path, ino) = &l {
             sockets.push((path.clone(), *ino));
         }
@@ -1142,8 +1160,8 @@ async fn run(api: AdminApi, listeners: Vec<Listener>) {
                     }
                 };
                 match accepted {
-                    Ok(Conn::Unix(s)) => connection(&api, &graceful, s),
-                    Ok(Conn::Tcp(s)) => connection(&api, &graceful, s),
+                    Ok(Conn::Unix(s)) => connection(&api, &graceful, &slots, s),
+                    Ok(Conn::Tcp(s)) => connection(&api, &graceful, &slots, s),
                     Err(e) => {
                         tracing::warn!(error = %e, "admin accept failed");
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -1171,10 +1189,17 @@ enum Conn {
 fn connection<S>(
     api: &AdminApi,
     graceful: &hyper_util::server::graceful::GracefulShutdown,
+    slots: &Slots,
     stream: S,
 ) where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: crate::server::Park,
 {
+    let Ok(permit) = slots.open.clone().try_acquire_owned() else {
+        refuse(&api.state, &slots.refusing, stream, |_, stream| {
+            Some(stream)
+        });
+        return;
+    };
     let api = api.clone();
     let header_timeout = api.state.limits.header_read_timeout;
     let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
@@ -1190,6 +1215,7 @@ fn connection<S>(
         if let Err(e) = conn.await {
             tracing::debug!(error = %e, "admin connection ended with an error");
         }
+        drop(permit);
     });
 }
 

@@ -19,7 +19,8 @@ use crate::routes;
 use crate::state::AppState;
 
 mod park;
-use park::{Activity, Park, Tracked, Watched, PARK_AFTER};
+pub(crate) use park::Park;
+use park::{Activity, Tracked, Watched, PARK_AFTER};
 
 /// Gives memory the allocator holds free back to the system, when the binary sets it (the
 /// library has no unsafe code, and the allocator is the binary's choice). Called at most
@@ -330,7 +331,7 @@ struct Slots {
 pub const OPS_RESERVE: usize = 8;
 /// Most connections over the cap read at once (their head, to answer 503); past it they
 /// get the 503 without being read.
-const MAX_REFUSING: usize = 1024;
+pub(crate) const MAX_REFUSING: usize = 1024;
 /// Largest request head read from a connection over the cap.
 const REFUSE_HEAD_BYTES: usize = 16 * 1024;
 /// Longest wait for it.
@@ -357,26 +358,43 @@ fn over_cap<S>(
 ) where
     S: Park,
 {
-    let Ok(reading) = slots.refusing.clone().try_acquire_owned() else {
+    let (serving, reserve) = (state.clone(), slots.ops.clone());
+    let watcher = graceful.clone();
+    refuse(state, &slots.refusing, stream, move |head, stream| {
+        if is_ops_request(head) {
+            if let Ok(permit) = reserve.try_acquire_owned() {
+                let replay = Rewind::new(head.to_vec(), stream);
+                serve_connection(&serving, watcher, permit, replay, false);
+                return None;
+            }
+        }
+        Some(stream)
+    });
+}
+
+/// Turns away a connection over a listener's cap with a 503 once its request head has been
+/// read (bounded: see [`read_head`]), unless `take` serves it after all (it then returns
+/// `None`). At most `refusing`'s permits are read at once; past them the 503 goes out
+/// unread. The script and the admin listeners each have their own cap and bound.
+pub(crate) fn refuse<S, F>(state: &Arc<AppState>, refusing: &Arc<Semaphore>, stream: S, take: F)
+where
+    S: Park,
+    F: FnOnce(&[u8], S) -> Option<S> + Send + 'static,
+{
+    let Ok(reading) = refusing.clone().try_acquire_owned() else {
         state.metrics.rejected();
         tokio::spawn(reject(LingerClose::new(stream)));
         return;
     };
-    let (state, slots) = (state.clone(), slots.clone());
-    let watcher = graceful.clone();
+    let state = state.clone();
     tokio::spawn(async move {
         let mut stream = stream;
         let head = read_head(&mut stream).await;
         drop(reading);
-        if is_ops_request(&head) {
-            if let Ok(permit) = slots.ops.clone().try_acquire_owned() {
-                let replay = Rewind::new(head, stream);
-                serve_connection(&state, watcher, permit, replay, false);
-                return;
-            }
+        if let Some(stream) = take(&head, stream) {
+            state.metrics.rejected();
+            reject(LingerClose::new(stream)).await;
         }
-        state.metrics.rejected();
-        reject(LingerClose::new(stream)).await;
     });
 }
 

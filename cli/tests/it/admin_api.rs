@@ -139,6 +139,28 @@ fn the_admin_api_has_its_own_socket_and_credential_refused_both_ways() {
     );
 }
 
+/// The admin listener has a connection cap of its own: whoever can reach the socket
+/// (without the secret) cannot hold open connections without bound. Over the cap the
+/// request is read and answered `503 overloaded`; once connections close, requests are
+/// served again.
+#[test]
+fn the_admin_listener_caps_its_connections_and_answers_503_over_it() {
+    let s = admin_sidecar();
+    let sock = admin_socket(&s.dir);
+    let cap = cronium_server::admin_api::ADMIN_MAX_CONNECTIONS;
+    let held: Vec<UnixStream> = (0..cap)
+        .map(|_| UnixStream::connect(&sock).expect("connect"))
+        .collect();
+    // Accepted in order: by the time the next connection is, the cap is full.
+    let r = admin(&s, "GET", "/admin/v1/executions", None);
+    r.expect_error(503, "overloaded");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    drop(held);
+    eventually("an admin request served again", || {
+        admin(&s, "GET", "/admin/v1/executions", None).status == 200
+    });
+}
+
 #[test]
 fn admin_routes_create_show_list_token_finish_stream_and_variables() {
     let s = admin_sidecar();

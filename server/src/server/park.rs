@@ -40,7 +40,7 @@ pub(super) fn parked_total() -> usize {
 }
 
 /// A stream that can wait to be readable without being read: what parking needs.
-pub(super) trait Park: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+pub(crate) trait Park: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// Whether this kind of stream can be parked at all.
     const PARKS: bool;
 
