@@ -77,14 +77,20 @@ lint: ## Lints: clippy (deny warnings), rustfmt, OpenAPI document validity, the 
 	$(CARGO) test -p cronium-protocol --test contract
 	python3 -c 'import json,sys; d=json.load(open("server/openapi.json")); sys.exit(0 if d.get("openapi","").startswith("3.1") else "openapi.json is not OpenAPI 3.1")'
 
+.PHONY: bench-build
+# The sidecar under test is the release binary `make release` ships, built on its own:
+# built together with the bench crate, cargo would unify the store's `conformance` feature
+# (the bench's throwaway PostgreSQL) into it, and the images' binary would be built twice.
+bench-build: release
+	$(CARGO) build --release -p cronium-bench --bins
+
 .PHONY: bench
-bench: python ## Benchmarks: every figure as a ratio to a baseline measured in the same run (~11 min)
+bench: python bench-build ## Benchmarks: every figure as a ratio to a baseline measured in the same run (~11 min)
 	@# Optional clients (Node addon, C library and builtin): built when their targets exist;
 	@# when one is missing or fails, its rows say "skipped" and the run goes on.
 	@for t in $(if $(wildcard bindings/node/binding.mk),node) $(if $(wildcard bindings/c/binding.mk),c-bench); do \
 		$(MAKE) --no-print-directory $$t || echo "bench: 'make $$t' failed; its rows will say skipped" >&2; \
 	done
-	$(CARGO) build --release -p cronium-cli -p cronium-bench --bins
 	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN) --out $(CARGO_TARGET_DIR)/bench/latest.json
 
 # `make bench` writes under target/ only; the chart docs/performance.md shows is tracked and
@@ -94,32 +100,28 @@ bench-publish: ## Copy the last `make bench` chart over bench/results/latency.sv
 	cp $(CARGO_TARGET_DIR)/bench/latency.svg bench/results/latency.svg
 
 .PHONY: bench-quick
-bench-quick: python ## The benchmarks once, briefly (CI runs this so the harness cannot rot)
+bench-quick: python bench-build ## The benchmarks once, briefly (CI runs this so the harness cannot rot)
 	@for t in $(if $(wildcard bindings/node/binding.mk),node) $(if $(wildcard bindings/c/binding.mk),c-bench); do \
 		$(MAKE) --no-print-directory $$t || echo "bench-quick: 'make $$t' failed; its rows will say skipped" >&2; \
 	done
-	$(CARGO) build --release -p cronium-cli -p cronium-bench --bins
 	$(CARGO_TARGET_DIR)/release/cronium-bench --cronium $(RELEASE_BIN) --quick --out $(CARGO_TARGET_DIR)/bench/quick.json
 
 # Instruction counts per request (callgrind): the figures that do not move with the
 # machine's load. The baseline is per machine kind (docs/performance.md). The build is
-# bench-quick's (the same packages and features), so after it nothing is rebuilt.
+# bench-quick's, so after it nothing is rebuilt.
 .PHONY: bench-check bench-baseline
-bench-check: ## Instruction counts per request (callgrind) vs bench/baseline/instructions.json; fails on > 10% growth
+bench-check: bench-build ## Instruction counts per request (callgrind) vs bench/baseline/instructions.json; fails on > 10% growth
 	@./scripts/ensure-tools.sh bench
-	$(CARGO) build --release -p cronium-cli -p cronium-bench --bins
 	$(CARGO_TARGET_DIR)/release/cronium-bench --instructions check bench/baseline/instructions.json --cronium $(RELEASE_BIN)
 
-bench-baseline: ## Rewrite bench/baseline/instructions.json with this machine's instruction counts
+bench-baseline: bench-build ## Rewrite bench/baseline/instructions.json with this machine's instruction counts
 	@./scripts/ensure-tools.sh bench
-	$(CARGO) build --release -p cronium-cli -p cronium-bench --bins
 	$(CARGO_TARGET_DIR)/release/cronium-bench --instructions baseline bench/baseline/instructions.json --cronium $(RELEASE_BIN)
 
 # Not part of `make test`: minutes of load on loopback. The open-file limit is raised for
 # the 10,000 connections (the sidecar inherits it).
 .PHONY: soak
-soak: ## Load and abuse: 10,000 keep-alive connections, slowloris, storage full (release, ~3 min)
-	$(CARGO) build --release -p cronium-cli --bin cronium -p cronium-bench --bin cronium-soak
+soak: bench-build ## Load and abuse: 10,000 keep-alive connections, slowloris, storage full (release, ~3 min)
 	ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"; \
 		$(CARGO_TARGET_DIR)/release/cronium-soak --cronium $(RELEASE_BIN)
 
