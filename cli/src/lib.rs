@@ -629,6 +629,11 @@ pub fn init_tracing(default: tracing::Level, json: bool) {
 }
 
 async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
+    // The signal handlers go in before anything is bound: a SIGTERM sent as soon as the
+    // socket answers (a supervisor stopping the sidecar it just started) then drains and
+    // removes the socket, instead of the default action killing the process mid-start.
+    let stop = stop_signal();
+    let hangup = cfg.tls.as_ref().map(|_| hangup_signal());
     // Bind first: a script started at the same time can connect while the store opens
     // (its connection waits in the backlog), and a busy socket fails fast.
     let mut listeners = vec![cronium_server::server::Listener::unix(&cfg.socket)
@@ -696,12 +701,12 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
     };
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        stop.await;
         tracing::info!("shutdown requested");
         shutdown.cancel();
     });
-    if let Some(tls) = tls {
-        tokio::spawn(reload_tls_on_hangup(tls));
+    if let (Some(tls), Some(hangup)) = (tls, hangup) {
+        tokio::spawn(reload_tls_on_hangup(tls, hangup));
     }
     cronium_server::server::serve(state, listeners).await;
     if let Some(task) = admin_task {
@@ -710,13 +715,26 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `SIGHUP`'s handler, installed when called (its default action ends the process).
+fn hangup_signal() -> Option<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::hangup()) {
+        Ok(hup) => Some(hup),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot handle SIGHUP; the TLS certificate is reloaded only by a restart");
+            None
+        }
+    }
+}
+
 /// Reads the TLS certificate and key again on every `SIGHUP` (a renewed certificate is
 /// used without a restart; open connections keep theirs). A file that fails to load is
 /// logged and the previous certificate stays in use.
-async fn reload_tls_on_hangup(tls: std::sync::Arc<cronium_server::tls::TlsServer>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot handle SIGHUP; the TLS certificate is reloaded only by a restart");
+async fn reload_tls_on_hangup(
+    tls: std::sync::Arc<cronium_server::tls::TlsServer>,
+    hup: Option<tokio::signal::unix::Signal>,
+) {
+    let Some(mut hup) = hup else {
         return;
     };
     while hup.recv().await.is_some() {
@@ -729,20 +747,24 @@ async fn reload_tls_on_hangup(tls: std::sync::Arc<cronium_server::tls::TlsServer
     }
 }
 
-async fn wait_for_signal() {
+/// Installs the `SIGTERM` and `SIGINT` handlers now and returns what waits for either.
+fn stop_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{signal, SignalKind};
-    match (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+    );
+    async move {
+        match handlers {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }

@@ -160,12 +160,37 @@ fn a_chunked_upload_then_half_close_is_answered_every_time() {
     }
 }
 
+/// The sidecar's `cronium_open_connections` gauge, counting the connection that asks.
+fn open_connections(s: &Sidecar) -> i64 {
+    let mut c = TcpStream::connect(s.tcp_addr()).expect("tcp");
+    write!(
+        c,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let text = read_answer(&mut c);
+    // To the close: the sidecar lets go of this connection's slot before it closes it.
+    let _ = c.read_to_end(&mut Vec::new());
+    text.lines()
+        .find_map(|l| l.strip_prefix("cronium_open_connections "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no open-connections gauge: {text}"))
+}
+
 /// Over the cap, a client that writes its whole request before reading gets the 503
 /// (not a broken pipe), and the operations routes are still served from their reserve.
 #[test]
 fn over_the_cap_writers_get_503_and_probes_are_served() {
     let s = Sidecar::start_with(&[("CRONIUM_MAX_CONNECTIONS", "4")]);
     let e = s.create(&["--user", "u"]);
+    // The connections the start-up check opened (and closed) must have let go of their
+    // slots first: on a loaded machine the sidecar may not have seen them close yet, and
+    // a slot freed later would serve one of the writers below.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open_connections(&s) > 1 {
+        assert!(Instant::now() < deadline, "connections never closed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // Four idle connections fill the cap (they would time out after 10 s).
     let held: Vec<TcpStream> = (0..4)
         .map(|_| TcpStream::connect(s.tcp_addr()).expect("tcp"))

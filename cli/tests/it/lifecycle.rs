@@ -111,6 +111,45 @@ fn sigterm_finishes_in_flight_requests_then_removes_the_socket() {
     assert!(shown.contains("\"records\":2"), "{shown}");
 }
 
+/// A SIGTERM sent the moment the socket file appears (a supervisor stopping a sidecar it
+/// has just started) is a clean shutdown: exit 0 and the socket removed, never the
+/// default action of the signal killing a process that has not installed its handler.
+#[test]
+fn sigterm_right_after_the_socket_appears_is_a_clean_shutdown() {
+    for round in 0..10 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("run/rt.sock");
+        let child = cronium()
+            .arg("--state-dir")
+            .arg(dir.path())
+            .arg("serve")
+            .arg("--socket")
+            .arg(&socket)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn cronium serve");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "round {round}: no socket");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        signal(&child, libc::SIGTERM);
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "round {round}: {:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !socket.exists(),
+            "round {round}: the socket was left behind"
+        );
+    }
+}
+
 #[test]
 fn connection_cap_rate_limit_and_header_timeout() {
     let s = Sidecar::start_with(&[
