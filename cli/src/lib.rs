@@ -633,7 +633,7 @@ async fn serve_main(cfg: config::ServeConfig) -> Result<(), CliError> {
     // socket answers (a supervisor stopping the sidecar it just started) then drains and
     // removes the socket, instead of the default action killing the process mid-start.
     let stop = stop_signal();
-    let hangup = cfg.tls.as_ref().map(|_| hangup_signal());
+    let hangup = cfg.tls.as_ref().and_then(|_| hangup_signal());
     // Bind first: a script started at the same time can connect while the store opens
     // (its connection waits in the backlog), and a busy socket fails fast.
     let mut listeners = vec![cronium_server::server::Listener::unix(&cfg.socket)
@@ -732,11 +732,8 @@ fn hangup_signal() -> Option<tokio::signal::unix::Signal> {
 /// logged and the previous certificate stays in use.
 async fn reload_tls_on_hangup(
     tls: std::sync::Arc<cronium_server::tls::TlsServer>,
-    hup: Option<tokio::signal::unix::Signal>,
+    mut hup: tokio::signal::unix::Signal,
 ) {
-    let Some(mut hup) = hup else {
-        return;
-    };
     while hup.recv().await.is_some() {
         match tls.reload() {
             Ok(()) => tracing::info!("TLS certificate reloaded"),
