@@ -16,6 +16,8 @@
 # Usage: build-images.sh [bases]    (IMAGES_BASE=local|official, IMAGE_PREFIX=cronium)
 #   bases: only the local base images (their tags, one a line)
 set -euo pipefail
+# A failing command inside $(base ...) ends the script too (a base that was not imported).
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
@@ -26,7 +28,6 @@ SUITE=${IMAGES_SUITE:-bookworm}
 ENGINE=${CRONIUM_ENGINE:-docker}
 CRONIUM_BIN=${CRONIUM_BIN:-$TARGET/release/cronium}
 C_LIB_DIR=${C_LIB_DIR:-$TARGET/release}
-PY_WHEEL=${PY_WHEEL:-$(find "$TARGET/wheels/python" -name 'cronium-*.whl' 2>/dev/null | head -n1)}
 NODE_PKG=bindings/node
 BASE_RECIPE=1
 
@@ -139,6 +140,9 @@ if [ "${1:-}" = bases ]; then
   exit 0
 fi
 
+# Looked up only now: `bases` runs before anything is built (.ci/run), when there is no
+# wheels directory and a failing find would end the script (set -e, pipefail) silently.
+PY_WHEEL=${PY_WHEEL:-$(find "$TARGET/wheels/python" -name 'cronium-*.whl' 2>/dev/null | head -n1 || true)}
 for f in "$CRONIUM_BIN" "$C_LIB_DIR/libcronium.so" "$C_LIB_DIR/cronium_builtin.so" "$PY_WHEEL"; do
   if [ -z "$f" ] || [ ! -f "$f" ]; then die "missing ${f:-the Python wheel}: run make images (it builds cronium, python, node and c-builtin first)"; fi
 done
