@@ -218,8 +218,8 @@ error_codes! {
     /// A query parameter with a value the route does not take (`?raw=maybe`): refused
     /// rather than ignored, so a typo does not silently change the answer.
     InvalidQuery = "invalid_query", Some(400), Validation, false;
-    /// A line of an NDJSON stream that is not JSON (the records before it are kept), or
-    /// an input record the client cannot read as the type asked for.
+    /// A line of an NDJSON stream that is not one JSON value in UTF-8 (the records before
+    /// it are kept), or an input record the client cannot read as the type asked for.
     InvalidNdjson = "invalid_ndjson", Some(400), Validation, false;
     /// No `Authorization: Bearer` header.
     TokenMissing = "token_missing", Some(401), Auth, false;

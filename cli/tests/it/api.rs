@@ -318,9 +318,26 @@ fn streams_round_trip() {
     assert!(r.json()["error"]["message"]
         .as_str()
         .is_some_and(|m| m.contains("line 3") && m.contains("2 records")));
+    // A line that is JSON but not UTF-8 (a byte 0xff inside a string) is refused where it
+    // stands too, naming its line and column: a client reading the record back could not.
+    let r = s.request(
+        "POST",
+        "/v1/output/stream",
+        &[("Authorization", &format!("Bearer {}", e.token))],
+        Some(b"{\"d\":4}\n  {\"e\":\"\xff\"}\n"),
+    );
+    r.expect_error(400, "invalid_ndjson");
+    let message = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        message.contains("line 2 is not UTF-8 (column 9)") && message.contains("1 records"),
+        "{message}"
+    );
     let shown: serde_json::Value =
         serde_json::from_str(&s.admin(&["executions", "show", &e.id, "--json"])).expect("json");
-    assert_eq!(shown["outputStream"]["records"], 3003);
+    assert_eq!(shown["outputStream"]["records"], 3004);
 }
 
 #[test]

@@ -203,25 +203,29 @@ fn store_line(
             format!("line {line_no} is larger than the limit of {cap} bytes"),
         ));
     }
-    // One cheap pass first: a line with at most MAX_VALUE_DEPTH brackets cannot be nested
-    // deeper, and one without a blank byte has nothing to compact, so the exact scans run
-    // only for the lines that can need them.
-    let (brackets, blanks) = crate::body::count_brackets_and_blanks(content);
-    if brackets > crate::body::MAX_VALUE_DEPTH {
-        if let Err(e) = crate::body::check_depth(content, 0) {
-            return Err((
-                ErrorCode::InvalidNdjson,
-                format!("line {line_no}: {}", e.message),
-            ));
+    // Where the line's content starts, so an error's column counts from the line's start.
+    let lead = line.len() - line.trim_ascii_start().len();
+    let blanks = match crate::body::check_json_text(content) {
+        Ok(blanks) => blanks,
+        Err(e) => {
+            use crate::body::JsonTextError;
+            let what = match e {
+                JsonTextError::NotUtf8 { at } => {
+                    format!("line {line_no} is not UTF-8 (column {})", lead + at + 1)
+                }
+                JsonTextError::TooDeep => format!(
+                    "line {line_no}: the value is nested deeper than the limit of {} levels",
+                    crate::body::MAX_VALUE_DEPTH
+                ),
+                JsonTextError::Syntax { what, at } => format!(
+                    "line {line_no} is not JSON ({what} at column {})",
+                    lead + at + 1
+                ),
+            };
+            return Err((ErrorCode::InvalidNdjson, what));
         }
-    }
-    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(content) {
-        return Err((
-            ErrorCode::InvalidNdjson,
-            format!("line {line_no} is not JSON ({e})"),
-        ));
-    }
-    if blanks == 0 && content.len() + 1 == line.len() {
+    };
+    if !blanks && content.len() + 1 == line.len() {
         // Already one compact line ending in its newline: stored as it came.
         block.extend_from_slice(line);
     } else {
@@ -321,20 +325,6 @@ mod tests {
         assert!(
             block.is_empty(),
             "a refused line leaves the block as it was"
-        );
-    }
-
-    #[test]
-    fn the_cheap_pass_counts_what_the_exact_scans_look_for() {
-        let line = format!("{} [{{\t\r\n", "x".repeat(600));
-        assert_eq!(
-            crate::body::count_brackets_and_blanks(line.as_bytes()),
-            (2, 4)
-        );
-        let many = "[".repeat(1000);
-        assert_eq!(
-            crate::body::count_brackets_and_blanks(many.as_bytes()),
-            (1000, 0)
         );
     }
 }
