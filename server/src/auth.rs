@@ -372,11 +372,13 @@ pub struct Authenticator {
 /// cache hit cost a tenth of hashing the whole token. Equality still compares whole tokens.
 const HASHED_TOKEN_TAIL: usize = 96;
 
-/// The verification cache's hasher: std's keyed SipHash (so nobody can aim collisions),
-/// fed only the last [`HASHED_TOKEN_TAIL`] bytes of each token. Only verified tokens are
-/// inserted, so distinct entries have distinct signatures.
+/// The verification cache's hasher: foldhash with a random seed per cache, fed only the
+/// last [`HASHED_TOKEN_TAIL`] bytes of each token. Not std's SipHash: keyed SipHash guards a
+/// map whose keys an attacker chooses, and here only verified tokens are inserted (distinct
+/// entries have distinct signatures, which only the key's holder can make), while hashing
+/// the tail with SipHash was a twentieth of a cached read's instructions.
 #[derive(Default)]
-struct TailHash(std::collections::hash_map::RandomState);
+struct TailHash(foldhash::fast::RandomState);
 
 impl BuildHasher for TailHash {
     type Hasher = TailHasher;
@@ -385,7 +387,7 @@ impl BuildHasher for TailHash {
     }
 }
 
-struct TailHasher(std::collections::hash_map::DefaultHasher);
+struct TailHasher(foldhash::fast::FoldHasher<'static>);
 
 impl Hasher for TailHasher {
     fn write(&mut self, bytes: &[u8]) {
