@@ -252,6 +252,48 @@ fn admin_writes_reach_a_running_sidecar_through_the_change_log() {
     }
 }
 
+/// A stream of several blocks: each full block is stored while the next is checked, and
+/// a bad line after them answers only once every block before it is stored, with the
+/// exact count, and the records read back in order.
+#[test]
+fn a_stream_of_many_blocks_keeps_order_and_counts_before_a_bad_line() {
+    let s = Sidecar::start();
+    let e = s.create(&["--user", "u"]);
+    let pad = "p".repeat(280);
+    let mut body = String::new();
+    for i in 0..3000 {
+        body.push_str(&format!("{{\"i\":{i},\"pad\":\"{pad}\"}}\n"));
+    }
+    assert!(body.len() > 3 * 256 * 1024, "more than three blocks");
+    body.push_str("{\"broken\": }\n{\"after\":1}\n");
+    let r = s.request(
+        "POST",
+        "/v1/output/stream",
+        &[("Authorization", &format!("Bearer {}", e.token))],
+        Some(body.as_bytes()),
+    );
+    r.expect_error(400, "invalid_ndjson");
+    let message = r.json()["error"]["message"].as_str().unwrap_or("").to_owned();
+    assert!(
+        message.contains("line 3001 is not JSON") && message.contains("the 3000 records"),
+        "{message}"
+    );
+    let dumped = s.admin(&["executions", "output-stream", &e.id]);
+    let seen: Vec<u64> = dumped
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("record")["i"]
+                .as_u64()
+                .expect("i")
+        })
+        .collect();
+    assert_eq!(seen, (0..3000).collect::<Vec<u64>>());
+    let shown: serde_json::Value =
+        serde_json::from_str(&s.admin(&["executions", "show", &e.id, "--json"])).expect("json");
+    assert_eq!(shown["outputStream"]["records"], 3000);
+    assert_eq!(shown["outputStream"]["bytes"], body.find("{\"broken").unwrap_or(0));
+}
+
 #[test]
 fn streams_round_trip() {
     let s = Sidecar::start();

@@ -66,8 +66,8 @@ where
 }
 
 /// Appends an NDJSON request body to the output stream, committing it in blocks of whole
-/// records. Reading the next frame only after the previous block committed is what gives
-/// the client backpressure.
+/// records ([`Blocks`]). A block is stored while the next one is gathered; the one after
+/// waits for it, which is the client's backpressure.
 ///
 /// The lines are checked where they lie in hyper's frames: only a line cut across two
 /// frames is copied aside (`pending`), and each record is copied once, into the block. What
@@ -85,9 +85,7 @@ where
     let cap = state.limits.body_bytes;
     let mut body = req.into_body();
     let mut pending = Vec::new(); // a line cut across frames, without its newline yet
-    let mut block = Vec::with_capacity(STREAM_BLOCK + 1024);
-    let mut block_records = 0u64;
-    let mut total = (0u64, 0u64); // records, bytes committed
+    let mut out = Blocks::new(state, caller);
     let mut line_no = 0u64;
     let mut finished = false;
     while !finished {
@@ -95,12 +93,12 @@ where
         // client that stops sending holds a connection slot.
         let idle = state.limits.body_read_timeout;
         let Ok(next) = tokio::time::timeout(idle, body.frame()).await else {
-            flush(state, caller, &mut block, &mut block_records, &mut total).await?;
+            out.flush(state).await?;
             return Err(ApiError::new(
                 ErrorCode::RequestTimeout,
                 format!(
                     "the stream sent nothing for {idle:?}; the {} records before are stored",
-                    total.0
+                    out.total.0
                 ),
             ));
         };
@@ -119,12 +117,12 @@ where
             },
             Some(Err(e)) => {
                 let e: Box<dyn std::error::Error + Send + Sync> = e.into();
-                flush(state, caller, &mut block, &mut block_records, &mut total).await?;
+                out.flush(state).await?;
                 return Err(ApiError::new(
                     ErrorCode::InvalidBody,
                     format!(
                         "the stream broke off after {} records ({e}); those records are stored",
-                        total.0
+                        out.total.0
                     ),
                 ));
             }
@@ -135,21 +133,21 @@ where
             let Some(nl) = memchr::memchr(b'\n', rest) else {
                 pending.extend_from_slice(rest);
                 if pending.len() > cap {
-                    flush(state, caller, &mut block, &mut block_records, &mut total).await?;
-                    return Err(line_too_large(line_no + 1, cap, total.0));
+                    out.flush(state).await?;
+                    return Err(line_too_large(line_no + 1, cap, out.total.0));
                 }
                 continue;
             };
             pending.extend_from_slice(&rest[..=nl]);
             rest = &rest[nl + 1..];
             line_no += 1;
-            let stored = store_line(&mut block, &pending, line_no, cap);
+            let stored = store_line(&mut out.block, &pending, line_no, cap);
             pending.clear();
             match stored {
-                Ok(stored) => block_records += u64::from(stored),
+                Ok(stored) => out.records += u64::from(stored),
                 Err((code, what)) => {
-                    flush(state, caller, &mut block, &mut block_records, &mut total).await?;
-                    return Err(refused(code, what, total.0));
+                    out.flush(state).await?;
+                    return Err(refused(code, what, out.total.0));
                 }
             }
         }
@@ -157,30 +155,30 @@ where
             let line = &rest[..=nl];
             rest = &rest[nl + 1..];
             line_no += 1;
-            match store_line(&mut block, line, line_no, cap) {
-                Ok(stored) => block_records += u64::from(stored),
+            match store_line(&mut out.block, line, line_no, cap) {
+                Ok(stored) => out.records += u64::from(stored),
                 Err((code, what)) => {
-                    flush(state, caller, &mut block, &mut block_records, &mut total).await?;
-                    return Err(refused(code, what, total.0));
+                    out.flush(state).await?;
+                    return Err(refused(code, what, out.total.0));
                 }
             }
-            if block.len() >= STREAM_BLOCK {
-                flush(state, caller, &mut block, &mut block_records, &mut total).await?;
+            if out.block.len() >= STREAM_BLOCK {
+                out.hand_off(state).await?;
             }
         }
-        if block.len() >= STREAM_BLOCK {
-            flush(state, caller, &mut block, &mut block_records, &mut total).await?;
+        if out.block.len() >= STREAM_BLOCK {
+            out.hand_off(state).await?;
         }
         if rest.len() > cap {
-            flush(state, caller, &mut block, &mut block_records, &mut total).await?;
-            return Err(line_too_large(line_no + 1, cap, total.0));
+            out.flush(state).await?;
+            return Err(line_too_large(line_no + 1, cap, out.total.0));
         }
         pending.extend_from_slice(rest);
     }
-    flush(state, caller, &mut block, &mut block_records, &mut total).await?;
+    out.flush(state).await?;
     Ok(data(&StreamSummary {
-        records: total.0,
-        bytes: total.1,
+        records: out.total.0,
+        bytes: out.total.1,
     }))
 }
 
@@ -251,28 +249,99 @@ fn line_too_large(line_no: u64, cap: usize, stored: u64) -> ApiError {
     )
 }
 
-/// Commits the records gathered so far as one block.
-async fn flush(
-    state: &AppState,
-    caller: &Caller,
-    block: &mut Vec<u8>,
-    records: &mut u64,
-    total: &mut (u64, u64),
-) -> Result<(), ApiError> {
-    if *records > 0 {
-        state
-            .timed(
-                state
-                    .store
-                    .append_output_stream(caller.actor(), block, *records),
-            )
-            .await?;
-        total.0 += *records;
-        total.1 += block.len() as u64;
+/// The records of a stream gathered into blocks, and the block being stored meanwhile.
+///
+/// A full block is handed to another worker to be stored while the route goes on reading
+/// and checking the next one: checking and storing then overlap, on two cores, instead of
+/// taking turns. At most one block is being stored (the next hand-off waits for it), so
+/// what a stream holds is two blocks and the client still meets backpressure.
+struct Blocks {
+    block: Vec<u8>,
+    records: u64,
+    /// Records and bytes stored (acknowledged by the store), which is what the answer and
+    /// every error message count.
+    total: (u64, u64),
+    storing: Option<Storing>,
+    /// A block buffer back from the store, reused for the next block.
+    spare: Vec<u8>,
+    store: Arc<dyn cronium_store::Store>,
+    entry: Arc<crate::state::ExecEntry>,
+}
+
+struct Storing {
+    task: tokio::task::JoinHandle<(cronium_store::StoreResult<()>, std::time::Duration, Vec<u8>)>,
+    records: u64,
+    bytes: u64,
+}
+
+impl Blocks {
+    fn new(state: &AppState, caller: &Caller) -> Blocks {
+        Blocks {
+            block: Vec::with_capacity(STREAM_BLOCK + 1024),
+            records: 0,
+            total: (0, 0),
+            storing: None,
+            spare: Vec::new(),
+            store: state.store.clone(),
+            entry: caller.entry.clone(),
+        }
     }
-    block.clear();
-    *records = 0;
-    Ok(())
+
+    /// Waits for the block being stored, if any, and counts it.
+    async fn settle(&mut self, state: &AppState) -> Result<(), ApiError> {
+        let Some(storing) = self.storing.take() else {
+            return Ok(());
+        };
+        let (stored, took, mut buffer) = storing.task.await.map_err(|e| {
+            ApiError::new(
+                ErrorCode::Internal,
+                format!("storing a stream block failed: {e}"),
+            )
+        })?;
+        state.metrics.store(took);
+        stored?;
+        self.total.0 += storing.records;
+        self.total.1 += storing.bytes;
+        buffer.clear();
+        self.spare = buffer;
+        Ok(())
+    }
+
+    /// Starts storing the records gathered so far, once the previous block is stored.
+    async fn hand_off(&mut self, state: &AppState) -> Result<(), ApiError> {
+        self.settle(state).await?;
+        if self.records == 0 {
+            self.block.clear();
+            return Ok(());
+        }
+        let mut block = std::mem::take(&mut self.spare);
+        block.reserve(STREAM_BLOCK + 1024);
+        std::mem::swap(&mut block, &mut self.block);
+        let (records, bytes) = (self.records, block.len() as u64);
+        self.records = 0;
+        let (store, entry) = (self.store.clone(), self.entry.clone());
+        let task = tokio::spawn(async move {
+            let start = std::time::Instant::now();
+            let actor = Actor {
+                execution_id: &entry.execution.id,
+                user_id: &entry.execution.user_id,
+            };
+            let stored = store.append_output_stream(actor, &block, records).await;
+            (stored, start.elapsed(), block)
+        });
+        self.storing = Some(Storing {
+            task,
+            records,
+            bytes,
+        });
+        Ok(())
+    }
+
+    /// Stores everything gathered so far and waits until it is stored.
+    async fn flush(&mut self, state: &AppState) -> Result<(), ApiError> {
+        self.hand_off(state).await?;
+        self.settle(state).await
+    }
 }
 
 #[derive(Deserialize)]
