@@ -273,7 +273,10 @@ fn a_stream_of_many_blocks_keeps_order_and_counts_before_a_bad_line() {
         Some(body.as_bytes()),
     );
     r.expect_error(400, "invalid_ndjson");
-    let message = r.json()["error"]["message"].as_str().unwrap_or("").to_owned();
+    let message = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     assert!(
         message.contains("line 3001 is not JSON") && message.contains("the 3000 records"),
         "{message}"
@@ -291,7 +294,10 @@ fn a_stream_of_many_blocks_keeps_order_and_counts_before_a_bad_line() {
     let shown: serde_json::Value =
         serde_json::from_str(&s.admin(&["executions", "show", &e.id, "--json"])).expect("json");
     assert_eq!(shown["outputStream"]["records"], 3000);
-    assert_eq!(shown["outputStream"]["bytes"], body.find("{\"broken").unwrap_or(0));
+    assert_eq!(
+        shown["outputStream"]["bytes"],
+        body.find("{\"broken").unwrap_or(0)
+    );
 }
 
 #[test]
