@@ -252,6 +252,16 @@ fn admin_writes_reach_a_running_sidecar_through_the_change_log() {
     }
 }
 
+/// `POST /v1/output/stream` of `body`, sent whole.
+fn post_stream(s: &Sidecar, token: &str, body: &[u8]) -> Resp {
+    s.request(
+        "POST",
+        "/v1/output/stream",
+        &[("Authorization", &format!("Bearer {token}"))],
+        Some(body),
+    )
+}
+
 /// A stream of several blocks: each full block is stored while the next is checked, and
 /// a bad line after them answers only once every block before it is stored, with the
 /// exact count, and the records read back in order.
@@ -266,17 +276,9 @@ fn a_stream_of_many_blocks_keeps_order_and_counts_before_a_bad_line() {
     }
     assert!(body.len() > 3 * 256 * 1024, "more than three blocks");
     body.push_str("{\"broken\": }\n{\"after\":1}\n");
-    let r = s.request(
-        "POST",
-        "/v1/output/stream",
-        &[("Authorization", &format!("Bearer {}", e.token))],
-        Some(body.as_bytes()),
-    );
+    let r = post_stream(&s, &e.token, body.as_bytes());
     r.expect_error(400, "invalid_ndjson");
-    let message = r.json()["error"]["message"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
+    let message = r.message();
     assert!(
         message.contains("line 3001 is not JSON") && message.contains("the 3000 records"),
         "{message}"
@@ -356,29 +358,16 @@ fn streams_round_trip() {
     assert_eq!(dumped.lines().next(), Some("{\"o\":0}"));
     assert_eq!(dumped.lines().last(), Some("{\"last\":true}"));
     // A bad line: the records before it are kept, the error says so.
-    let r = s.request(
-        "POST",
-        "/v1/output/stream",
-        &[("Authorization", &format!("Bearer {}", e.token))],
-        Some(b"{\"a\":1}\n{\"b\":2}\nnot json\n{\"c\":3}\n"),
-    );
+    let r = post_stream(&s, &e.token, b"{\"a\":1}\n{\"b\":2}\nnot json\n{\"c\":3}\n");
     r.expect_error(400, "invalid_ndjson");
     assert!(r.json()["error"]["message"]
         .as_str()
         .is_some_and(|m| m.contains("line 3") && m.contains("2 records")));
     // A line that is JSON but not UTF-8 (a byte 0xff inside a string) is refused where it
     // stands too, naming its line and column: a client reading the record back could not.
-    let r = s.request(
-        "POST",
-        "/v1/output/stream",
-        &[("Authorization", &format!("Bearer {}", e.token))],
-        Some(b"{\"d\":4}\n  {\"e\":\"\xff\"}\n"),
-    );
+    let r = post_stream(&s, &e.token, b"{\"d\":4}\n  {\"e\":\"\xff\"}\n");
     r.expect_error(400, "invalid_ndjson");
-    let message = r.json()["error"]["message"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
+    let message = r.message();
     assert!(
         message.contains("line 2 is not UTF-8 (column 9)") && message.contains("1 records"),
         "{message}"

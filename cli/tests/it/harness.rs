@@ -185,6 +185,13 @@ impl Resp {
             .unwrap_or_else(|| panic!("no error code in {}", self.text()))
             .to_owned()
     }
+    /// The v1 error message ("" when there is none).
+    pub fn message(&self) -> String {
+        self.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

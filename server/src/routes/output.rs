@@ -271,7 +271,6 @@ struct Blocks {
 struct Storing {
     task: tokio::task::JoinHandle<(cronium_store::StoreResult<()>, std::time::Duration, Vec<u8>)>,
     records: u64,
-    bytes: u64,
 }
 
 impl Blocks {
@@ -301,7 +300,7 @@ impl Blocks {
         state.metrics.store(took);
         stored?;
         self.total.0 += storing.records;
-        self.total.1 += storing.bytes;
+        self.total.1 += buffer.len() as u64;
         buffer.clear();
         self.spare = buffer;
         Ok(())
@@ -317,7 +316,7 @@ impl Blocks {
         let mut block = std::mem::take(&mut self.spare);
         block.reserve(STREAM_BLOCK + 1024);
         std::mem::swap(&mut block, &mut self.block);
-        let (records, bytes) = (self.records, block.len() as u64);
+        let records = self.records;
         self.records = 0;
         let (store, entry) = (self.store.clone(), self.entry.clone());
         let task = tokio::spawn(async move {
@@ -329,11 +328,7 @@ impl Blocks {
             let stored = store.append_output_stream(actor, &block, records).await;
             (stored, start.elapsed(), block)
         });
-        self.storing = Some(Storing {
-            task,
-            records,
-            bytes,
-        });
+        self.storing = Some(Storing { task, records });
         Ok(())
     }
 
