@@ -363,7 +363,7 @@ pub struct Authenticator {
     signing_key: Option<usize>,
     settings: AuthSettings,
     leeway: i64,
-    cache: Mutex<HashMap<Box<str>, CacheEntry, TailHash>>,
+    cache: Mutex<HashMap<Box<[u8]>, CacheEntry, TailHash>>,
 }
 
 /// Bytes of a token's end the verification cache hashes: more than a base64url HMAC-SHA256
@@ -518,13 +518,14 @@ impl Authenticator {
     /// Runs on every request, hence the cache: a token verified before is only re-checked
     /// against the clock. Failures are never cached.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        self.verify_at(token, now_unix()).map(|p| (*p).clone())
+        self.verify_at(token.as_bytes(), now_unix())
+            .map(|p| (*p).clone())
     }
 
     /// [`verify`](Self::verify) returning the cached principal itself: a request holds it
     /// without copying its strings.
     pub fn verify_shared(&self, token: &str) -> Result<Arc<Principal>, AuthError> {
-        self.verify_at(token, now_unix())
+        self.verify_at(token.as_bytes(), now_unix())
     }
 
     /// Signs a token for `req` with the signing key; `iat` is now, `iss` the mint issuer,
@@ -546,14 +547,18 @@ impl Authenticator {
         &self.settings
     }
 
-    fn verify_at(&self, token: &str, now: i64) -> Result<Arc<Principal>, AuthError> {
-        if token.trim().is_empty() {
+    /// [`verify_shared`](Self::verify_shared) of a token's bytes at the Unix time `now`.
+    ///
+    /// A token in the cache was checked as text when it was verified, so a hit needs no
+    /// second look at its bytes: only a miss checks them ([`token_text`]).
+    pub(crate) fn verify_at(&self, token: &[u8], now: i64) -> Result<Arc<Principal>, AuthError> {
+        if token.trim_ascii().is_empty() {
             return Err(AuthError::Missing);
         }
         if let Some(hit) = self.cache_lookup(token, now) {
             return hit;
         }
-        let entry = self.verify_uncached(token, now)?;
+        let entry = self.verify_uncached(token_text(token)?, now)?;
         let principal = entry.principal.clone();
         if token.len() <= MAX_CACHED_TOKEN_LEN {
             let mut cache = self.cache.lock();
@@ -565,9 +570,7 @@ impl Authenticator {
         Ok(principal)
     }
 
-    /// `None` on a miss; on a hit, the principal if the token is still within its time
-    /// window, else the time error (an expired entry is evicted).
-    fn cache_lookup(&self, token: &str, now: i64) -> Option<Result<Arc<Principal>, AuthError>> {
+    fn cache_lookup(&self, token: &[u8], now: i64) -> Option<Result<Arc<Principal>, AuthError>> {
         let mut cache = self.cache.lock();
         let entry = cache.get(token)?;
         match check_times(
@@ -734,41 +737,56 @@ impl Authenticator {
     }
 }
 
-/// Parse the Authorization header value: `Bearer <token>` (scheme case-insensitive,
-/// surrounding spaces trimmed). Missing/other scheme/empty → AuthError::Missing or Malformed.
+/// The token of an `Authorization` header value (its bytes, as hyper holds them): `Bearer
+/// <token>`, the scheme in any case, blanks around either part ignored. No header, another
+/// scheme (e.g. `Basic`) or a bare `Bearer` carries no bearer token: `Missing`; so does a
+/// value with a byte outside ASCII, `Malformed`.
 ///
-/// A header with another scheme (e.g. `Basic`) or a bare `Bearer` carries no bearer token,
-/// so it is `Missing`; a token with inner whitespace is `Malformed`.
-pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
-    let value = header.map(str::trim).unwrap_or_default();
-    let (scheme, rest) = value
-        .split_once(|c: char| c.is_ascii_whitespace())
-        .unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthError::Missing);
-    }
-    let token = rest.trim();
-    if token.is_empty() {
-        return Err(AuthError::Missing);
-    }
-    if has_ascii_space(token.as_bytes())
-        || (!token.is_ascii() && token.contains(char::is_whitespace))
-    {
-        return Err(AuthError::malformed("the bearer token contains whitespace"));
+/// The token's own bytes are not looked at here: [`Authenticator`] checks them
+/// ([`token_text`]) only when the token is not in its cache of verified tokens.
+pub fn bearer_token(header: Option<&[u8]>) -> Result<&[u8], AuthError> {
+    let value = header.map(<[u8]>::trim_ascii).unwrap_or_default();
+    let split = value.iter().position(u8::is_ascii_whitespace);
+    let (scheme, rest) = split.map_or((value, &[][..]), |i| value.split_at(i));
+    let token = rest.trim_ascii();
+    if !scheme.eq_ignore_ascii_case(b"bearer") || token.is_empty() {
+        return Err(not_ascii(value).unwrap_or(AuthError::Missing));
     }
     Ok(token)
 }
 
-/// Whether `bytes` holds ASCII whitespace as `char::is_whitespace` has it (tab to carriage
-/// return, and space). Every byte is looked at, without an early exit, so the compiler
-/// checks 16 or 32 at a time: a JWT is hundreds of bytes, and this runs on every request
-/// (a walk by `char` cost 10× as much; other whitespace only exists in non-ASCII text).
-fn has_ascii_space(bytes: &[u8]) -> bool {
-    let mut seen = 0u8;
-    for &b in bytes {
-        seen |= u8::from(b == b' ') | u8::from(b.wrapping_sub(b'\t') < 5);
+/// A token as text: visible ASCII (`!` to `~`) only, else `Malformed` (a blank, a control
+/// character, or a byte outside ASCII). Checked 8 bytes at a time, which also proves the
+/// bytes UTF-8; the precise error is worked out only once that check fails.
+pub fn token_text(token: &[u8]) -> Result<&str, AuthError> {
+    if !all_visible_ascii(token) {
+        return Err(not_ascii(token).unwrap_or_else(|| {
+            AuthError::malformed("the bearer token contains a blank or a control character")
+        }));
     }
-    seen != 0
+    std::str::from_utf8(token).map_err(|_| AuthError::malformed("the bearer token is not ASCII"))
+}
+
+/// The error of a header value with a byte outside ASCII, if it has one.
+fn not_ascii(value: &[u8]) -> Option<AuthError> {
+    (!value.is_ascii()).then(|| AuthError::malformed("the Authorization header is not ASCII"))
+}
+
+/// Whether every byte is visible ASCII (`!` to `~`). Eight bytes at a time: subtracting
+/// 0x21 from each byte sets its top bit when the byte is below 0x21 (a borrow can only
+/// carry out of a byte that is itself below), and a byte of 0x80 or more has it set
+/// already; DEL (0x7f) is checked apart, as adding 1 to it is the only way to reach 0x80.
+fn all_visible_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut bad = 0u64;
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        bad |= x.wrapping_sub(0x21 * ONES) | x | x.wrapping_add(ONES);
+    }
+    let tail = chunks.remainder().iter().all(|b| (b'!'..=b'~').contains(b));
+    bad & HIGH == 0 && tail
 }
 
 /// Claims as they arrive; everything optional so that a missing claim gets a precise
@@ -1256,65 +1274,88 @@ MCowBQYDK2VwAyEAZkK8zIBH8tWH1N/S8EFOOYvOXYcQpa1RjBXPBh6dEIY=
         assert!(matches!(auth.verify(""), Err(AuthError::Missing)));
         assert!(matches!(auth.verify("   "), Err(AuthError::Missing)));
         assert!(matches!(bearer_token(None), Err(AuthError::Missing)));
-        assert!(matches!(bearer_token(Some("")), Err(AuthError::Missing)));
-        assert!(matches!(
-            bearer_token(Some("Bearer")),
-            Err(AuthError::Missing)
-        ));
-        assert!(matches!(
-            bearer_token(Some("Bearer    ")),
-            Err(AuthError::Missing)
-        ));
-        assert!(matches!(
-            bearer_token(Some("Basic dXNlcjpwdw==")),
-            Err(AuthError::Missing)
-        ));
-        assert!(matches!(
-            bearer_token(Some("Bearerabc")),
-            Err(AuthError::Missing)
-        ));
+        for value in [
+            "",
+            "Bearer",
+            "Bearer    ",
+            "Basic dXNlcjpwdw==",
+            "Bearerabc",
+        ] {
+            assert!(
+                matches!(
+                    bearer_token(Some(value.as_bytes())),
+                    Err(AuthError::Missing)
+                ),
+                "{value:?}"
+            );
+        }
     }
 
     #[test]
     fn bearer_header_parsing() {
+        let token = |v: &str| {
+            bearer_token(Some(v.as_bytes()))
+                .and_then(token_text)
+                .ok()
+                .map(str::to_owned)
+        };
+        assert_eq!(token("Bearer abc.def.ghi").as_deref(), Some("abc.def.ghi"));
         assert_eq!(
-            bearer_token(Some("Bearer abc.def.ghi")).ok(),
+            token("  bearer   abc.def.ghi  ").as_deref(),
             Some("abc.def.ghi")
         );
-        assert_eq!(
-            bearer_token(Some("  bearer   abc.def.ghi  ")).ok(),
-            Some("abc.def.ghi")
-        );
-        assert_eq!(bearer_token(Some("BEARER\tabc")).ok(), Some("abc"));
-        assert!(matches!(
-            bearer_token(Some("Bearer abc def")),
-            Err(AuthError::Malformed(_))
-        ));
+        assert_eq!(token("BEARER\tabc").as_deref(), Some("abc"));
+        // Every length around the 8-byte steps of the check, every visible ASCII byte.
+        let visible: String = (b'!'..=b'~').map(char::from).collect();
+        for len in 1..=visible.len() {
+            let t = &visible[visible.len() - len..];
+            assert_eq!(token(&format!("Bearer {t}")).as_deref(), Some(t), "{t}");
+        }
     }
 
-    /// The byte-wise whitespace check agrees with `char::is_whitespace` on every ASCII
-    /// byte, and whitespace outside ASCII is still refused.
+    /// A blank, a control character or a byte outside ASCII anywhere in the token, at
+    /// every offset of the 8-byte steps, is refused with its own message, and so is a
+    /// byte outside ASCII anywhere in the value, whatever the scheme; through
+    /// `Authenticator::verify` too, cache or not.
     #[test]
-    fn token_whitespace_check_matches_char_is_whitespace() {
-        for b in 0u8..128 {
-            let c = char::from(b);
-            assert_eq!(
-                has_ascii_space(&[b'a', b, b'z']),
-                c.is_whitespace(),
-                "{b:#x}"
-            );
+    fn bearer_token_refuses_blanks_controls_and_non_ascii_anywhere() {
+        let message = |v: &[u8]| match bearer_token(Some(v)).and_then(token_text) {
+            Err(AuthError::Malformed(m)) => m,
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(v)),
+        };
+        for at in 1..20 {
+            for (bad, expect) in [
+                (&b" "[..], "blank"),
+                (b"\t", "blank"),
+                (b"\x0b", "control character"),
+                (b"\x7f", "control character"),
+                (b"\x00", "control character"),
+                ("é".as_bytes(), "not ASCII"),
+                (b"\xff", "not ASCII"),
+            ] {
+                let mut v = b"Bearer ".to_vec();
+                v.extend(std::iter::repeat(b'a').take(at));
+                v.extend_from_slice(bad);
+                v.extend_from_slice(b"zzzzzzzzz");
+                let m = message(&v);
+                assert!(m.contains(expect), "{at} {bad:?}: {m}");
+            }
         }
-        for ws in ["\u{a0}", "\u{2003}", "\u{85}", "\u{3000}"] {
+        assert!(message("Bäarer abc".as_bytes()).contains("not ASCII"));
+        assert!(message(b"Bearer abc \xa0").contains("not ASCII"));
+        let auth = hs_auth();
+        let token = auth.mint(&request(600)).expect("mint");
+        for _ in 0..2 {
+            assert!(auth.verify(&token).is_ok());
             assert!(matches!(
-                bearer_token(Some(&format!("Bearer abc{ws}def"))),
-                Err(AuthError::Malformed(_))
+                auth.verify(&format!("{token} x")),
+                Err(AuthError::Malformed(m)) if m.contains("blank")
+            ));
+            assert!(matches!(
+                auth.verify(&format!("{token}é")),
+                Err(AuthError::Malformed(m)) if m.contains("not ASCII")
             ));
         }
-        assert!(matches!(
-            bearer_token(Some("Bearer abc\u{b}def")),
-            Err(AuthError::Malformed(_))
-        ));
-        assert_eq!(bearer_token(Some("Bearer abcé")).ok(), Some("abcé"));
     }
 
     #[test]
@@ -1514,10 +1555,10 @@ MCowBQYDK2VwAyEAZkK8zIBH8tWH1N/S8EFOOYvOXYcQpa1RjBXPBh6dEIY=
         let exp = now + 100;
         let token = signed(serde_json::json!({"exp": exp, "nbf": now - 10, "iat": now - 10}));
         let fresh = hs_auth();
-        assert!(fresh.verify_at(&token, exp + 4).is_ok());
+        assert!(fresh.verify_at(token.as_bytes(), exp + 4).is_ok());
         let fresh = hs_auth();
         assert!(matches!(
-            fresh.verify_at(&token, exp + 5),
+            fresh.verify_at(token.as_bytes(), exp + 5),
             Err(AuthError::Expired)
         ));
         assert_eq!(cache_len(&fresh), 0);
@@ -1541,10 +1582,10 @@ MCowBQYDK2VwAyEAZkK8zIBH8tWH1N/S8EFOOYvOXYcQpa1RjBXPBh6dEIY=
         let nbf = now + 100;
         let token = signed(serde_json::json!({"nbf": nbf, "exp": nbf + 600}));
         assert!(matches!(
-            hs_auth().verify_at(&token, nbf - 6),
+            hs_auth().verify_at(token.as_bytes(), nbf - 6),
             Err(AuthError::NotYetValid)
         ));
-        assert!(hs_auth().verify_at(&token, nbf - 5).is_ok());
+        assert!(hs_auth().verify_at(token.as_bytes(), nbf - 5).is_ok());
     }
 
     #[test]
@@ -1729,11 +1770,11 @@ MCowBQYDK2VwAyEAZkK8zIBH8tWH1N/S8EFOOYvOXYcQpa1RjBXPBh6dEIY=
         let auth = hs_auth();
         let now = now_unix();
         let token = signed(serde_json::json!({"exp": now + 10}));
-        assert!(auth.verify_at(&token, now).is_ok());
+        assert!(auth.verify_at(token.as_bytes(), now).is_ok());
         assert_eq!(cache_len(&auth), 1);
-        assert!(auth.verify_at(&token, now + 14).is_ok());
+        assert!(auth.verify_at(token.as_bytes(), now + 14).is_ok());
         assert!(matches!(
-            auth.verify_at(&token, now + 15),
+            auth.verify_at(token.as_bytes(), now + 15),
             Err(AuthError::Expired)
         ));
         assert_eq!(cache_len(&auth), 0, "expired entry is evicted");
@@ -1760,9 +1801,9 @@ MCowBQYDK2VwAyEAZkK8zIBH8tWH1N/S8EFOOYvOXYcQpa1RjBXPBh6dEIY=
         let auth = hs_auth();
         let now = now_unix();
         let token = signed(serde_json::json!({"nbf": now, "exp": now + 600}));
-        assert!(auth.verify_at(&token, now).is_ok());
+        assert!(auth.verify_at(token.as_bytes(), now).is_ok());
         assert!(matches!(
-            auth.verify_at(&token, now - 10),
+            auth.verify_at(token.as_bytes(), now - 10),
             Err(AuthError::NotYetValid)
         ));
         assert_eq!(cache_len(&auth), 1);
