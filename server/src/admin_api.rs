@@ -21,7 +21,7 @@ use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Body as HttpBody, Frame};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::Semaphore;
@@ -1207,7 +1207,7 @@ fn connection<S>(
         async move { Ok::<_, std::convert::Infallible>(api.handle(req).await) }
     });
     let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
+        .timer(crate::server::HeadTimer::default())
         .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(stream), svc);
     let conn = graceful.watch(conn);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Semaphore;
@@ -18,7 +18,9 @@ use tokio::sync::Semaphore;
 use crate::routes;
 use crate::state::AppState;
 
+mod head_timer;
 mod park;
+pub(crate) use head_timer::HeadTimer;
 pub(crate) use park::Park;
 use park::{Activity, Tracked, Watched, PARK_AFTER};
 
@@ -514,7 +516,7 @@ async fn with_hyper<S: Park, F: std::future::Future>(
         async move { Ok::<_, std::convert::Infallible>(answer.await.map(|b| Tracked::new(b, ended))) }
     });
     let mut conn = http1::Builder::new()
-        .timer(TokioTimer::new())
+        .timer(HeadTimer::default())
         .header_read_timeout(state.limits.header_read_timeout)
         // A client that half-closes after sending its request (a chunked upload, then
         // shutdown(SHUT_WR)) still gets its answer: without this hyper may see the end of
