@@ -1,7 +1,7 @@
 //! Prometheus metrics, rendered as text at `/metrics`.
 //!
-//! Hand-rolled rather than a metrics framework: four families, a mutex each, nothing on the
-//! hot path heavier than an uncontended lock and a few adds.
+//! Hand-rolled rather than a metrics framework: four families, nothing on the hot path
+//! heavier than an uncontended lock, a lookup by route and a few adds.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -52,18 +52,31 @@ impl Histogram {
 /// The sidecar's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
-    latency: Mutex<BTreeMap<&'static str, Histogram>>,
+    /// By route: one lock and one lookup per request.
+    routes: Mutex<BTreeMap<&'static str, RouteStats>>,
     store_latency: Mutex<Histogram>,
     open_connections: AtomicI64,
     rejected_connections: AtomicI64,
 }
 
+/// One route's requests: a count per status (a route answers a few, kept in order) and
+/// the latency histogram.
+#[derive(Debug, Default)]
+struct RouteStats {
+    statuses: Vec<(u16, u64)>,
+    latency: Histogram,
+}
+
 impl Metrics {
     /// Counts a finished request.
     pub fn request(&self, route: &'static str, status: u16, took: Duration) {
-        *self.requests.lock().entry((route, status)).or_default() += 1;
-        self.latency.lock().entry(route).or_default().observe(took);
+        let mut routes = self.routes.lock();
+        let stats = routes.entry(route).or_default();
+        match stats.statuses.binary_search_by_key(&status, |&(s, _)| s) {
+            Ok(i) => stats.statuses[i].1 += 1,
+            Err(i) => stats.statuses.insert(i, (status, 1)),
+        }
+        stats.latency.observe(took);
     }
 
     /// Records how long one store call took.
@@ -86,21 +99,25 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP cronium_requests_total Requests answered, by route and status.\n");
         out.push_str("# TYPE cronium_requests_total counter\n");
-        for ((route, status), n) in self.requests.lock().iter() {
-            let _ = writeln!(
-                out,
-                "cronium_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-            );
+        let routes = self.routes.lock();
+        for (route, stats) in routes.iter() {
+            for (status, n) in &stats.statuses {
+                let _ = writeln!(
+                    out,
+                    "cronium_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                );
+            }
         }
         out.push_str("# HELP cronium_request_duration_seconds Time to answer, by route.\n");
         out.push_str("# TYPE cronium_request_duration_seconds histogram\n");
-        for (route, h) in self.latency.lock().iter() {
-            h.render(
+        for (route, stats) in routes.iter() {
+            stats.latency.render(
                 &mut out,
                 "cronium_request_duration_seconds",
                 &format!("route=\"{route}\""),
             );
         }
+        drop(routes);
         out.push_str("# HELP cronium_store_duration_seconds Time of one storage call.\n");
         out.push_str("# TYPE cronium_store_duration_seconds histogram\n");
         self.store_latency
@@ -134,15 +151,31 @@ mod tests {
         m.request("variable_get", 200, Duration::from_micros(80));
         m.request("variable_get", 200, Duration::from_millis(3));
         m.request("variable_get", 404, Duration::from_micros(40));
+        m.request("variable_get", 201, Duration::from_micros(40));
+        m.request("input", 200, Duration::from_micros(40));
         m.connection(1);
         let text = m.render();
         assert!(text.contains("cronium_requests_total{route=\"variable_get\",status=\"200\"} 2"));
         assert!(text.contains("cronium_requests_total{route=\"variable_get\",status=\"404\"} 1"));
+        // Counters in the order of route, then status.
+        let order: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("cronium_requests_total{"))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "cronium_requests_total{route=\"input\",status=\"200\"} 1",
+                "cronium_requests_total{route=\"variable_get\",status=\"200\"} 2",
+                "cronium_requests_total{route=\"variable_get\",status=\"201\"} 1",
+                "cronium_requests_total{route=\"variable_get\",status=\"404\"} 1",
+            ]
+        );
         assert!(text.contains(
-            "cronium_request_duration_seconds_bucket{route=\"variable_get\",le=\"0.0001\"} 2"
+            "cronium_request_duration_seconds_bucket{route=\"variable_get\",le=\"0.0001\"} 3"
         ));
         assert!(text.contains(
-            "cronium_request_duration_seconds_bucket{route=\"variable_get\",le=\"+Inf\"} 3"
+            "cronium_request_duration_seconds_bucket{route=\"variable_get\",le=\"+Inf\"} 4"
         ));
         assert!(text.contains("cronium_open_connections 1"));
     }

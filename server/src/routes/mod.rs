@@ -156,10 +156,23 @@ fn paths() -> &'static [PathFacts] {
 }
 
 fn parse_route(path: &str) -> Option<Route<'_>> {
-    let rest = path.strip_prefix('/')?;
-    let mut parts = rest.split('/');
-    let segs: [Option<&str>; 5] = std::array::from_fn(|_| parts.next());
-    if parts.next().is_some() {
+    // `split('/')` by hand: its searcher cost a hundred instructions a segment, more than
+    // the rest of the routing.
+    let mut rest = Some(path.strip_prefix('/')?);
+    let segs: [Option<&str>; 5] = std::array::from_fn(|_| {
+        let r = rest?;
+        Some(match r.bytes().position(|b| b == b'/') {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                &r[..i]
+            }
+            None => {
+                rest = None;
+                r
+            }
+        })
+    });
+    if rest.is_some() {
         return None;
     }
     Some(match segs {
@@ -272,7 +285,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let start = Instant::now();
-    let request_id = request_id(req.headers());
+    let asked = Asked::of(req.headers());
     // A clone of the URI shares its bytes (a reference count, not a copy of the path).
     let uri = req.uri().clone();
     let path = uri.path();
@@ -284,10 +297,13 @@ where
             (facts.name, facts.family)
         });
     let method = req.method().clone();
-    let result = match (unmet_expectation(req.headers()), route) {
-        (Some(e), _) => Err(e),
-        (None, Some(route)) => dispatch(&state, route, req).await,
-        (None, None) => Err(ApiError::route_not_found(path)),
+    let result = match route {
+        _ if asked.unmet_expectation => Err(ApiError::new(
+            ErrorCode::ExpectationFailed,
+            "Expect: only 100-continue is supported",
+        )),
+        Some(route) => dispatch(&state, route, req, &asked).await,
+        None => Err(ApiError::route_not_found(path)),
     };
     let mut resp = match result {
         Ok(r) => r,
@@ -297,6 +313,7 @@ where
     let took = start.elapsed();
     state.metrics.request(name, status.as_u16(), took);
     // The id's text only when the event is logged (the macros skip unlogged fields).
+    let request_id = asked.request_id;
     let id_text = || request_id.to_str().unwrap_or_default();
     if status.is_server_error() {
         tracing::warn!(request_id = id_text(), %method, route = name, status = status.as_u16(), micros = took.as_micros() as u64, "request failed");
@@ -307,19 +324,51 @@ where
     resp
 }
 
-/// An `Expect` header the server cannot meet: anything but `100-continue` (which hyper
-/// answers itself) gets `417 expectation_failed` (RFC 9110 §10.1.1).
-fn unmet_expectation(headers: &http::HeaderMap) -> Option<ApiError> {
-    let bad = headers
-        .get_all(http::header::EXPECT)
-        .iter()
-        .any(|v| !v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    bad.then(|| {
-        ApiError::new(
-            ErrorCode::ExpectationFailed,
-            "Expect: only 100-continue is supported",
-        )
-    })
+/// What the API reads from a request's headers, found in one pass over them: a request
+/// has a handful of headers, and looking five names up in the header map one by one cost
+/// more than walking them all (each of the names counts as `HeaderMap::get` finds it: its
+/// first value).
+struct Asked {
+    /// The `Authorization` header (a clone shares the request's bytes).
+    authorization: Option<HeaderValue>,
+    /// The id the answer carries (see [`request_id`]).
+    request_id: HeaderValue,
+    /// `Accept` names `text/plain`: the bare value is wanted (see [`wants_raw`]).
+    accepts_text: bool,
+    /// An `Expect` header the server cannot meet: anything but `100-continue` (which hyper
+    /// answers itself) gets `417 expectation_failed` (RFC 9110 §10.1.1).
+    unmet_expectation: bool,
+}
+
+impl Asked {
+    fn of(headers: &HeaderMap) -> Self {
+        let mut authorization = None;
+        let mut accept = None;
+        let mut id = None;
+        let mut traceparent = None;
+        let mut unmet_expectation = false;
+        for (name, value) in headers {
+            if name == header::AUTHORIZATION {
+                authorization.get_or_insert(value);
+            } else if name == header::ACCEPT {
+                accept.get_or_insert(value);
+            } else if name == header::EXPECT {
+                unmet_expectation |= !value.as_bytes().eq_ignore_ascii_case(b"100-continue");
+            } else if name == X_REQUEST_ID {
+                id.get_or_insert(value);
+            } else if name == TRACEPARENT {
+                traceparent.get_or_insert(value);
+            }
+        }
+        Asked {
+            authorization: authorization.cloned(),
+            request_id: request_id(id, traceparent),
+            accepts_text: accept
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|a| a.contains("text/plain")),
+            unmet_expectation,
+        }
+    }
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -329,14 +378,14 @@ const TRACEPARENT: header::HeaderName = header::HeaderName::from_static("tracepa
 
 /// The caller's `x-request-id`, else the trace id of a W3C `traceparent`, else a new id
 /// (`{pid:08x}-{n}`), as the header value the answer carries.
-fn request_id(headers: &HeaderMap) -> HeaderValue {
+fn request_id(id: Option<&HeaderValue>, traceparent: Option<&HeaderValue>) -> HeaderValue {
     let usable = |v: &[u8]| !v.is_empty() && v.len() <= 128 && v.iter().all(u8::is_ascii_graphic);
-    if let Some(v) = headers.get(X_REQUEST_ID) {
+    if let Some(v) = id {
         if usable(v.as_bytes()) {
             return v.clone();
         }
     }
-    if let Some(tp) = headers.get(TRACEPARENT).and_then(|v| v.to_str().ok()) {
+    if let Some(tp) = traceparent.and_then(|v| v.to_str().ok()) {
         let mut parts = tp.split('-');
         if let (Some(_version), Some(trace), Some(_span)) =
             (parts.next(), parts.next(), parts.next())
@@ -451,9 +500,15 @@ fn stored_not_json() -> ApiError {
 /// Whether the caller asked for the bare value (`?raw`, `?raw=`, `?raw=1`, `?raw=true`, or
 /// `Accept: text/plain`). Any other value of `raw` is `400 invalid_query`: ignoring it
 /// would answer an envelope to a caller who meant the bare value.
-fn wants_raw<B>(req: &Request<B>) -> Result<bool, ApiError> {
+fn wants_raw<B>(caller: &Caller, req: &Request<B>) -> Result<bool, ApiError> {
     let mut query = false;
-    for p in req.uri().query().unwrap_or("").split('&') {
+    for p in req
+        .uri()
+        .query()
+        .map(|q| q.split('&'))
+        .into_iter()
+        .flatten()
+    {
         let (name, value) = p.split_once('=').unwrap_or((p, ""));
         if name != "raw" {
             continue;
@@ -466,12 +521,7 @@ fn wants_raw<B>(req: &Request<B>) -> Result<bool, ApiError> {
         }
         query = true;
     }
-    Ok(query
-        || req
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/plain")))
+    Ok(query || caller.accepts_text)
 }
 
 struct Caller {
@@ -480,6 +530,8 @@ struct Caller {
     entry: Arc<ExecEntry>,
     /// The route called: its scope is the one [`Caller::require_scope`] checks.
     route: &'static RouteSpec,
+    /// Its `Accept` names `text/plain` ([`Asked::accepts_text`]).
+    accepts_text: bool,
 }
 
 impl Caller {
@@ -516,16 +568,12 @@ fn execution_finished(id: &str) -> ApiError {
     )
 }
 
-async fn authenticate<B>(
+async fn authenticate(
     state: &AppState,
-    req: &Request<B>,
+    asked: &Asked,
     route: &'static RouteSpec,
 ) -> Result<Caller, ApiError> {
-    let token = bearer_token(
-        req.headers()
-            .get(header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes),
-    )?;
+    let token = bearer_token(asked.authorization.as_ref().map(HeaderValue::as_bytes))?;
     // One clock read for both expiry checks.
     let now = now_unix();
     let principal = match state.auth.verify_at(token, now) {
@@ -576,6 +624,7 @@ async fn authenticate<B>(
         principal,
         entry,
         route,
+        accepts_text: asked.accepts_text,
     })
 }
 
@@ -583,6 +632,7 @@ async fn dispatch<B>(
     state: &Arc<AppState>,
     route: Route<'_>,
     req: Request<B>,
+    asked: &Asked,
 ) -> Result<Response<Body>, ApiError>
 where
     B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
@@ -601,7 +651,7 @@ where
     if let Route::Variable(k) | Route::VariableWatch(k) | Route::CompatVariable(_, k) = &route {
         check_key(k)?;
     }
-    let caller = authenticate(state, &req, spec).await?;
+    let caller = authenticate(state, asked, spec).await?;
     match route {
         Route::Input => input::get(&caller, &req),
         Route::InputStream => input::stream(state, &caller),

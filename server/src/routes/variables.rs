@@ -28,7 +28,7 @@ pub(super) async fn get<B>(
         .await?
         .ok_or_else(|| variable_not_found(key))?;
     let answer = entry.answer(read_answer);
-    let mut resp = if wants_raw(req)? {
+    let mut resp = if wants_raw(caller, req)? {
         response(StatusCode::OK, "application/json", answer.value.clone())
     } else {
         let envelope = answer.envelope.clone().ok_or_else(stored_not_json)?;
