@@ -1334,7 +1334,7 @@ MCowBQYDK2VwAyEAZkK8zIBH8tWH1N/S8EFOOYvOXYcQpa1RjBXPBh6dEIY=
                 (b"\xff", "not ASCII"),
             ] {
                 let mut v = b"Bearer ".to_vec();
-                v.extend(std::iter::repeat(b'a').take(at));
+                v.extend(std::iter::repeat_n(b'a', at));
                 v.extend_from_slice(bad);
                 v.extend_from_slice(b"zzzzzzzzz");
                 let m = message(&v);
