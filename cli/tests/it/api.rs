@@ -362,14 +362,22 @@ fn streams_round_trip() {
     r.expect_error(400, "invalid_ndjson");
     assert!(r.json()["error"]["message"]
         .as_str()
-        .is_some_and(|m| m.contains("line 3") && m.contains("2 records")));
+        .is_some_and(|m| m.contains("line 3") && m.contains("the 2 records before it are stored")));
+    let r = post_stream(&s, &e.token, b"nope\n");
+    r.expect_error(400, "invalid_ndjson");
+    assert!(
+        r.message().contains("no record before it is stored"),
+        "{}",
+        r.message()
+    );
     // A line that is JSON but not UTF-8 (a byte 0xff inside a string) is refused where it
     // stands too, naming its line and column: a client reading the record back could not.
     let r = post_stream(&s, &e.token, b"{\"d\":4}\n  {\"e\":\"\xff\"}\n");
     r.expect_error(400, "invalid_ndjson");
     let message = r.message();
     assert!(
-        message.contains("line 2 is not UTF-8 (column 9)") && message.contains("1 records"),
+        message.contains("line 2 is not UTF-8 (column 9)")
+            && message.contains("the 1 record before it is stored"),
         "{message}"
     );
     let shown: serde_json::Value =

@@ -97,8 +97,8 @@ where
             return Err(ApiError::new(
                 ErrorCode::RequestTimeout,
                 format!(
-                    "the stream sent nothing for {idle:?}; the {} records before are stored",
-                    out.total.0
+                    "the stream sent nothing for {idle:?}; {}",
+                    stored_before(out.total.0)
                 ),
             ));
         };
@@ -235,10 +235,16 @@ fn store_line(
 
 /// A bad line ends the stream; the records before it are stored.
 fn refused(code: ErrorCode, what: String, stored: u64) -> ApiError {
-    ApiError::new(
-        code,
-        format!("{what}; the {stored} records before it are stored"),
-    )
+    ApiError::new(code, format!("{what}; {}", stored_before(stored)))
+}
+
+/// How many records before a failure are stored, in words.
+fn stored_before(n: u64) -> String {
+    match n {
+        0 => "no record before it is stored".into(),
+        1 => "the 1 record before it is stored".into(),
+        n => format!("the {n} records before it are stored"),
+    }
 }
 
 fn line_too_large(line_no: u64, cap: usize, stored: u64) -> ApiError {
