@@ -570,6 +570,8 @@ impl Authenticator {
         Ok(principal)
     }
 
+    /// `None` on a miss; on a hit, the principal if the token is still within its time
+    /// window, else the time error (an expired entry is evicted).
     fn cache_lookup(&self, token: &[u8], now: i64) -> Option<Result<Arc<Principal>, AuthError>> {
         let mut cache = self.cache.lock();
         let entry = cache.get(token)?;
@@ -739,8 +741,8 @@ impl Authenticator {
 
 /// The token of an `Authorization` header value (its bytes, as hyper holds them): `Bearer
 /// <token>`, the scheme in any case, blanks around either part ignored. No header, another
-/// scheme (e.g. `Basic`) or a bare `Bearer` carries no bearer token: `Missing`; so does a
-/// value with a byte outside ASCII, `Malformed`.
+/// scheme (e.g. `Basic`) or a bare `Bearer` carries no bearer token: `Missing`, or
+/// `Malformed` if the value has a byte outside ASCII.
 ///
 /// The token's own bytes are not looked at here: [`Authenticator`] checks them
 /// ([`token_text`]) only when the token is not in its cache of verified tokens.

@@ -326,8 +326,8 @@ where
 
 /// What the API reads from a request's headers, found in one pass over them: a request
 /// has a handful of headers, and looking five names up in the header map one by one cost
-/// more than walking them all (each of the names counts as `HeaderMap::get` finds it: its
-/// first value).
+/// more than walking them all. A name's first value counts, as `HeaderMap::get` finds it;
+/// for `Expect`, every value.
 struct Asked {
     /// The `Authorization` header (a clone shares the request's bytes).
     authorization: Option<HeaderValue>,
