@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 
 use base64::Engine as _;
-use cronium_server::auth::{bearer_token, Authenticator};
+use cronium_server::auth::{bearer_token, token_text, Authenticator};
 use libfuzzer_sys::fuzz_target;
 
 fn auth() -> &'static Authenticator {
@@ -36,9 +36,17 @@ fuzz_target!(|data: &[u8]| {
     let a = auth();
     match mode % 4 {
         0 => {
-            if let Ok(header) = std::str::from_utf8(rest) {
-                if let Ok(token) = bearer_token(Some(header)) {
-                    let _ = a.verify(token);
+            // Any header value: the token it carries is text only if every byte is visible
+            // ASCII (the 8-byte-step check against the byte-by-byte rule).
+            if let Ok(token) = bearer_token(Some(rest)) {
+                let text = token_text(token);
+                assert_eq!(
+                    text.is_ok(),
+                    token.iter().all(u8::is_ascii_graphic),
+                    "token_text disagrees with the visible-ASCII rule"
+                );
+                if let Ok(text) = text {
+                    let _ = a.verify(text);
                 }
             }
         }
