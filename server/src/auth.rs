@@ -761,12 +761,15 @@ pub fn bearer_token(header: Option<&[u8]>) -> Result<&[u8], AuthError> {
 /// character, or a byte outside ASCII). Checked 8 bytes at a time, which also proves the
 /// bytes UTF-8; the precise error is worked out only once that check fails.
 pub fn token_text(token: &[u8]) -> Result<&str, AuthError> {
+    let not_ascii = || AuthError::malformed("the bearer token is not ASCII");
     if !all_visible_ascii(token) {
-        return Err(not_ascii(token).unwrap_or_else(|| {
+        return Err(if token.is_ascii() {
             AuthError::malformed("the bearer token contains a blank or a control character")
-        }));
+        } else {
+            not_ascii()
+        });
     }
-    std::str::from_utf8(token).map_err(|_| AuthError::malformed("the bearer token is not ASCII"))
+    std::str::from_utf8(token).map_err(|_| not_ascii())
 }
 
 /// The error of a header value with a byte outside ASCII, if it has one.
