@@ -210,7 +210,7 @@ fn oversize_bodies_name_the_cap() {
     r.expect_error(413, "body_too_large");
     assert!(r.json()["error"]["message"]
         .as_str()
-        .is_some_and(|m| m.contains("line 2") && m.contains("1 records")));
+        .is_some_and(|m| m.contains("line 2") && m.contains("the 1 record before it is stored")));
 }
 
 #[test]
