@@ -157,8 +157,9 @@ pub enum JsonTextError {
 ///
 /// One pass instead of a UTF-8 check, a depth scan, a blank scan and serde_json's
 /// `IgnoredAny` parse: this is the output stream's per-record check, where those were
-/// nearly nine tenths of the sidecar's instructions per streamed byte. Strings are scanned eight bytes
-/// at a time; the helpers are inlined into the one loop (called, they cost a quarter more).
+/// nearly nine tenths of the sidecar's instructions per streamed byte. Strings are scanned
+/// eight bytes at a time; the helpers are inlined into the one loop (called, they cost a
+/// quarter more).
 /// Escapes are checked for their form only (`\u` and four hex digits), as serde_json
 /// does: a lone surrogate escape is JSON, and each client language decides what to make
 /// of it.

@@ -33,7 +33,7 @@ where
 
 /// `POST /v1/output/stream`.
 pub(super) async fn stream<B>(
-    state: &AppState,
+    state: &Arc<AppState>,
     caller: &Caller,
     req: Request<B>,
 ) -> Result<Response<Body>, ApiError>
@@ -71,9 +71,9 @@ where
 ///
 /// The lines are checked where they lie in hyper's frames: only a line cut across two
 /// frames is copied aside (`pending`), and each record is copied once, into the block. What
-/// the route holds is one block and at most one line, whatever the stream's length.
+/// the route holds is two blocks and at most one line, whatever the stream's length.
 async fn output_stream<B>(
-    state: &AppState,
+    state: &Arc<AppState>,
     caller: &Caller,
     req: Request<B>,
 ) -> Result<Response<Body>, ApiError>
@@ -93,7 +93,7 @@ where
         // client that stops sending holds a connection slot.
         let idle = state.limits.body_read_timeout;
         let Ok(next) = tokio::time::timeout(idle, body.frame()).await else {
-            out.flush(state).await?;
+            out.flush().await?;
             return Err(ApiError::new(
                 ErrorCode::RequestTimeout,
                 format!(
@@ -117,7 +117,7 @@ where
             },
             Some(Err(e)) => {
                 let e: Box<dyn std::error::Error + Send + Sync> = e.into();
-                out.flush(state).await?;
+                out.flush().await?;
                 return Err(ApiError::new(
                     ErrorCode::InvalidBody,
                     format!(
@@ -133,7 +133,7 @@ where
             let Some(nl) = memchr::memchr(b'\n', rest) else {
                 pending.extend_from_slice(rest);
                 if pending.len() > cap {
-                    out.flush(state).await?;
+                    out.flush().await?;
                     return Err(line_too_large(line_no + 1, cap, out.total.0));
                 }
                 continue;
@@ -146,7 +146,7 @@ where
             match stored {
                 Ok(stored) => out.records += u64::from(stored),
                 Err((code, what)) => {
-                    out.flush(state).await?;
+                    out.flush().await?;
                     return Err(refused(code, what, out.total.0));
                 }
             }
@@ -158,24 +158,24 @@ where
             match store_line(&mut out.block, line, line_no, cap) {
                 Ok(stored) => out.records += u64::from(stored),
                 Err((code, what)) => {
-                    out.flush(state).await?;
+                    out.flush().await?;
                     return Err(refused(code, what, out.total.0));
                 }
             }
             if out.block.len() >= STREAM_BLOCK {
-                out.hand_off(state).await?;
+                out.hand_off().await?;
             }
         }
         if out.block.len() >= STREAM_BLOCK {
-            out.hand_off(state).await?;
+            out.hand_off().await?;
         }
         if rest.len() > cap {
-            out.flush(state).await?;
+            out.flush().await?;
             return Err(line_too_large(line_no + 1, cap, out.total.0));
         }
         pending.extend_from_slice(rest);
     }
-    out.flush(state).await?;
+    out.flush().await?;
     Ok(data(&StreamSummary {
         records: out.total.0,
         bytes: out.total.1,
@@ -270,40 +270,40 @@ struct Blocks {
     storing: Option<Storing>,
     /// A block buffer back from the store, reused for the next block.
     spare: Vec<u8>,
-    store: Arc<dyn cronium_store::Store>,
+    state: Arc<AppState>,
     entry: Arc<crate::state::ExecEntry>,
 }
 
 struct Storing {
-    task: tokio::task::JoinHandle<(cronium_store::StoreResult<()>, std::time::Duration, Vec<u8>)>,
+    /// The store's answer and the block's buffer, handed back.
+    task: tokio::task::JoinHandle<(cronium_store::StoreResult<()>, Vec<u8>)>,
     records: u64,
 }
 
 impl Blocks {
-    fn new(state: &AppState, caller: &Caller) -> Blocks {
+    fn new(state: &Arc<AppState>, caller: &Caller) -> Blocks {
         Blocks {
             block: Vec::with_capacity(STREAM_BLOCK + 1024),
             records: 0,
             total: (0, 0),
             storing: None,
             spare: Vec::new(),
-            store: state.store.clone(),
+            state: Arc::clone(state),
             entry: caller.entry.clone(),
         }
     }
 
     /// Waits for the block being stored, if any, and counts it.
-    async fn settle(&mut self, state: &AppState) -> Result<(), ApiError> {
+    async fn settle(&mut self) -> Result<(), ApiError> {
         let Some(storing) = self.storing.take() else {
             return Ok(());
         };
-        let (stored, took, mut buffer) = storing.task.await.map_err(|e| {
+        let (stored, mut buffer) = storing.task.await.map_err(|e| {
             ApiError::new(
                 ErrorCode::Internal,
                 format!("storing a stream block failed: {e}"),
             )
         })?;
-        state.metrics.store(took);
         stored?;
         self.total.0 += storing.records;
         self.total.1 += buffer.len() as u64;
@@ -313,8 +313,8 @@ impl Blocks {
     }
 
     /// Starts storing the records gathered so far, once the previous block is stored.
-    async fn hand_off(&mut self, state: &AppState) -> Result<(), ApiError> {
-        self.settle(state).await?;
+    async fn hand_off(&mut self) -> Result<(), ApiError> {
+        self.settle().await?;
         if self.records == 0 {
             self.block.clear();
             return Ok(());
@@ -324,24 +324,25 @@ impl Blocks {
         std::mem::swap(&mut block, &mut self.block);
         let records = self.records;
         self.records = 0;
-        let (store, entry) = (self.store.clone(), self.entry.clone());
+        let (state, entry) = (Arc::clone(&self.state), self.entry.clone());
         let task = tokio::spawn(async move {
-            let start = std::time::Instant::now();
             let actor = Actor {
                 execution_id: &entry.execution.id,
                 user_id: &entry.execution.user_id,
             };
-            let stored = store.append_output_stream(actor, &block, records).await;
-            (stored, start.elapsed(), block)
+            let stored = state
+                .timed(state.store.append_output_stream(actor, &block, records))
+                .await;
+            (stored, block)
         });
         self.storing = Some(Storing { task, records });
         Ok(())
     }
 
     /// Stores everything gathered so far and waits until it is stored.
-    async fn flush(&mut self, state: &AppState) -> Result<(), ApiError> {
-        self.hand_off(state).await?;
-        self.settle(state).await
+    async fn flush(&mut self) -> Result<(), ApiError> {
+        self.hand_off().await?;
+        self.settle().await
     }
 }
 
