@@ -165,22 +165,36 @@ fn set_etag(resp: &mut Response<Body>, version: u64) {
     }
 }
 
-/// `If-Match: 3` or `If-Match: "3"`.
+/// `If-Match: 3` or `If-Match: "3"`: 1 to 19 digits (every `i64` version fits, and no
+/// text of that length overflows), bare or in one pair of quotes. openapi.json's
+/// `IfMatch` pattern says exactly this, so a value is refused here only if the spec
+/// refuses it too.
 fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
-    v.to_str()
-        .ok()
-        .map(|s| s.trim().trim_matches('"'))
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidHeader,
-                "If-Match must be a variable version such as 3 (0 = must not exist)",
-            )
-        })
+    parse_version(v.as_bytes()).map(Some).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidHeader,
+            "If-Match must be a variable version such as 3 or \"3\" (0 = must not exist)",
+        )
+    })
+}
+
+fn parse_version(v: &[u8]) -> Option<u64> {
+    // The optional whitespace around a field value (RFC 9110): spaces and tabs only.
+    let ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = v.iter().position(|b| !ows(b)).unwrap_or(v.len());
+    let end = v.iter().rposition(|b| !ows(b)).map_or(start, |i| i + 1);
+    let v = &v[start..end];
+    let digits = match v {
+        [b'"', inner @ .., b'"'] => inner,
+        _ => v,
+    };
+    if !(1..=19).contains(&digits.len()) || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// Server-sent events for one key of one user: each change after the request, in `seq`
@@ -282,4 +296,34 @@ fn sse_event(c: &cronium_store::VariableChange) -> Bytes {
         c.seq,
         to_json(&change)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_version;
+
+    #[test]
+    fn if_match_takes_exactly_what_the_spec_pattern_does() {
+        for (text, want) in [
+            ("3", Some(3)),
+            ("\"3\"", Some(3)),
+            (" \t\"0\" ", Some(0)),
+            ("0007", Some(7)),
+            ("9999999999999999999", Some(9_999_999_999_999_999_999)),
+            // Found by schemathesis: one quote, and more digits than a u64 holds.
+            ("399402687314537113041625625657213\"", None),
+            ("\"3", None),
+            ("3\"", None),
+            ("\"\"", None),
+            ("", None),
+            ("12345678901234567890", None),
+            ("W/\"3\"", None),
+            ("-1", None),
+            ("+3", None),
+            ("3 4", None),
+            ("\"3 \"", None),
+        ] {
+            assert_eq!(parse_version(text.as_bytes()), want, "{text:?}");
+        }
+    }
 }
