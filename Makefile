@@ -113,10 +113,19 @@ bench-quick: python bench-build ## The benchmarks once, briefly (CI runs this so
 bench-check: bench-build ## Instruction counts per request (callgrind) vs bench/baseline/instructions.json; fails on > 10% growth
 	@./scripts/ensure-tools.sh bench
 	$(CARGO_TARGET_DIR)/release/cronium-bench --instructions check bench/baseline/instructions.json --cronium $(RELEASE_BIN)
+	$(CARGO_TARGET_DIR)/release/cronium-bench --symbol-order check cli/symbol-order.txt --cronium $(RELEASE_BIN)
 
 bench-baseline: bench-build ## Rewrite bench/baseline/instructions.json with this machine's instruction counts
 	@./scripts/ensure-tools.sh bench
 	$(CARGO_TARGET_DIR)/release/cronium-bench --instructions baseline bench/baseline/instructions.json --cronium $(RELEASE_BIN)
+
+# The release binary's code layout (cli/build.rs): the functions a profiled sidecar ran,
+# placed first. Relinked afterwards, so the binary follows the new file.
+.PHONY: symbol-order
+symbol-order: bench-build ## Rewrite cli/symbol-order.txt from a callgrind profile of the sidecar, then relink
+	@./scripts/ensure-tools.sh bench
+	$(CARGO_TARGET_DIR)/release/cronium-bench --symbol-order write cli/symbol-order.txt --cronium $(RELEASE_BIN)
+	$(MAKE) --no-print-directory release
 
 # Not part of `make test`: minutes of load on loopback. The open-file limit is raised for
 # the 10,000 connections (the sidecar inherits it).

@@ -66,7 +66,7 @@ impl Counts {
 }
 
 /// Whether valgrind's callgrind and callgrind_control are installed.
-fn have_valgrind() -> Result<(), String> {
+pub(crate) fn have_valgrind() -> Result<(), String> {
     for tool in ["valgrind", "callgrind_control"] {
         let found = Command::new(tool)
             .arg("--version")
@@ -100,6 +100,11 @@ fn zero(pid: u32) -> Result<(), String> {
 
 /// Dumps the counters of `pid` since the last zero, and returns their instruction total.
 fn dump(pid: u32, out_dir: &Path, prefix: &str) -> Result<u64, String> {
+    dump_file(pid, out_dir, prefix).map(|(_, total)| total)
+}
+
+/// Dumps the counters of `pid` since the last zero: the dump's path and instruction total.
+pub(crate) fn dump_file(pid: u32, out_dir: &Path, prefix: &str) -> Result<(PathBuf, u64), String> {
     let before = dumps(out_dir, prefix, pid);
     control(pid, "-d")?;
     // The dump is written by the process itself, shortly after the command returns.
@@ -111,7 +116,7 @@ fn dump(pid: u32, out_dir: &Path, prefix: &str) -> Result<u64, String> {
                 .ok()
                 .and_then(|text| totals(&text))
             {
-                return Ok(total);
+                return Ok((new.clone(), total));
             }
         }
         if Instant::now() > deadline {
@@ -163,10 +168,13 @@ fn totals(text: &str) -> Option<u64> {
 }
 
 /// A sidecar under callgrind, started by the test kit through a wrapper that runs
-/// `serve` (only) under valgrind: admin commands on the same state dir run natively.
-fn sidecar(cronium: &Path, dir: &Path) -> Result<Sidecar, String> {
+/// `serve` (only) under valgrind, with `extra` valgrind options: admin commands on the same
+/// state dir run natively. Its dumps are `sidecar.cg.PID.N` in `dir`.
+pub(crate) fn sidecar(cronium: &Path, dir: &Path, extra: &[&str]) -> Result<Sidecar, String> {
     let wrapper = dir.join("cronium-under-callgrind");
-    let prefix = callgrind_prefix(&dir.join("sidecar.cg.%p")).join(" ");
+    let mut prefix = callgrind_prefix(&dir.join("sidecar.cg.%p"));
+    prefix.extend(extra.iter().map(|o| o.to_string()));
+    let prefix = prefix.join(" ");
     let real = cronium.display();
     std::fs::write(
         &wrapper,
@@ -354,7 +362,7 @@ pub(crate) fn measure(cronium: &Path, dir: &Path) -> Result<Counts, String> {
     have_valgrind()?;
     let dir = dir.join("callgrind");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let sc = sidecar(cronium, &dir)?;
+    let sc = sidecar(cronium, &dir, &[])?;
     let pid = sc
         .pid()
         .ok_or("the sidecar under callgrind is not running")?;
@@ -537,7 +545,8 @@ pub(crate) fn check(cronium: &Path, baseline: &Path, write: bool) -> Result<(), 
 /// The modes of this executable that are not a benchmark run: `None` for a run, else the
 /// mode's outcome. `--serve-bare-hyper SOCKET BODY_FILE` and `--instructions-client KIND
 /// SOCKET` are the processes callgrind measures; `--instructions check|baseline FILE
-/// --cronium PATH` is `make bench-check` / `make bench-baseline`.
+/// --cronium PATH` is `make bench-check` / `make bench-baseline`; `--symbol-order
+/// write|check FILE --cronium PATH` is `make symbol-order` / part of `make bench-check`.
 pub(crate) fn modes() -> Option<Result<(), String>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize| args.get(i).map(PathBuf::from).unwrap_or_default();
@@ -556,6 +565,22 @@ pub(crate) fn modes() -> Option<Result<(), String>> {
             };
             match (args.get(3).map(String::as_str), args.get(4)) {
                 (Some("--cronium"), Some(c)) => Some(check(Path::new(c), &arg(2), write)),
+                _ => Some(Err(usage.into())),
+            }
+        }
+        Some("--symbol-order") => {
+            let usage = "usage: cronium-bench --symbol-order write|check FILE --cronium PATH";
+            let (Some(mode), Some("--cronium"), Some(c)) = (
+                args.get(1).map(String::as_str),
+                args.get(3).map(String::as_str),
+                args.get(4),
+            ) else {
+                return Some(Err(usage.into()));
+            };
+            let (cronium, order) = (Path::new(c), arg(2));
+            match mode {
+                "write" => Some(crate::symbol_order::write(cronium, &order)),
+                "check" => Some(crate::symbol_order::check(cronium, &order)),
                 _ => Some(Err(usage.into())),
             }
         }

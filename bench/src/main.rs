@@ -35,6 +35,7 @@ mod many;
 mod postgres;
 mod stream;
 mod svg;
+mod symbol_order;
 
 const SECRET: &str = "bench-secret-bench-secret-bench-secret!";
 
