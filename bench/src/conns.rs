@@ -2,7 +2,7 @@
 //! connection, and its RSS while many connections are busy.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,20 +44,9 @@ pub(crate) fn busy(cronium: &Path, dir: &Path, n: usize, secs: u64) -> Result<Bu
         format!("GET /v1/input HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n")
             .into_bytes()
             .into();
-    let rss_mb = move || crate::rss_kib(pid).map_or(0.0, |k| k * 1024.0 / 1e6);
-    let idle_mb = rss_mb();
-    let stop = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut peak = 0.0f64;
-            while !stop.load(Ordering::Relaxed) {
-                peak = peak.max(rss_mb());
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            peak.max(rss_mb())
-        })
-    };
+    let rss_mb = |kib: f64| kib * 1024.0 / 1e6;
+    let idle_mb = rss_mb(crate::rss_kib(pid).unwrap_or(0.0));
+    let sampler = crate::RssPeak::start(pid, Duration::from_millis(100));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -112,8 +101,7 @@ pub(crate) fn busy(cronium: &Path, dir: &Path, n: usize, secs: u64) -> Result<Bu
         }
         while tasks.join_next().await.is_some() {}
     });
-    stop.store(true, Ordering::Relaxed);
-    let peak_mb = sampler.join().unwrap_or(0.0);
+    let peak_mb = rss_mb(sampler.stop());
     drop(sc);
     Ok(Busy {
         open: open.load(Ordering::Relaxed),

@@ -184,20 +184,7 @@ pub(crate) fn output_stream(
     total: u64,
 ) -> Result<StreamResult, String> {
     let rss_before_kib = crate::rss_kib(pid).unwrap_or(0.0);
-    let stop = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut peak = 0.0f64;
-            while !stop.load(Ordering::Relaxed) {
-                if let Some(k) = crate::rss_kib(pid) {
-                    peak = peak.max(k);
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            peak
-        })
-    };
+    let sampler = crate::RssPeak::start(pid, Duration::from_millis(20));
     let result = (|| -> Result<(u64, Duration), String> {
         let mut s = UnixStream::connect(socket).map_err(|e| e.to_string())?;
         let start = Instant::now();
@@ -225,14 +212,13 @@ pub(crate) fn output_stream(
         }
         Ok((sent, took))
     })();
-    stop.store(true, Ordering::Relaxed);
-    let rss_peak_kib = sampler.join().unwrap_or(0.0);
+    let rss_peak_kib = sampler.stop();
     let (bytes, took) = result?;
     Ok(StreamResult {
         bytes,
         took,
         rss_before_kib,
-        rss_peak_kib: rss_peak_kib.max(crate::rss_kib(pid).unwrap_or(0.0)),
+        rss_peak_kib,
     })
 }
 

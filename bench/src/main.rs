@@ -305,6 +305,39 @@ fn pin_self(cpu: Option<usize>) {
     }
 }
 
+/// The peak RSS of a process, sampled on a thread of its own until [`RssPeak::stop`].
+struct RssPeak {
+    pid: u32,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<f64>,
+}
+
+impl RssPeak {
+    /// Samples `pid`'s RSS every `every` from now on.
+    fn start(pid: u32, every: Duration) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut peak = 0.0f64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    peak = peak.max(rss_kib(pid).unwrap_or(0.0));
+                    std::thread::sleep(every);
+                }
+                peak
+            })
+        };
+        Self { pid, stop, thread }
+    }
+
+    /// The peak in KiB, a last sample included.
+    fn stop(self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let peak = self.thread.join().unwrap_or(0.0);
+        peak.max(rss_kib(self.pid).unwrap_or(0.0))
+    }
+}
+
 fn rss_kib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status

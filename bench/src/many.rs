@@ -271,11 +271,8 @@ fn run(
     let _ = start_at.set(Instant::now() + Duration::from_millis(50));
     ready.wait();
     let began = Instant::now();
-    let mut rss_peak_kib = rss_before_kib;
-    while began.elapsed() < dur {
-        std::thread::sleep(Duration::from_millis(100));
-        rss_peak_kib = rss_peak_kib.max(rss_kib(pid).unwrap_or(0.0));
-    }
+    let sampler = crate::RssPeak::start(pid, Duration::from_millis(100));
+    std::thread::sleep(dur);
     stop.store(true, Ordering::Relaxed);
     let (mut reads, mut writes) = (Vec::new(), Vec::new());
     for t in threads {
@@ -284,7 +281,7 @@ fn run(
         writes.extend(w);
     }
     let took = began.elapsed();
-    rss_peak_kib = rss_peak_kib.max(rss_kib(pid).unwrap_or(0.0));
+    let rss_peak_kib = sampler.stop().max(rss_before_kib);
     drop(sc);
     reads.sort();
     writes.sort();
