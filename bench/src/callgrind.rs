@@ -366,13 +366,7 @@ pub(crate) fn measure(cronium: &Path, dir: &Path) -> Result<Counts, String> {
     let pid = sc
         .pid()
         .ok_or("the sidecar under callgrind is not running")?;
-    let token = sc
-        .create_with_flags(
-            &["--user", "bench", "--ttl", "2h", "--input", "{\"n\":1}"],
-            &[],
-        )
-        .map_err(|e| e.to_string())?
-        .token;
+    let token = crate::create_execution(&sc)?;
     let client = crate::seeded_client(&sc, &token)?;
     let (_, _, body) = crate::http_sizes(&sc.socket, &token).map_err(|e| e.to_string())?;
 

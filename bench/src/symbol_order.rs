@@ -39,13 +39,7 @@ pub(crate) fn write(cronium: &Path, out: &Path) -> Result<(), String> {
         .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
         .and_then(|()| health.read_to_end(&mut Vec::new()))
         .map_err(|e| format!("health check: {e}"))?;
-    let token = sc
-        .create_with_flags(
-            &["--user", "bench", "--ttl", "2h", "--input", "{\"n\":1}"],
-            &[],
-        )
-        .map_err(|e| e.to_string())?
-        .token;
+    let token = crate::create_execution(&sc)?;
     let client = crate::seeded_client(&sc, &token)?;
     let e = |e: cronium_client::Error| e.to_string();
     let mut raw = crate::RawHttp::new(&sc.socket, &token).map_err(|e| e.to_string())?;
