@@ -405,7 +405,8 @@ fn check_key(key: &str) -> Result<(), ApiError> {
         .map_err(|_| ApiError::new(ErrorCode::InvalidKey, cronium_protocol::key::KEY_RULE))
 }
 
-/// An optional JSON body: none (or only whitespace) reads as `{}`.
+/// An optional JSON body: none reads as `{}`. Blanks alone are not JSON and go on to be
+/// refused, as the spec's object schema says.
 async fn read_optional_body<B>(state: &AppState, req: Request<B>) -> Result<Bytes, ApiError>
 where
     B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
@@ -421,7 +422,7 @@ where
         return Ok(Bytes::from_static(b"{}"));
     }
     let body = read_body(state, req).await?;
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.is_empty() {
         return Ok(Bytes::from_static(b"{}"));
     }
     Ok(body)

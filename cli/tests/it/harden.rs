@@ -247,7 +247,9 @@ fn bad_raw_values_and_refresh_bodies_are_refused() {
     }
     s.req("POST", "/v1/token/refresh", t, Some(r#"{"ttl": 9999}"#))
         .expect_error(400, "invalid_body");
-    for body in [None, Some("{}")] {
+    let blank = s.req("POST", "/v1/token/refresh", t, Some("\n"));
+    assert_eq!(blank.status, 400, "{}", blank.text());
+    for body in [None, Some("{}"), Some(" {}\n")] {
         let r = s.req("POST", "/v1/token/refresh", t, body);
         assert_eq!(r.status, 200, "{}", r.text());
     }
