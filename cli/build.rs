@@ -5,7 +5,7 @@
 //! 8 MiB of code, the 2 MiB of functions start-up and the API's routes run touched about
 //! 5 MiB. `symbol-order.txt` lists those functions (written by `make symbol-order` from a
 //! callgrind profile of a sidecar answering the common calls); lld places them first, side
-//! by side, and an idle sidecar maps about half the code (docs/performance.md).
+//! by side, and an idle sidecar maps under a third of the code it did (docs/performance.md).
 //!
 //! The file names symbols, so it goes stale slowly as code changes: a name it lists that
 //! no longer exists is skipped, and `make bench-check` fails when too few are left.

@@ -1,4 +1,4 @@
-//! `cli/symbol-order.txt`: the functions a sidecar runs, in the order lld lays them out.
+//! `cli/symbol-order.txt`: the functions a sidecar runs, which lld lays out first.
 //!
 //! `make symbol-order` runs the release sidecar under callgrind through start-up and the
 //! calls a script makes (health, input, context, cached and durable variable calls, output,
@@ -67,7 +67,11 @@ pub(crate) fn write(cronium: &Path, out: &Path) -> Result<(), String> {
     drop(sc);
     let text = std::fs::read_to_string(&dump).map_err(|e| e.to_string())?;
     let real = cronium.canonicalize().map_err(|e| e.to_string())?;
-    let names = functions_of(&text, &real.to_string_lossy());
+    let mut names = functions_of(&text, &real.to_string_lossy());
+    // Sorted: the order a dump lists functions in varies from run to run, and within the
+    // set it matters little (they are all mapped at start-up); sorted, a rewrite's diff
+    // shows only the functions that came or went. Mangled names sort by crate and module.
+    names.sort_unstable();
     if names.len() < 100 {
         return Err(format!(
             "the profile names only {} functions of {}; is the binary stripped of symbols?",
@@ -76,7 +80,7 @@ pub(crate) fn write(cronium: &Path, out: &Path) -> Result<(), String> {
         ));
     }
     let mut body = String::from(
-        "# The functions a profiled sidecar ran, laid out first by lld (cli/build.rs).\n\
+        "# The functions a profiled sidecar ran (sorted), laid out first by lld (cli/build.rs).\n\
          # Written by `make symbol-order`; checked by `make bench-check`. Do not edit.\n",
     );
     for n in &names {
@@ -120,12 +124,18 @@ fn functions_of(dump: &str, object: &str) -> Vec<String> {
         } else if let Some(rest) = line.strip_prefix("cfn=") {
             resolve(&mut fns, rest);
         } else if let Some(rest) = line.strip_prefix("fn=") {
-            let name = resolve(&mut fns, rest);
-            // Unnamed code shows as its address.
-            if let Some(name) = name.filter(|n| in_object && !n.starts_with("0x")) {
-                if seen.insert(name) {
-                    out.push(name.to_owned());
-                }
+            let Some(name) = resolve(&mut fns, rest).filter(|_| in_object) else {
+                continue;
+            };
+            // A recursive call's deeper levels are `name'2`, `name'3`, ...
+            let name = name.split_once('\'').map_or(name, |(n, _)| n);
+            // Unnamed code shows as its address, valgrind's own entries in words:
+            // `(below main)`.
+            if name.starts_with("0x") || name.contains([' ', '(']) {
+                continue;
+            }
+            if seen.insert(name) {
+                out.push(name.to_owned());
             }
         }
     }
@@ -191,7 +201,7 @@ mod tests {
 
     #[test]
     fn names_are_resolved_per_object() {
-        let dump = "ob=(1) /bin/cronium\nfn=(1) main\n0 5\ncob=(2) /lib/libc.so.6\ncfn=(2) malloc\ncalls=1 0\n0 9\nfn=(3) 0x0000000000401000\n0 1\nob=(2)\nfn=(2)\n0 9\nob=(1)\nfn=(4) _ZN4core3fmt5write17h0123456789abcdefE\n0 2\nfn=(1)\n0 1\n";
+        let dump = "ob=(1) /bin/cronium\nfn=(1) main\n0 5\ncob=(2) /lib/libc.so.6\ncfn=(2) malloc\ncalls=1 0\n0 9\nfn=(3) 0x0000000000401000\n0 1\nob=(2)\nfn=(2)\n0 9\nob=(1)\nfn=(4) _ZN4core3fmt5write17h0123456789abcdefE\n0 2\nfn=(5) _ZN4core3fmt5write17h0123456789abcdefE'2\n0 2\nfn=(6) (below main)\n0 1\nfn=(1)\n0 1\n";
         assert_eq!(
             functions_of(dump, "/bin/cronium"),
             ["main", "_ZN4core3fmt5write17h0123456789abcdefE"]
