@@ -459,6 +459,9 @@ async fn connection_task<S: Park>(
     let activity = Arc::new(Activity::default());
     let mut io = Watched::new(LingerClose::new(stream), activity.clone());
     let mut draining = false;
+    // Says whether the drain signal was sent, with one atomic load: `changed()` takes a lock
+    // on every poll, and the loop below is woken for every request.
+    let sent = drain.clone();
     let drained = drain.changed();
     tokio::pin!(drained);
     // A new connection starts parked: hyper gets it once its first request is readable,
@@ -483,7 +486,10 @@ async fn connection_task<S: Park>(
             io,
             &activity,
             keep_alive,
-            drained.as_mut(),
+            Drain {
+                sent: &sent,
+                changed: drained.as_mut(),
+            },
             &mut draining,
         ))
         .await;
@@ -505,7 +511,7 @@ async fn with_hyper<S: Park, F: std::future::Future>(
     io: Watched<LingerClose<S>>,
     activity: &Arc<Activity>,
     keep_alive: bool,
-    mut drained: std::pin::Pin<&mut F>,
+    mut drain: Drain<'_, F>,
     draining: &mut bool,
 ) -> Option<Watched<LingerClose<S>>> {
     let app = routes::app(state.clone());
@@ -529,6 +535,9 @@ async fn with_hyper<S: Park, F: std::future::Future>(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut mark = activity.mark();
     let mut parking = false;
+    // The drain future is polled once to register this task for its wake-up, and after
+    // that only when the signal was sent (or its sender dropped).
+    let mut drain_registered = false;
     loop {
         // Polled by hand rather than with `select!`: the tick is polled only while the
         // connection is idle, so a request costs no timer work at all.
@@ -538,9 +547,13 @@ async fn with_hyper<S: Park, F: std::future::Future>(
             {
                 return std::task::Poll::Ready(Event::Ended(ended));
             }
-            if !*draining && std::future::Future::poll(drained.as_mut(), cx).is_ready() {
+            if !*draining
+                && (!drain_registered || drain.sent.has_changed().unwrap_or(true))
+                && std::future::Future::poll(drain.changed.as_mut(), cx).is_ready()
+            {
                 return std::task::Poll::Ready(Event::Drain);
             }
+            drain_registered = true;
             if parks && !parking && activity.idle() && tick.poll_tick(cx).is_ready() {
                 return std::task::Poll::Ready(Event::Tick);
             }
@@ -578,6 +591,14 @@ async fn with_hyper<S: Park, F: std::future::Future>(
     let mut io = parts.io.into_inner();
     io.rewind(parts.read_buf);
     Some(io)
+}
+
+/// The sidecar's shutdown signal as a connection's loop sees it.
+struct Drain<'a, F> {
+    /// A receiver of the signal, for [`tokio::sync::watch::Receiver::has_changed`].
+    sent: &'a tokio::sync::watch::Receiver<()>,
+    /// The connection's `changed()` future of the signal, pinned for its whole life.
+    changed: std::pin::Pin<&'a mut F>,
 }
 
 /// What woke the connection loop.
