@@ -305,6 +305,14 @@ fn pin_self(cpu: Option<usize>) {
     }
 }
 
+/// One `GET /health` on a connection of its own, read to its end: what the idle-RSS figure
+/// has the sidecar do.
+fn health_once(socket: &Path) -> std::io::Result<()> {
+    let mut s = UnixStream::connect(socket)?;
+    s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")?;
+    s.read_to_end(&mut Vec::new()).map(drop)
+}
+
 /// The peak RSS of a process, sampled on a thread of its own until [`RssPeak::stop`].
 struct RssPeak {
     pid: u32,
@@ -541,11 +549,7 @@ fn run(args: &Args) -> Result<(), String> {
         let took = sc.started;
         if i == 0 {
             // Idle: started, one request answered, nothing else.
-            let _ = UnixStream::connect(&sc.socket).and_then(|mut s| {
-                s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")?;
-                let mut sink = Vec::new();
-                s.read_to_end(&mut sink).map(|_| ())
-            });
+            let _ = health_once(&sc.socket);
             std::thread::sleep(Duration::from_millis(100));
             idle_rss = rss_kib(sc_pid(&sc)?);
         }

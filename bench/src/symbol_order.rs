@@ -11,8 +11,6 @@
 //! stable across most edits, but renamed, moved or newly inlined functions drop out, and
 //! below [`MIN_FOUND`] the layout has decayed enough to regenerate it.
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::Command;
 
@@ -34,11 +32,7 @@ pub(crate) fn write(cronium: &Path, out: &Path) -> Result<(), String> {
         .pid()
         .ok_or("the sidecar under callgrind is not running")?;
     // What the idle-memory figure does first: one health check on its own connection.
-    let mut health = UnixStream::connect(&sc.socket).map_err(|e| e.to_string())?;
-    health
-        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-        .and_then(|()| health.read_to_end(&mut Vec::new()))
-        .map_err(|e| format!("health check: {e}"))?;
+    crate::health_once(&sc.socket).map_err(|e| format!("health check: {e}"))?;
     let token = crate::create_execution(&sc)?;
     let client = crate::seeded_client(&sc, &token)?;
     let e = |e: cronium_client::Error| e.to_string();
