@@ -268,7 +268,8 @@ class CroniumVariable {
       if (typeof onError === 'function') onError(err);
       else console.error(`cronium: ${what} ${JSON.stringify(key)}:`, err);
     };
-    const watch = this.#client._nativeClient().watchVariable(this.key);
+    const n = this.#client._nativeClient();
+    const watch = native.watchVariable(n, this.key);
     let stopped = false;
     const stop = () => {
       if (stopped) return;
@@ -331,7 +332,7 @@ class Cronium {
     if (this.#client === null) {
       const addon = loadNative();
       try {
-        this.#client = new addon.NativeClient(this.#options, dispatch);
+        this.#client = addon.createClient(this.#options, dispatch);
       } catch (err) {
         throw fromNative(err);
       }
@@ -341,40 +342,41 @@ class Cronium {
 
   /** Where this client connects: `unix:/path` or `http://host:port`. */
   get endpoint() {
-    return this._nativeClient().endpoint;
+    const n = this._nativeClient();
+    return native.endpoint(n);
   }
 
   /** The execution's input (`null` when it has none). */
   async input() {
     const n = this._nativeClient();
-    return parse(await settle((id) => n.input(id)));
+    return parse(await settle((id) => native.input(n, id)));
   }
 
   /** Sets the execution's output (last write wins). */
   async output(data) {
     const json = stringify(data, 'the output');
     const n = this._nativeClient();
-    await settle((id) => n.output(id, json));
+    await settle((id) => native.output(n, id, json));
   }
 
   /** The output set so far (`null` when none). */
   async getOutput() {
     const n = this._nativeClient();
-    return parse(await settle((id) => n.getOutput(id)));
+    return parse(await settle((id) => native.getOutput(n, id)));
   }
 
   /** A variable's value; `undefined` when it does not exist. */
   async getVariable(key) {
     checkKey(key);
     const n = this._nativeClient();
-    return parseFound(await settle((id) => n.getVariable(id, key)));
+    return parseFound(await settle((id) => native.getVariable(n, id, key)));
   }
 
   /** A variable with its version (`{ key, value, version, updatedAt }`), or `undefined`. */
   async getVariableInfo(key) {
     checkKey(key);
     const n = this._nativeClient();
-    return parseFound(await settle((id) => n.getVariableEntry(id, key)));
+    return parseFound(await settle((id) => native.getVariableEntry(n, id, key)));
   }
 
   /** @deprecated the earlier name of `getVariableInfo`. */
@@ -391,7 +393,7 @@ class Cronium {
     const json = stringify(value, `the value of ${key}`);
     const ifVersion = ifVersionOf(options);
     const n = this._nativeClient();
-    return versionOf(await settle((id) => n.setVariable(id, key, json, ifVersion)));
+    return versionOf(await settle((id) => native.setVariable(n, id, key, json, ifVersion)));
   }
 
   /** Deletes a variable; whether it existed. */
@@ -399,13 +401,13 @@ class Cronium {
     checkKey(key);
     const ifVersion = ifVersionOf(options);
     const n = this._nativeClient();
-    return settle((id) => n.deleteVariable(id, key, ifVersion));
+    return settle((id) => native.deleteVariable(n, id, key, ifVersion));
   }
 
   /** The keys of the user's variables, sorted. */
   async listVariables() {
     const n = this._nativeClient();
-    return settle((id) => n.listVariables(id));
+    return settle((id) => native.listVariables(n, id));
   }
 
   /**
@@ -416,7 +418,8 @@ class Cronium {
    */
   async *watchVariable(key) {
     checkKey(key);
-    const watch = this._nativeClient().watchVariable(key);
+    const n = this._nativeClient();
+    const watch = native.watchVariable(n, key);
     try {
       for (;;) {
         const text = await settle((id) => watch.next(id));
@@ -439,19 +442,19 @@ class Cronium {
   async setCondition(condition) {
     checkCondition(condition);
     const n = this._nativeClient();
-    await settle((id) => n.setCondition(id, condition));
+    await settle((id) => native.setCondition(n, id, condition));
   }
 
   /** The condition set so far, `null` when none. */
   async getCondition() {
     const n = this._nativeClient();
-    return settle((id) => n.getCondition(id));
+    return settle((id) => native.getCondition(n, id));
   }
 
   /** The event context: execution, user, event, trigger, attempt, ... */
   async getContext() {
     const n = this._nativeClient();
-    return parse(await settle((id) => n.context(id)));
+    return parse(await settle((id) => native.context(n, id)));
   }
 
   /** @deprecated the earlier name of `getContext`. */
@@ -467,7 +470,7 @@ class Cronium {
   /** Asks for a fresh token now (calls refresh on their own before it expires). */
   async refreshToken() {
     const n = this._nativeClient();
-    await settle((id) => n.refreshToken(id));
+    await settle((id) => native.refreshToken(n, id));
   }
 
   /**
@@ -475,7 +478,8 @@ class Cronium {
    * Records arrive as they are read; memory stays bounded whatever the input's size.
    */
   async *streamInput() {
-    const reader = this._nativeClient().streamInput();
+    const n = this._nativeClient();
+    const reader = native.streamInput(n);
     try {
       for (;;) {
         const batch = await settle((id) => reader.nextBatch(id));
@@ -493,7 +497,8 @@ class Cronium {
    * `await stream.close()` ends it; `stream.summary` resolves to what the server stored.
    */
   streamOutput() {
-    const writer = this._nativeClient().streamOutput();
+    const n = this._nativeClient();
+    const writer = native.streamOutput(n);
     // Records go to the addon in NDJSON batches of about this many bytes (client-core's value).
     const flushBytes = loadNative().WRITE_BATCH_BYTES;
     let pending = '';
@@ -570,7 +575,7 @@ class Cronium {
   async executeToolAction(request, options) {
     const { tool, action, json, key } = toolCall(request, options);
     const n = this._nativeClient();
-    return parse(await settle((id) => n.executeToolAction(id, tool, action, json, key)));
+    return parse(await settle((id) => native.executeToolAction(n, id, tool, action, json, key)));
   }
 
   // The tool convenience calls: client-core builds the tool, action and params (the same
@@ -585,7 +590,7 @@ class Cronium {
     const json = fieldsJson(fields, 'the Slack fields');
     const key = idempotencyKeyOf(options);
     const n = this._nativeClient();
-    return parse(await settle((id) => n.sendSlackMessage(id, String(text), json, key)));
+    return parse(await settle((id) => native.sendSlackMessage(n, id, String(text), json, key)));
   }
 
   /**
@@ -597,7 +602,7 @@ class Cronium {
     const json = fieldsJson(fields, 'the Discord fields');
     const key = idempotencyKeyOf(options);
     const n = this._nativeClient();
-    return parse(await settle((id) => n.sendDiscordMessage(id, String(content), json, key)));
+    return parse(await settle((id) => native.sendDiscordMessage(n, id, String(content), json, key)));
   }
 
   /**
@@ -608,7 +613,7 @@ class Cronium {
     const json = fieldsJson(fields, 'the Teams fields');
     const key = idempotencyKeyOf(options);
     const n = this._nativeClient();
-    return parse(await settle((id) => n.sendTeamsMessage(id, String(message), json, key)));
+    return parse(await settle((id) => native.sendTeamsMessage(n, id, String(message), json, key)));
   }
 
   /**
@@ -619,7 +624,7 @@ class Cronium {
     const json = fieldsJson(fields, 'the Trello fields');
     const key = idempotencyKeyOf(options);
     const n = this._nativeClient();
-    return parse(await settle((id) => n.createTrelloCard(id, String(listId), String(name), json, key)));
+    return parse(await settle((id) => native.createTrelloCard(n, id, String(listId), String(name), json, key)));
   }
 
   /**
@@ -630,13 +635,13 @@ class Cronium {
     const json = fieldsJson(fields, 'the Sheets fields');
     const key = idempotencyKeyOf(options);
     const n = this._nativeClient();
-    return parse(await settle((id) => n.appendSheetRows(id, String(range), JSON.stringify(rows ?? []), json, key)));
+    return parse(await settle((id) => native.appendSheetRows(n, id, String(range), JSON.stringify(rows ?? []), json, key)));
   }
 
   /** The tools the user has credentials for: `[{ tool, credentials, actions }]`; never a secret. */
   async listTools() {
     const n = this._nativeClient();
-    return parse(await settle((id) => n.listTools(id)));
+    return parse(await settle((id) => native.listTools(n, id)));
   }
 
   /**
@@ -650,7 +655,7 @@ class Cronium {
     const json = fieldsJson(fields, 'the email fields');
     const key = idempotencyKeyOf(options);
     const n = this._nativeClient();
-    return parse(await settle((id) => n.sendEmail(id, recipients, String(subject), String(body ?? ''), json, key)));
+    return parse(await settle((id) => native.sendEmail(n, id, recipients, String(subject), String(body ?? ''), json, key)));
   }
 }
 
@@ -676,26 +681,26 @@ class CroniumSync {
   }
 
   input() {
-    return parse(this.#call((n) => n.inputSync()));
+    return parse(this.#call((n) => native.inputSync(n)));
   }
 
   output(data) {
     const json = stringify(data, 'the output');
-    this.#call((n) => n.outputSync(json));
+    this.#call((n) => native.outputSync(n, json));
   }
 
   getOutput() {
-    return parse(this.#call((n) => n.getOutputSync()));
+    return parse(this.#call((n) => native.getOutputSync(n)));
   }
 
   getVariable(key) {
     checkKey(key);
-    return parseFound(this.#call((n) => n.getVariableSync(key)));
+    return parseFound(this.#call((n) => native.getVariableSync(n, key)));
   }
 
   getVariableInfo(key) {
     checkKey(key);
-    return parseFound(this.#call((n) => n.getVariableEntrySync(key)));
+    return parseFound(this.#call((n) => native.getVariableEntrySync(n, key)));
   }
 
   /** @deprecated the earlier name of `getVariableInfo`. */
@@ -708,34 +713,34 @@ class CroniumSync {
     checkKey(key);
     const json = stringify(value, `the value of ${key}`);
     const ifVersion = ifVersionOf(options);
-    return versionOf(this.#call((n) => n.setVariableSync(key, json, ifVersion)));
+    return versionOf(this.#call((n) => native.setVariableSync(n, key, json, ifVersion)));
   }
 
   deleteVariable(key, options) {
     checkKey(key);
     const ifVersion = ifVersionOf(options);
-    return this.#call((n) => n.deleteVariableSync(key, ifVersion));
+    return this.#call((n) => native.deleteVariableSync(n, key, ifVersion));
   }
 
   listVariables() {
-    return this.#call((n) => n.listVariablesSync());
+    return this.#call((n) => native.listVariablesSync(n));
   }
 
   setCondition(condition) {
     checkCondition(condition);
-    this.#call((n) => n.setConditionSync(condition));
+    this.#call((n) => native.setConditionSync(n, condition));
   }
 
   getCondition() {
-    return this.#call((n) => n.getConditionSync());
+    return this.#call((n) => native.getConditionSync(n));
   }
 
   getContext() {
-    return parse(this.#call((n) => n.contextSync()));
+    return parse(this.#call((n) => native.contextSync(n)));
   }
 
   listTools() {
-    return parse(this.#call((n) => n.listToolsSync()));
+    return parse(this.#call((n) => native.listToolsSync(n)));
   }
 
   /** @deprecated the earlier name of `getContext`. */
@@ -749,7 +754,7 @@ class CroniumSync {
 
   executeToolAction(request, options) {
     const { tool, action, json, key } = toolCall(request, options);
-    return parse(this.#call((n) => n.executeToolActionSync(tool, action, json, key)));
+    return parse(this.#call((n) => native.executeToolActionSync(n, tool, action, json, key)));
   }
 }
 
