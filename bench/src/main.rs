@@ -346,13 +346,9 @@ impl RssPeak {
     }
 }
 
+/// A process's resident memory in KiB, as the figures' floating point.
 fn rss_kib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
+    cronium_testkit::rss_kib(pid).map(|kib| kib as f64)
 }
 
 /// The physical floor: a Unix-socket ping-pong with the same request and response sizes

@@ -83,14 +83,7 @@ fn raise_nofile() -> u64 {
 /// The sidecar's resident memory in MB (10⁶ bytes, the unit of the 150 MB mark), from
 /// /proc/PID/status.
 fn rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib * 1024.0 / 1e6)
+    cronium_testkit::rss_kib(pid).map_or(0.0, |kib| kib as f64 * 1024.0 / 1e6)
 }
 
 fn start(cronium: &Path, env: &[(&str, &str)]) -> Sidecar {

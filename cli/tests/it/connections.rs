@@ -9,16 +9,6 @@ use std::time::{Duration, Instant};
 
 use crate::harness::Sidecar;
 
-fn rss_kib(s: &Sidecar) -> u64 {
-    let pid = s.pid().expect("the sidecar runs");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
 fn get(token: &str) -> String {
     format!("GET /v1/input HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n")
 }
@@ -77,7 +67,7 @@ fn idle_keep_alive_connections_are_cheap_and_serve_again() {
     let req = get(&e.token);
     assert_eq!(s.req("GET", "/v1/input", Some(&e.token), None).status, 200);
     std::thread::sleep(Duration::from_millis(300));
-    let before = rss_kib(&s);
+    let before = s.rss_kib().expect("the sidecar runs");
     let mut conns: Vec<TcpStream> = (0..CONNS)
         .map(|_| {
             let mut c = TcpStream::connect(s.tcp_addr()).expect("connect");
@@ -87,7 +77,11 @@ fn idle_keep_alive_connections_are_cheap_and_serve_again() {
         })
         .collect();
     std::thread::sleep(Duration::from_secs(1));
-    let per_conn = rss_kib(&s).saturating_sub(before) as f64 / CONNS as f64;
+    let per_conn = s
+        .rss_kib()
+        .expect("the sidecar runs")
+        .saturating_sub(before) as f64
+        / CONNS as f64;
     eprintln!("{CONNS} idle keep-alive connections: {per_conn:.1} KiB each");
     assert!(
         per_conn < 8.0,

@@ -9,17 +9,6 @@ use std::time::{Duration, Instant};
 
 use crate::harness::Sidecar;
 
-/// The sidecar's resident memory in KiB (`VmRSS` of /proc/PID/status).
-fn rss_kib(s: &Sidecar) -> u64 {
-    let pid = s.pid().expect("the sidecar runs");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
 /// Reads one whole answer (the connection is closed or the body is complete) as text.
 fn read_answer(stream: &mut TcpStream) -> String {
     stream
@@ -64,7 +53,7 @@ fn trickled_bodies_at_scale_are_cut_off_and_memory_stays_bounded() {
         s.req("PUT", "/v1/output", t, Some(r#"{"data": 0}"#)).status,
         200
     );
-    let before = rss_kib(&s);
+    let before = s.rss_kib().expect("the sidecar runs");
     let mut slow: Vec<TcpStream> = (0..TRICKLERS)
         .map(|_| {
             let mut c = TcpStream::connect(s.tcp_addr()).expect("tcp");
@@ -92,7 +81,7 @@ fn trickled_bodies_at_scale_are_cut_off_and_memory_stays_bounded() {
             assert_eq!(r.status, 200, "{}", r.text());
             served += 1;
         }
-        peak = peak.max(rss_kib(&s));
+        peak = peak.max(s.rss_kib().expect("the sidecar runs"));
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(served, 30);

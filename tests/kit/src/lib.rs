@@ -63,6 +63,16 @@ pub fn cronium_command(cronium: &Path, secret: &str) -> Command {
     c
 }
 
+/// A process's resident memory in KiB (`VmRSS` of `/proc/PID/status`); `None` when the
+/// process is gone or the kernel has no such line.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// A free loopback TCP address (bound, then released for the sidecar to take).
 pub fn free_port() -> io::Result<SocketAddr> {
     TcpListener::bind("127.0.0.1:0")?.local_addr()
@@ -454,6 +464,11 @@ impl Sidecar {
     /// The sidecar's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// The sidecar's resident memory in KiB, while it runs (see [`rss_kib`]).
+    pub fn rss_kib(&self) -> Option<u64> {
+        rss_kib(self.pid()?)
     }
 
     /// SIGTERM, then SIGKILL after 15 s; whether it exited cleanly.
