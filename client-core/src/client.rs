@@ -274,6 +274,8 @@ struct Inner {
     /// Connections of the blocking transport (used by `BlockingClient`).
     direct: DirectPool,
     token: TokenCell,
+    /// Where a fresher token may be found (`CRONIUM_EXECUTION_TOKEN_FILE`).
+    token_file: Option<std::path::PathBuf>,
     timeout: Duration,
     retry: RetryPolicy,
     execution_id: Option<String>,
@@ -321,6 +323,7 @@ impl Client {
                     .with_tls(config.tls.clone()),
                 pool: Pool::new(config.endpoint, config.max_idle).with_tls(config.tls),
                 token: TokenCell::new(token),
+                token_file: config.token_file,
                 timeout: config.timeout,
                 retry: config.retry,
                 execution_id: config.execution_id,
@@ -941,6 +944,19 @@ impl Client {
             // Another caller refreshed while this one waited.
             return current.header.clone();
         }
+        // The token file first, when there is one (`cronium run` rewrites it at each
+        // token's half-life): a file read rather than a request, and the only way back
+        // for a token that expired while the script was idle, which the API no longer
+        // refreshes.
+        if let Some(fresh) = self
+            .inner
+            .token_file
+            .as_deref()
+            .and_then(|path| current.newer_in_file(path, now))
+        {
+            self.inner.token.replace(fresh);
+            return self.inner.token.current().header.clone();
+        }
         // Boxed: a rare path, which would otherwise make every call's future as large
         // as a whole second call.
         match Box::pin(self.fetch_token(&current.header, wait.under_lock())).await {
@@ -950,9 +966,11 @@ impl Client {
             }
             Err(_) => {
                 const RETRY_REFRESH_AFTER: u64 = 5;
+                // An expired token is given up on, unless a token file may yet bring a
+                // fresh one.
                 let next = current
                     .exp
-                    .filter(|_| current.is_valid(now))
+                    .filter(|_| current.is_valid(now) || self.inner.token_file.is_some())
                     .map(|_| now + RETRY_REFRESH_AFTER);
                 self.inner.token.replace(current.postponed(next));
                 current.header.clone()

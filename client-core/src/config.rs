@@ -19,6 +19,11 @@ pub const ENV_SOCKET: &str = "CRONIUM_RUNTIME_SOCKET";
 pub const ENV_API: &str = "CRONIUM_RUNTIME_API";
 /// Env var holding the execution's bearer token.
 pub const ENV_TOKEN: &str = "CRONIUM_EXECUTION_TOKEN";
+/// Env var naming a private file that holds the execution's current token, rewritten by
+/// `cronium run` at each token's half-life. The client reads it when its token is due for
+/// refreshing: the way back for a script that sat idle past its token's lifetime, whose
+/// expired token the API no longer refreshes.
+pub const ENV_TOKEN_FILE: &str = "CRONIUM_EXECUTION_TOKEN_FILE";
 /// Env var holding the execution id.
 pub const ENV_EXECUTION_ID: &str = "CRONIUM_EXECUTION_ID";
 /// Socket path used when [`ENV_SOCKET`] is not set: where containers mount the sidecar.
@@ -208,6 +213,8 @@ impl Default for RetryPolicy {
 pub struct Config {
     pub(crate) endpoint: Endpoint,
     pub(crate) token: Secret,
+    /// Where a fresher token may be found (see [`ENV_TOKEN_FILE`]).
+    pub(crate) token_file: Option<PathBuf>,
     pub(crate) execution_id: Option<String>,
     pub(crate) timeout: Duration,
     pub(crate) retry: RetryPolicy,
@@ -271,6 +278,7 @@ pub struct ConfigBuilder {
     url: Option<String>,
     pub(crate) endpoint: Option<Endpoint>,
     token: Option<Secret>,
+    token_file: Option<PathBuf>,
     execution_id: Option<String>,
     timeout: Option<Duration>,
     retry: RetryPolicy,
@@ -318,6 +326,14 @@ impl ConfigBuilder {
     /// The execution's bearer token (surrounding whitespace is ignored).
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(Secret(token.into().trim().to_owned()));
+        self
+    }
+
+    /// A file that holds the execution's current token, rewritten by whoever keeps the
+    /// token fresh (`cronium run` does; see [`ENV_TOKEN_FILE`]). Read when the token is
+    /// due for refreshing; a newer, still valid token found there replaces it.
+    pub fn token_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.token_file = Some(path.as_ref().to_path_buf());
         self
     }
 
@@ -391,7 +407,10 @@ impl ConfigBuilder {
     /// - Endpoint: a socket or URL given here replaces both endpoint variables (so a given
     ///   URL is not overridden by a socket from the environment); with neither given, the
     ///   environment's socket when that path exists, else its URL.
-    /// - Token and execution id: the given one, else the environment's.
+    /// - Token and execution id: the given one, else the environment's. The environment's
+    ///   token file goes with the environment's token only (a token given here belongs
+    ///   to another execution, or another way of keeping it fresh); with no token in the
+    ///   environment, the file's token is the one used.
     /// - Timeouts and retries: only from the builder.
     ///
     /// Errors have code `not_configured` and name the variables to set.
@@ -410,12 +429,22 @@ impl ConfigBuilder {
             self.endpoint = Some(Endpoint::from_lookup(&lookup)?);
         }
         if self.token.is_none() {
-            let token = get(ENV_TOKEN).ok_or_else(|| {
-                Error::not_configured(format!(
-                    "{ENV_TOKEN} is not set: the runtime needs the execution's token (scripts \
-                     started by Cronium or `cronium run` get it automatically)"
-                ))
-            })?;
+            if self.token_file.is_none() {
+                self.token_file = get(ENV_TOKEN_FILE).map(PathBuf::from);
+            }
+            let token = get(ENV_TOKEN)
+                .or_else(|| {
+                    self.token_file
+                        .as_deref()
+                        .and_then(crate::token::read_token_file)
+                })
+                .ok_or_else(|| {
+                    Error::not_configured(format!(
+                        "{ENV_TOKEN} is not set (nor a readable {ENV_TOKEN_FILE}): the runtime \
+                         needs the execution's token (scripts started by Cronium or `cronium \
+                         run` get it automatically)"
+                    ))
+                })?;
             self = self.token(token);
         }
         if self.execution_id.is_none() {
@@ -476,6 +505,7 @@ impl ConfigBuilder {
         Ok(Config {
             endpoint,
             token,
+            token_file: self.token_file,
             execution_id: self.execution_id,
             timeout,
             retry: self.retry,
@@ -653,6 +683,46 @@ mod tests {
                 .expect("config")
                 .endpoint(),
             Config::from_lookup(&env).expect("config").endpoint()
+        );
+    }
+
+    #[test]
+    fn the_token_file_goes_with_the_environments_token() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("token");
+        std::fs::write(&file, "file-token\n").expect("write");
+        let path = file.to_str().expect("utf-8 path");
+        let env = lookup(&[
+            (ENV_API, "http://127.0.0.1:9"),
+            (ENV_TOKEN, "env-token"),
+            (ENV_TOKEN_FILE, path),
+        ]);
+        let config = Config::from_lookup(&env).expect("config");
+        assert_eq!(config.token.expose(), "env-token");
+        assert_eq!(config.token_file.as_deref(), Some(file.as_path()));
+        // A token given explicitly does not take the environment's file.
+        let config = Config::builder()
+            .token("mine")
+            .build_with_lookup(&env)
+            .expect("config");
+        assert_eq!(config.token_file, None);
+        // With no token in the environment, the file's token is the first one.
+        let env = lookup(&[(ENV_API, "http://127.0.0.1:9"), (ENV_TOKEN_FILE, path)]);
+        assert_eq!(
+            Config::from_lookup(&env).expect("config").token.expose(),
+            "file-token"
+        );
+        // Neither: the error names both variables.
+        let env = lookup(&[
+            (ENV_API, "http://127.0.0.1:9"),
+            (ENV_TOKEN_FILE, "/nonexistent/token"),
+        ]);
+        let err = Config::from_lookup(&env).expect_err("no token");
+        assert_eq!(err.code(), "not_configured");
+        assert!(
+            err.message().contains(ENV_TOKEN) && err.message().contains(ENV_TOKEN_FILE),
+            "{}",
+            err.message()
         );
     }
 

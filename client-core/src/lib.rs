@@ -17,6 +17,7 @@
 //! | `CRONIUM_RUNTIME_CA_PIN` | for `https://`: `sha256//BASE64` of the sidecar's public key (curl's `--pinnedpubkey`) |
 //! | `CRONIUM_RUNTIME_CLIENT_CERT`, `CRONIUM_RUNTIME_CLIENT_KEY` | for `https://` to a sidecar that requires client certificates: PEM files |
 //! | `CRONIUM_EXECUTION_TOKEN` | the bearer token (never printed by `Debug` or errors) |
+//! | `CRONIUM_EXECUTION_TOKEN_FILE` | optional: a private file holding the current token, kept fresh by `cronium run`; read when the token is due for refreshing (and for the first token when `CRONIUM_EXECUTION_TOKEN` is unset) |
 //! | `CRONIUM_EXECUTION_ID` | the execution id (informational) |
 //!
 //! # Values
@@ -91,7 +92,7 @@ pub use blocking::{BlockingClient, BlockingOutputWriter, RecordIter, WatchIter};
 pub use client::{validate_key, Client, Variable, VariableMeta};
 pub use config::{
     Config, ConfigBuilder, Endpoint, DEFAULT_SOCKET, ENV_API, ENV_EXECUTION_ID, ENV_SOCKET,
-    ENV_TOKEN,
+    ENV_TOKEN, ENV_TOKEN_FILE,
 };
 pub use diagnose::Diagnosis;
 pub use error::{Error, ErrorCode, ErrorKind, Result};

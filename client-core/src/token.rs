@@ -5,6 +5,8 @@
 //! `token_expired`.
 
 use std::fmt;
+use std::io::Read as _;
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -59,6 +61,23 @@ pub(crate) fn refresh_margin(claims: Claims) -> Option<u64> {
     Some(margin)
 }
 
+/// Longest token file read: a token is a few hundred bytes.
+const MAX_TOKEN_FILE: u64 = 64 * 1024;
+
+/// The token a token file holds (see [`crate::config::ENV_TOKEN_FILE`]), trimmed; `None`
+/// when the file cannot be read or holds nothing. Why it failed is not reported: the
+/// token in hand is used instead, and the server says if that one is no longer good.
+pub(crate) fn read_token_file(path: &Path) -> Option<String> {
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(MAX_TOKEN_FILE)
+        .read_to_string(&mut text)
+        .ok()?;
+    let token = text.trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
 pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -99,6 +118,18 @@ impl TokenState {
 
     pub(crate) fn is_valid(&self, now: u64) -> bool {
         self.exp.is_none_or(|exp| now < exp)
+    }
+
+    /// The token in the token file at `path` when it should replace this one at `now`: a
+    /// different token, still valid, that expires no sooner. `None` otherwise, and when
+    /// the file cannot be read.
+    pub(crate) fn newer_in_file(&self, path: &Path, now: u64) -> Option<TokenState> {
+        let fresh = TokenState::new(&read_token_file(path)?)?;
+        let later = match (self.exp, fresh.exp) {
+            (Some(old), Some(new)) => new > old,
+            _ => true,
+        };
+        (fresh.header != self.header && fresh.is_valid(now) && later).then_some(fresh)
     }
 
     /// The same token with the next refresh attempt moved to `at` (after a failure).
@@ -225,6 +256,36 @@ mod tests {
         assert!(!opaque.needs_refresh(u64::MAX));
         assert!(opaque.is_valid(u64::MAX));
         assert!(TokenState::new("bad\ntoken").is_none());
+    }
+
+    #[test]
+    fn a_token_file_replaces_the_token_only_with_a_newer_valid_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("token");
+        let held = TokenState::new(&jwt(r#"{"exp":1000,"iat":700}"#)).expect("state");
+        let newer = jwt(r#"{"exp":1300,"iat":1000}"#);
+        // No file, an empty one, the same token: nothing to take.
+        assert!(held.newer_in_file(&file, 990).is_none());
+        std::fs::write(&file, " \n").expect("write");
+        assert!(held.newer_in_file(&file, 990).is_none());
+        std::fs::write(&file, jwt(r#"{"exp":1000,"iat":700}"#)).expect("write");
+        assert!(held.newer_in_file(&file, 990).is_none());
+        // A token expiring sooner, or already expired: kept out.
+        std::fs::write(&file, jwt(r#"{"exp":900,"iat":600}"#)).expect("write");
+        assert!(held.newer_in_file(&file, 800).is_none());
+        std::fs::write(&file, &newer).expect("write");
+        assert!(held.newer_in_file(&file, 1300).is_none());
+        // A newer one, read with its line end, even after the held token expired.
+        std::fs::write(&file, format!("{newer}\n")).expect("write");
+        let taken = held.newer_in_file(&file, 1100).expect("taken");
+        assert_eq!(taken.exp, Some(1300));
+        assert_eq!(
+            taken.header.to_str().expect("ascii"),
+            format!("Bearer {newer}")
+        );
+        // Not a header value: kept out.
+        std::fs::write(&file, "bad\ntoken").expect("write");
+        assert!(held.newer_in_file(&file, 990).is_none());
     }
 
     #[test]

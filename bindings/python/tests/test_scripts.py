@@ -118,6 +118,30 @@ def test_streaming_script_under_cronium_run(tmp_path: Path) -> None:
     assert report["outputStream"]["records"] == 100
 
 
+@pytest.mark.skipif(not run_available(), reason="`cronium run` is not built into this cronium binary yet")
+def test_a_script_idle_past_its_token_lifetime_carries_on(tmp_path: Path) -> None:
+    # Tokens live 2 s with no leeway, and the script sleeps 4 s between two calls: its
+    # token expired meanwhile and the API no longer refreshes it, so the second call
+    # takes the token `cronium run` keeps fresh in CRONIUM_EXECUTION_TOKEN_FILE.
+    script = tmp_path / "idle.py"
+    script.write_text(
+        "import time, cronium\n"
+        "cronium.set_variable('idle', 1)\n"
+        "time.sleep(4)\n"
+        "cronium.output({'idle': cronium.get_variable('idle')})\n"
+    )
+    env = python_env({"CRONIUM_PYTHON": sys.executable, "CRONIUM_TOKEN_TTL": "2s",
+                      "CRONIUM_TOKEN_LEEWAY": "0"})
+    out = subprocess.run(
+        [str(cronium_bin()), "--state-dir", str(tmp_path / "state"), "run", str(script), "--json"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["exitCode"] == 0, report
+    assert report["output"] == {"idle": 1}
+
+
 def test_exit_with_an_active_subscription_and_a_blocked_thread(sidecar: Sidecar) -> None:
     e = sidecar.create()
     code = (

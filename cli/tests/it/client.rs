@@ -248,6 +248,58 @@ fn blocking_watch_sees_changes_from_another_process() {
 }
 
 #[test]
+fn a_token_that_expired_while_idle_is_replaced_from_the_token_file() {
+    // Tokens live 2 s, with no leeway. Two clients sit idle past their token's expiry,
+    // when the API no longer refreshes it: the one without a token file fails with
+    // `token_expired`; the one with the file `cronium run` keeps fresh (written here)
+    // takes the token there and carries on, async and blocking alike.
+    let s = Sidecar::start_with(&[("CRONIUM_TOKEN_TTL", "2s"), ("CRONIUM_TOKEN_LEEWAY", "0")]);
+    let e = s.create_with_env(
+        &["--user", "u", "--ttl", "1h"],
+        &[("CRONIUM_TOKEN_TTL", "2s")],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("token");
+    let config = |file: Option<&std::path::Path>| {
+        let c = Config::builder().socket(&s.socket).token(&e.token);
+        match file {
+            Some(f) => c.token_file(f),
+            None => c,
+        }
+        .build()
+        .expect("config")
+    };
+    let without = BlockingClient::new(config(None)).expect("client");
+    let with = BlockingClient::new(config(Some(&file))).expect("client");
+    let with_async = Client::new(config(Some(&file)));
+    without.input::<Value>().expect("a fresh token works");
+    with.input::<Value>().expect("a fresh token works");
+    std::thread::sleep(Duration::from_millis(2500));
+    let err = without.input::<Value>().expect_err("the token expired");
+    assert_eq!(err.code(), "token_expired", "{err}");
+
+    let fresh = s.admin(&["token", "mint", "--execution", &e.id, "--ttl", "1h"]);
+    std::fs::write(&file, format!("{}\n", fresh.trim())).expect("write the token file");
+    with.set_variable("idle", &1, None)
+        .expect("the file's token is used");
+    let read = with.get_variable::<u32>("idle").expect("read");
+    assert_eq!(read.map(|v| v.value), Some(1));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    assert!(with.token_expires_at().expect("exp") > now + 600);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let read = rt
+        .block_on(with_async.get_variable::<u32>("idle"))
+        .expect("the async handle too");
+    assert_eq!(read.map(|v| v.value), Some(1));
+}
+
+#[test]
 fn short_lived_tokens_are_refreshed_before_they_expire() {
     // Tokens live 3 s; the client refreshes them ahead of expiry, so a 6 s stream of calls
     // never sees a 401.
