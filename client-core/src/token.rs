@@ -121,7 +121,7 @@ impl TokenState {
     }
 
     /// The token in the token file at `path` when it should replace this one at `now`: a
-    /// different token, still valid, that expires no sooner. `None` otherwise, and when
+    /// different token, still valid, that expires later. `None` otherwise, and when
     /// the file cannot be read.
     pub(crate) fn newer_in_file(&self, path: &Path, now: u64) -> Option<TokenState> {
         let fresh = TokenState::new(&read_token_file(path)?)?;
