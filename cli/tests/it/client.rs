@@ -19,6 +19,17 @@ fn blocking(s: &Sidecar, token: &str) -> BlockingClient {
     .expect("client")
 }
 
+/// A sidecar whose tokens live `ttl`, with no leeway, and an execution whose own token
+/// lives that long too (the execution itself lives an hour).
+fn short_tokens(ttl: &str) -> (Sidecar, Execution) {
+    let s = Sidecar::start_with(&[("CRONIUM_TOKEN_TTL", ttl), ("CRONIUM_TOKEN_LEEWAY", "0")]);
+    let e = s.create_with_env(
+        &["--user", "u", "--ttl", "1h"],
+        &[("CRONIUM_TOKEN_TTL", ttl)],
+    );
+    (s, e)
+}
+
 fn asynchronous(s: &Sidecar, token: &str) -> Client {
     Client::new(
         Config::builder()
@@ -253,25 +264,14 @@ fn a_token_that_expired_while_idle_is_replaced_from_the_token_file() {
     // when the API no longer refreshes it: the one without a token file fails with
     // `token_expired`; the one with the file `cronium run` keeps fresh (written here)
     // takes the token there and carries on, async and blocking alike.
-    let s = Sidecar::start_with(&[("CRONIUM_TOKEN_TTL", "2s"), ("CRONIUM_TOKEN_LEEWAY", "0")]);
-    let e = s.create_with_env(
-        &["--user", "u", "--ttl", "1h"],
-        &[("CRONIUM_TOKEN_TTL", "2s")],
-    );
+    let (s, e) = short_tokens("2s");
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("token");
-    let config = |file: Option<&std::path::Path>| {
-        let c = Config::builder().socket(&s.socket).token(&e.token);
-        match file {
-            Some(f) => c.token_file(f),
-            None => c,
-        }
-        .build()
-        .expect("config")
-    };
-    let without = BlockingClient::new(config(None)).expect("client");
-    let with = BlockingClient::new(config(Some(&file))).expect("client");
-    let with_async = Client::new(config(Some(&file)));
+    let builder = || Config::builder().socket(&s.socket).token(&e.token);
+    let without = blocking(&s, &e.token);
+    let with =
+        BlockingClient::new(builder().token_file(&file).build().expect("config")).expect("client");
+    let with_async = Client::new(builder().token_file(&file).build().expect("config"));
     without.input::<Value>().expect("a fresh token works");
     with.input::<Value>().expect("a fresh token works");
     std::thread::sleep(Duration::from_millis(2500));
@@ -303,11 +303,7 @@ fn a_token_that_expired_while_idle_is_replaced_from_the_token_file() {
 fn short_lived_tokens_are_refreshed_before_they_expire() {
     // Tokens live 3 s; the client refreshes them ahead of expiry, so a 6 s stream of calls
     // never sees a 401.
-    let s = Sidecar::start_with(&[("CRONIUM_TOKEN_TTL", "3s"), ("CRONIUM_TOKEN_LEEWAY", "0")]);
-    let e = s.create_with_env(
-        &["--user", "u", "--ttl", "1h"],
-        &[("CRONIUM_TOKEN_TTL", "3s")],
-    );
+    let (s, e) = short_tokens("3s");
     let c = blocking(&s, &e.token);
     let first = c.token_expires_at().expect("exp");
     let deadline = Instant::now() + Duration::from_secs(6);
